@@ -1,0 +1,437 @@
+package conf
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+
+	"github.com/fedora-fbs/fbs/conf/internal/inilines"
+)
+
+// DefaultPath is where the service configuration lives; the CLI reads it
+// when it exists and --config is not given.
+const DefaultPath = "/etc/fbs/fbs.conf"
+
+// Config is the whole service configuration.
+type Config struct {
+	// Redis is the broker; see Redis.URL.
+	Redis Redis
+	// Worker configures `fbs worker`.
+	Worker Worker
+	// Web is the web front end's listener ([web]).
+	Web Listener
+	// Monitor is the build monitor's listener ([monitor]).
+	Monitor Listener
+	// SMTP is the mail server notifications go through.
+	SMTP SMTP
+	// Staging holds what workers need to stage results.
+	Staging Staging
+	// Kickstarts says where site kickstarts are.
+	Kickstarts Kickstarts
+	// Koji is where extra packages (nvr=, bid=) come from ([koji]).
+	Koji Koji
+	// Releases are the Fedora releases the service builds for ([releases]
+	// list, comma separated), each a number or rawhide.
+	Releases []string
+	// Tools maps a build tool's name (lorax, pungi, livemedia-creator,
+	// livecd-creator, xorriso, mcopy...) to the binary to run instead of the
+	// one found in $PATH ([tools]).
+	Tools map[string]string
+	// File is the file the configuration was read from, "" for built-in
+	// defaults.
+	File string
+}
+
+// Redis is the [redis] section.
+type Redis struct {
+	// URL is redis://[:password@]host:port/db, rediss://... or
+	// unix:///path. Empty means not configured: `fbs serve` then runs its
+	// embedded broker, and the other commands use redis://127.0.0.1:6379/0.
+	URL string
+}
+
+// Worker is the [worker] section.
+type Worker struct {
+	// Arch is the RPM architecture the worker builds for. Default: the
+	// host's (amd64 is x86_64, arm64 aarch64, 386 i686).
+	Arch string
+	// Releases the worker builds for. Default: Config.Releases. Each must be
+	// one of Config.Releases.
+	Releases []string
+	// Concurrency is how many builds run at once. Default 1.
+	Concurrency int
+	// DataDir holds the worker's state and work areas. Default /var/lib/fbs
+	// as root, else $XDG_DATA_HOME/fbs or ~/.local/share/fbs.
+	DataDir string
+	// ISODir holds the boot ISOs ksiso builds can name. Default
+	// <data_dir>/isos.
+	ISODir string
+	// BuildTimeout bounds one build. Default 6h.
+	BuildTimeout time.Duration
+	// DrainTimeout is how long a stopping worker lets running builds finish
+	// before handing them back. Default 10m.
+	DrainTimeout time.Duration
+	// LostBuilds says what happens to a build whose worker died:
+	// LostRequeue (default) or LostFail.
+	LostBuilds string
+}
+
+// Values of Worker.LostBuilds.
+const (
+	// LostRequeue re-queues a lost build once, then fails it.
+	LostRequeue = "requeue"
+	// LostFail fails a lost build at once.
+	LostFail = "fail"
+)
+
+// Listener is an HTTP server's section.
+type Listener struct {
+	// Listen is the host:port to listen on.
+	Listen string
+	// PublicURL is how users reach the server, for links in mails; empty
+	// means derived from Listen.
+	PublicURL string
+}
+
+// SMTP is the [smtp] section.
+type SMTP struct {
+	// Host is the mail server; empty means no mail is sent.
+	Host string
+	// Port defaults to 25.
+	Port int
+	// TLS is TLSNone, TLSStartTLS (default) or TLSImplicit.
+	TLS string
+	// Username, if set, authenticates with the password from Password.
+	Username string
+	// PasswordFile holds the password; it is read only by Password.
+	PasswordFile string
+	// From is the sender address. Default fbs@localhost.
+	From string
+
+	// envPassword is $FBS_SMTP_PASSWORD as Load saw it.
+	envPassword string
+}
+
+// Values of SMTP.TLS.
+const (
+	TLSNone     = "none"
+	TLSStartTLS = "starttls"
+	TLSImplicit = "tls"
+)
+
+// Password reads the SMTP password from PasswordFile or, when no file is
+// configured, returns $FBS_SMTP_PASSWORD as Load found it. It is never
+// logged and Dump never shows it.
+func (s SMTP) Password() (string, error) {
+	if s.PasswordFile == "" {
+		return s.envPassword, nil
+	}
+	b, err := os.ReadFile(s.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("read SMTP password: %w", err)
+	}
+	p := strings.TrimRight(string(b), "\r\n")
+	if p == "" {
+		return "", fmt.Errorf("read SMTP password: %s is empty", s.PasswordFile)
+	}
+	return p, nil
+}
+
+// Staging is the [staging] section.
+type Staging struct {
+	// FileRoot is the directory file:/// staging URLs must be under.
+	// Default <data_dir>/staging.
+	FileRoot string
+	// SSHKey is the private key for sftp:// staging.
+	SSHKey string
+	// KnownHosts is the known_hosts file sftp:// hosts are checked against.
+	KnownHosts string
+}
+
+// Kickstarts is the [kickstarts] section.
+type Kickstarts struct {
+	// Dir holds site kickstarts, offered beside the standard ones.
+	Dir string
+}
+
+// Koji is the Koji hub that extra packages (nvr=, bid=) are resolved
+// through, and the worker's cache of their RPMs.
+type Koji struct {
+	// HubURL is the hub's XML-RPC endpoint.
+	HubURL string
+	// PackagesURL is the root of Koji's packages tree.
+	PackagesURL string
+	// Parallel is how many RPMs a worker downloads at once.
+	Parallel int
+	// CacheMaxGB caps the worker's RPM cache; least recently used RPMs go first.
+	CacheMaxGB int
+}
+
+// host is what defaults depend on besides the environment.
+type host struct {
+	goarch string
+	euid   int
+}
+
+// Load reads path ("" means built-in defaults only), applies
+// FBS_<SECTION>_<KEY> overrides from lookupEnv (FBS_REDIS_URL,
+// FBS_WORKER_RELEASES, FBS_TOOLS_LIVEMEDIA_CREATOR: dashes in keys become
+// underscores), fills defaults and validates. An empty value, in the file or
+// the environment, leaves the default. A nil lookupEnv means no
+// environment. Problems with values are returned together as Errors.
+func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return load(path, lookupEnv, host{goarch: runtime.GOARCH, euid: os.Geteuid()})
+}
+
+// origin is where a value came from, for messages.
+type origin struct {
+	line int
+	env  string
+}
+
+func load(path string, lookupEnv func(string) (string, bool), h host) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	c := &Config{File: path, Tools: map[string]string{}}
+	l := &loader{c: c, file: path, origins: map[[2]string]origin{}}
+	table := fields()
+	for _, f := range table {
+		if f.def != "" {
+			if err := f.bind(c).set(f.def); err != nil {
+				return nil, fmt.Errorf("built-in default of [%s] %s: %w", f.section, f.key, err)
+			}
+		}
+	}
+	if path != "" {
+		if err := l.readFile(table); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range table {
+		name := envName(f.section, f.key)
+		if v, ok := lookupEnv(name); ok && v != "" {
+			l.origins[[2]string{f.section, f.key}] = origin{env: name}
+			l.set(f, v)
+		}
+	}
+	c.SMTP.envPassword, _ = lookupEnv("FBS_SMTP_PASSWORD")
+	l.fillDefaults(lookupEnv, h)
+	l.validate(table)
+	if len(l.errs) > 0 {
+		// File problems in line order, then the rest as found.
+		slices.SortStableFunc(l.errs, func(a, b *Error) int {
+			return cmp.Compare(lineOrder(a), lineOrder(b))
+		})
+		return nil, l.errs
+	}
+	return c, nil
+}
+
+func lineOrder(e *Error) int {
+	if e.Line == 0 {
+		return math.MaxInt
+	}
+	return e.Line
+}
+
+type loader struct {
+	c       *Config
+	file    string
+	origins map[[2]string]origin
+	// failed keys, and those derived from other keys, are not checked
+	// again.
+	skip map[[2]string]bool
+	errs Errors
+}
+
+// errorf reports a problem with key, located where its value came from.
+func (l *loader) errorf(section, key, format string, args ...any) {
+	e := &Error{Section: section, Key: key, Reason: fmt.Sprintf(format, args...)}
+	if o, ok := l.origins[[2]string{section, key}]; ok {
+		if o.env != "" {
+			e.Env = o.env
+		} else {
+			e.File, e.Line = l.file, o.line
+		}
+	}
+	l.derived(section, key)
+	l.errs = append(l.errs, e)
+}
+
+func (l *loader) fileError(line int, section, key, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Section: section, Key: key, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) set(f field, v string) {
+	if err := f.bind(l.c).set(v); err != nil {
+		l.errorf(f.section, f.key, "%v", err)
+	}
+}
+
+// readFile reads the INI file over the defaults.
+func (l *loader) readFile(table []field) error {
+	data, err := os.ReadFile(l.file)
+	if err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	idx := inilines.Scan(data, false)
+	for _, e := range idx.Errors {
+		l.fileError(e.Line, e.Section, "", "%s", e.Reason)
+	}
+	if len(l.errs) > 0 {
+		return l.errs
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{IgnoreInlineComment: true, IgnoreContinuation: true}, data)
+	if err != nil {
+		return Errors{{File: l.file, Reason: "read INI: " + err.Error()}}
+	}
+	for _, d := range idx.Duplicates() {
+		if d.Key != "" {
+			l.fileError(d.Lines[1], d.Section, d.Key, "set again (first on line %d)", d.Lines[0])
+		}
+	}
+	known := map[string][]string{}
+	var sections []string
+	for _, f := range table {
+		if known[f.section] == nil {
+			sections = append(sections, f.section)
+		}
+		known[f.section] = append(known[f.section], f.key)
+	}
+	for _, s := range f.Sections() {
+		name := s.Name()
+		if name == ini.DefaultSection {
+			for _, k := range s.Keys() {
+				l.fileError(idx.KeyLine(name, k.Name()), "", k.Name(), "key %s is outside any section", k.Name())
+			}
+			continue
+		}
+		if known[name] == nil {
+			l.fileError(idx.SectionLine(name), name, "", "unknown section (known sections: %s)", strings.Join(sections, ", "))
+			continue
+		}
+		for _, k := range s.Keys() {
+			i := slices.IndexFunc(table, func(f field) bool { return f.section == name && f.key == k.Name() })
+			line := idx.KeyLine(name, k.Name())
+			if i < 0 {
+				l.fileError(line, name, k.Name(), "unknown key (known keys in [%s]: %s)", name, strings.Join(known[name], ", "))
+				continue
+			}
+			v := strings.TrimSpace(k.Value())
+			if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' }) {
+				l.fileError(line, name, k.Name(), "value contains a control character")
+				continue
+			}
+			l.origins[[2]string{name, k.Name()}] = origin{line: line}
+			if v != "" {
+				l.set(table[i], v)
+			}
+		}
+	}
+	return nil
+}
+
+// fillDefaults computes the defaults that depend on the host, the
+// environment or other keys.
+func (l *loader) fillDefaults(lookupEnv func(string) (string, bool), h host) {
+	w := &l.c.Worker
+	if w.Arch == "" {
+		a, ok := hostArch(h.goarch)
+		if !ok {
+			l.errorf("worker", "arch", "no default for host arch %s: set it", h.goarch)
+		}
+		w.Arch = a
+	}
+	if len(w.Releases) == 0 {
+		w.Releases = slices.Clone(l.c.Releases)
+		l.derived("worker", "releases")
+	}
+	if w.DataDir == "" {
+		d, err := dataDir(lookupEnv, h)
+		if err != nil {
+			l.errorf("worker", "data_dir", "%v", err)
+		}
+		w.DataDir = d
+	}
+	if filepath.IsAbs(w.DataDir) {
+		if w.ISODir == "" {
+			w.ISODir = filepath.Join(w.DataDir, "isos")
+			l.derived("worker", "iso_dir")
+		}
+		if l.c.Staging.FileRoot == "" {
+			l.c.Staging.FileRoot = filepath.Join(w.DataDir, "staging")
+			l.derived("staging", "file_root")
+		}
+	}
+}
+
+// derived marks a key whose default comes from another key, already
+// checked, so that a bad value is reported once, at its source.
+func (l *loader) derived(section, key string) {
+	if l.skip == nil {
+		l.skip = map[[2]string]bool{}
+	}
+	l.skip[[2]string{section, key}] = true
+}
+
+// hostArch names a Go architecture the RPM way.
+func hostArch(goarch string) (string, bool) {
+	switch goarch {
+	case "amd64":
+		return "x86_64", true
+	case "arm64":
+		return "aarch64", true
+	case "386":
+		return "i686", true
+	case "ppc64le", "s390x":
+		return goarch, true
+	}
+	return "", false
+}
+
+func dataDir(lookupEnv func(string) (string, bool), h host) (string, error) {
+	if h.euid == 0 {
+		return "/var/lib/fbs", nil
+	}
+	if x, ok := lookupEnv("XDG_DATA_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "fbs"), nil
+	}
+	if home, ok := lookupEnv("HOME"); ok && filepath.IsAbs(home) {
+		return filepath.Join(home, ".local", "share", "fbs"), nil
+	}
+	return "", fmt.Errorf("no default when not root and neither XDG_DATA_HOME nor HOME is set: set it")
+}
+
+// validate checks every value once defaults are in, then what no single
+// key can check alone.
+func (l *loader) validate(table []field) {
+	for _, f := range table {
+		if l.skip[[2]string{f.section, f.key}] || f.check == nil {
+			continue
+		}
+		if reason := f.check(f.bind(l.c)); reason != "" {
+			l.errorf(f.section, f.key, "%s", reason)
+		}
+	}
+	if !l.skip[[2]string{"worker", "releases"}] && !l.skip[[2]string{"releases", "list"}] {
+		for _, r := range l.c.Worker.Releases {
+			if !slices.Contains(l.c.Releases, r) {
+				l.errorf("worker", "releases", "release %s is not in [releases] list (%s)", r, strings.Join(l.c.Releases, ","))
+				break
+			}
+		}
+	}
+	s := l.c.SMTP
+	if s.Username != "" && s.PasswordFile == "" && s.envPassword == "" {
+		l.errorf("smtp", "username", "a user name needs a password: set password_file or FBS_SMTP_PASSWORD")
+	}
+}

@@ -1,0 +1,56 @@
+package conf
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Dump renders the effective configuration as INI text Load reads back, with
+// secrets masked: values of secret keys and of keys named like passwords,
+// secrets or tokens, and passwords inside URLs. Password files are named,
+// never read.
+func (c *Config) Dump() string {
+	var b strings.Builder
+	if c.File != "" {
+		fmt.Fprintf(&b, "# fbs configuration read from %s, with defaults filled in\n", c.File)
+	} else {
+		b.WriteString("# fbs configuration: built-in defaults\n")
+	}
+	section := ""
+	for _, f := range fields() {
+		v := f.bind(c).String()
+		if f.section == "tools" && v == "" {
+			continue
+		}
+		if f.section != section {
+			section = f.section
+			fmt.Fprintf(&b, "\n[%s]\n", section)
+		}
+		if v != "" {
+			v = mask(f, v)
+		}
+		fmt.Fprintf(&b, "%s = %s\n", f.key, v)
+	}
+	return b.String()
+}
+
+// String is Dump, so printing a Config never shows a secret.
+func (c *Config) String() string { return c.Dump() }
+
+// masked replaces secrets, as url.URL.Redacted does.
+const masked = "xxxxx"
+
+func mask(f field, v string) string {
+	k := strings.ToLower(f.key)
+	if f.secret || (!strings.HasSuffix(k, "_file") &&
+		(strings.Contains(k, "password") || strings.Contains(k, "secret") || strings.Contains(k, "token"))) {
+		return masked
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return v
+}

@@ -1,0 +1,278 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+)
+
+// field is one key of the configuration file.
+type field struct {
+	section, key string
+	// bind returns the Config field the key sets.
+	bind func(c *Config) value
+	// def is the default as written in the file; "" for none or for
+	// defaults computed in fillDefaults.
+	def string
+	// check says what is wrong with a value that parsed, or "".
+	check func(v value) string
+	// secret values are masked by Dump.
+	secret bool
+}
+
+// fields is the table of every key Load knows, in the order Dump writes
+// them. Add a key here (and its Config field) and Load, the environment
+// overrides and Dump all know it.
+func fields() []field {
+	f := []field{
+		{section: "redis", key: "url", bind: func(c *Config) value { return str{&c.Redis.URL} }, check: redisURL},
+
+		{section: "worker", key: "arch", bind: func(c *Config) value { return str{&c.Worker.Arch} }, check: arch},
+		{section: "worker", key: "releases", bind: func(c *Config) value { return list{&c.Worker.Releases} }, check: releases},
+		{section: "worker", key: "concurrency", bind: func(c *Config) value { return integer{&c.Worker.Concurrency} }, def: "1", check: atLeast(1)},
+		{section: "worker", key: "data_dir", bind: func(c *Config) value { return str{&c.Worker.DataDir} }, check: absPath},
+		{section: "worker", key: "iso_dir", bind: func(c *Config) value { return str{&c.Worker.ISODir} }, check: absPath},
+		{section: "worker", key: "build_timeout", bind: func(c *Config) value { return duration{&c.Worker.BuildTimeout} }, def: "6h", check: positive},
+		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
+		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return str{&c.Worker.LostBuilds} }, def: LostRequeue, check: oneOf(LostRequeue, LostFail)},
+
+		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
+		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
+
+		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
+		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
+
+		{section: "smtp", key: "host", bind: func(c *Config) value { return str{&c.SMTP.Host} }},
+		{section: "smtp", key: "port", bind: func(c *Config) value { return integer{&c.SMTP.Port} }, def: "25", check: port},
+		{section: "smtp", key: "tls", bind: func(c *Config) value { return str{&c.SMTP.TLS} }, def: TLSStartTLS, check: oneOf(TLSNone, TLSStartTLS, TLSImplicit)},
+		{section: "smtp", key: "username", bind: func(c *Config) value { return str{&c.SMTP.Username} }},
+		{section: "smtp", key: "password_file", bind: func(c *Config) value { return str{&c.SMTP.PasswordFile} }, check: absPath},
+		{section: "smtp", key: "from", bind: func(c *Config) value { return str{&c.SMTP.From} }, def: "fbs@localhost", check: address},
+
+		{section: "staging", key: "file_root", bind: func(c *Config) value { return str{&c.Staging.FileRoot} }, check: absPath},
+		{section: "staging", key: "ssh_key", bind: func(c *Config) value { return str{&c.Staging.SSHKey} }, check: absPath},
+		{section: "staging", key: "known_hosts", bind: func(c *Config) value { return str{&c.Staging.KnownHosts} }, check: absPath},
+
+		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
+
+		{section: "koji", key: "hub_url", bind: func(c *Config) value { return str{&c.Koji.HubURL} }, def: "https://koji.fedoraproject.org/kojihub", check: httpURL},
+		{section: "koji", key: "packages_url", bind: func(c *Config) value { return str{&c.Koji.PackagesURL} }, def: "https://kojipkgs.fedoraproject.org/packages", check: httpURL},
+		{section: "koji", key: "parallel", bind: func(c *Config) value { return integer{&c.Koji.Parallel} }, def: "4", check: atLeast(1)},
+		{section: "koji", key: "cache_max_gb", bind: func(c *Config) value { return integer{&c.Koji.CacheMaxGB} }, def: "20", check: atLeast(1)},
+
+		{section: "releases", key: "list", bind: func(c *Config) value { return list{&c.Releases} }, def: "41,42,rawhide", check: releases},
+	}
+	for _, t := range toolNames() {
+		f = append(f, field{section: "tools", key: t, bind: func(c *Config) value { return tool{c.Tools, t} }, check: command})
+	}
+	return f
+}
+
+// toolNames are the build tools [tools] can point elsewhere.
+func toolNames() []string {
+	return []string{
+		"lorax", "pungi", "livemedia-creator", "livecd-creator", "xorriso", "mkksiso",
+		"mcopy", "implantisomd5", "createrepo_c", "koji", "ksflatten",
+	}
+}
+
+// envName is the environment variable overriding key in section.
+func envName(section, key string) string {
+	return "FBS_" + strings.ToUpper(section) + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// value is a Config field seen as the text of an INI value.
+type value interface {
+	set(s string) error
+	String() string
+}
+
+type str struct{ p *string }
+
+func (v str) set(s string) error { *v.p = s; return nil }
+func (v str) String() string     { return *v.p }
+
+type integer struct{ p *int }
+
+func (v integer) set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v.p = n
+	return nil
+}
+func (v integer) String() string { return strconv.Itoa(*v.p) }
+
+type duration struct{ p *time.Duration }
+
+func (v duration) set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write e.g. 6h, 90m or 1h30m)", s)
+	}
+	*v.p = d
+	return nil
+}
+func (v duration) String() string { return v.p.String() }
+
+// list is comma separated.
+type list struct{ p *[]string }
+
+func (v list) set(s string) error {
+	var l []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			l = append(l, e)
+		}
+	}
+	*v.p = l
+	return nil
+}
+func (v list) String() string { return strings.Join(*v.p, ",") }
+
+type tool struct {
+	m    map[string]string
+	name string
+}
+
+func (v tool) set(s string) error { v.m[v.name] = s; return nil }
+func (v tool) String() string     { return v.m[v.name] }
+
+// Checks. Each says what is wrong with a value, or returns "".
+
+func arch(v value) string {
+	if a := v.String(); !tasks.ValidArch(a) {
+		return fmt.Sprintf("unknown arch %q (want one of %s)", a, strings.Join(tasks.Arches, ", "))
+	}
+	return ""
+}
+
+func releases(v value) string {
+	l := *v.(list).p
+	if len(l) == 0 {
+		return "empty list of releases"
+	}
+	seen := map[string]bool{}
+	for _, r := range l {
+		if !tasks.ValidRelease(r) {
+			return fmt.Sprintf("unknown release %q (want numbers such as 42, or rawhide, separated by commas)", r)
+		}
+		if seen[r] {
+			return fmt.Sprintf("release %s is listed twice", r)
+		}
+		seen[r] = true
+	}
+	return ""
+}
+
+func atLeast(min int) func(value) string {
+	return func(v value) string {
+		if n := *v.(integer).p; n < min {
+			return fmt.Sprintf("%d is less than %d", n, min)
+		}
+		return ""
+	}
+}
+
+func port(v value) string {
+	if n := *v.(integer).p; n < 1 || n > 65535 {
+		return fmt.Sprintf("port %d is out of range 1-65535", n)
+	}
+	return ""
+}
+
+func positive(v value) string {
+	if d := *v.(duration).p; d <= 0 {
+		return fmt.Sprintf("duration %s must be positive", d)
+	}
+	return ""
+}
+
+func oneOf(allowed ...string) func(value) string {
+	return func(v value) string {
+		for _, a := range allowed {
+			if v.String() == a {
+				return ""
+			}
+		}
+		return fmt.Sprintf("%q is not one of %s", v.String(), strings.Join(allowed, ", "))
+	}
+}
+
+func absPath(v value) string {
+	if p := v.String(); p != "" && !filepath.IsAbs(p) {
+		return fmt.Sprintf("%q is not an absolute path", p)
+	}
+	return ""
+}
+
+func hostPort(v value) string {
+	_, p, err := net.SplitHostPort(v.String())
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port: %v", v.String(), err)
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has a bad port", v.String())
+	}
+	return ""
+}
+
+func httpURL(v value) string {
+	s := v.String()
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an http(s) URL", s)
+	}
+	return ""
+}
+
+func redisURL(v value) string {
+	s := v.String()
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a URL (want redis://[:password@]host:port/db, rediss://... or unix:///path)"
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return fmt.Sprintf("%s has no host", u.Redacted())
+		}
+	case "unix":
+		if u.Path == "" {
+			return fmt.Sprintf("%s has no socket path", u.Redacted())
+		}
+	default:
+		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", u.Redacted(), u.Scheme)
+	}
+	return ""
+}
+
+func address(v value) string {
+	if a, err := mail.ParseAddress(v.String()); err != nil || a.Address == "" {
+		return fmt.Sprintf("%q is not a single mail address", v.String())
+	}
+	return ""
+}
+
+// command accepts an absolute path or a command name looked up in $PATH.
+func command(v value) string {
+	c := v.String()
+	if strings.ContainsRune(c, filepath.Separator) && !filepath.IsAbs(c) {
+		return fmt.Sprintf("%q is neither an absolute path nor a command name", c)
+	}
+	return ""
+}

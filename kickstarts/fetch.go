@@ -1,0 +1,181 @@
+package kickstarts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"syscall"
+	"time"
+)
+
+// Fetch limits (issue 3, section 3).
+const (
+	fetchTimeout  = 30 * time.Second
+	maxRedirects  = 5
+	fetchMaxBytes = maxFileSize
+)
+
+// fetcher gets kickstarts by URL under the fetch rules: http, https or ftp
+// only, a timeout, at most 1 MiB, at most 5 redirects and, unless
+// allowPrivate, no loopback, link-local or private addresses.
+type fetcher struct {
+	client       *http.Client
+	allowPrivate bool
+	dialer       *net.Dialer
+	// custom is set when the caller gave the client: its dials are not
+	// checked, so hosts are checked before each request.
+	custom bool
+}
+
+// newFetcher builds the fetcher for opts. A caller's client is copied and
+// given the redirect rules; its transport cannot be made to check the
+// addresses it dials, so hosts are checked before each request instead.
+func newFetcher(opts Options) *fetcher {
+	f := &fetcher{allowPrivate: opts.AllowPrivate}
+	f.dialer = &net.Dialer{Timeout: fetchTimeout}
+	if !opts.AllowPrivate {
+		f.dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("dial %s: %w", address, err)
+			}
+			return checkAddr(ap.Addr())
+		}
+	}
+	if opts.Client != nil {
+		c := *opts.Client
+		f.client = &c
+	} else {
+		f.client = &http.Client{
+			Timeout: fetchTimeout,
+			Transport: &http.Transport{
+				// No proxy from the environment: a proxy would dial the
+				// address for us, past the check.
+				Proxy:                 nil,
+				DialContext:           f.dialer.DialContext,
+				TLSHandshakeTimeout:   10 * time.Second,
+				ResponseHeaderTimeout: fetchTimeout,
+				// A flatten makes few requests; keeping no connection
+				// leaves nothing behind when it returns.
+				DisableKeepAlives: true,
+			},
+		}
+	}
+	custom := opts.Client != nil
+	f.custom = custom
+	f.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+			return fmt.Errorf("redirect to %s: scheme %q: %w", req.URL.Redacted(), req.URL.Scheme, ErrRefused)
+		}
+		if custom && !f.allowPrivate {
+			return checkHost(req.Context(), req.URL.Hostname())
+		}
+		return nil
+	}
+	return f
+}
+
+// checkAddr refuses the addresses a kickstart URL must not reach from a
+// server: loopback, link-local (cloud metadata), private, CGNAT,
+// unspecified and multicast.
+func checkAddr(a netip.Addr) error {
+	a = a.Unmap()
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	thisNet := netip.MustParsePrefix("0.0.0.0/8")
+	if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsPrivate() ||
+		a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || cgnat.Contains(a) || thisNet.Contains(a) {
+		return fmt.Errorf("address %s is loopback, link-local or private: %w", a, ErrRefused)
+	}
+	return nil
+}
+
+// checkHost resolves host and refuses it if any address is refused.
+func checkHost(ctx context.Context, host string) error {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return checkAddr(a)
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if err := checkAddr(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open fetches raw and returns it as a source.
+func (f *fetcher) open(ctx context.Context, raw string) (source, []byte, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, nil, &FetchError{URL: raw, Err: fmt.Errorf("bad URL: %w", err)}
+	}
+	var data []byte
+	switch u.Scheme {
+	case "http", "https":
+		data, err = f.getHTTP(ctx, u)
+	case "ftp":
+		data, err = f.getFTP(ctx, u)
+	default:
+		err = fmt.Errorf("scheme %q is not allowed (http, https or ftp): %w", u.Scheme, ErrRefused)
+	}
+	if err != nil {
+		return nil, nil, &FetchError{URL: u.Redacted(), Err: err}
+	}
+	return &urlSource{u: u, fetch: f}, data, nil
+}
+
+func (f *fetcher) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
+	if f.client.Timeout == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, fetchTimeout)
+		defer cancel()
+	}
+	if f.custom && !f.allowPrivate {
+		if err := checkHost(ctx, u.Hostname()); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return nil, fmt.Errorf("HTTP %s: %w", resp.Status, ErrNotFound)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return readLimited(resp.Body, u.Redacted())
+}
+
+// readLimited reads r whole, failing beyond fetchMaxBytes.
+func readLimited(r io.Reader, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, fetchMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if len(data) > fetchMaxBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", what, fetchMaxBytes, ErrLimit)
+	}
+	return data, nil
+}

@@ -1,0 +1,158 @@
+package tasks
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// TypeBuild is the asynq task type of an image build.
+const TypeBuild = "fbs:build"
+
+// State is where a build is in its life.
+type State string
+
+// Build states. Succeeded, failed and cancelled are final.
+const (
+	StateQueued    State = "queued"
+	StateRunning   State = "running"
+	StateSucceeded State = "succeeded"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// Final reports whether a build in state s will never change again.
+func (s State) Final() bool {
+	return s == StateSucceeded || s == StateFailed || s == StateCancelled
+}
+
+// Stage is a step of the build pipeline.
+type Stage string
+
+// Pipeline stages, in the order a build runs them.
+const (
+	StageFetch    Stage = "fetch"
+	StageFlatten  Stage = "flatten"
+	StageSideRepo Stage = "side repo"
+	StageBuild    Stage = "build"
+	StageChecksum Stage = "checksum"
+	StageTransfer Stage = "transfer"
+	StageNotify   Stage = "notify"
+)
+
+// NewBuildID returns a new build ID: a ULID, unique and sortable by creation
+// time, used as the asynq task ID and to address the build's log.
+func NewBuildID() string {
+	return ulid.MustNew(ulid.Now(), rand.Reader).String()
+}
+
+var buildIDRE = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
+
+// ValidBuildID reports whether id has the form NewBuildID gives. Everything
+// that takes a build ID from outside (URLs, CLI) checks it first, so an ID can
+// never smuggle a path or a Redis key pattern.
+func ValidBuildID(id string) bool { return buildIDRE.MatchString(id) }
+
+// Payload is what a build task carries through the queue: the validated spec
+// and the kickstart already flattened on the submitter's side, never a path
+// on the submitter's machine.
+type Payload struct {
+	ID   string `json:"id"`
+	Spec Spec   `json:"spec"`
+	// KickstartName is what the submitter called the kickstart (file base
+	// name, URL or standard name), for display only.
+	KickstartName string `json:"kickstart_name,omitempty"`
+	// Kickstart is the flattened kickstart text; empty for boot builds.
+	Kickstart string `json:"kickstart,omitempty"`
+	// Owner is the submitting user (local user name, account or token owner).
+	Owner       string    `json:"owner"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// Encode serialises the payload for asynq.
+func (p *Payload) Encode() ([]byte, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload of build %s: %w", p.ID, err)
+	}
+	return b, nil
+}
+
+// DecodePayload parses and validates a payload taken off the queue.
+func DecodePayload(b []byte) (*Payload, error) {
+	var p Payload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode build payload: %w", err)
+	}
+	if !ValidBuildID(p.ID) {
+		return nil, fmt.Errorf("decode build payload: bad build ID %q", p.ID)
+	}
+	if err := p.Spec.Validate(); err != nil {
+		return nil, fmt.Errorf("decode build payload %s: %w", p.ID, err)
+	}
+	return &p, nil
+}
+
+// Artifact is a file a build produced, as staged.
+type Artifact struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// URL is where the file is in the staging area.
+	URL string `json:"url,omitempty"`
+}
+
+// StageTiming records when a pipeline stage ran.
+type StageTiming struct {
+	Stage    Stage         `json:"stage"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Build is the record of one build: what was asked, where it is, what came
+// out. It lives in Redis beside the task and outlives it.
+type Build struct {
+	ID            string `json:"id"`
+	Spec          Spec   `json:"spec"`
+	KickstartName string `json:"kickstart_name,omitempty"`
+	Owner         string `json:"owner"`
+	State         State  `json:"state"`
+	Stage         Stage  `json:"stage,omitempty"`
+	Queue         string `json:"queue"`
+	// TaskID is the asynq task currently carrying the build: the build ID,
+	// or the build ID with a suffix once the build was re-queued after its
+	// worker was lost.
+	TaskID    string        `json:"task_id"`
+	Attempt   int           `json:"attempt"`
+	Created   time.Time     `json:"created"`
+	Started   time.Time     `json:"started,omitzero"`
+	Finished  time.Time     `json:"finished,omitzero"`
+	Worker    string        `json:"worker,omitempty"`
+	Artifacts []Artifact    `json:"artifacts,omitempty"`
+	Stages    []StageTiming `json:"stages,omitempty"`
+	// Staged is the staging location of the build's directory.
+	Staged string `json:"staged,omitempty"`
+	// Error says why a build failed, with the failing stage.
+	Error string `json:"error,omitempty"`
+	// Tail holds the last lines of the tool's output when a build failed.
+	Tail []string `json:"tail,omitempty"`
+	// CancelRequested is set when someone asked to cancel the build.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// Events is a short human history: re-queues, hand-backs, cancels.
+	Events []string `json:"events,omitempty"`
+}
+
+// Duration is how long the build ran, or has run so far.
+func (b *Build) Duration(now time.Time) time.Duration {
+	switch {
+	case b.Started.IsZero():
+		return 0
+	case b.Finished.IsZero():
+		return now.Sub(b.Started)
+	}
+	return b.Finished.Sub(b.Started)
+}

@@ -1,0 +1,284 @@
+// Package builds keeps build records in Redis beside the asynq tasks that
+// carry them: one JSON record per build, an index newest first, the set of
+// running builds the reaper watches, the per-build lease of the worker that
+// runs it, and the payload needed to queue a build again.
+package builds
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks"
+)
+
+// ErrNotFound is returned for an unknown build ID.
+var ErrNotFound = errors.New("build not found")
+
+// ErrConflict is returned by Update when fn refuses the change because the
+// record is not in a state that allows it (for example a stale worker).
+var ErrConflict = errors.New("build record changed by someone else")
+
+const (
+	keyIndex   = "fbs:builds"
+	keyRunning = "fbs:builds:running"
+)
+
+func keyBuild(id string) string   { return "fbs:build:" + id }
+func keyPayload(id string) string { return "fbs:payload:" + id }
+func keyLease(id string) string   { return "fbs:lease:" + id }
+
+// LogKey is the Redis stream that carries the log lines of build id.
+func LogKey(id string) string { return "fbs:log:" + id }
+
+// Store reads and writes build records.
+type Store struct {
+	rdb redis.UniversalClient
+}
+
+// NewStore returns a store over rdb; the caller owns rdb.
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// Create stores a new build record and its payload. It fails if a build with
+// that ID exists.
+func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) error {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode build %s: %w", b.ID, err)
+	}
+	ok, err := s.rdb.SetNX(ctx, keyBuild(b.ID), data, 0).Result()
+	if err != nil {
+		return fmt.Errorf("store build %s: %w", b.ID, err)
+	}
+	if !ok {
+		return fmt.Errorf("store build %s: %w", b.ID, ErrConflict)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keyPayload(b.ID), payload, 0)
+		p.ZAdd(ctx, keyIndex, redis.Z{Score: float64(b.Created.UnixMilli()), Member: b.ID})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index build %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+// Delete removes a build record entirely; used to undo a Create whose
+// enqueue failed, so nothing is left half-submitted.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keyBuild(id), keyPayload(id), keyLease(id), LogKey(id))
+		p.ZRem(ctx, keyIndex, id)
+		p.SRem(ctx, keyRunning, id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete build %s: %w", id, err)
+	}
+	return nil
+}
+
+// Get returns the record of build id.
+func (s *Store) Get(ctx context.Context, id string) (*tasks.Build, error) {
+	if !tasks.ValidBuildID(id) {
+		return nil, fmt.Errorf("build %q: %w", id, ErrNotFound)
+	}
+	data, err := s.rdb.Get(ctx, keyBuild(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("build %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read build %s: %w", id, err)
+	}
+	return decode(id, data)
+}
+
+func decode(id string, data []byte) (*tasks.Build, error) {
+	var b tasks.Build
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("decode build %s: %w", id, err)
+	}
+	return &b, nil
+}
+
+// Payload returns the encoded task payload of build id.
+func (s *Store) Payload(ctx context.Context, id string) ([]byte, error) {
+	data, err := s.rdb.Get(ctx, keyPayload(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("payload of build %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read payload of build %s: %w", id, err)
+	}
+	return data, nil
+}
+
+// Update applies fn to the record of build id atomically: if someone else
+// changes the record meanwhile, fn runs again on the new record. fn returns
+// an error to leave the record unchanged; Update returns that error.
+func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) error) (*tasks.Build, error) {
+	key := keyBuild(id)
+	var out *tasks.Build
+	txf := func(tx *redis.Tx) error {
+		data, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return fmt.Errorf("build %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read build %s: %w", id, err)
+		}
+		b, err := decode(id, data)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		next, err := json.Marshal(b)
+		if err != nil {
+			return fmt.Errorf("encode build %s: %w", id, err)
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, next, 0)
+			if b.State == tasks.StateRunning {
+				p.SAdd(ctx, keyRunning, id)
+			} else {
+				p.SRem(ctx, keyRunning, id)
+			}
+			return nil
+		})
+		out = b
+		return err
+	}
+	for i := 0; i < 50; i++ {
+		err := s.rdb.Watch(ctx, txf, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("update build %s: %w", id, ErrConflict)
+}
+
+// ListOptions selects builds for List.
+type ListOptions struct {
+	// Before lists builds older than this build ID (cursor); "" starts at the newest.
+	Before string
+	// Limit caps the number of builds returned (default 50).
+	Limit int
+	// Match, when set, keeps only the builds for which it returns true.
+	Match func(*tasks.Build) bool
+}
+
+// List returns builds newest first.
+func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, error) {
+	if opts.Limit <= 0 {
+		opts.Limit = 50
+	}
+	max := "+inf"
+	if opts.Before != "" {
+		score, err := s.rdb.ZScore(ctx, keyIndex, opts.Before).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("list builds: %w", err)
+		}
+		if err == nil {
+			max = fmt.Sprintf("%d", int64(score))
+		}
+	}
+	var out []*tasks.Build
+	offset := int64(0)
+	const page = 200
+	for len(out) < opts.Limit {
+		ids, err := s.rdb.ZRevRangeByScore(ctx, keyIndex, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: offset, Count: page}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list builds: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		offset += int64(len(ids))
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = keyBuild(id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list builds: %w", err)
+		}
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok || (opts.Before != "" && ids[i] >= opts.Before) {
+				continue
+			}
+			b, err := decode(ids[i], []byte(str))
+			if err != nil {
+				return nil, err
+			}
+			if opts.Match != nil && !opts.Match(b) {
+				continue
+			}
+			out = append(out, b)
+			if len(out) == opts.Limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Running returns the IDs of the builds in state running.
+func (s *Store) Running(ctx context.Context) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, keyRunning).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list running builds: %w", err)
+	}
+	return ids, nil
+}
+
+// HoldLease sets or renews the lease of build id for holder. The worker
+// running a build renews it while it runs; a running build without a lease
+// has lost its worker.
+func (s *Store) HoldLease(ctx context.Context, id, holder string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, keyLease(id), holder, ttl).Err(); err != nil {
+		return fmt.Errorf("renew lease of build %s: %w", id, err)
+	}
+	return nil
+}
+
+// DropLease removes the lease of build id.
+func (s *Store) DropLease(ctx context.Context, id string) error {
+	if err := s.rdb.Del(ctx, keyLease(id)).Err(); err != nil {
+		return fmt.Errorf("drop lease of build %s: %w", id, err)
+	}
+	return nil
+}
+
+// LeaseHolder returns who holds the lease of build id, or "" if nobody does.
+func (s *Store) LeaseHolder(ctx context.Context, id string) (string, error) {
+	h, err := s.rdb.Get(ctx, keyLease(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read lease of build %s: %w", id, err)
+	}
+	return h, nil
+}
+
+// Lock takes a short exclusive lock named name for ttl; it reports whether
+// this caller got it. Reapers on several hosts use it so one acts per build.
+func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, "fbs:lock:"+name, "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("take lock %s: %w", name, err)
+	}
+	return ok, nil
+}

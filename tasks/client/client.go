@@ -1,0 +1,244 @@
+// Package client is how fbs submits, inspects, cancels and follows builds
+// through Redis: the CLI and the web app both use it, so a build is recorded
+// and enqueued the same way whoever asks.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+)
+
+// DefaultBuildTimeout applies when Config.BuildTimeout is zero.
+const DefaultBuildTimeout = 6 * time.Hour
+
+// Config configures a Client.
+type Config struct {
+	// BuildTimeout is the asynq timeout of every build task; asynq's own
+	// 30-minute default never applies.
+	BuildTimeout time.Duration
+}
+
+// Client talks to the builds store and the asynq queues in one Redis.
+type Client struct {
+	rdb     redis.UniversalClient
+	store   *builds.Store
+	queue   *asynq.Client
+	inspect *asynq.Inspector
+	cfg     Config
+}
+
+// Connect parses a Redis URL (redis://, rediss://, redis-sentinel://) and
+// returns a connected go-redis client. It fails if Redis does not answer.
+func Connect(ctx context.Context, url string) (redis.UniversalClient, error) {
+	opt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %w", url, err)
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("redis URL %q: unsupported connection type", url)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at %s: %w", redactURL(url), err)
+	}
+	return rdb, nil
+}
+
+func redactURL(u string) string {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return "(the configured URL)"
+	}
+	return opt.Addr
+}
+
+// New returns a client over rdb; the caller owns rdb and closes it after
+// Close.
+func New(rdb redis.UniversalClient, cfg Config) *Client {
+	if cfg.BuildTimeout <= 0 {
+		cfg.BuildTimeout = DefaultBuildTimeout
+	}
+	return &Client{
+		rdb:     rdb,
+		store:   builds.NewStore(rdb),
+		queue:   asynq.NewClientFromRedisClient(rdb),
+		inspect: asynq.NewInspectorFromRedisClient(rdb),
+		cfg:     cfg,
+	}
+}
+
+// Store is the builds store the client uses.
+func (c *Client) Store() *builds.Store { return c.store }
+
+// Inspector is the asynq inspector over the same Redis.
+func (c *Client) Inspector() *asynq.Inspector { return c.inspect }
+
+// Close releases the client's asynq handles (not the Redis client).
+func (c *Client) Close() error {
+	return errors.Join(c.queue.Close(), c.inspect.Close())
+}
+
+// TaskOptions are the asynq options of every build task: its queue, its ID,
+// an explicit timeout, no retries (a failed or cancelled build is final; a
+// build whose worker died is re-queued by the reaper, not by asynq), and a
+// day of retention so the task stays inspectable.
+func TaskOptions(p *tasks.Payload, taskID string, timeout time.Duration) []asynq.Option {
+	return []asynq.Option{
+		asynq.Queue(p.Spec.Queue()),
+		asynq.TaskID(taskID),
+		asynq.MaxRetry(0),
+		asynq.Timeout(timeout),
+		asynq.Retention(24 * time.Hour),
+	}
+}
+
+// Submit records the build and enqueues it. Either both happen or neither:
+// if the enqueue fails the record is removed again.
+func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, error) {
+	if p.ID == "" {
+		p.ID = tasks.NewBuildID()
+	}
+	if p.SubmittedAt.IsZero() {
+		p.SubmittedAt = time.Now().UTC()
+	}
+	if err := p.Spec.Validate(); err != nil {
+		return nil, fmt.Errorf("submit build: %w", err)
+	}
+	data, err := p.Encode()
+	if err != nil {
+		return nil, err
+	}
+	b := &tasks.Build{
+		ID: p.ID, Spec: p.Spec, KickstartName: p.KickstartName, Owner: p.Owner,
+		State: tasks.StateQueued, Queue: p.Spec.Queue(), TaskID: p.ID, Created: p.SubmittedAt,
+	}
+	if err := c.store.Create(ctx, b, data); err != nil {
+		return nil, fmt.Errorf("submit build: %w", err)
+	}
+	task := asynq.NewTask(tasks.TypeBuild, data, TaskOptions(p, p.ID, c.cfg.BuildTimeout)...)
+	if _, err := c.queue.EnqueueContext(ctx, task); err != nil {
+		// Undo with a fresh context: ctx may be what failed.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if derr := c.store.Delete(dctx, p.ID); derr != nil {
+			return nil, fmt.Errorf("enqueue build %s: %w (and removing its record failed: %v)", p.ID, err, derr)
+		}
+		return nil, fmt.Errorf("enqueue build %s: %w", p.ID, err)
+	}
+	return b, nil
+}
+
+// Get returns the record of build id.
+func (c *Client) Get(ctx context.Context, id string) (*tasks.Build, error) {
+	return c.store.Get(ctx, id)
+}
+
+// List returns builds newest first.
+func (c *Client) List(ctx context.Context, opts builds.ListOptions) ([]*tasks.Build, error) {
+	return c.store.List(ctx, opts)
+}
+
+// ErrFinished is returned when cancelling a build that has already ended.
+var ErrFinished = errors.New("build has already finished")
+
+// Cancel stops a queued or running build. A queued build is removed from its
+// queue and marked cancelled at once; a running one is told to stop, and its
+// worker kills the tool and marks it cancelled.
+func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
+	b, err := c.store.Update(ctx, id, func(b *tasks.Build) error {
+		if b.State.Final() {
+			return fmt.Errorf("cancel build %s: %w (%s)", b.ID, ErrFinished, b.State)
+		}
+		b.CancelRequested = true
+		if b.State == tasks.StateQueued {
+			b.State = tasks.StateCancelled
+			b.Finished = time.Now().UTC()
+			b.Events = append(b.Events, "cancelled while queued")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch b.State {
+	case tasks.StateCancelled:
+		// Remove the task; if a worker took it meanwhile, the worker sees
+		// the record cancelled and drops it.
+		if err := c.inspect.DeleteTask(b.Queue, b.TaskID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			if cerr := c.inspect.CancelProcessing(b.TaskID); cerr != nil {
+				return b, fmt.Errorf("cancel build %s: remove task: %w", id, err)
+			}
+		}
+		if err := c.store.EndLog(ctx, id, tasks.StateCancelled); err != nil {
+			return b, err
+		}
+	case tasks.StateRunning:
+		if err := c.inspect.CancelProcessing(b.TaskID); err != nil {
+			return b, fmt.Errorf("cancel build %s: signal its worker: %w", id, err)
+		}
+	}
+	return b, nil
+}
+
+// Follow calls fn for every log line of build id after line number after,
+// waiting for new lines until the build ends, and returns its final state.
+// It rides out Redis outages: it retries, resuming after the last line it
+// delivered, so no line is lost or repeated.
+func (c *Client) Follow(ctx context.Context, id string, after int, fn func(builds.LogLine) error) (tasks.State, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		lines, end, err := c.store.ReadLog(ctx, id, after, 1000, 2*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, l := range lines {
+			if err := fn(l); err != nil {
+				return "", err
+			}
+			after = l.N
+		}
+		if end != "" {
+			return end, nil
+		}
+		if len(lines) == 0 {
+			// No line for a while: a build that ended without an end marker
+			// (its record was finalised by someone else) must not hang us.
+			b, err := c.store.Get(ctx, id)
+			if err == nil && b.State.Final() {
+				rest, _, rerr := c.store.ReadLog(ctx, id, after, 100000, 0)
+				if rerr == nil {
+					for _, l := range rest {
+						if err := fn(l); err != nil {
+							return "", err
+						}
+					}
+				}
+				return b.State, nil
+			}
+			if errors.Is(err, builds.ErrNotFound) {
+				return "", err
+			}
+		}
+	}
+}

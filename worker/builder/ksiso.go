@@ -1,0 +1,347 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// ksiso injects a kickstart into a boot ISO, like lorax's mkksiso but with
+// only xorriso and mtools, so it works on any distribution: ks.cfg goes to
+// the ISO root and every kernel line of the boot menus (isolinux, GRUB 2 on
+// the ISO and GRUB 2 inside the EFI boot image) gets inst.ks= pointing at it.
+// The volume ID, the El Torito boot records and the hybrid MBR are replayed
+// from the input.
+type ksiso struct{ run *runner }
+
+var _ Builder = (*ksiso)(nil)
+
+func (*ksiso) Name() string    { return "mkksiso" }
+func (*ksiso) needs() []string { return []string{"xorriso", "mcopy", "mdir"} }
+
+// bootConfig is a boot menu file that ksiso edits.
+type bootConfig struct {
+	// path is the file's path in the ISO (or in the EFI image), without
+	// the leading slash.
+	path string
+	// cmds are the words that start a kernel line.
+	cmds []string
+	// needInitrd makes only lines with initrd= kernel lines (isolinux's
+	// append also serves non-Linux entries).
+	needInitrd bool
+}
+
+var (
+	isolinuxCmds = []string{"append", "APPEND", "Append"}
+	grubCmds     = []string{"linux", "linuxefi"}
+)
+
+// isoConfigs are the boot menus ksiso edits on the ISO itself, as mkksiso.
+func isoConfigs() []bootConfig {
+	return []bootConfig{
+		{path: "isolinux/isolinux.cfg", cmds: isolinuxCmds, needInitrd: true},
+		{path: "EFI/BOOT/grub.cfg", cmds: grubCmds},
+		{path: "EFI/BOOT/BOOT.conf", cmds: grubCmds},
+		{path: "boot/grub2/grub.cfg", cmds: grubCmds},
+		{path: "boot/grub/grub.cfg", cmds: grubCmds},
+	}
+}
+
+// efiBootImage is the FAT image the UEFI El Torito record boots.
+const efiBootImage = "images/efiboot.img"
+
+// efiGPTType is the GPT type GUID of an EFI system partition.
+const efiGPTType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+// isoDetails is what ksiso learns about the input ISO.
+type isoDetails struct {
+	volID string
+	// files holds the ISO paths (no leading slash) of the regular files
+	// ksiso may edit.
+	files map[string]bool
+	// appendedEFI is set when the EFI boot image is also appended to the
+	// ISO as partition 2 (Fedora's layout since 37), which must then be
+	// replaced too.
+	appendedEFI bool
+}
+
+// outputName is the file name of the kickstart ISO made from iso.
+func outputName(iso string) string {
+	base := filepath.Base(iso)
+	if ext := filepath.Ext(base); strings.EqualFold(ext, ".iso") {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base + "-ks.iso"
+}
+
+// kernelEdit returns the edit for every kernel line: inst.ks= on the
+// kickstart at the ISO root, then the spec's extra arguments.
+func ksEdit(volID, cmdline string) (kernelEdit, error) {
+	extra, err := splitArgs(cmdline)
+	if err != nil {
+		return kernelEdit{}, fmt.Errorf("[ksiso] cmdline: %w", err)
+	}
+	for _, a := range extra {
+		if argKey(a) == "inst.ks" {
+			return kernelEdit{}, fmt.Errorf("[ksiso] cmdline %q sets inst.ks, which points at the injected kickstart", cmdline)
+		}
+	}
+	add := append([]string{"inst.ks=hd:LABEL=" + udevEscape(volID) + ":/ks.cfg"}, extra...)
+	return kernelEdit{remove: []string{"inst.ks"}, add: add}, nil
+}
+
+// command returns the xorriso command line that writes the kickstart ISO,
+// given what was learnt about the input and the edited files (ISO path ->
+// local file).
+func (*ksiso) command(job *Job, d isoDetails, updated map[string]string, efiImage string) []string {
+	out := filepath.Join(job.OutDir, outputName(job.ISO))
+	args := []string{"xorriso", "-indev", job.ISO, "-outdev", out, "-boot_image", "any", "replay"}
+	if d.appendedEFI && efiImage != "" {
+		args = append(args, "-append_partition", "2", efiGPTType, efiImage)
+	}
+	args = append(args, "-map", job.Kickstart, "/ks.cfg")
+	for _, c := range append(isoConfigs(), bootConfig{path: efiBootImage}) {
+		if local, ok := updated[c.path]; ok {
+			args = append(args, "-update", local, "/"+c.path)
+		}
+	}
+	return args
+}
+
+// Build writes OutDir/<input name>-ks.iso.
+func (k *ksiso) Build(ctx context.Context, job *Job) error {
+	job, err := prepareJob(job, true)
+	if err != nil {
+		return fmt.Errorf("mkksiso: %w", err)
+	}
+	if job.ISO == "" {
+		return errors.New("mkksiso: job has no boot ISO")
+	}
+	if err := checkISO9660(job.ISO); err != nil {
+		return fmt.Errorf("mkksiso: %w", err)
+	}
+	if _, err := os.Stat(job.Kickstart); err != nil {
+		return fmt.Errorf("mkksiso: kickstart: %w", err)
+	}
+	cmdline := ""
+	if job.Spec.KSISO != nil {
+		cmdline = job.Spec.KSISO.Cmdline
+	}
+	d, err := k.inspect(ctx, job)
+	if err != nil {
+		return err
+	}
+	job.logf("mkksiso: %s has volume ID %q", job.ISO, d.volID)
+	edit, err := ksEdit(d.volID, cmdline)
+	if err != nil {
+		return fmt.Errorf("mkksiso: %w", err)
+	}
+
+	tmp := filepath.Join(job.WorkDir, "mkksiso")
+	var extract []string
+	for _, c := range append(isoConfigs(), bootConfig{path: efiBootImage}) {
+		if d.files[c.path] {
+			extract = append(extract, c.path)
+		}
+	}
+	if len(extract) == 0 {
+		return fmt.Errorf("mkksiso: %s has no boot configuration (isolinux/isolinux.cfg, EFI/BOOT/grub.cfg, boot/grub2/grub.cfg)", job.ISO)
+	}
+	if err := k.extract(ctx, job, tmp, extract); err != nil {
+		return err
+	}
+	updated := map[string]string{}
+	for _, c := range isoConfigs() {
+		if !d.files[c.path] {
+			continue
+		}
+		local := filepath.Join(tmp, filepath.FromSlash(c.path))
+		if err := editFile(local, c, edit, job); err != nil {
+			return fmt.Errorf("mkksiso: %s in %s: %w", c.path, job.ISO, err)
+		}
+		updated[c.path] = local
+	}
+	efiImage := ""
+	switch {
+	case d.files[efiBootImage]:
+		efiImage = filepath.Join(tmp, filepath.FromSlash(efiBootImage))
+	case d.appendedEFI:
+		if efiImage, err = k.extractAppendedEFI(ctx, job, tmp); err != nil {
+			return err
+		}
+	default:
+		job.logf("mkksiso: %s has no EFI boot image; UEFI boot uses the GRUB configuration on the ISO", job.ISO)
+	}
+	if efiImage != "" {
+		if err := k.editEFIImage(ctx, job, efiImage, edit); err != nil {
+			return err
+		}
+	}
+	if d.files[efiBootImage] {
+		updated[efiBootImage] = efiImage
+	}
+
+	argv := k.command(job, d, updated, efiImage)
+	return k.run.run(ctx, job, command{tool: "xorriso", args: argv[1:], env: []string{"LANG=C", "LC_ALL=C"}})
+}
+
+// checkISO9660 verifies that path holds an ISO 9660 image: xorriso would
+// quietly treat anything else as blank media.
+func checkISO9660(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open boot ISO: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open boot ISO: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("boot ISO %s is not a regular file", path)
+	}
+	// The primary volume descriptor is at sector 16 (byte 32768):
+	// type 1, then "CD001".
+	magic := make([]byte, 6)
+	if _, err := f.ReadAt(magic, 16*2048); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read boot ISO %s: %w", path, err)
+	}
+	if !bytes.Equal(magic, []byte("\x01CD001")) {
+		return fmt.Errorf("%s is not an ISO 9660 image (no primary volume descriptor at byte 32768)", path)
+	}
+	return nil
+}
+
+// inspect asks xorriso for the volume ID, the boot layout and the files.
+func (k *ksiso) inspect(ctx context.Context, job *Job) (isoDetails, error) {
+	d := isoDetails{files: map[string]bool{}}
+	wanted := map[string]bool{efiBootImage: true}
+	for _, c := range isoConfigs() {
+		wanted[c.path] = true
+	}
+	haveVolID := false
+	collect := func(line string) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "Volume Id    : "):
+			d.volID = strings.TrimPrefix(line, "Volume Id    : ")
+			haveVolID = true
+		case strings.HasPrefix(line, "-append_partition 2 "):
+			d.appendedEFI = true
+		case strings.HasPrefix(line, "'/") && strings.HasSuffix(line, "'"):
+			p := strings.TrimSuffix(strings.TrimPrefix(line, "'/"), "'")
+			if wanted[p] {
+				d.files[p] = true
+			}
+		}
+	}
+	args := []string{"-indev", job.ISO, "-pvd_info", "-report_el_torito", "as_mkisofs", "-find", "/", "-type", "f"}
+	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}, stdout: collect}); err != nil {
+		return d, err
+	}
+	if !haveVolID || d.volID == "" {
+		return d, fmt.Errorf("mkksiso: %s has no volume ID", job.ISO)
+	}
+	return d, nil
+}
+
+// extract copies files (ISO paths) out of the ISO into dir and makes them
+// writable.
+func (k *ksiso) extract(ctx context.Context, job *Job, dir string, files []string) error {
+	args := []string{"-osirrox", "on", "-indev", job.ISO}
+	for _, f := range files {
+		args = append(args, "-extract", "/"+f, filepath.Join(dir, filepath.FromSlash(f)))
+	}
+	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Chmod(filepath.Join(dir, filepath.FromSlash(f)), 0o644); err != nil {
+			return fmt.Errorf("mkksiso: extract %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// extractAppendedEFI copies the EFI boot image appended to the ISO as
+// partition 2 (and not present as a file) into dir.
+func (k *ksiso) extractAppendedEFI(ctx context.Context, job *Job, dir string) (string, error) {
+	boot := filepath.Join(dir, "boot-images")
+	if err := os.MkdirAll(boot, 0o755); err != nil {
+		return "", fmt.Errorf("mkksiso: %w", err)
+	}
+	args := []string{"-osirrox", "on", "-indev", job.ISO, "-extract_boot_images", boot + "/"}
+	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
+		return "", err
+	}
+	found, err := filepath.Glob(filepath.Join(boot, "*part2_efi.img"))
+	if err != nil || len(found) == 0 {
+		return "", fmt.Errorf("mkksiso: %s: no EFI boot image in appended partition 2", job.ISO)
+	}
+	if err := os.Chmod(found[0], 0o644); err != nil {
+		return "", fmt.Errorf("mkksiso: %w", err)
+	}
+	return found[0], nil
+}
+
+// editFile edits the kernel lines of one boot configuration file.
+func editFile(local string, c bootConfig, edit kernelEdit, job *Job) error {
+	b, err := os.ReadFile(local)
+	if err != nil {
+		return err
+	}
+	text, n, err := edit.config(string(b), c.cmds, c.needInitrd)
+	if err != nil {
+		return err
+	}
+	job.logf("mkksiso: %s: %d kernel lines patched", c.path, n)
+	return os.WriteFile(local, []byte(text), 0o644)
+}
+
+// editEFIImage edits the GRUB configuration inside the FAT EFI boot image
+// with mtools.
+func (k *ksiso) editEFIImage(ctx context.Context, job *Job, img string, edit kernelEdit) error {
+	env := []string{"MTOOLS_SKIP_CHECK=1", "LANG=C", "LC_ALL=C"}
+	present := map[string]string{} // lower-case name -> name as stored
+	list := func(line string) {
+		name := path.Base(strings.TrimSpace(line))
+		present[strings.ToLower(name)] = name
+	}
+	if err := k.run.run(ctx, job, command{tool: "mdir", args: []string{"-b", "-i", img, "::/EFI/BOOT"}, env: env, stdout: list}); err != nil {
+		return fmt.Errorf("mkksiso: list EFI/BOOT in %s: %w", efiBootImage, err)
+	}
+	dir := filepath.Join(filepath.Dir(img), "efiboot")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mkksiso: %w", err)
+	}
+	edited := 0
+	for _, want := range []string{"grub.cfg", "BOOT.conf"} {
+		name, ok := present[strings.ToLower(want)]
+		if !ok {
+			continue
+		}
+		inImage := "::/EFI/BOOT/" + name
+		local := filepath.Join(dir, name)
+		if err := k.run.run(ctx, job, command{tool: "mcopy", args: []string{"-n", "-i", img, inImage, local}, env: env}); err != nil {
+			return fmt.Errorf("mkksiso: read %s from %s: %w", inImage, efiBootImage, err)
+		}
+		c := bootConfig{path: efiBootImage + ":/EFI/BOOT/" + name, cmds: grubCmds}
+		if err := editFile(local, c, edit, job); err != nil {
+			return fmt.Errorf("mkksiso: %s: %w", c.path, err)
+		}
+		if err := k.run.run(ctx, job, command{tool: "mcopy", args: []string{"-o", "-i", img, local, inImage}, env: env}); err != nil {
+			return fmt.Errorf("mkksiso: write %s into %s: %w", inImage, efiBootImage, err)
+		}
+		edited++
+	}
+	if edited == 0 {
+		return fmt.Errorf("mkksiso: %s in %s has no EFI/BOOT/grub.cfg", efiBootImage, job.ISO)
+	}
+	return nil
+}

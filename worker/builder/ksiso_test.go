@@ -1,0 +1,187 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// kickstartPath is a real Fedora kickstart from the shared test data.
+const kickstartPath = "../../../shared/fedora-kickstarts/fedora-live-base.ks"
+
+const ksVolID = "Fedora 41 x86_64"
+
+func ksisoJob(t *testing.T, iso, cmdline string) *Job {
+	spec := tasks.Spec{Type: tasks.TypeKSISO, Arch: "x86_64", Release: "41", Staging: "file:///s",
+		KSISO: &tasks.KSISOSpec{ISO: filepath.Base(iso), Config: "fedora-live-base.ks", Cmdline: cmdline}}
+	job := testJob(t, newRecorder(t, ""))
+	job.Spec, job.ISO, job.Kickstart = spec, iso, kickstartPath
+	return job
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "ksiso", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+// kernelLines returns the lines of a boot menu that start a kernel.
+func kernelLines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && (f[0] == "linux" || f[0] == "linuxefi" || f[0] == "append" && strings.Contains(l, "initrd=")) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestKSISO(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		make func(testing.TB, string) string
+	}{
+		{"EFI image file", isotest.BootISO},
+		{"appended EFI partition", func(t testing.TB, v string) string { return isotest.BootISOAppendedEFI(t, v, true) }},
+		{"appended EFI partition only", func(t testing.TB, v string) string { return isotest.BootISOAppendedEFI(t, v, false) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkKSISO(t, tt.make(t, ksVolID))
+		})
+	}
+}
+
+func checkKSISO(t *testing.T, iso string) {
+	before := isotest.Inspect(t, iso)
+	const cmdline = `inst.text console=ttyS0,115200 inst.cmdline="x y"`
+	job := ksisoJob(t, iso, cmdline)
+	if err := Check(&job.Spec, nil); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	b, err := New(&job.Spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name() != "mkksiso" {
+		t.Errorf("Name() = %q, want mkksiso", b.Name())
+	}
+	if err := b.Build(context.Background(), job); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	entries, err := os.ReadDir(job.OutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{"boot-ks.iso"}, names); diff != "" {
+		t.Fatalf("OutDir (-want +got):\n%s", diff)
+	}
+	after := isotest.Inspect(t, filepath.Join(job.OutDir, "boot-ks.iso"))
+
+	ks, err := os.ReadFile(kickstartPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Files["ks.cfg"] != string(ks) {
+		t.Errorf("ks.cfg on the ISO differs from the kickstart (%d bytes, want %d)", len(after.Files["ks.cfg"]), len(ks))
+	}
+	if after.VolumeID != ksVolID {
+		t.Errorf("volume ID = %q, want %q", after.VolumeID, ksVolID)
+	}
+	if diff := cmp.Diff(before.BootImages(), after.BootImages()); diff != "" {
+		t.Errorf("El Torito boot images (-want +got):\n%s", diff)
+	}
+	if len(after.BootImages()) != 2 {
+		t.Errorf("boot images = %q, want BIOS and UEFI", after.BootImages())
+	}
+	if !after.HasMBR {
+		t.Error("isohybrid MBR lost")
+	}
+
+	menus := map[string]string{"efiboot.img:EFI/BOOT/grub.cfg": after.EFIGrubCfg}
+	for _, f := range isotest.ConfigFiles() {
+		menus[f] = after.Files[f]
+	}
+	const wantArgs = ` inst.ks=hd:LABEL=Fedora\x2041\x20x86_64:/ks.cfg ` + cmdline
+	for name, text := range menus {
+		lines := kernelLines(text)
+		if len(lines) != 3 {
+			t.Errorf("%s: %d kernel lines, want 3:\n%s", name, len(lines), text)
+		}
+		for _, l := range lines {
+			if !strings.HasSuffix(l, wantArgs) || strings.Count(l, "inst.ks=") != 1 {
+				t.Errorf("%s: kernel line not patched: %q", name, l)
+			}
+		}
+		golden(t, strings.NewReplacer("/", "_", ":", "_").Replace(name), text)
+	}
+	if !strings.Contains(after.Files["isolinux/isolinux.cfg"], "\n  localboot 0xffff\n") {
+		t.Error("isolinux.cfg lost its local boot entry")
+	}
+}
+
+func TestKSISOBadInput(t *testing.T) {
+	t.Parallel()
+	iso := isotest.BootISO(t, ksVolID)
+	dir := t.TempDir()
+
+	junk := filepath.Join(dir, "junk.iso")
+	if err := os.WriteFile(junk, []byte(strings.Repeat("not an iso\n", 10000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, junk, ""))
+	if err == nil || !strings.Contains(err.Error(), junk+" is not an ISO 9660 image") {
+		t.Errorf("Build(junk) = %v, want an error naming the file", err)
+	}
+
+	// A truncated ISO has a volume descriptor but no directory tree:
+	// xorriso itself fails.
+	b, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunc := filepath.Join(dir, "truncated.iso")
+	if err := os.WriteFile(trunc, b[:40*2048], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, trunc, ""))
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Tool != "xorriso" || len(ee.Tail) == 0 {
+		t.Errorf("Build(truncated) = %#v, want an *ExitError from xorriso with a tail", err)
+	}
+
+	err = (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, iso, `inst.ks=http://example/ks`))
+	if err == nil || !strings.Contains(err.Error(), "sets inst.ks") {
+		t.Errorf("Build with inst.ks in cmdline = %v, want a refusal", err)
+	}
+}

@@ -1,0 +1,165 @@
+package buildlog_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/testing/redistest"
+	"github.com/fedora-fbs/fbs/worker/buildlog"
+)
+
+func TestLogLinesAndTail(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "build.log")
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	l, err := buildlog.Create(path, buildlog.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Printf("stage %s: started", "build")
+	for i := 0; i < 25; i++ {
+		fmt.Fprintf(l, "tool line %d\n", i)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 26 || l.Lines() != 26 {
+		t.Fatalf("%d lines in file, Lines() = %d; want 26", len(lines), l.Lines())
+	}
+	if want := "2026-11-22T10:00:00.000Z fbs | stage build: started"; lines[0] != want {
+		t.Errorf("line 1 = %q, want %q", lines[0], want)
+	}
+	tail := l.Tail()
+	if len(tail) != buildlog.TailLines || tail[len(tail)-1] != "tool line 24" {
+		t.Errorf("Tail = %q", tail)
+	}
+	// Reopening continues the count.
+	l2, err := buildlog.Create(path, buildlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.Lines() != 26 {
+		t.Errorf("reopened Lines() = %d, want 26", l2.Lines())
+	}
+}
+
+// TestPublisherSurvivesRedisRestart writes lines while Redis is down and
+// checks that the stream ends up with every line exactly once.
+func TestPublisherSurvivesRedisRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	st := builds.NewStore(srv.Client())
+	id := tasks.NewBuildID()
+	path := filepath.Join(t.TempDir(), "build.log")
+	pub := buildlog.NewPublisher(st, id, path, buildlog.PublisherOptions{Batch: 100, Retry: 50 * time.Millisecond})
+	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Start(ctx)
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			fmt.Fprintf(l, "line %d\n", i)
+		}
+	}
+	write(0, 500)
+	waitLines(t, st, id, 500)
+	srv.Restart() // empty again: what was published is gone, like a failover
+	write(500, 1000)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := pub.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := st.ReadLog(ctx, id, 0, 10000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The restarted Redis lost lines 1-500; the publisher does not know and
+	// must not repeat them, but every line written after must be there once.
+	seen := map[int]bool{}
+	for _, g := range got {
+		if seen[g.N] {
+			t.Fatalf("line %d published twice", g.N)
+		}
+		seen[g.N] = true
+		if !strings.HasSuffix(g.Text, fmt.Sprintf("line %d", g.N-1)) {
+			t.Fatalf("line %d has text %q", g.N, g.Text)
+		}
+	}
+	for n := 501; n <= 1000; n++ {
+		if !seen[n] {
+			t.Fatalf("line %d lost after the Redis restart", n)
+		}
+	}
+}
+
+func TestPublisherCatchesUpAfterOutage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	st := builds.NewStore(srv.Client())
+	id := tasks.NewBuildID()
+	path := filepath.Join(t.TempDir(), "build.log")
+	pub := buildlog.NewPublisher(st, id, path, buildlog.PublisherOptions{Batch: 64, Retry: 50 * time.Millisecond})
+	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Start(ctx)
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(l, "line %d\n", i)
+	}
+	waitLines(t, st, id, 100)
+	srv.Stop()
+	for i := 100; i < 300; i++ {
+		fmt.Fprintf(l, "line %d\n", i)
+	}
+	l.Close()
+	// Redis comes back empty (it keeps nothing): lines 1-100 are gone with
+	// it, and everything written during the outage must arrive, once each.
+	srv.Restart()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := pub.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := st.ReadLog(ctx, id, 0, 1000, 0)
+	if len(got) != 200 {
+		t.Fatalf("%d lines in the stream after the outage, want 200 (lines 101-300)", len(got))
+	}
+	for i, g := range got {
+		if g.N != i+101 || !strings.HasSuffix(g.Text, fmt.Sprintf("line %d", i+100)) {
+			t.Fatalf("entry %d is line %d %q", i, g.N, g.Text)
+		}
+	}
+}
+
+func waitLines(t *testing.T, st *builds.Store, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		last, _ := st.LastLogLine(context.Background(), id)
+		if last >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream has %d lines, want %d", last, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

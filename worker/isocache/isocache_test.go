@@ -1,0 +1,268 @@
+package isocache
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// isoServer serves body at /boot.iso on 127.0.0.1 and counts requests.
+type isoServer struct {
+	*httptest.Server
+	body     []byte
+	requests atomic.Int32
+}
+
+func newISOServer(t *testing.T, size int) *isoServer {
+	t.Helper()
+	s := &isoServer{body: make([]byte, size)}
+	if _, err := rand.Read(s.body); err != nil {
+		t.Fatal(err)
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		if r.URL.Path != "/boot.iso" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "boot.iso", time.Time{}, bytes.NewReader(s.body))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// logs collects logf lines.
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *logs) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func checkContent(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: %d bytes differing from the served %d", path, len(got), len(want))
+	}
+}
+
+func TestResolveDownload(t *testing.T) {
+	t.Parallel()
+	srv := newISOServer(t, 1<<20)
+	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	ref := srv.URL + "/boot.iso"
+	var l logs
+	ctx := context.Background()
+
+	p1, err := Resolve(ctx, ref, opts, l.logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, p1, srv.body)
+	if n := l.count("%"); n < 9 || n > 11 {
+		t.Errorf("%d progress lines, want about 10:\n%s", n, strings.Join(l.lines, "\n"))
+	}
+
+	p2, err := Resolve(ctx, ref, opts, l.logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2 != p1 || srv.requests.Load() != 1 {
+		t.Errorf("second Resolve: path %s (first %s), %d requests; want the cached copy and 1 request", p2, p1, srv.requests.Load())
+	}
+
+	// A corrupted cached copy is detected and downloaded again.
+	if err := os.WriteFile(p1, []byte("corrupt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p3, err := Resolve(ctx, ref, opts, l.logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, p3, srv.body)
+	if srv.requests.Load() != 2 {
+		t.Errorf("after corruption: %d requests, want 2", srv.requests.Load())
+	}
+	entries, err := os.ReadDir(opts.CacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".part-") {
+			t.Errorf("temporary file %s left in the cache", e.Name())
+		}
+	}
+}
+
+func TestResolveConcurrent(t *testing.T) {
+	t.Parallel()
+	srv := newISOServer(t, 4<<20)
+	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	ref := srv.URL + "/boot.iso"
+	const n = 4
+	paths := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { paths[i], errs[i] = Resolve(context.Background(), ref, opts, nil) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if paths[i] != paths[0] {
+			t.Errorf("caller %d got %s, caller 0 %s", i, paths[i], paths[0])
+		}
+	}
+	checkContent(t, paths[0], srv.body)
+	if got := srv.requests.Load(); got != 1 {
+		t.Errorf("%d requests for %d concurrent callers, want 1", got, n)
+	}
+}
+
+func TestResolveDownloadErrors(t *testing.T) {
+	t.Parallel()
+	srv := newISOServer(t, 64<<10)
+	tests := []struct {
+		name string
+		ref  string
+		opts Options
+		want string
+	}{
+		{"private address", srv.URL + "/boot.iso", Options{}, "127.0.0.1 is a private or loopback address"},
+		{"localhost by name", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/boot.iso", Options{}, "refusing to connect to private or loopback address"},
+		{"not found", srv.URL + "/nope.iso", Options{AllowPrivate: true}, "HTTP 404"},
+		{"over the size limit", srv.URL + "/boot.iso", Options{AllowPrivate: true, MaxSize: 1000}, "over the limit of 1000"},
+		{"no host", "http:///boot.iso", Options{AllowPrivate: true}, "URL has no host"},
+		{"other scheme", "ftp://example.org/boot.iso", Options{}, "unsupported URL scheme"},
+	}
+	for _, tt := range tests {
+		tt.opts.CacheDir = t.TempDir()
+		before := srv.requests.Load()
+		_, err := Resolve(context.Background(), tt.ref, tt.opts, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.ref) {
+			t.Errorf("%s: err = %v, want one naming %q and containing %q", tt.name, err, tt.ref, tt.want)
+		}
+		if strings.HasPrefix(tt.name, "private") || strings.HasPrefix(tt.name, "localhost") {
+			if srv.requests.Load() != before {
+				t.Errorf("%s: the server was contacted", tt.name)
+			}
+		}
+		entries, _ := os.ReadDir(tt.opts.CacheDir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".iso") || strings.Contains(e.Name(), ".part-") {
+				t.Errorf("%s: %s left in the cache", tt.name, e.Name())
+			}
+		}
+	}
+}
+
+func TestResolveLocal(t *testing.T) {
+	t.Parallel()
+	isoDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(isoDir, "f41-boot.iso"), []byte("iso"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(isoDir, "dir.iso"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		ref        string
+		allowLocal bool
+		want       string // path, or "" for an error
+		wantErr    string
+	}{
+		{"bare name", "f41-boot.iso", false, filepath.Join(isoDir, "f41-boot.iso"), ""},
+		{"missing name", "f40-boot.iso", false, "", "no such file"},
+		{"directory name", "dir.iso", false, "", "not a regular file"},
+		{"dot dot", "..", false, "", "not a file name"},
+		{"relative escape", "../x", false, "", "paths are allowed only for local builds"},
+		{"absolute path", "/etc/passwd", false, "", "paths are allowed only for local builds"},
+		{"absolute path, local build", "/etc/passwd", true, "/etc/passwd", ""},
+		{"directory, local build", "/etc", true, "", "not a regular file"},
+		{"empty", "", true, "", "iso is empty"},
+	}
+	for _, tt := range tests {
+		got, err := Resolve(context.Background(), tt.ref, Options{ISODir: isoDir, AllowLocal: tt.allowLocal}, nil)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.ref)) {
+				t.Errorf("%s: Resolve(%q) = %q, %v; want an error naming it and containing %q", tt.name, tt.ref, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: Resolve(%q) = %q, %v; want %q", tt.name, tt.ref, got, err, tt.want)
+		}
+	}
+}
+
+func TestResolveCancel(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		close(started)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Resolve(ctx, srv.URL+"/boot.iso", opts, nil)
+		errc <- err
+	}()
+	<-started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want one wrapping context.Canceled", err)
+	}
+	entries, _ := os.ReadDir(opts.CacheDir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".iso") || strings.Contains(e.Name(), ".part-") {
+			t.Errorf("%s left in the cache", e.Name())
+		}
+	}
+}

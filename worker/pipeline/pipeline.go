@@ -1,0 +1,450 @@
+// Package pipeline runs one build from start to finish on the machine it is
+// called on: fetch what the build needs, check the flattened kickstart, build
+// the images with the right tool, checksum them, and stage images, CHECKSUM,
+// kickstart and log. The queue worker and `fbs build --local` both run
+// builds through it; neither knows how a stage works.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"github.com/fedora-fbs/fbs/kickstarts"
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/builder"
+	"github.com/fedora-fbs/fbs/worker/buildlog"
+	"github.com/fedora-fbs/fbs/worker/isocache"
+	"github.com/fedora-fbs/fbs/worker/siderepo"
+	"github.com/fedora-fbs/fbs/worker/staging"
+)
+
+// Config is what a pipeline needs from the worker's configuration.
+type Config struct {
+	// DataDir is the worker's data dir; builds live in DataDir/builds/<id>.
+	DataDir string
+	// ISODir holds boot ISOs that ksiso specs may name.
+	ISODir string
+	// Tools overrides the binaries of the build tools.
+	Tools builder.Tools
+	// Staging configures transfers; Remote is set from Local.
+	Staging staging.Options
+	// Local is true when the submitter is this machine's own user
+	// (`fbs build --local`, `fbs serve` in local mode): only then may a spec
+	// name local files such as a boot ISO path.
+	Local bool
+	// AllowPrivate lets ISO downloads reach loopback and private addresses.
+	AllowPrivate bool
+	// SideRepos builds the side repository of extra packages (nvr=, bid=);
+	// nil means this worker cannot, and such builds fail in that stage.
+	SideRepos SideRepos
+	// Logger receives service log lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// SideRepos makes a yum repository in dir of the RPMs of the given Koji
+// NVRs and build IDs for arch, and returns its directory.
+type SideRepos interface {
+	Build(ctx context.Context, dir, arch string, nvrs, buildIDs []string, logf func(string, ...any)) (string, error)
+}
+
+var _ SideRepos = (*siderepo.Resolver)(nil)
+
+// SideRepoName is the name of the side repository in kickstarts.
+const SideRepoName = "fbs-side"
+
+// Pipeline runs builds. It is safe for concurrent use by several builds.
+type Pipeline struct {
+	cfg Config
+}
+
+// New returns a pipeline; it creates the data dir if needed.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("pipeline: no data dir")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Staging.Remote = !cfg.Local
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "builds"), 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	return &Pipeline{cfg: cfg}, nil
+}
+
+// BuildDir is where build id keeps its log, scratch and images on this host.
+func (p *Pipeline) BuildDir(id string) string {
+	return filepath.Join(p.cfg.DataDir, "builds", id)
+}
+
+// LogPath is the log file of build id on this host.
+func (p *Pipeline) LogPath(id string) string {
+	return filepath.Join(p.BuildDir(id), "build.log")
+}
+
+// Observer hears of stage starts and ends, to keep the build record current.
+type Observer func(t tasks.StageTiming, done bool)
+
+// Result is what a build produced, successful or not.
+type Result struct {
+	// Artifacts are the staged files (images, CHECKSUM, kickstart, log).
+	Artifacts []tasks.Artifact
+	// Staged is the staging URL of the build's directory.
+	Staged string
+	// Stages are the timings of the stages that ran.
+	Stages []tasks.StageTiming
+	// Failed is the stage that failed, if any.
+	Failed tasks.Stage
+	// Tail holds the tool's last output lines when the build stage failed.
+	Tail []string
+}
+
+// StageError is a failure of one stage.
+type StageError struct {
+	Stage tasks.Stage
+	Err   error
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("%s: %v", e.Stage, e.Err) }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Run runs the build of payload, writing to log (created by the caller at
+// LogPath). It returns the result and, if the build failed or was stopped,
+// the error (a *StageError wrapping ctx's error when ctx ended). Even then
+// the log and the kickstart are staged when possible.
+func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
+	if observe == nil {
+		observe = func(tasks.StageTiming, bool) {}
+	}
+	r := &run{p: p, pl: pl, log: log, observe: observe, res: &Result{}}
+	r.dir = p.BuildDir(pl.ID)
+	r.work = filepath.Join(r.dir, "work")
+	r.out = filepath.Join(r.dir, "out")
+	// A build handed back by a draining worker may have left these here.
+	for _, d := range []string{r.work, r.out} {
+		if err := os.RemoveAll(d); err != nil {
+			return r.res, &StageError{Stage: tasks.StageFetch, Err: fmt.Errorf("clean %s: %w", d, err)}
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return r.res, &StageError{Stage: tasks.StageFetch, Err: fmt.Errorf("create %s: %w", d, err)}
+		}
+	}
+	defer os.RemoveAll(r.work)
+	err := r.build(ctx)
+	if err != nil {
+		var se *StageError
+		if errors.As(err, &se) {
+			r.res.Failed = se.Stage
+		}
+		log.Printf("build %s: %v", failWord(ctx), err)
+		// Stage what there is (kickstart and log) even after a failure, but
+		// not after a cancel: the user asked for it to stop.
+		if ctx.Err() == nil {
+			if terr := r.transfer(ctx, false); terr != nil {
+				err = errors.Join(err, terr)
+			}
+		}
+		return r.res, err
+	}
+	if err := r.transfer(ctx, true); err != nil {
+		r.res.Failed = tasks.StageTransfer
+		return r.res, err
+	}
+	// The images are safe in staging now; the worker's copy can go.
+	if err := os.RemoveAll(r.out); err != nil {
+		p.cfg.Logger.Warn("remove staged images", "build", pl.ID, "err", err)
+	}
+	return r.res, nil
+}
+
+func failWord(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "stopped"
+	}
+	return "failed"
+}
+
+// run is one build in progress.
+type run struct {
+	p       *Pipeline
+	pl      *tasks.Payload
+	log     *buildlog.Log
+	observe Observer
+	res     *Result
+
+	dir, work, out string
+	iso            string // resolved boot ISO (ksiso)
+	ks             string // flattened kickstart file
+	sideRepos      []string
+}
+
+// stage runs fn as stage s, timing it in the log and the record.
+func (r *run) stage(ctx context.Context, s tasks.Stage, fn func() error) error {
+	t := tasks.StageTiming{Stage: s, Started: time.Now().UTC()}
+	r.observe(t, false)
+	r.log.Printf("stage %s: started", s)
+	err := fn()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	t.Duration = time.Since(t.Started)
+	r.res.Stages = append(r.res.Stages, t)
+	r.observe(t, true)
+	if err != nil {
+		r.log.Printf("stage %s: failed after %s: %v", s, t.Duration.Round(time.Millisecond), err)
+		return &StageError{Stage: s, Err: err}
+	}
+	r.log.Printf("stage %s: done in %s", s, t.Duration.Round(time.Millisecond))
+	return nil
+}
+
+func (r *run) build(ctx context.Context) error {
+	spec := &r.pl.Spec
+	r.log.Printf("build %s: %s image for Fedora %s on %s, owner %s", r.pl.ID, spec.Type, spec.Release, spec.Arch, r.pl.Owner)
+	if spec.Type == tasks.TypeKSISO {
+		err := r.stage(ctx, tasks.StageFetch, func() error {
+			path, err := isocache.Resolve(ctx, spec.KSISO.ISO, isocache.Options{
+				ISODir:       r.p.cfg.ISODir,
+				CacheDir:     filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
+				AllowLocal:   r.p.cfg.Local,
+				AllowPrivate: r.p.cfg.AllowPrivate,
+			}, r.log.Printf)
+			r.iso = path
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if spec.KickstartRef() != "" {
+		if err := r.stage(ctx, tasks.StageFlatten, func() error { return r.flatten(ctx) }); err != nil {
+			return err
+		}
+	}
+	if len(spec.NVRs) > 0 || len(spec.BuildIDs) > 0 {
+		err := r.stage(ctx, tasks.StageSideRepo, func() error { return r.sideRepo(ctx) })
+		if err != nil {
+			return err
+		}
+	}
+	err := r.stage(ctx, tasks.StageBuild, func() error {
+		b, err := builder.New(spec, r.p.cfg.Tools)
+		if err != nil {
+			return err
+		}
+		r.log.Printf("builder: %s", b.Name())
+		err = b.Build(ctx, &builder.Job{
+			ID: r.pl.ID, Spec: *spec, Kickstart: r.ks, ISO: r.iso,
+			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos,
+			Output: r.log, Logf: r.log.Printf,
+		})
+		var ee *builder.ExitError
+		if errors.As(err, &ee) {
+			r.res.Tail = ee.Tail
+		} else if err != nil {
+			r.res.Tail = r.log.Tail()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return r.stage(ctx, tasks.StageChecksum, func() error { return r.checksum() })
+}
+
+// flatten checks the kickstart that came with the payload: it must already
+// be self-contained, so it is flattened again confined to itself, which
+// refuses any %include and so never reads a file of this host.
+func (r *run) flatten(ctx context.Context) error {
+	if r.pl.Kickstart == "" {
+		return errors.New("the request carries no kickstart text")
+	}
+	const name = "kickstart.ks"
+	res, err := kickstarts.FlattenFS(ctx, fstest.MapFS{name: &fstest.MapFile{Data: []byte(r.pl.Kickstart), Mode: 0o644}}, name, kickstarts.Options{Confined: true})
+	if err != nil {
+		return fmt.Errorf("kickstart %s: %w", r.pl.KickstartName, err)
+	}
+	for _, w := range res.Warnings {
+		r.log.Printf("kickstart warning: line %d: %s", w.Line, w.Message)
+	}
+	r.ks = filepath.Join(r.dir, name)
+	if err := os.WriteFile(r.ks, []byte(res.Text), 0o644); err != nil {
+		return fmt.Errorf("write kickstart: %w", err)
+	}
+	return nil
+}
+
+// sideRepo builds the repository of extra packages and adds it to the
+// build: as a repo line in the kickstart, or as a lorax source.
+func (r *run) sideRepo(ctx context.Context) error {
+	if r.p.cfg.SideRepos == nil {
+		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
+	}
+	spec := &r.pl.Spec
+	dir, err := r.p.cfg.SideRepos.Build(ctx, filepath.Join(r.work, "side-repo"), spec.Arch, spec.NVRs, spec.BuildIDs, r.log.Printf)
+	if err != nil {
+		return err
+	}
+	baseURL := (&url.URL{Scheme: "file", Path: dir}).String()
+	if r.ks == "" {
+		r.sideRepos = append(r.sideRepos, baseURL)
+		r.log.Printf("side repository %s added as a lorax source", baseURL)
+		return nil
+	}
+	text, err := os.ReadFile(r.ks)
+	if err != nil {
+		return fmt.Errorf("read kickstart: %w", err)
+	}
+	if err := os.WriteFile(r.ks, []byte(kickstarts.AddRepo(string(text), SideRepoName, baseURL)), 0o644); err != nil {
+		return fmt.Errorf("write kickstart: %w", err)
+	}
+	r.log.Printf("side repository %s added to the kickstart as repo %s", baseURL, SideRepoName)
+	return nil
+}
+
+// images lists the regular files a builder left in the output dir.
+func (r *run) images() ([]string, error) {
+	ents, err := os.ReadDir(r.out)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && e.Name() != "CHECKSUM" {
+			out = append(out, filepath.Join(r.out, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// checksum writes CHECKSUM in the format `sha256sum -c` reads.
+func (r *run) checksum() error {
+	imgs, err := r.images()
+	if err != nil {
+		return err
+	}
+	if len(imgs) == 0 {
+		return errors.New("the builder produced no image")
+	}
+	var b strings.Builder
+	for _, f := range imgs {
+		sum, err := fileSHA256(f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s  %s\n", sum, filepath.Base(f))
+		r.log.Printf("sha256 %s %s", sum, filepath.Base(f))
+	}
+	if err := os.WriteFile(filepath.Join(r.out, "CHECKSUM"), []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write CHECKSUM: %w", err)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("checksum %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("checksum %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// transfer stages the build's files. After a success: images, CHECKSUM,
+// kickstart, then the log; after a failure: the kickstart and the log.
+func (r *run) transfer(ctx context.Context, ok bool) error {
+	return r.stage(ctx, tasks.StageTransfer, func() error {
+		opts := r.p.cfg.Staging
+		opts.Logf = r.log.Printf
+		st, err := staging.Open(ctx, r.pl.Spec.Staging, opts)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var files []string
+		if ok {
+			imgs, err := r.images()
+			if err != nil {
+				return err
+			}
+			files = append(imgs, filepath.Join(r.out, "CHECKSUM"))
+		}
+		if r.ks != "" {
+			files = append(files, r.ks)
+		}
+		arts, err := st.Put(ctx, r.pl.ID, files)
+		if err != nil {
+			return err
+		}
+		r.res.Artifacts = append(r.res.Artifacts, arts...)
+		if len(arts) > 0 {
+			r.res.Staged = dirOf(arts[0].URL)
+		}
+		// The log goes last, so it holds everything up to its own upload;
+		// a snapshot is sent, since the upload itself writes to the log.
+		r.log.Printf("staged %d files to %s; uploading this log", len(arts), r.res.Staged)
+		snap, err := r.snapshotLog()
+		if err != nil {
+			return err
+		}
+		logArts, err := st.Put(ctx, r.pl.ID, []string{snap})
+		if err != nil {
+			return fmt.Errorf("stage the build log: %w", err)
+		}
+		r.res.Artifacts = append(r.res.Artifacts, logArts...)
+		if r.res.Staged == "" && len(logArts) > 0 {
+			r.res.Staged = dirOf(logArts[0].URL)
+		}
+		return nil
+	})
+}
+
+// snapshotLog copies the log as it is now to the scratch dir.
+func (r *run) snapshotLog() (string, error) {
+	dir := filepath.Join(r.work, "log")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
+	snap := filepath.Join(dir, filepath.Base(r.log.Path()))
+	src, err := os.Open(r.log.Path())
+	if err != nil {
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.Create(snap)
+	if err != nil {
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
+	return snap, nil
+}
+
+func dirOf(u string) string {
+	if i := strings.LastIndex(u, "/"); i > 0 {
+		return u[:i]
+	}
+	return u
+}

@@ -1,0 +1,220 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/worker/pipeline"
+)
+
+// Config configures a worker Server. Zero values take the defaults named.
+type Config struct {
+	// Arch is the arch served; it must be the host's (default HostArch()).
+	Arch string
+	// Releases are the releases served; at least one.
+	Releases []string
+	// Concurrency is how many builds run at once (default 1).
+	Concurrency int
+	// BuildTimeout ends a build that runs longer (default 6 h).
+	BuildTimeout time.Duration
+	// DrainTimeout is how long a shutdown waits for running builds before
+	// it stops them and hands them back to the queue (default 10 min).
+	DrainTimeout time.Duration
+	// LostBuilds is what the reaper does with a build whose worker died:
+	// "requeue" (once, then fail; the default) or "fail".
+	LostBuilds string
+	// Host names this worker in records and logs (default os.Hostname()).
+	Host string
+	// TaskCheckInterval is how often an idle worker polls its queues
+	// (default 50 ms: submit-to-start latency against Redis load).
+	TaskCheckInterval time.Duration
+	// LeaseTTL is how long a build's lease lasts without renewal (default
+	// 30 s); a running build without a lease is reaped.
+	LeaseTTL time.Duration
+	// ReapInterval is how often the reaper looks for lost builds (default 10 s).
+	ReapInterval time.Duration
+	// LogMaxLen trims each build's log stream to about this many lines (0: keep all).
+	LogMaxLen int64
+	// Logger receives service logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() error {
+	if c.Arch == "" {
+		c.Arch = HostArch()
+	}
+	if c.Arch != HostArch() {
+		return fmt.Errorf("this host is %s: a worker can only serve its own arch, not %s (start one on a %s host)", HostArch(), c.Arch, c.Arch)
+	}
+	if len(c.Releases) == 0 {
+		return errors.New("worker: no releases to serve (give --release)")
+	}
+	for _, r := range c.Releases {
+		if !tasks.ValidRelease(r) {
+			return fmt.Errorf("worker: bad release %q (want a number or rawhide)", r)
+		}
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+	if c.BuildTimeout <= 0 {
+		c.BuildTimeout = 6 * time.Hour
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Minute
+	}
+	switch c.LostBuilds {
+	case "":
+		c.LostBuilds = "requeue"
+	case "requeue", "fail":
+	default:
+		return fmt.Errorf("worker: lost_builds must be requeue or fail, not %q", c.LostBuilds)
+	}
+	if c.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("worker: host name: %w", err)
+		}
+		c.Host = h
+	}
+	if c.TaskCheckInterval <= 0 {
+		c.TaskCheckInterval = 50 * time.Millisecond
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 30 * time.Second
+	}
+	if c.ReapInterval <= 0 {
+		c.ReapInterval = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Queues returns the queue names the config serves.
+func (c *Config) Queues() []string {
+	var qs []string
+	for _, r := range c.Releases {
+		qs = append(qs, tasks.QueueName(c.Arch, r))
+	}
+	return qs
+}
+
+// Server runs builds from the queues of one arch and its releases.
+type Server struct {
+	cfg    Config
+	rdb    redis.UniversalClient
+	store  *builds.Store
+	pipe   *pipeline.Pipeline
+	srv    *asynq.Server
+	reaper *Reaper
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	active   map[string]context.CancelCauseFunc
+	stopping chan struct{} // closed when Shutdown begins
+	stopped  chan struct{} // closed when asynq has let go of every task
+	once     sync.Once
+	started  bool
+}
+
+// New returns a worker server; Start runs it.
+func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger,
+		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	queues := map[string]int{}
+	for _, q := range cfg.Queues() {
+		queues[q] = 1
+	}
+	s.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       cfg.Concurrency,
+		Queues:            queues,
+		TaskCheckInterval: cfg.TaskCheckInterval,
+		// asynq hands unfinished tasks back to their queue when this runs
+		// out; the handlers stop their builds a little before.
+		ShutdownTimeout: cfg.DrainTimeout + 15*time.Second,
+		Logger:          slogAdapter{cfg.Logger},
+		LogLevel:        asynq.WarnLevel,
+		// Builds are never retried by asynq (MaxRetry 0); this only keeps
+		// asynq's default backoff from mattering.
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Second },
+	})
+	s.reaper = NewReaper(rdb, ReaperConfig{
+		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
+		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
+	})
+	return s, nil
+}
+
+// Start begins taking builds; it returns once the server runs.
+func (s *Server) Start(ctx context.Context) error {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(tasks.TypeBuild, s.processBuild)
+	if err := s.srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	s.reaper.Start(ctx)
+	s.started = true
+	s.log.Info("worker started", "host", s.cfg.Host, "queues", s.cfg.Queues(), "concurrency", s.cfg.Concurrency)
+	return nil
+}
+
+// Shutdown drains the worker: it takes no new builds, lets running builds
+// finish for up to DrainTimeout, then stops them and hands them back to
+// their queue for another worker. It is safe to call more than once.
+func (s *Server) Shutdown() {
+	s.once.Do(func() {
+		close(s.stopping)
+		if !s.started {
+			close(s.stopped)
+			return
+		}
+		s.log.Info("worker draining", "timeout", s.cfg.DrainTimeout)
+		t := time.AfterFunc(s.cfg.DrainTimeout, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for id, cancel := range s.active {
+				s.log.Info("drain timeout: handing build back", "build", id)
+				cancel(errDrain)
+			}
+		})
+		s.srv.Shutdown()
+		t.Stop()
+		close(s.stopped)
+		s.reaper.Stop()
+		s.log.Info("worker stopped")
+	})
+}
+
+var (
+	errDrain     = errors.New("worker is shutting down: build handed back to the queue")
+	errTimeout   = errors.New("build timed out")
+	errLeaseLost = errors.New("worker lost its lease on the build (Redis unreachable)")
+	errCancelled = errors.New("build cancelled")
+	errSkip      = errors.New("skip")
+)
+
+// slogAdapter lets asynq log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

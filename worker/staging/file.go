@@ -1,0 +1,125 @@
+package staging
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/fedora-fbs/fbs/tasks"
+)
+
+// fileStager stages into a local directory (often an NFS mount).
+type fileStager struct {
+	t    *target
+	opts Options
+}
+
+var _ Stager = (*fileStager)(nil)
+var _ remoteFS = (*fileStager)(nil)
+
+func openFile(t *target, opts Options) (*fileStager, error) {
+	if opts.Remote {
+		dir, err := underRoot(t.dir, opts.FileRoot, true)
+		if err != nil {
+			return nil, fmt.Errorf("staging URL %s: %w", t, err)
+		}
+		c := *t
+		c.dir = dir
+		t = &c
+	}
+	return &fileStager{t: t, opts: opts}, nil
+}
+
+// Put implements Stager.
+func (s *fileStager) Put(ctx context.Context, buildID string, files []string) ([]tasks.Artifact, error) {
+	if s.opts.Remote {
+		// A symlink may have appeared since Open: judge the build
+		// directory itself, resolved.
+		dir := s.t.dir
+		if buildID != "" {
+			dir = filepath.Join(dir, buildID)
+		}
+		if _, err := underRoot(dir, s.opts.FileRoot, true); err != nil {
+			return nil, fmt.Errorf("stage to %s: %w", s.t, err)
+		}
+	}
+	return put(ctx, s, s.t, &s.opts, buildID, files)
+}
+
+// Close implements Stager.
+func (s *fileStager) Close() error { return nil }
+
+func (s *fileStager) join(elem ...string) string { return filepath.Join(elem...) }
+
+func (s *fileStager) mkdirAll(_ context.Context, dir string) error {
+	return os.MkdirAll(dir, 0o755)
+}
+
+func (s *fileStager) size(_ context.Context, p string) (int64, bool, error) {
+	fi, err := os.Lstat(p)
+	if os.IsNotExist(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, false, fmt.Errorf("%s is not a regular file", p)
+	}
+	return fi.Size(), true, nil
+}
+
+func (s *fileStager) write(ctx context.Context, p string, src *os.File, offset int64) (int64, error) {
+	// O_NOFOLLOW: a symlink planted at the part name must not redirect
+	// the write outside the staging directory.
+	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NOFOLLOW
+	if offset == 0 {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(p, flags, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.Truncate(offset); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if _, err := io.Copy(f, ctxReader{ctx, src}); err != nil {
+		f.Close()
+		return 0, err
+	}
+	// The rename must never publish data still only in the page cache.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return 0, err
+	}
+	return offset, f.Close()
+}
+
+func (s *fileStager) sum(ctx context.Context, p string) (string, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (s *fileStager) rename(_ context.Context, from, to string) error {
+	return os.Rename(from, to)
+}
+
+func (s *fileStager) remove(_ context.Context, p string) error { return os.Remove(p) }
