@@ -51,6 +51,10 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 	if err != nil {
 		return pipeline.Config{}, fmt.Errorf("[koji]: %w", err)
 	}
+	passwords, err := cfg.Staging.Passwords()
+	if err != nil {
+		return pipeline.Config{}, err
+	}
 	return pipeline.Config{
 		SideRepos: side,
 		DataDir:   cfg.Worker.DataDir,
@@ -60,6 +64,9 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 			FileRoot:   cfg.Staging.FileRoot,
 			SSHKey:     cfg.Staging.SSHKey,
 			KnownHosts: cfg.Staging.KnownHosts,
+			HostKeys:   cfg.Staging.HostKeyMap(),
+			Passwords:  passwords,
+			CAFile:     cfg.Staging.CAFile,
 		},
 		Local: local,
 	}, nil

@@ -102,7 +102,7 @@ func New(env Env) *cobra.Command {
 		a.newServeCmd(),
 		a.newVersionCmd(),
 		newKSCmd(env.Stdout),
-		// newStageCmd(env.Stdout), // TODO(wire when cli/stage.go lands)
+		newStageCmd(env.Stdout),
 	)
 	return root
 }

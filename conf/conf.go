@@ -82,6 +82,10 @@ type Worker struct {
 	// LostBuilds says what happens to a build whose worker died:
 	// LostRequeue (default) or LostFail.
 	LostBuilds string
+	// PollInterval is how often an idle worker looks for new builds: the
+	// submit-to-start latency is about half of it, and each idle worker
+	// costs Redis one call per queue per interval.
+	PollInterval time.Duration
 }
 
 // Values of Worker.LostBuilds.
@@ -154,6 +158,50 @@ type Staging struct {
 	SSHKey string
 	// KnownHosts is the known_hosts file sftp:// hosts are checked against.
 	KnownHosts string
+	// HostKeys pins sftp:// host key fingerprints: "host=SHA256:..." or
+	// "host:port=SHA256:...", comma separated.
+	HostKeys []string
+	// PasswordsFile holds FTP (and SFTP password) credentials, one
+	// "host password" or "host:port password" per line; never logged.
+	PasswordsFile string
+	// CAFile adds trusted CA certificates (PEM) for ftps:// staging.
+	CAFile string
+}
+
+// HostKeyMap returns HostKeys as host -> fingerprint.
+func (s Staging) HostKeyMap() map[string]string {
+	m := map[string]string{}
+	for _, e := range s.HostKeys {
+		if host, fp, ok := strings.Cut(e, "="); ok {
+			m[strings.TrimSpace(host)] = strings.TrimSpace(fp)
+		}
+	}
+	return m
+}
+
+// Passwords reads PasswordsFile; an empty PasswordsFile gives no passwords.
+// Errors never quote the file's content.
+func (s Staging) Passwords() (map[string]string, error) {
+	m := map[string]string{}
+	if s.PasswordsFile == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(s.PasswordsFile)
+	if err != nil {
+		return nil, fmt.Errorf("[staging] passwords_file: %w", err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		host, pw, ok := strings.Cut(line, " ")
+		if !ok || strings.TrimSpace(pw) == "" {
+			return nil, fmt.Errorf("[staging] passwords_file %s:%d: want \"host password\"", s.PasswordsFile, i+1)
+		}
+		m[host] = strings.TrimSpace(pw)
+	}
+	return m, nil
 }
 
 // Kickstarts is the [kickstarts] section.

@@ -37,6 +37,7 @@ func defaults() *Config {
 			BuildTimeout: 6 * time.Hour,
 			DrainTimeout: 10 * time.Minute,
 			LostBuilds:   "requeue",
+			PollInterval: 20 * time.Millisecond,
 		},
 		Web:      Listener{Listen: "127.0.0.1:5000"},
 		Monitor:  Listener{Listen: "127.0.0.1:5100"},
@@ -138,6 +139,7 @@ func TestLoadFiles(t *testing.T) {
 				BuildTimeout: 150 * time.Minute,
 				DrainTimeout: 90 * time.Second,
 				LostBuilds:   "fail",
+				PollInterval: 20 * time.Millisecond,
 			}
 			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
@@ -226,7 +228,7 @@ func TestLoadErrors(t *testing.T) {
 		}},
 		{"testdata/bad/names.conf", userEnv, []string{
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
-			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds)`,
+			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, poll_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
 			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, koji, releases, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten)`,

@@ -42,6 +42,7 @@ func fields() []field {
 		{section: "worker", key: "build_timeout", bind: func(c *Config) value { return duration{&c.Worker.BuildTimeout} }, def: "6h", check: positive},
 		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
 		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return str{&c.Worker.LostBuilds} }, def: LostRequeue, check: oneOf(LostRequeue, LostFail)},
+		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "20ms", check: positive},
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
@@ -59,6 +60,9 @@ func fields() []field {
 		{section: "staging", key: "file_root", bind: func(c *Config) value { return str{&c.Staging.FileRoot} }, check: absPath},
 		{section: "staging", key: "ssh_key", bind: func(c *Config) value { return str{&c.Staging.SSHKey} }, check: absPath},
 		{section: "staging", key: "known_hosts", bind: func(c *Config) value { return str{&c.Staging.KnownHosts} }, check: absPath},
+		{section: "staging", key: "host_keys", bind: func(c *Config) value { return list{&c.Staging.HostKeys} }, check: hostKeys},
+		{section: "staging", key: "passwords_file", bind: func(c *Config) value { return str{&c.Staging.PasswordsFile} }, check: absPath},
+		{section: "staging", key: "ca_file", bind: func(c *Config) value { return str{&c.Staging.CAFile} }, check: absPath},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
 
@@ -273,6 +277,19 @@ func command(v value) string {
 	c := v.String()
 	if strings.ContainsRune(c, filepath.Separator) && !filepath.IsAbs(c) {
 		return fmt.Sprintf("%q is neither an absolute path nor a command name", c)
+	}
+	return ""
+}
+
+func hostKeys(v value) string {
+	if v.String() == "" {
+		return ""
+	}
+	for _, e := range strings.Split(v.String(), ",") {
+		host, fp, ok := strings.Cut(e, "=")
+		if !ok || strings.TrimSpace(host) == "" || !strings.HasPrefix(strings.TrimSpace(fp), "SHA256:") {
+			return fmt.Sprintf("%q is not host=SHA256:fingerprint", e)
+		}
 	}
 	return ""
 }

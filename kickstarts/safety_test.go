@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fedora-fbs/fbs/kickstarts/internal/ftptest"
+	"github.com/fedora-fbs/fbs/testing/ftptest"
 )
 
 // writeTree writes files (relative names) under dir.
@@ -245,13 +245,13 @@ func TestConfinedURLInclude(t *testing.T) {
 
 func TestFetchFTP(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{
+	srv := ftptest.Start(t, ftptest.Options{})
+	writeTree(t, srv.Pub, map[string]string{
 		"main.ks":    "lang C\n%include sub/inc.ks\n",
 		"sub/inc.ks": "keyboard us\n",
 		"big.ks":     strings.Repeat("# "+strings.Repeat("x", 1021)+"\n", 1100),
 	})
-	base := ftptest.Start(t, dir)
+	base := "ftp://" + srv.Addr() + "/pub"
 	ctx := context.Background()
 	r, err := Flatten(ctx, base+"/main.ks", Options{AllowPrivate: true})
 	if err != nil {

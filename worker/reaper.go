@@ -175,7 +175,7 @@ func (r *Reaper) note(ctx context.Context, id, msg string, requeue bool) {
 		msg += "; re-queued for another worker"
 	}
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	_ = r.store.AppendLog(ctx, id, []builds.LogLine{{N: last + 1, Text: ts + " fbs | " + strings.TrimSpace(msg)}}, 0)
+	_, _ = r.store.AppendLog(ctx, id, []builds.LogLine{{N: last + 1, Text: ts + " fbs | " + strings.TrimSpace(msg)}}, 0)
 }
 
 func orBuild(s tasks.Stage) tasks.Stage {

@@ -42,33 +42,54 @@ func (s *Store) LastLogLine(ctx context.Context, id string) (int, error) {
 	return 0, nil
 }
 
-// AppendLog adds lines to the stream of build id, in one round trip. Lines
-// already in the stream are skipped, so a retry after an error never repeats
-// a line. maxLen > 0 trims the stream to about that many lines.
-func (s *Store) AppendLog(ctx context.Context, id string, lines []LogLine, maxLen int64) error {
+// appendScript adds numbered lines to a stream unless that would leave a
+// gap: it returns the stream's last line number before the append, and
+// appends nothing when that is below the first new line's number minus one.
+// Lines already present are skipped.
+var appendScript = redis.NewScript(`
+local top = 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then top = tonumber(string.match(last[1][1], '^(%d+)')) end
+local first = tonumber(ARGV[2])
+if top < first - 1 then return top end
+local maxlen = tonumber(ARGV[1])
+local n = 0
+for i = 3, #ARGV, 2 do
+  local num = tonumber(string.match(ARGV[i], '^(%d+)'))
+  if num > top then
+    if maxlen > 0 then
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, ARGV[i], 'l', ARGV[i+1])
+    else
+      redis.call('XADD', KEYS[1], ARGV[i], 'l', ARGV[i+1])
+    end
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('HINCRBY', KEYS[2], 'log_lines_published', n) end
+return top
+`)
+
+// AppendLog adds lines (numbered consecutively) to the stream of build id,
+// in one round trip. Lines already in the stream are skipped, so a retry
+// after an error never repeats a line. maxLen > 0 trims the stream to about
+// that many lines. It returns the number of the stream's last line before
+// the call; when that is below lines[0].N-1 the stream has lost lines (a
+// Redis that restarted empty) and nothing was added: the caller publishes
+// again from the stream's last line.
+func (s *Store) AppendLog(ctx context.Context, id string, lines []LogLine, maxLen int64) (int, error) {
 	if len(lines) == 0 {
-		return nil
+		return 0, nil
 	}
-	key := LogKey(id)
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, l := range lines {
-			a := &redis.XAddArgs{Stream: key, ID: streamID(l.N), Values: []string{"l", l.Text}}
-			if maxLen > 0 {
-				a.MaxLen, a.Approx = maxLen, true
-			}
-			p.XAdd(ctx, a)
-		}
-		return nil
-	})
-	for _, c := range cmds {
-		if e := c.Err(); e != nil && !isOldID(e) {
-			return fmt.Errorf("publish log of build %s: %w", id, e)
-		}
+	args := make([]any, 0, 2+2*len(lines))
+	args = append(args, maxLen, lines[0].N)
+	for _, l := range lines {
+		args = append(args, streamID(l.N), l.Text)
 	}
-	if err != nil && !isOldID(err) {
-		return fmt.Errorf("publish log of build %s: %w", id, err)
+	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), keyStats}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("publish log of build %s: %w", id, err)
 	}
-	return nil
+	return top, nil
 }
 
 func isOldID(err error) bool {

@@ -26,6 +26,8 @@ var ErrConflict = errors.New("build record changed by someone else")
 const (
 	keyIndex   = "fbs:builds"
 	keyRunning = "fbs:builds:running"
+	keyByState = "fbs:builds:bystate"
+	keyStats   = "fbs:stats"
 )
 
 func keyBuild(id string) string   { return "fbs:build:" + id }
@@ -59,7 +61,9 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, keyPayload(b.ID), payload, 0)
-		p.ZAdd(ctx, keyIndex, redis.Z{Score: float64(b.Created.UnixMilli()), Member: b.ID})
+		// Score 0 for all: the index is ordered by ID, and IDs sort by time.
+		p.ZAdd(ctx, keyIndex, redis.Z{Score: 0, Member: b.ID})
+		p.HIncrBy(ctx, keyByState, string(b.State), 1)
 		return nil
 	})
 	if err != nil {
@@ -71,7 +75,14 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 // Delete removes a build record entirely; used to undo a Create whose
 // enqueue failed, so nothing is left half-submitted.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	b, err := s.Get(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if b != nil {
+			p.HIncrBy(ctx, keyByState, string(b.State), -1)
+		}
 		p.Del(ctx, keyBuild(id), keyPayload(id), keyLease(id), LogKey(id))
 		p.ZRem(ctx, keyIndex, id)
 		p.SRem(ctx, keyRunning, id)
@@ -136,6 +147,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 		if err != nil {
 			return err
 		}
+		was := b.State
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -149,6 +161,10 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 				p.SAdd(ctx, keyRunning, id)
 			} else {
 				p.SRem(ctx, keyRunning, id)
+			}
+			if was != b.State {
+				p.HIncrBy(ctx, keyByState, string(was), -1)
+				p.HIncrBy(ctx, keyByState, string(b.State), 1)
 			}
 			return nil
 		})
@@ -183,21 +199,18 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 	if opts.Limit <= 0 {
 		opts.Limit = 50
 	}
-	max := "+inf"
+	max := "+"
 	if opts.Before != "" {
-		score, err := s.rdb.ZScore(ctx, keyIndex, opts.Before).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("list builds: %w", err)
+		if !tasks.ValidBuildID(opts.Before) {
+			return nil, fmt.Errorf("list builds: bad cursor %q", opts.Before)
 		}
-		if err == nil {
-			max = fmt.Sprintf("%d", int64(score))
-		}
+		max = "(" + opts.Before
 	}
 	var out []*tasks.Build
 	offset := int64(0)
 	const page = 200
 	for len(out) < opts.Limit {
-		ids, err := s.rdb.ZRevRangeByScore(ctx, keyIndex, &redis.ZRangeBy{Max: max, Min: "-inf", Offset: offset, Count: page}).Result()
+		ids, err := s.rdb.ZRevRangeByLex(ctx, keyIndex, &redis.ZRangeBy{Max: max, Min: "-", Offset: offset, Count: page}).Result()
 		if err != nil {
 			return nil, fmt.Errorf("list builds: %w", err)
 		}
@@ -215,7 +228,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 		}
 		for i, v := range vals {
 			str, ok := v.(string)
-			if !ok || (opts.Before != "" && ids[i] >= opts.Before) {
+			if !ok {
 				continue
 			}
 			b, err := decode(ids[i], []byte(str))
@@ -282,3 +295,45 @@ func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (bool,
 	}
 	return ok, nil
 }
+
+// CountByState returns how many builds are in each state.
+func (s *Store) CountByState(ctx context.Context) (map[tasks.State]int64, error) {
+	m, err := s.rdb.HGetAll(ctx, keyByState).Result()
+	if err != nil {
+		return nil, fmt.Errorf("count builds: %w", err)
+	}
+	out := map[tasks.State]int64{}
+	for k, v := range m {
+		var n int64
+		fmt.Sscan(v, &n)
+		out[tasks.State(k)] = n
+	}
+	return out, nil
+}
+
+// Count adds n to the service-wide counter name (log lines published,
+// emails sent...), kept in Redis so every host's work adds up.
+func (s *Store) Count(ctx context.Context, name string, n int64) error {
+	if err := s.rdb.HIncrBy(ctx, keyStats, name, n).Err(); err != nil {
+		return fmt.Errorf("count %s: %w", name, err)
+	}
+	return nil
+}
+
+// Counters returns the service-wide counters.
+func (s *Store) Counters(ctx context.Context) (map[string]int64, error) {
+	m, err := s.rdb.HGetAll(ctx, keyStats).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	out := map[string]int64{}
+	for k, v := range m {
+		var n int64
+		fmt.Sscan(v, &n)
+		out[k] = n
+	}
+	return out, nil
+}
+
+// CounterLogLines counts log lines published to the streams.
+const CounterLogLines = "log_lines_published"

@@ -149,12 +149,16 @@ func TestLogStreamNoRepeats(t *testing.T) {
 	st := builds.NewStore(redistest.Start(t).Client())
 	id := tasks.NewBuildID()
 	lines := []builds.LogLine{{N: 1, Text: "a"}, {N: 2, Text: "b"}}
-	if err := st.AppendLog(ctx, id, lines, 0); err != nil {
-		t.Fatal(err)
+	if top, err := st.AppendLog(ctx, id, lines, 0); err != nil || top != 0 {
+		t.Fatalf("AppendLog = %d, %v", top, err)
 	}
 	// A retry of a batch that partly reached Redis adds only what is new.
-	if err := st.AppendLog(ctx, id, append(lines, builds.LogLine{N: 3, Text: "c"}), 0); err != nil {
-		t.Fatal(err)
+	if top, err := st.AppendLog(ctx, id, append(lines, builds.LogLine{N: 3, Text: "c"}), 0); err != nil || top != 2 {
+		t.Fatalf("AppendLog = %d, %v", top, err)
+	}
+	// A batch that would leave a gap is refused, and says where the stream is.
+	if top, err := st.AppendLog(ctx, id, []builds.LogLine{{N: 9, Text: "gap"}}, 0); err != nil || top != 3 {
+		t.Fatalf("AppendLog with a gap = %d, %v", top, err)
 	}
 	if err := st.EndLog(ctx, id, tasks.StateSucceeded); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
 )
@@ -261,11 +263,19 @@ func TestCancelRunningKillsProcessGroup(t *testing.T) {
 	if _, errs, code := e.run("cancel", "--config", cfg, id); code != 0 {
 		t.Fatalf("fbs cancel: %d %s", code, errs)
 	}
-	b := e.waitState(cfg, id, tasks.StateCancelled, 30*time.Second)
+	e.waitState(cfg, id, tasks.StateCancelled, 30*time.Second)
 	e.waitFor(10*time.Second, "the tool and its child to die", func() bool { return !alive(sh) && !alive(child) })
-	// Never retried: it stays cancelled with one attempt.
-	time.Sleep(3 * time.Second)
-	if b = e.status(cfg, id); b.State != tasks.StateCancelled || b.Attempt != 1 {
+	// Never retried: asynq archives the task instead of scheduling a retry,
+	// and the build stays cancelled after one attempt.
+	insp := asynq.NewInspectorFromRedisClient(e.redis.Client())
+	e.waitFor(10*time.Second, "the task to be archived", func() bool {
+		info, err := insp.GetTaskInfo("build:x86_64:41", id)
+		if err == nil && (info.State == asynq.TaskStateRetry || info.State == asynq.TaskStatePending) {
+			t.Fatalf("cancelled task was put back for a retry: %v", info.State)
+		}
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+	if b := e.status(cfg, id); b.State != tasks.StateCancelled || b.Attempt != 1 {
 		t.Errorf("after cancel: state %s attempt %d", b.State, b.Attempt)
 	}
 	// Cancelling a finished build is refused.

@@ -181,34 +181,30 @@ func (s *Server) run(t testing.TB, cfg string) error {
 		}
 	}()
 	<-ready
-	if cmd.ProcessState == nil && processAlive(cmd) {
-		mu.Lock()
-		ok := strings.Contains(log.String(), "Server listening on")
-		mu.Unlock()
-		if ok {
-			t.Cleanup(func() {
-				// The group holds the listener and the per-connection
-				// children; all of them are ours.
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-				_ = cmd.Wait()
-				wg.Wait()
-				if t.Failed() {
-					mu.Lock()
-					t.Logf("sshd log:\n%s", log.String())
-					mu.Unlock()
-				}
-			})
-			return nil
-		}
+	mu.Lock()
+	ok := strings.Contains(log.String(), "Server listening on")
+	mu.Unlock()
+	if ok {
+		t.Cleanup(func() {
+			// The group holds the listener and the per-connection
+			// children; all of them are ours.
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			wg.Wait() // stderr closes once every process of the group is gone
+			_ = cmd.Wait()
+			if t.Failed() {
+				mu.Lock()
+				t.Logf("sshd log:\n%s", log.String())
+				mu.Unlock()
+			}
+		})
+		return nil
 	}
+	// It exited (stderr closed) before listening: the port was taken,
+	// or the configuration is wrong.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	wg.Wait()
 	werr := cmd.Wait()
 	return fmt.Errorf("sshd exited (%v):\n%s", werr, log.String())
-}
-
-func processAlive(cmd *exec.Cmd) bool {
-	return cmd.Process.Signal(syscall.Signal(0)) == nil
 }
 
 func freePort(t testing.TB) int {
@@ -255,7 +251,6 @@ func writeFile(t testing.TB, path string, b []byte) {
 		t.Fatalf("sshtest: %v", err)
 	}
 }
-
 
 // StartAgent runs a real ssh-agent (from openssh-client) holding the keys
 // in keyFiles until the test ends, and returns its socket path.

@@ -18,7 +18,7 @@ import (
 // Streamer is where a Publisher sends lines; *builds.Store implements it.
 type Streamer interface {
 	LastLogLine(ctx context.Context, id string) (int, error)
-	AppendLog(ctx context.Context, id string, lines []builds.LogLine, maxLen int64) error
+	AppendLog(ctx context.Context, id string, lines []builds.LogLine, maxLen int64) (int, error)
 }
 
 var _ Streamer = (*builds.Store)(nil)
@@ -125,12 +125,20 @@ func (p *Publisher) setErr(err error) {
 }
 
 // pump publishes everything the file holds now. It returns nil when the
-// stream has caught up with the file.
+// stream has caught up with the file. After a failure it asks the stream
+// where it stands again: a Redis that restarted empty, or failed over to a
+// replica that lagged, gets the missing lines from the file.
 func (p *Publisher) pump(ctx context.Context) error {
 	if p.skip < 0 {
 		n, err := p.st.LastLogLine(ctx, p.id)
 		if err != nil {
 			return err
+		}
+		if n < p.read-len(p.pending) && p.f != nil {
+			// The stream lost lines we had published: read the file again.
+			p.f.Close()
+			p.f, p.r, p.read, p.partial = nil, nil, 0, ""
+			p.pending = p.pending[:0]
 		}
 		p.skip = n
 	}
@@ -162,8 +170,20 @@ func (p *Publisher) pump(ctx context.Context) error {
 		if len(p.pending) == 0 {
 			return nil
 		}
-		if err := p.st.AppendLog(ctx, p.id, p.pending, p.opts.MaxLen); err != nil {
+		prev, err := p.st.AppendLog(ctx, p.id, p.pending, p.opts.MaxLen)
+		if err != nil {
+			p.skip = -1 // look again where the stream stands before retrying
 			return err
+		}
+		if want := p.pending[0].N - 1; prev < want {
+			// The stream lost lines (Redis restarted empty) and took none
+			// of these: publish again from the file, after its last line.
+			p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", prev, "want", want)
+			p.f.Close()
+			p.f, p.r, p.read, p.partial = nil, nil, 0, ""
+			p.pending = p.pending[:0]
+			p.skip = prev
+			return p.pump(ctx)
 		}
 		full := len(p.pending) == p.opts.Batch
 		p.pending = p.pending[:0]

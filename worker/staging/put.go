@@ -54,6 +54,9 @@ func put(ctx context.Context, fs remoteFS, t *target, opts *Options, buildID str
 	}
 	arts := make([]tasks.Artifact, 0, len(locals))
 	for _, lf := range locals {
+		if err := ctx.Err(); err != nil {
+			return arts, fmt.Errorf("stage %s to %s: %w", lf.path, t.fileURL(buildID, lf.name), err)
+		}
 		if err := putOne(ctx, fs, opts, dir, lf); err != nil {
 			return arts, fmt.Errorf("stage %s to %s: %w", lf.path, t.fileURL(buildID, lf.name), err)
 		}

@@ -47,7 +47,7 @@ type sftpStager struct {
 	closeErr  error
 
 	mu      sync.Mutex
-	sumMode string // "", "sha256sum" or "read back": decided on first verify
+	sumMode string // "", "remote" or "read back": decided on first verify
 }
 
 var _ Stager = (*sftpStager)(nil)
@@ -260,11 +260,12 @@ func (s *sftpStager) write(_ context.Context, p string, src *os.File, offset int
 	return offset, sftpErr(f.Close())
 }
 
-// sum prefers running sha256sum next to the file over the same SSH
-// connection: it reads the file at disk speed on the server and sends 64
-// bytes back, where reading a 2 GiB image back over the network would
-// double the transfer. Servers that allow SFTP only (internal-sftp,
-// chroots) refuse the command; then the file is read back over SFTP.
+// sum prefers hashing next to the file, over the same SSH connection: the
+// server reads the file at disk speed and sends 64 bytes back, where reading
+// a 2 GiB image back over the network would double the transfer. It runs
+// openssl dgst (SHA-NI accelerated, about 3× coreutils' sha256sum) and falls
+// back on sha256sum. Servers that allow SFTP only (internal-sftp, chroots)
+// refuse commands; then the file is read back over SFTP and hashed here.
 func (s *sftpStager) sum(ctx context.Context, p string) (string, error) {
 	s.mu.Lock()
 	mode := s.sumMode
@@ -272,13 +273,13 @@ func (s *sftpStager) sum(ctx context.Context, p string) (string, error) {
 	if mode != "read back" {
 		sum, err := s.execSum(p)
 		if err == nil {
-			s.setSumMode("sha256sum", p)
+			s.setSumMode("remote", p)
 			return sum, nil
 		}
-		if mode == "sha256sum" {
+		if mode == "remote" {
 			return "", err
 		}
-		s.opts.logf("staging: sha256sum on %s unavailable (%v); verifying by reading files back", s.t.host, err)
+		s.opts.logf("staging: cannot run sha256 commands on %s (%v); verifying by reading files back", s.t.host, err)
 		s.setSumMode("read back", p)
 	}
 	f, err := s.client.Open(p)
@@ -296,8 +297,8 @@ func (s *sftpStager) sum(ctx context.Context, p string) (string, error) {
 func (s *sftpStager) setSumMode(m, p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sumMode == "" && m == "sha256sum" {
-		s.opts.logf("staging: verifying with sha256sum on %s", s.t.host)
+	if s.sumMode == "" && m == "remote" {
+		s.opts.logf("staging: verifying with sha256 computed on %s", s.t.host)
 	}
 	s.sumMode = m
 }
@@ -312,7 +313,12 @@ func (s *sftpStager) execSum(p string) (string, error) {
 	defer sess.Close()
 	var out, errb bytes.Buffer
 	sess.Stdout, sess.Stderr = &out, &errb
-	if err := sess.Run("sha256sum -b -- " + shellQuote(p)); err != nil {
+	if !strings.HasPrefix(p, "/") {
+		p = "./" + p // never mistaken for an option
+	}
+	q := shellQuote(p)
+	// No redirections: the login shell may be csh or fish.
+	if err := sess.Run("openssl dgst -sha256 -r " + q + " || sha256sum -b " + q); err != nil {
 		msg := strings.TrimSpace(errb.String())
 		if msg != "" {
 			return "", fmt.Errorf("%w: %s", err, msg)

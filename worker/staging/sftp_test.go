@@ -46,7 +46,7 @@ func TestSFTPVerifyMethod(t *testing.T) {
 		opts sshtest.Options
 		want string
 	}{
-		{"exec", sshtest.Options{}, "verifying with sha256sum"},
+		{"exec", sshtest.Options{}, "verifying with sha256 computed on 127.0.0.1"},
 		{"sftp only", sshtest.Options{NoExec: true}, "verifying by reading files back"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

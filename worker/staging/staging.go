@@ -55,7 +55,9 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// Stager uploads a build's files into a staging area.
+// Stager uploads a build's files into a staging area over one connection.
+// It is used by one goroutine at a time. A Put whose context is cancelled
+// closes the connection; Open a new Stager to go on (a retry resumes).
 type Stager interface {
 	// Put uploads files (local paths) into <dir>/<buildID>/ at the staging
 	// URL (into <dir> itself when buildID is empty), each atomically (temp

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -217,6 +218,20 @@ func runSuite(t *testing.T, newEnv func(t *testing.T) env) {
 			t.Fatalf("Put: %v", err)
 		}
 		checkStaged(t, filepath.Join(e.dir, id), map[string][]byte{"boot.iso": b})
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		f, _ := writeRandom(t, t.TempDir(), "a.iso", 1000)
+		s := openEnv(t, e, newLog(t))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		id := tasks.NewBuildID()
+		if _, err := s.Put(ctx, id, []string{f}); !errors.Is(err, context.Canceled) {
+			t.Errorf("Put with a cancelled context: %v, want context.Canceled", err)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, id, "a.iso")); !os.IsNotExist(err) {
+			t.Errorf("file staged despite the cancelled context: %v", err)
+		}
 	})
 
 	t.Run("bad input", func(t *testing.T) {

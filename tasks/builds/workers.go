@@ -1,0 +1,82 @@
+package builds
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const keyWorkers = "fbs:workers"
+
+// WorkerInfo is what a worker tells about itself in its heartbeat.
+type WorkerInfo struct {
+	// ID is host/pid, unique while the worker runs.
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	Arch        string    `json:"arch"`
+	Releases    []string  `json:"releases"`
+	Queues      []string  `json:"queues"`
+	Concurrency int       `json:"concurrency"`
+	Builds      []string  `json:"builds"`
+	Draining    bool      `json:"draining,omitempty"`
+	Started     time.Time `json:"started"`
+	Heartbeat   time.Time `json:"heartbeat"`
+}
+
+// Heartbeat records that worker w is alive; it is forgotten if no
+// heartbeat comes for ttl.
+func (s *Store) Heartbeat(ctx context.Context, w *WorkerInfo, ttl time.Duration) error {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("encode worker %s: %w", w.ID, err)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keyWorkers+":"+w.ID, data, ttl)
+		p.SAdd(ctx, keyWorkers, w.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat of worker %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+// Leave removes worker id at once (a clean shutdown).
+func (s *Store) Leave(ctx context.Context, id string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, keyWorkers+":"+id)
+		p.SRem(ctx, keyWorkers, id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove worker %s: %w", id, err)
+	}
+	return nil
+}
+
+// Workers returns the workers alive, by host; it forgets the dead ones.
+func (s *Store) Workers(ctx context.Context) ([]*WorkerInfo, error) {
+	ids, err := s.rdb.SMembers(ctx, keyWorkers).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	var out []*WorkerInfo
+	for _, id := range ids {
+		data, err := s.rdb.Get(ctx, keyWorkers+":"+id).Bytes()
+		if err != nil {
+			s.rdb.SRem(ctx, keyWorkers, id)
+			continue
+		}
+		var w WorkerInfo
+		if json.Unmarshal(data, &w) == nil {
+			out = append(out, &w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fedora-fbs/fbs/testing/isotest"
+)
+
+// byHand does what the ksiso builder does, as a person would with the same
+// tools: inspect, extract the boot configs, patch the kernel lines, patch
+// the grub.cfg inside efiboot.img, write the new ISO with the boot records
+// replayed, then checksum it and copy it to staging (mode "full"), or stop
+// after xorriso (mode "xorriso").
+const byHand = `set -eu
+iso=$1 ks=$2 out=$3 stage=$4 mode=${5:-full}
+w=$(mktemp -d)
+trap 'rm -rf "$w"' EXIT
+export LANG=C LC_ALL=C
+xorriso -indev "$iso" -pvd_info -report_el_torito as_mkisofs -find / -type f >/dev/null 2>&1
+xorriso -osirrox on -indev "$iso" -extract /isolinux/isolinux.cfg "$w/isolinux.cfg" \
+  -extract /EFI/BOOT/grub.cfg "$w/efi-grub.cfg" -extract /boot/grub2/grub.cfg "$w/grub.cfg" \
+  -extract /images/efiboot.img "$w/efiboot.img" >/dev/null 2>&1
+chmod u+w "$w"/*
+args='inst.ks=hd:LABEL=Fedora-E-dvd-x86_64-41:/ks.cfg console=ttyS0'
+sed -i "s|^\(\s*append initrd.*\)|\1 $args|" "$w/isolinux.cfg"
+sed -i "s|^\(\s*linux\(efi\)\? .*\)|\1 $args|" "$w/efi-grub.cfg" "$w/grub.cfg"
+mdir -b -i "$w/efiboot.img" ::/EFI/BOOT >/dev/null
+mcopy -n -i "$w/efiboot.img" ::/EFI/BOOT/grub.cfg "$w/img-grub.cfg"
+sed -i "s|^\(\s*linux\(efi\)\? .*\)|\1 $args|" "$w/img-grub.cfg"
+mcopy -o -i "$w/efiboot.img" "$w/img-grub.cfg" ::/EFI/BOOT/grub.cfg
+xorriso -indev "$iso" -outdev "$out" -boot_image any replay -map "$ks" /ks.cfg \
+  -update "$w/isolinux.cfg" /isolinux/isolinux.cfg -update "$w/efi-grub.cfg" /EFI/BOOT/grub.cfg \
+  -update "$w/grub.cfg" /boot/grub2/grub.cfg -update "$w/efiboot.img" /images/efiboot.img >/dev/null 2>&1
+[ "$mode" = xorriso ] && exit 0
+cd "$(dirname "$out")"
+sha256sum "$(basename "$out")" > CHECKSUM
+mkdir -p "$stage"
+cp "$out" CHECKSUM "$ks" "$stage/"
+`
+
+// BenchmarkKSISOOverhead compares `fbs build --local` of a kickstart ISO
+// with the same xorriso and mtools commands run by a shell script (with and
+// without the sha256sum and cp that give the same deliverables), on a
+// boot ISO padded to FBS_BENCH_ISO_MB (default 512) MiB, alternating the two
+// so both see the same machine. Run it with:
+//
+//	go test ./testing/e2e -run '^$' -bench KSISOOverhead -benchtime 10x
+func BenchmarkKSISOOverhead(b *testing.B) {
+	mb := 512
+	if v, err := strconv.Atoi(os.Getenv("FBS_BENCH_ISO_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	dir := b.TempDir()
+	iso := filepath.Join(dir, "boot.iso")
+	pad := filepath.Join(dir, "pad.img")
+	writeRandom(b, pad, int64(mb)<<20)
+	xorriso := exec.Command("xorriso", "-indev", isotest.BootISO(b, volID), "-outdev", iso,
+		"-boot_image", "any", "replay", "-map", pad, "/pad.img")
+	if out, err := xorriso.CombinedOutput(); err != nil {
+		b.Fatalf("pad the boot ISO: %v\n%s", err, out)
+	}
+	os.Remove(pad)
+	ks := filepath.Join(dir, "ks.cfg")
+	staging := filepath.Join(dir, "staging")
+	spec := filepath.Join(dir, "ksiso.conf")
+	cfg := filepath.Join(dir, "fbs.conf")
+	script := filepath.Join(dir, "by-hand.sh")
+	writeFile(b, ks, "text\nlang en_US.UTF-8\nrootpw --lock\n%packages\n@core\n%end\n")
+	writeFile(b, spec, fmt.Sprintf("[DEFAULT]\ntype=ksiso\narch=x86_64\nrelease=41\nstaging=file://%s\n[ksiso]\niso=%s\nconfig=ks.cfg\ncmdline=console=ttyS0\n", staging, iso))
+	writeFile(b, cfg, fmt.Sprintf("[worker]\nreleases = 41\ndata_dir = %s/data\n[staging]\nfile_root = %s\n", dir, staging))
+	writeFile(b, script, byHand)
+
+	var fbsT, handT, xorrisoT []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if out, err := exec.Command(fbsBin, "build", "--config", cfg, "--local", spec).CombinedOutput(); err != nil {
+			b.Fatalf("fbs build --local: %v\n%s", err, out)
+		}
+		fbsT = append(fbsT, time.Since(start))
+
+		out := filepath.Join(dir, "hand", strconv.Itoa(i), "boot-ks.iso")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if o, err := exec.Command("bash", script, iso, ks, out, filepath.Join(staging, "by-hand")).CombinedOutput(); err != nil {
+			b.Fatalf("by hand: %v\n%s", err, o)
+		}
+		handT = append(handT, time.Since(start))
+		os.RemoveAll(filepath.Dir(out))
+
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if o, err := exec.Command("bash", script, iso, ks, out, "", "xorriso").CombinedOutput(); err != nil {
+			b.Fatalf("xorriso by hand: %v\n%s", err, o)
+		}
+		xorrisoT = append(xorrisoT, time.Since(start))
+		os.RemoveAll(staging)
+		os.RemoveAll(filepath.Dir(out))
+	}
+	b.StopTimer()
+	f, h, x := median(fbsT), median(handT), median(xorrisoT)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(f.Seconds(), "fbs-s")
+	b.ReportMetric(h.Seconds(), "by-hand-s")
+	b.ReportMetric(x.Seconds(), "xorriso-only-s")
+	b.ReportMetric(100*(f.Seconds()/h.Seconds()-1), "vs-by-hand-%")
+	b.ReportMetric(100*(f.Seconds()/x.Seconds()-1), "vs-xorriso-only-%")
+}
+
+func median(d []time.Duration) time.Duration {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[len(d)/2]
+}
+
+func writeRandom(b *testing.B, path string, n int64) {
+	b.Helper()
+	src, err := os.Open("/dev/urandom")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.CopyN(dst, src, n); err != nil {
+		b.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func writeFile(b *testing.B, path, content string) {
+	b.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}

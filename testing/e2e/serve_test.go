@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServeEmbeddedBroker runs `fbs serve` with no Redis configured: it
+// starts its embedded broker, and a submit against that broker builds.
+func TestServeEmbeddedBroker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("serve", "")
+	// No [redis] url: serve must start its own broker.
+	e.write(cfg, strings.Replace(mustRead(t, cfg), "url = "+e.redis.URL, "", 1))
+	addr := freeAddr(t)
+	srv := e.start("serve", "--config", cfg, "--broker-listen", addr)
+	e.waitFor(30*time.Second, "fbs serve", func() bool { return strings.Contains(srv.out.String(), "serving") })
+	url := "redis://" + addr + "/0"
+	if !strings.Contains(srv.out.String(), url) {
+		t.Errorf("serve does not say where its broker is:\n%s", srv.out.String())
+	}
+	out, errs, code := e.run("submit", "--config", cfg, "--redis", url, "--wait", e.spec("s.conf", "x86_64", "boot.iso"))
+	if code != 0 {
+		t.Fatalf("submit to fbs serve: %d\n%s\n%s", code, out, errs)
+	}
+	id := strings.SplitN(out, "\n", 2)[0]
+	checkStaged(t, e, id)
+	// Cancel of a queued build works on the embedded broker too.
+	out, _, code = e.run("submit", "--config", cfg, "--redis", url, e.spec("a.conf", "aarch64", "boot.iso"))
+	if code != 0 {
+		t.Fatal("submit aarch64")
+	}
+	queued := strings.TrimSpace(out)
+	if _, errs, code := e.run("cancel", "--config", cfg, "--redis", url, queued); code != 0 {
+		t.Fatalf("cancel: %s", errs)
+	}
+	out, errs, code = e.run("status", "--config", cfg, "--redis", url, queued)
+	if code != 0 || !strings.Contains(out, string(tasks.StateCancelled)) {
+		t.Errorf("status after cancel: %d %s %s", code, out, errs)
+	}
+	_ = srv.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-srv.done:
+	case <-time.After(30 * time.Second):
+		t.Error("fbs serve did not stop on SIGINT")
+	}
+}
