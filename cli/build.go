@@ -68,7 +68,8 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 			Passwords:  passwords,
 			CAFile:     cfg.Staging.CAFile,
 		},
-		Local: local,
+		Local:      local,
+		KeepBuilds: cfg.Worker.KeepBuilds,
 	}, nil
 }
 

@@ -53,7 +53,8 @@ func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <
 	wcfg := worker.Config{
 		Arch: cfg.Worker.Arch, Releases: cfg.Worker.Releases, Concurrency: cfg.Worker.Concurrency,
 		BuildTimeout: cfg.Worker.BuildTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
-		LostBuilds: cfg.Worker.LostBuilds, TaskCheckInterval: cfg.Worker.PollInterval, Logger: a.logger,
+		LostBuilds: cfg.Worker.LostBuilds, TaskCheckInterval: cfg.Worker.PollInterval,
+		TransferRetryFor: cfg.Staging.RetryFor, TransferBackoff: cfg.Staging.RetryBackoff, Logger: a.logger,
 	}
 	pc, err := pipelineConfig(cfg, local)
 	if err != nil {

@@ -86,6 +86,9 @@ type Worker struct {
 	// submit-to-start latency is about half of it, and each idle worker
 	// costs Redis one call per queue per interval.
 	PollInterval time.Duration
+	// KeepBuilds is how many builds' images a worker keeps after they were
+	// staged and verified; older ones are removed.
+	KeepBuilds int
 }
 
 // Values of Worker.LostBuilds.
@@ -166,6 +169,12 @@ type Staging struct {
 	PasswordsFile string
 	// CAFile adds trusted CA certificates (PEM) for ftps:// staging.
 	CAFile string
+	// RetryFor is how long a failed transfer is retried before the build
+	// fails; the images wait on the worker meanwhile.
+	RetryFor time.Duration
+	// RetryBackoff is the first wait between transfer retries; it doubles
+	// up to 10 minutes.
+	RetryBackoff time.Duration
 }
 
 // HostKeyMap returns HostKeys as host -> fingerprint.

@@ -42,7 +42,7 @@ func defaults() *Config {
 		Web:      Listener{Listen: "127.0.0.1:5000"},
 		Monitor:  Listener{Listen: "127.0.0.1:5100"},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
-		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging"},
+		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
 		Koji:     Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
 		Releases: []string{"41", "42", "rawhide"},
 		Tools:    map[string]string{},
@@ -145,7 +145,7 @@ func TestLoadFiles(t *testing.T) {
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
-			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts"}
+			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
 			c.Kickstarts.Dir = "/etc/fbs/kickstarts"
 			c.Releases = []string{"40", "41", "42", "rawhide"}
 			c.Tools = map[string]string{"lorax": "/opt/lorax/bin/lorax", "xorriso": "xorriso-1.5", "livemedia-creator": "/usr/local/bin/lmc"}
@@ -228,7 +228,7 @@ func TestLoadErrors(t *testing.T) {
 		}},
 		{"testdata/bad/names.conf", userEnv, []string{
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
-			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, poll_interval)`,
+			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
 			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, koji, releases, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten)`,

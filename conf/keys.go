@@ -42,6 +42,7 @@ func fields() []field {
 		{section: "worker", key: "build_timeout", bind: func(c *Config) value { return duration{&c.Worker.BuildTimeout} }, def: "6h", check: positive},
 		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
 		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return str{&c.Worker.LostBuilds} }, def: LostRequeue, check: oneOf(LostRequeue, LostFail)},
+		{section: "worker", key: "keep_builds", bind: func(c *Config) value { return integer{&c.Worker.KeepBuilds} }, def: "0", check: atLeast(0)},
 		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "20ms", check: positive},
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
@@ -63,6 +64,8 @@ func fields() []field {
 		{section: "staging", key: "host_keys", bind: func(c *Config) value { return list{&c.Staging.HostKeys} }, check: hostKeys},
 		{section: "staging", key: "passwords_file", bind: func(c *Config) value { return str{&c.Staging.PasswordsFile} }, check: absPath},
 		{section: "staging", key: "ca_file", bind: func(c *Config) value { return str{&c.Staging.CAFile} }, check: absPath},
+		{section: "staging", key: "retry_for", bind: func(c *Config) value { return duration{&c.Staging.RetryFor} }, def: "1h", check: positive},
+		{section: "staging", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoff} }, def: "30s", check: positive},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
 

@@ -12,6 +12,20 @@ import (
 // TypeBuild is the asynq task type of an image build.
 const TypeBuild = "fbs:build"
 
+// TypeTransfer is the asynq task type of a retried transfer to staging: it
+// runs on the worker host that holds the images, in its TransferQueue.
+const TypeTransfer = "fbs:transfer"
+
+// TransferQueue is the queue of the transfer retries of worker host.
+func TransferQueue(host string) string { return "transfer:" + host }
+
+// TransferPayload is what a transfer retry task carries.
+type TransferPayload struct {
+	ID string `json:"id"`
+	// Until is when the retries give up and the build fails.
+	Until time.Time `json:"until"`
+}
+
 // State is where a build is in its life.
 type State string
 
@@ -140,6 +154,10 @@ type Build struct {
 	Error string `json:"error,omitempty"`
 	// Tail holds the last lines of the tool's output when a build failed.
 	Tail []string `json:"tail,omitempty"`
+	// Waiting says why a running build is not running right now: its
+	// images are built and their transfer to staging failed, and the worker
+	// that holds them retries later. Empty while it runs.
+	Waiting string `json:"waiting,omitempty"`
 	// CancelRequested is set when someone asked to cancel the build.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Events is a short human history: re-queues, hand-backs, cancels.

@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -153,6 +154,10 @@ func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog
 			stopPublisher(ctx, pub)
 		}
 		return fmt.Errorf("%v: %w", runErr, asynq.SkipRetry)
+	case r.Built && isTransferFailure(runErr):
+		// The images are fine, staging is not: retry the transfer later
+		// from this host, without holding a build slot.
+		return s.awaitTransfer(ctx, id, attempt, l, pub, r, runErr)
 	case errors.Is(runErr, errTimeout):
 		state = tasks.StateFailed
 		msg = fmt.Sprintf("%s: timed out after %s", failedStage(r, runErr), s.cfg.BuildTimeout)
@@ -287,4 +292,122 @@ func (s *Server) copyEarlierLog(ctx context.Context, id, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+func isTransferFailure(err error) bool {
+	var se *pipeline.StageError
+	return errors.As(err, &se) && se.Stage == tasks.StageTransfer
+}
+
+// awaitTransfer parks a built build whose transfer failed: the record says
+// it waits, and a transfer task on this host's queue retries with backoff
+// until TransferRetryFor has passed.
+func (s *Server) awaitTransfer(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error) error {
+	until := time.Now().Add(s.cfg.TransferRetryFor).UTC()
+	data, err := json.Marshal(tasks.TransferPayload{ID: id, Until: until})
+	if err == nil {
+		t := asynq.NewTask(tasks.TypeTransfer, data,
+			asynq.Queue(tasks.TransferQueue(s.cfg.Host)), asynq.TaskID(fmt.Sprintf("%s:transfer:%d", id, attempt)),
+			asynq.MaxRetry(10000), asynq.Timeout(s.cfg.BuildTimeout), asynq.Retention(24*time.Hour),
+			asynq.ProcessIn(transferBackoff(s.cfg.TransferBackoff, 0)))
+		_, err = s.queue.EnqueueContext(ctx, t)
+	}
+	if err != nil {
+		r.Built = false
+		return s.finish(ctx, id, attempt, l, pub, fmt.Errorf("%w; could not schedule a retry (%v): the images are still on %s in %s", runErr, err, s.cfg.Host, r.OutDir), r)
+	}
+	return s.wait(ctx, id, attempt, l, pub, r, runErr, until)
+}
+
+// wait records that build id waits for a transfer retry.
+func (s *Server) wait(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error, until time.Time) error {
+	why := fmt.Sprintf("transfer failed (%v); retrying from %s until %s", runErr, s.cfg.Host, until.Format(time.RFC3339))
+	if l != nil {
+		l.Printf("%s", why)
+		l.Close()
+	}
+	if pub != nil {
+		stopPublisher(ctx, pub)
+	}
+	_, err := s.store.Update(ctx, id, func(b *tasks.Build) error {
+		if b.Attempt != attempt || b.State != tasks.StateRunning {
+			return errSkip
+		}
+		b.Stage, b.Waiting, b.Stages = tasks.StageTransfer, why, r.Stages
+		b.Events = append(b.Events, time.Now().UTC().Format(time.RFC3339)+": "+why)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		s.log.Error("record transfer retry", "build", id, "err", err)
+	}
+	if err := s.store.DropLease(ctx, id); err != nil {
+		s.log.Warn("drop build lease", "build", id, "err", err)
+	}
+	s.log.Warn("transfer failed; will retry", "build", id, "until", until, "err", runErr)
+	return nil
+}
+
+// processTransfer is the asynq handler of transfer retries.
+func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
+	var tp tasks.TransferPayload
+	if err := json.Unmarshal(t.Payload(), &tp); err != nil || !tasks.ValidBuildID(tp.ID) {
+		return fmt.Errorf("bad transfer payload: %v: %w", err, asynq.SkipRetry)
+	}
+	data, err := s.store.Payload(ctx, tp.ID)
+	if err != nil {
+		return fmt.Errorf("transfer of build %s: %v: %w", tp.ID, err, asynq.SkipRetry)
+	}
+	p, err := tasks.DecodePayload(data)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	holder := fmt.Sprintf("%s/%d/transfer", s.cfg.Host, os.Getpid())
+	if err := s.store.HoldLease(ctx, tp.ID, holder, s.cfg.LeaseTTL); err != nil {
+		return err
+	}
+	var before []tasks.StageTiming
+	b, err := s.store.Update(ctx, tp.ID, func(b *tasks.Build) error {
+		if b.State != tasks.StateRunning || b.Waiting == "" {
+			return errSkip // cancelled meanwhile, or done
+		}
+		b.Waiting, b.Stage = "", tasks.StageTransfer
+		before = b.Stages
+		return nil
+	})
+	if err != nil {
+		_ = s.store.DropLease(context.WithoutCancel(ctx), tp.ID)
+		if errors.Is(err, errSkip) {
+			return nil
+		}
+		return err
+	}
+	attempt := b.Attempt
+	bctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	l, pub, err := s.openLog(ctx, tp.ID, 1)
+	if err != nil {
+		return s.finish(ctx, tp.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err))
+	}
+	keeper := newLeaseKeeper(s.store, tp.ID, holder, s.cfg.LeaseTTL, cancel)
+	keeper.Start(ctx)
+	retry, _ := asynq.GetRetryCount(ctx)
+	l.Printf("transfer retry %d on %s", retry+1, s.cfg.Host)
+	res, runErr := s.pipe.Retransfer(bctx, p, l, nil)
+	keeper.Stop()
+	res.Stages = append(append([]tasks.StageTiming(nil), before...), res.Stages...)
+	if runErr != nil && context.Cause(bctx) != nil {
+		runErr = context.Cause(bctx)
+		if errors.Is(runErr, context.Canceled) {
+			runErr = errCancelled
+		}
+	}
+	switch {
+	case runErr == nil, !res.Built, !isTransferFailure(runErr):
+		return s.finish(ctx, tp.ID, attempt, l, pub, runErr, res)
+	case time.Now().After(tp.Until):
+		res.Built = false
+		return s.finish(ctx, tp.ID, attempt, l, pub, fmt.Errorf("%w; gave up retrying at %s: the images are still on %s in %s", runErr, tp.Until.Format(time.RFC3339), s.cfg.Host, res.OutDir), res)
+	}
+	_ = s.wait(ctx, tp.ID, attempt, l, pub, res, runErr, tp.Until)
+	return runErr // asynq retries after the backoff
 }

@@ -43,6 +43,12 @@ type Config struct {
 	LeaseTTL time.Duration
 	// ReapInterval is how often the reaper looks for lost builds (default 10 s).
 	ReapInterval time.Duration
+	// TransferRetryFor is how long a failed transfer is retried before the
+	// build fails (default 1 h).
+	TransferRetryFor time.Duration
+	// TransferBackoff is the first wait between transfer retries; it
+	// doubles up to 10 minutes (default 30 s).
+	TransferBackoff time.Duration
 	// LogMaxLen trims each build's log stream to about this many lines (0: keep all).
 	LogMaxLen int64
 	// Logger receives service logs (default slog.Default()).
@@ -96,6 +102,12 @@ func (c *Config) fill() error {
 	if c.ReapInterval <= 0 {
 		c.ReapInterval = 10 * time.Second
 	}
+	if c.TransferRetryFor <= 0 {
+		c.TransferRetryFor = time.Hour
+	}
+	if c.TransferBackoff <= 0 {
+		c.TransferBackoff = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,6 +130,7 @@ type Server struct {
 	store  *builds.Store
 	pipe   *pipeline.Pipeline
 	srv    *asynq.Server
+	queue  *asynq.Client
 	reaper *Reaper
 	beat   *heartbeat
 	log    *slog.Logger
@@ -143,6 +156,8 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	for _, q := range cfg.Queues() {
 		queues[q] = 1
 	}
+	// This host's transfer retries: only it has those images.
+	queues[tasks.TransferQueue(cfg.Host)] = 2
 	s.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		Queues:            queues,
@@ -152,10 +167,16 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		ShutdownTimeout: cfg.DrainTimeout + 15*time.Second,
 		Logger:          slogAdapter{cfg.Logger},
 		LogLevel:        asynq.WarnLevel,
-		// Builds are never retried by asynq (MaxRetry 0); this only keeps
-		// asynq's default backoff from mattering.
-		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Second },
+		// Builds are never retried by asynq (MaxRetry 0); transfers back
+		// off exponentially.
+		RetryDelayFunc: func(n int, _ error, t *asynq.Task) time.Duration {
+			if t.Type() != tasks.TypeTransfer {
+				return time.Second
+			}
+			return transferBackoff(cfg.TransferBackoff, n)
+		},
 	})
+	s.queue = asynq.NewClientFromRedisClient(rdb)
 	s.beat = newHeartbeat(s.store, &s.cfg, s.current)
 	s.reaper = NewReaper(rdb, ReaperConfig{
 		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
@@ -168,6 +189,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 func (s *Server) Start(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeBuild, s.processBuild)
+	mux.HandleFunc(tasks.TypeTransfer, s.processTransfer)
 	if err := s.srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -202,8 +224,19 @@ func (s *Server) Shutdown() {
 		close(s.stopped)
 		s.reaper.Stop()
 		s.beat.Stop(context.Background())
+		s.queue.Close()
 		s.log.Info("worker stopped")
 	})
+}
+
+// transferBackoff is the wait before transfer retry n+1: base doubling,
+// at most 10 minutes.
+func transferBackoff(base time.Duration, n int) time.Duration {
+	d := base
+	for i := 0; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
 }
 
 // current returns the builds running here and whether the worker drains.

@@ -157,7 +157,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, next, 0)
-			if b.State == tasks.StateRunning {
+			// A build waiting for a transfer retry holds no lease: it is
+			// not for the reaper.
+			if b.State == tasks.StateRunning && b.Waiting == "" {
 				p.SAdd(ctx, keyRunning, id)
 			} else {
 				p.SRem(ctx, keyRunning, id)

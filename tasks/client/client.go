@@ -78,6 +78,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Client {
 	}
 }
 
+// Redis is the Redis client the client uses.
+func (c *Client) Redis() redis.UniversalClient { return c.rdb }
+
 // Store is the builds store the client uses.
 func (c *Client) Store() *builds.Store { return c.store }
 
@@ -161,10 +164,15 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 			return fmt.Errorf("cancel build %s: %w (%s)", b.ID, ErrFinished, b.State)
 		}
 		b.CancelRequested = true
-		if b.State == tasks.StateQueued {
+		if b.State == tasks.StateQueued || b.Waiting != "" {
 			b.State = tasks.StateCancelled
 			b.Finished = time.Now().UTC()
-			b.Events = append(b.Events, "cancelled while queued")
+			if b.Waiting != "" {
+				b.Events = append(b.Events, "cancelled while waiting to retry its transfer")
+			} else {
+				b.Events = append(b.Events, "cancelled while queued")
+			}
+			b.Waiting = ""
 		}
 		return nil
 	})

@@ -52,6 +52,8 @@ type env struct {
 	ksDir   string
 	// wrapper, when set, is used as xorriso by workers: see slowXorriso.
 	wrapper string
+	// stagingConf is added to the [staging] section of every config.
+	stagingConf string
 }
 
 const volID = "Fedora-E-dvd-x86_64-41"
@@ -107,25 +109,33 @@ build_timeout = 10m
 %s
 [staging]
 file_root = %s
-%s`, e.redis.URL, data, e.isoDir, extra, e.staging, tools))
+%s
+%s`, e.redis.URL, data, e.isoDir, extra, e.staging, e.stagingConf, tools))
 	return path
 }
 
-// spec writes a ksiso build spec and returns its path.
+// spec writes a ksiso build spec staging into the env's staging dir and
+// returns its path.
 func (e *env) spec(name, arch, iso string) string {
+	e.t.Helper()
+	return e.specTo(name, arch, iso, "file://"+e.staging)
+}
+
+// specTo writes a ksiso build spec staging to url and returns its path.
+func (e *env) specTo(name, arch, iso, url string) string {
 	e.t.Helper()
 	path := filepath.Join(e.ksDir, name)
 	e.write(path, fmt.Sprintf(`[DEFAULT]
 type=ksiso
 arch=%s
 release=41
-staging=file://%s
+staging=%s
 email=tester@example.org
 [ksiso]
 iso=%s
 config=main.ks
 cmdline=console=ttyS0
-`, arch, e.staging, iso))
+`, arch, url, iso))
 	return path
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	Local bool
 	// AllowPrivate lets ISO downloads reach loopback and private addresses.
 	AllowPrivate bool
+	// KeepBuilds is how many builds' images the worker keeps after they
+	// were staged and verified (default 0: removed at once).
+	KeepBuilds int
 	// SideRepos builds the side repository of extra packages (nvr=, bid=);
 	// nil means this worker cannot, and such builds fail in that stage.
 	SideRepos SideRepos
@@ -109,6 +112,11 @@ type Result struct {
 	Failed tasks.Stage
 	// Tail holds the tool's last output lines when the build stage failed.
 	Tail []string
+	// Built is true when the images were made and checksummed: a failed
+	// transfer can then be retried without building again.
+	Built bool
+	// OutDir is where the images are on this host until they are staged.
+	OutDir string
 }
 
 // StageError is a failure of one stage.
@@ -158,15 +166,72 @@ func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log
 		}
 		return r.res, err
 	}
+	r.res.Built, r.res.OutDir = true, r.out
+	return r.res, r.finishTransfer(ctx)
+}
+
+// Retransfer tries again to stage the images of a build whose transfer
+// failed, from where Run left them on this host.
+func (p *Pipeline) Retransfer(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
+	if observe == nil {
+		observe = func(tasks.StageTiming, bool) {}
+	}
+	r := &run{p: p, pl: pl, log: log, observe: observe, res: &Result{}}
+	r.dir = p.BuildDir(pl.ID)
+	r.work = filepath.Join(r.dir, "work")
+	r.out = filepath.Join(r.dir, "out")
+	if _, err := os.Stat(filepath.Join(r.out, "CHECKSUM")); err != nil {
+		return r.res, &StageError{Stage: tasks.StageTransfer, Err: fmt.Errorf("the images of build %s are no longer on this host: %w", pl.ID, err)}
+	}
+	if ks := filepath.Join(r.dir, "kickstart.ks"); fileExists(ks) {
+		r.ks = ks
+	}
+	defer os.RemoveAll(r.work)
+	r.res.Built, r.res.OutDir = true, r.out
+	return r.res, r.finishTransfer(ctx)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// finishTransfer stages a built build and, once its images are verified in
+// staging, lets the worker's copy go (keeping the last KeepBuilds).
+func (r *run) finishTransfer(ctx context.Context) error {
 	if err := r.transfer(ctx, true); err != nil {
 		r.res.Failed = tasks.StageTransfer
-		return r.res, err
+		return err
 	}
-	// The images are safe in staging now; the worker's copy can go.
-	if err := os.RemoveAll(r.out); err != nil {
-		p.cfg.Logger.Warn("remove staged images", "build", pl.ID, "err", err)
+	if err := os.WriteFile(filepath.Join(r.out, stagedMarker), nil, 0o644); err != nil {
+		r.p.cfg.Logger.Warn("mark images staged", "build", r.pl.ID, "err", err)
 	}
-	return r.res, nil
+	r.p.prune()
+	return nil
+}
+
+// stagedMarker marks an output dir whose images are verified in staging.
+const stagedMarker = ".staged"
+
+// prune removes the images of staged builds beyond the newest KeepBuilds.
+func (p *Pipeline) prune() {
+	outs, _ := filepath.Glob(filepath.Join(p.cfg.DataDir, "builds", "*", "out", stagedMarker))
+	type staged struct {
+		dir string
+		at  time.Time
+	}
+	var all []staged
+	for _, m := range outs {
+		if fi, err := os.Stat(m); err == nil {
+			all = append(all, staged{filepath.Dir(m), fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
+	for i := p.cfg.KeepBuilds; i < len(all); i++ {
+		if err := os.RemoveAll(all[i].dir); err != nil {
+			p.cfg.Logger.Warn("remove staged images", "dir", all[i].dir, "err", err)
+		}
+	}
 }
 
 func failWord(ctx context.Context) string {
@@ -322,7 +387,7 @@ func (r *run) images() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.Type().IsRegular() && e.Name() != "CHECKSUM" {
+		if e.Type().IsRegular() && e.Name() != "CHECKSUM" && !strings.HasPrefix(e.Name(), ".") {
 			out = append(out, filepath.Join(r.out, e.Name()))
 		}
 	}

@@ -1,0 +1,72 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedora-fbs/fbs/cli"
+)
+
+func run(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	code = cli.Main(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup})
+	return out.String(), errb.String(), code
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "fbs.conf")
+	if err := os.WriteFile(cfg, []byte("[worker]\ndata_dir = "+dir+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badCfg := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(badCfg, []byte("[worker]\nconcurency = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{"status needs an ID", []string{"status", "--config", cfg, "../../etc/passwd"}, 1, "is not a build ID"},
+		{"logs needs an ID", []string{"logs", "--config", cfg}, 1, "takes one build ID"},
+		{"build without --local", []string{"build", "--config", cfg, "x.conf"}, 1, "give --local"},
+		{"missing spec", []string{"build", "--config", cfg, "--local", filepath.Join(dir, "nope.conf")}, 1, "nope.conf"},
+		{"config typo", []string{"list", "--config", badCfg}, 1, "concurency"},
+		{"unknown command", []string{"frobnicate"}, 1, "unknown command"},
+		{"redis down", []string{"list", "--config", cfg, "--redis", "redis://127.0.0.1:1/0"}, 1, "Redis"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := run(t, nil, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, _, code := run(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "fbs "+cli.Version) {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func TestEnvOverridesRedis(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, stderr, code := run(t, map[string]string{"FBS_REDIS_URL": "redis://127.0.0.1:1/0", "FBS_WORKER_DATA_DIR": dir}, "list")
+	if code == 0 || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("FBS_REDIS_URL not used: %d %q", code, stderr)
+	}
+}

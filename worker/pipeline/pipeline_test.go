@@ -1,0 +1,143 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/worker/buildlog"
+	"github.com/fedora-fbs/fbs/worker/pipeline"
+	"github.com/fedora-fbs/fbs/worker/staging"
+)
+
+type fixture struct {
+	pipe    *pipeline.Pipeline
+	dir     string
+	staging string
+	isoDir  string
+}
+
+func setup(t *testing.T, local bool) *fixture {
+	t.Helper()
+	f := &fixture{dir: t.TempDir()}
+	f.staging = filepath.Join(f.dir, "staging")
+	f.isoDir = filepath.Join(f.dir, "isos")
+	for _, d := range []string{f.staging, f.isoDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(isotest.BootISO(t, "FBS-TEST"), filepath.Join(f.isoDir, "boot.iso")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{
+		DataDir: filepath.Join(f.dir, "data"), ISODir: f.isoDir, Local: local,
+		Staging: staging.Options{FileRoot: f.staging},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pipe = p
+	f.staging = "file://" + f.staging
+	return f
+}
+
+func (f *fixture) run(t *testing.T, p *tasks.Payload) (*pipeline.Result, string, error) {
+	t.Helper()
+	if p.ID == "" {
+		p.ID = tasks.NewBuildID()
+	}
+	path := f.pipe.LogPath(p.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := buildlog.Create(path, buildlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	res, runErr := f.pipe.Run(context.Background(), p, l, func(st tasks.StageTiming, done bool) {
+		if done {
+			stages = append(stages, string(st.Stage))
+		}
+	})
+	l.Close()
+	return res, strings.Join(stages, ","), runErr
+}
+
+func ksisoPayload(staging, iso, ks string) *tasks.Payload {
+	return &tasks.Payload{Owner: "t", KickstartName: "t.ks", Kickstart: ks,
+		Spec: tasks.Spec{Type: tasks.TypeKSISO, Arch: "x86_64", Release: "41", Staging: staging,
+			KSISO: &tasks.KSISOSpec{ISO: iso, Config: "t.ks"}}}
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	f := setup(t, false)
+	res, stages, err := f.run(t, ksisoPayload(f.staging, "boot.iso", "text\nrootpw --lock\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stages != "fetch,flatten,build,checksum,transfer" || !res.Built {
+		t.Errorf("stages %q built %v", stages, res.Built)
+	}
+	var names []string
+	for _, a := range res.Artifacts {
+		names = append(names, a.Name)
+	}
+	if got := strings.Join(names, ","); got != "boot-ks.iso,CHECKSUM,kickstart.ks,build.log" {
+		t.Errorf("artifacts %s", got)
+	}
+	if _, err := os.Stat(res.OutDir); !os.IsNotExist(err) {
+		t.Errorf("images kept on the worker after staging (keep_builds 0): %v", err)
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	t.Parallel()
+	f := setup(t, false)
+	outside := "file://" + filepath.Join(f.dir, "elsewhere")
+	tests := []struct {
+		name  string
+		p     *tasks.Payload
+		stage tasks.Stage
+		want  string
+	}{
+		// A request never makes a worker read its own files, whatever the
+		// kickstart says: the payload must already be flat.
+		{"include of a worker file", ksisoPayload(f.staging, "boot.iso", "%include /etc/passwd\n"), tasks.StageFlatten, "passwd"},
+		{"relative include", ksisoPayload(f.staging, "boot.iso", "%include ../../x.ks\n"), tasks.StageFlatten, "x.ks"},
+		{"local ISO path from a remote request", ksisoPayload(f.staging, filepath.Join(f.isoDir, "boot.iso"), "text\n"), tasks.StageFetch, "boot.iso"},
+		{"missing ISO", ksisoPayload(f.staging, "nope.iso", "text\n"), tasks.StageFetch, "nope.iso"},
+		{"staging outside file_root", ksisoPayload(outside, "boot.iso", "text\n"), tasks.StageTransfer, "elsewhere"},
+		{"no kickstart text", ksisoPayload(f.staging, "boot.iso", ""), tasks.StageFlatten, "no kickstart"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, _, err := f.run(t, tc.p)
+			var se *pipeline.StageError
+			if !errors.As(err, &se) || se.Stage != tc.stage || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v (stage %q), want stage %s naming %q", err, res.Failed, tc.stage, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "elsewhere")); !os.IsNotExist(err) {
+		t.Errorf("a remote request made the worker write outside file_root: %v", err)
+	}
+}
+
+func TestRunLocalMayUseLocalISO(t *testing.T) {
+	t.Parallel()
+	f := setup(t, true)
+	if _, _, err := f.run(t, ksisoPayload(f.staging, filepath.Join(f.isoDir, "boot.iso"), "text\n")); err != nil {
+		t.Fatalf("local build from a local ISO: %v", err)
+	}
+}
