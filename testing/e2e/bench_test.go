@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,10 +83,14 @@ func BenchmarkKSISOOverhead(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		if out, err := exec.Command(fbsBin, "build", "--config", cfg, "--local", spec).CombinedOutput(); err != nil {
-			b.Fatalf("fbs build --local: %v\n%s", err, out)
+		fbsOut, err := exec.Command(fbsBin, "build", "--config", cfg, "--local", spec).CombinedOutput()
+		if err != nil {
+			b.Fatalf("fbs build --local: %v\n%s", err, fbsOut)
 		}
 		fbsT = append(fbsT, time.Since(start))
+		if i == b.N-1 {
+			b.Logf("stage timings of the last fbs run:\n%s", stageLines(string(fbsOut)))
+		}
 
 		out := filepath.Join(dir, "hand", strconv.Itoa(i), "boot-ks.iso")
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -117,6 +122,17 @@ func BenchmarkKSISOOverhead(b *testing.B) {
 	b.ReportMetric(x.Seconds(), "xorriso-only-s")
 	b.ReportMetric(100*(f.Seconds()/h.Seconds()-1), "vs-by-hand-%")
 	b.ReportMetric(100*(f.Seconds()/x.Seconds()-1), "vs-xorriso-only-%")
+}
+
+// stageLines keeps the "  stage  done in X" lines of fbs build's output.
+func stageLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "done in") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func median(d []time.Duration) time.Duration {

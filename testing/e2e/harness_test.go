@@ -54,6 +54,10 @@ type env struct {
 	wrapper string
 	// stagingConf is added to the [staging] section of every config.
 	stagingConf string
+	// moreConf is added at the end of every config (whole sections).
+	moreConf string
+	// specExtra is added to the type section of every spec.
+	specExtra string
 }
 
 const volID = "Fedora-E-dvd-x86_64-41"
@@ -110,7 +114,8 @@ build_timeout = 10m
 [staging]
 file_root = %s
 %s
-%s`, e.redis.URL, data, e.isoDir, extra, e.staging, e.stagingConf, tools))
+%s
+%s`, e.redis.URL, data, e.isoDir, extra, e.staging, e.stagingConf, tools, e.moreConf))
 	return path
 }
 
@@ -135,7 +140,8 @@ email=tester@example.org
 iso=%s
 config=main.ks
 cmdline=console=ttyS0
-`, arch, url, iso))
+%s
+`, arch, url, iso, e.specExtra))
 	return path
 }
 

@@ -253,6 +253,7 @@ type run struct {
 	iso            string // resolved boot ISO (ksiso)
 	ks             string // flattened kickstart file
 	sideRepos      []string
+	sums           map[string]string // image path -> SHA256, from the checksum stage
 }
 
 // stage runs fn as stage s, timing it in the log and the record.
@@ -405,11 +406,13 @@ func (r *run) checksum() error {
 		return errors.New("the builder produced no image")
 	}
 	var b strings.Builder
+	r.sums = map[string]string{}
 	for _, f := range imgs {
 		sum, err := fileSHA256(f)
 		if err != nil {
 			return err
 		}
+		r.sums[f] = sum
 		fmt.Fprintf(&b, "%s  %s\n", sum, filepath.Base(f))
 		r.log.Printf("sha256 %s %s", sum, filepath.Base(f))
 	}
@@ -438,6 +441,7 @@ func (r *run) transfer(ctx context.Context, ok bool) error {
 	return r.stage(ctx, tasks.StageTransfer, func() error {
 		opts := r.p.cfg.Staging
 		opts.Logf = r.log.Printf
+		opts.KnownSums = r.sums
 		st, err := staging.Open(ctx, r.pl.Spec.Staging, opts)
 		if err != nil {
 			return err

@@ -40,7 +40,7 @@ func setup(t *testing.T, local bool) *fixture {
 	p, err := pipeline.New(pipeline.Config{
 		DataDir: filepath.Join(f.dir, "data"), ISODir: f.isoDir, Local: local,
 		Staging: staging.Options{FileRoot: f.staging},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

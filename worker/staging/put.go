@@ -45,6 +45,9 @@ func put(ctx context.Context, fs remoteFS, t *target, opts *Options, buildID str
 	if err != nil {
 		return nil, err
 	}
+	for _, lf := range locals {
+		lf.sum = opts.KnownSums[lf.path]
+	}
 	dir := t.dir
 	if buildID != "" {
 		dir = fs.join(t.dir, buildID)

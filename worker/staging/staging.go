@@ -45,6 +45,11 @@ type Options struct {
 	// CAFile is a PEM file of certificate authorities trusted for ftps://
 	// besides the system's, for staging servers with a private CA.
 	CAFile string
+	// KnownSums are SHA256 sums (hex) of local files by path that the
+	// caller computed moments ago (the pipeline's checksum stage), so the
+	// upload does not read those files once more to hash them. The remote
+	// copy is still verified against them.
+	KnownSums map[string]string
 	// Logf receives progress lines for the build log. Nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -406,7 +411,7 @@ func statLocal(files []string) ([]*localFile, error) {
 	return out, nil
 }
 
-// hashLocal fills lf.sum.
+// hash returns lf's SHA256, computing it once unless the caller knew it.
 func (lf *localFile) hash(ctx context.Context) (string, error) {
 	if lf.sum != "" {
 		return lf.sum, nil
