@@ -44,6 +44,7 @@ func (a *app) newServeCmd() *cobra.Command {
 				cfg.Worker.Arch = worker.HostArch()
 			}
 			fmt.Fprintf(a.env.Stdout, "fbs serve: worker for %s, releases %v, data in %s\n", cfg.Worker.Arch, cfg.Worker.Releases, cfg.Worker.DataDir)
+			fmt.Fprintf(a.env.Stdout, "fbs serve: submitted builds may stage under file://%s\n", cfg.Staging.FileRoot)
 			return a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
 		},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 )
 
@@ -179,7 +180,7 @@ func TestParseFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Spec.KSISO == nil || r.Spec.KSISO.Config != "fedora-minimal" {
+	if r.Spec.KSISO == nil || r.Spec.KSISO.Config != "fbs-minimal-install" {
 		t.Errorf("ParseFile gave %+v", r.Spec)
 	}
 	_, err = ParseFile("testdata/bad/missing.conf")
@@ -410,4 +411,29 @@ func FuzzParse(f *testing.F) {
 		}
 		roundTrip(t, r)
 	})
+}
+
+// TestSamplesNameStandardKickstarts checks that a sample spec naming a
+// standard kickstart names one fbs ships.
+func TestSamplesNameStandardKickstarts(t *testing.T) {
+	t.Parallel()
+	std, err := kickstarts.Standard("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, e := range std {
+		known[e.Name] = true
+	}
+	files, _ := filepath.Glob("../*_imagebuild.conf")
+	for _, f := range files {
+		r, err := ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := r.Spec.KickstartRef()
+		if ref != "" && !strings.ContainsAny(ref, "/:") && !known[ref] {
+			t.Errorf("%s: config=%s is not a standard kickstart (have %v)", f, ref, known)
+		}
+	}
 }
