@@ -133,13 +133,7 @@ func (e *StageError) Unwrap() error { return e.Err }
 // the error (a *StageError wrapping ctx's error when ctx ended). Even then
 // the log and the kickstart are staged when possible.
 func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
-	if observe == nil {
-		observe = func(tasks.StageTiming, bool) {}
-	}
-	r := &run{p: p, pl: pl, log: log, observe: observe, res: &Result{}}
-	r.dir = p.BuildDir(pl.ID)
-	r.work = filepath.Join(r.dir, "work")
-	r.out = filepath.Join(r.dir, "out")
+	r := p.newRun(pl, log, observe)
 	// A build handed back by a draining worker may have left these here.
 	for _, d := range []string{r.work, r.out} {
 		if err := os.RemoveAll(d); err != nil {
@@ -173,13 +167,7 @@ func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log
 // Retransfer tries again to stage the images of a build whose transfer
 // failed, from where Run left them on this host.
 func (p *Pipeline) Retransfer(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
-	if observe == nil {
-		observe = func(tasks.StageTiming, bool) {}
-	}
-	r := &run{p: p, pl: pl, log: log, observe: observe, res: &Result{}}
-	r.dir = p.BuildDir(pl.ID)
-	r.work = filepath.Join(r.dir, "work")
-	r.out = filepath.Join(r.dir, "out")
+	r := p.newRun(pl, log, observe)
 	if _, err := os.Stat(filepath.Join(r.out, "CHECKSUM")); err != nil {
 		return r.res, &StageError{Stage: tasks.StageTransfer, Err: fmt.Errorf("the images of build %s are no longer on this host: %w", pl.ID, err)}
 	}
@@ -239,6 +227,16 @@ func failWord(ctx context.Context) string {
 		return "stopped"
 	}
 	return "failed"
+}
+
+// newRun sets up one build's run and its directories' names.
+func (p *Pipeline) newRun(pl *tasks.Payload, log *buildlog.Log, observe Observer) *run {
+	if observe == nil {
+		observe = func(tasks.StageTiming, bool) {}
+	}
+	dir := p.BuildDir(pl.ID)
+	return &run{p: p, pl: pl, log: log, observe: observe, res: &Result{},
+		dir: dir, work: filepath.Join(dir, "work"), out: filepath.Join(dir, "out")}
 }
 
 // run is one build in progress.
