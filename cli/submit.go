@@ -49,7 +49,20 @@ func (a *app) prepare(ctx context.Context, specPath string, local bool) (*tasks.
 	p := &tasks.Payload{ID: tasks.NewBuildID(), Spec: s, Owner: currentUser()}
 	if ref := s.KickstartRef(); ref != "" {
 		resolved := resolveKickstart(specPath, ref)
-		r, err := kickstarts.Flatten(ctx, resolved, kickstarts.Options{SiteDir: cfg.Kickstarts.Dir})
+		kopts := kickstarts.Options{SiteDir: cfg.Kickstarts.Dir, AllowPrivate: true}
+		// Validate first: its problems point into the files as written.
+		problems, err := kickstarts.Validate(ctx, resolved, kopts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: kickstart %s: %w", specPath, ref, err)
+		}
+		if kickstarts.HasErrors(problems) {
+			var msgs []string
+			for _, p := range problems {
+				msgs = append(msgs, p.String())
+			}
+			return nil, fmt.Errorf("%s: kickstart %s is not valid:\n  %s", specPath, ref, strings.Join(msgs, "\n  "))
+		}
+		r, err := kickstarts.Flatten(ctx, resolved, kopts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: kickstart %s: %w", specPath, ref, err)
 		}

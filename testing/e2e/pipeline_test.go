@@ -220,6 +220,12 @@ func TestBadSpecNothingEnqueued(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "nope.ks") {
 		t.Errorf("missing include: exit %d stderr %q", code, errs)
 	}
+	// A kickstart with an unknown option is refused with file:line.
+	e.write(filepath.Join(e.ksDir, "main.ks"), "text\nbootloader --frobnicate\n")
+	_, errs, code = e.run("submit", "--config", cfg, missing)
+	if code == 0 || !strings.Contains(errs, "main.ks:2") {
+		t.Errorf("invalid kickstart: exit %d stderr %q; want main.ks:2 named", code, errs)
+	}
 	out, _, _ := e.run("list", "--config", cfg)
 	if strings.Count(out, "\n") != 1 {
 		t.Errorf("something was enqueued:\n%s", out)

@@ -99,3 +99,30 @@ func TestSFTPStagingThroughWorker(t *testing.T) {
 		t.Errorf("sha256sum -c on the SFTP side: %v\n%s", err, out)
 	}
 }
+
+// TestStagePut re-pushes files with `fbs stage put`, as users do with
+// artifacts, over SFTP and to a local dir.
+func TestStagePut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv := sshtest.Start(t, sshtest.Options{})
+	file := filepath.Join(e.dir, "notes.txt")
+	e.write(file, "hello staging\n")
+	for _, url := range []string{srv.URL(filepath.Join(srv.Dir, "pushed")), "file://" + filepath.Join(e.dir, "pushed")} {
+		out, errs, code := e.run("stage", "put", "--ssh-key", srv.KeyFile, "--known-hosts", srv.KnownHosts, file, e.iso, url)
+		if code != 0 {
+			t.Fatalf("stage put %s: %s", url, errs)
+		}
+		if strings.Count(out, "\n") != 2 || !strings.Contains(out, "notes.txt") || !strings.Contains(out, "boot.iso") {
+			t.Errorf("stage put %s printed:\n%s", url, out)
+		}
+	}
+	for _, dir := range []string{filepath.Join(srv.Dir, "pushed"), filepath.Join(e.dir, "pushed")} {
+		if data, err := os.ReadFile(filepath.Join(dir, "notes.txt")); err != nil || string(data) != "hello staging\n" {
+			t.Errorf("%s/notes.txt: %q %v", dir, data, err)
+		}
+	}
+	if _, errs, code := e.run("stage", "put", file, "gopher://example.org/x"); code == 0 || !strings.Contains(errs, "gopher") {
+		t.Errorf("unknown scheme: exit %d %q", code, errs)
+	}
+}
