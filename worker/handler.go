@@ -15,6 +15,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
 )
@@ -208,6 +209,7 @@ func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog
 		if err := s.store.EndLog(ctx, id, state); err != nil {
 			s.log.Warn("end build log stream", "build", id, "err", err)
 		}
+		s.notifyFinished(ctx, id)
 	}
 	s.log.Info("build ended", "build", id, "state", state, "error", msg)
 	switch state {
@@ -410,4 +412,22 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	}
 	_ = s.wait(ctx, tp.ID, attempt, l, pub, res, runErr, tp.Until)
 	return runErr // asynq retries after the backoff
+}
+
+// notifyFinished queues the completion mail of build id. Redis being
+// briefly away must not lose the mail, so it tries for a while.
+func (s *Server) notifyFinished(ctx context.Context, id string) {
+	for i, wait := 0, time.Second; ; i, wait = i+1, wait*2 {
+		b, err := s.store.Get(ctx, id)
+		if err == nil {
+			if err = client.Notify(ctx, s.queue, b); err == nil {
+				return
+			}
+		}
+		if i == 6 {
+			s.log.Error("queue completion mail", "build", id, "err", err)
+			return
+		}
+		time.Sleep(wait)
+	}
 }

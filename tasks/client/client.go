@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
@@ -118,6 +119,11 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	if err := p.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
 	}
+	if p.Spec.Email != "" {
+		if err := notify.CheckAddress(p.Spec.Email); err != nil {
+			return nil, fmt.Errorf("submit build: email: %w", err)
+		}
+	}
 	data, err := p.Encode()
 	if err != nil {
 		return nil, err
@@ -129,17 +135,49 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	if err := c.store.Create(ctx, b, data); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
 	}
+	// The submission mail is queued before the build, so that either both
+	// are queued or, after a failure, neither is left behind.
+	if p.Spec.Email != "" {
+		if err := notify.Enqueue(ctx, c.queue, p.ID, notify.KindSubmitted); err != nil {
+			return nil, c.undo(ctx, p.ID, false, err)
+		}
+	}
 	task := asynq.NewTask(tasks.TypeBuild, data, TaskOptions(p, p.ID, c.cfg.BuildTimeout)...)
 	if _, err := c.queue.EnqueueContext(ctx, task); err != nil {
-		// Undo with a fresh context: ctx may be what failed.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if derr := c.store.Delete(dctx, p.ID); derr != nil {
-			return nil, fmt.Errorf("enqueue build %s: %w (and removing its record failed: %v)", p.ID, err, derr)
-		}
-		return nil, fmt.Errorf("enqueue build %s: %w", p.ID, err)
+		return nil, c.undo(ctx, p.ID, p.Spec.Email != "", fmt.Errorf("enqueue build %s: %w", p.ID, err))
 	}
 	return b, nil
+}
+
+// undo removes what a failed Submit had written: the record and the
+// submission mail. It returns cause, with any trouble undoing added.
+func (c *Client) undo(ctx context.Context, id string, mail bool, cause error) error {
+	// A fresh context: ctx may be what failed.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var errs []error
+	if mail {
+		if err := c.inspect.DeleteTask(notify.Queue, notify.TaskID(id, notify.KindSubmitted)); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			errs = append(errs, fmt.Errorf("remove its submission mail: %w", err))
+		}
+	}
+	if err := c.store.Delete(dctx, id); err != nil {
+		errs = append(errs, fmt.Errorf("remove its record: %w", err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (and undoing the submission failed: %v)", cause, errors.Join(errs...))
+	}
+	return cause
+}
+
+// Notify queues the completion mail of a build that has ended, if it has
+// a recipient. The worker, the reaper and Cancel call it; asynq's task ID
+// makes a second call a no-op.
+func Notify(ctx context.Context, q *asynq.Client, b *tasks.Build) error {
+	if b.Spec.Email == "" || !b.State.Final() {
+		return nil
+	}
+	return notify.Enqueue(ctx, q, b.ID, notify.KindFinished)
 }
 
 // Get returns the record of build id.
@@ -189,6 +227,9 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 			}
 		}
 		if err := c.store.EndLog(ctx, id, tasks.StateCancelled); err != nil {
+			return b, err
+		}
+		if err := Notify(ctx, c.queue, b); err != nil {
 			return b, err
 		}
 	case tasks.StateRunning:

@@ -3,11 +3,13 @@ package client_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
@@ -60,6 +62,11 @@ func TestSubmitInvalidNothingEnqueued(t *testing.T) {
 	p.Spec.Arch = "sparc"
 	if _, err := c.Submit(ctx, p); err == nil {
 		t.Fatal("invalid spec submitted")
+	}
+	p = payload()
+	p.Spec.Email = "alice@@example..org"
+	if _, err := c.Submit(ctx, p); err == nil || !strings.Contains(err.Error(), "email") {
+		t.Fatalf("invalid recipient submitted: %v", err)
 	}
 	if bs, _ := c.List(ctx, builds.ListOptions{}); len(bs) != 0 {
 		t.Errorf("%d records after a refused submit", len(bs))
@@ -129,5 +136,42 @@ func TestConnectRedisDown(t *testing.T) {
 	}
 	if _, err := client.Connect(context.Background(), "http://nope"); err == nil {
 		t.Fatal("Connect accepted an http URL")
+	}
+}
+
+func TestSubmitQueuesMails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, insp := setup(t)
+	p := payload()
+	p.Spec.Email = "alice@example.org"
+	b, err := c.Submit(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(b.ID, notify.KindSubmitted)); err != nil {
+		t.Errorf("no submission mail queued: %v", err)
+	}
+	if _, err := c.Cancel(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(b.ID, notify.KindFinished)); err != nil {
+		t.Errorf("no completion mail queued for the cancelled build: %v", err)
+	}
+
+	// A submit that fails after queuing the mail takes the mail back.
+	p = payload()
+	p.Spec.Email = "alice@example.org"
+	p.ID = tasks.NewBuildID()
+	q := asynq.NewClientFromRedisClient(c.Redis())
+	defer q.Close()
+	if _, err := q.Enqueue(asynq.NewTask("other", nil, asynq.Queue(p.Spec.Queue()), asynq.TaskID(p.ID))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Submit(ctx, p); err == nil {
+		t.Fatal("Submit succeeded despite a task ID conflict")
+	}
+	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(p.ID, notify.KindSubmitted)); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("submission mail of a failed submit left queued: %v", err)
 	}
 }

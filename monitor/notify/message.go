@@ -1,0 +1,207 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"regexp"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jordan-wright/email"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+)
+
+// tailLines is how many log lines the completion mail quotes.
+const tailLines = 50
+
+// maxLineLen caps one quoted log line, in bytes.
+const maxLineLen = 1000
+
+//go:embed templates
+var templateFS embed.FS
+
+// templates holds the parsed text and HTML templates of both kinds.
+type templates struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+func parseTemplates() (*templates, error) {
+	funcs := map[string]any{"size": humanSize}
+	t, err := texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt")
+	if err != nil {
+		return nil, fmt.Errorf("parse mail templates: %w", err)
+	}
+	h, err := htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse mail templates: %w", err)
+	}
+	return &templates{text: t, html: h}, nil
+}
+
+// mailData is what the templates see.
+type mailData struct {
+	Build     *tasks.Build
+	Kickstart string
+	// Result is the final state, for completion mails.
+	Result   tasks.State
+	Duration string
+	// BuildURL and LogURL are links to the monitor, "" without public_url.
+	BuildURL, LogURL string
+	Lines            []builds.LogLine
+	// Earlier reports that the log has lines before the quoted ones.
+	Earlier bool
+}
+
+// CheckAddress reports whether addr is a usable recipient list for a
+// build's Email (one address or several separated by commas), so a bad
+// address is refused at submit time rather than found by the mailer.
+func CheckAddress(addr string) error {
+	_, err := parseRecipients(addr)
+	return err
+}
+
+func parseRecipients(addr string) ([]*mail.Address, error) {
+	if strings.ContainsAny(addr, "\r\n") {
+		return nil, fmt.Errorf("mail address %q: contains a line break", addr)
+	}
+	list, err := mail.ParseAddressList(addr)
+	if err != nil {
+		return nil, fmt.Errorf("mail address %q: %w", addr, err)
+	}
+	return list, nil
+}
+
+// subject is the Subject line of the kind mail of b.
+func subject(b *tasks.Build, kind Kind) string {
+	what := "submitted"
+	if kind == KindFinished {
+		what = string(b.State)
+	}
+	release := b.Spec.Release
+	if release == "rawhide" {
+		release = "Rawhide"
+	}
+	return fmt.Sprintf("[fbs] build %s %s: %s Fedora %s %s", b.ID, what, b.Spec.Type, release, b.Spec.Arch)
+}
+
+// compose builds the kind mail of b. lines are the log lines to quote
+// (completion mails only).
+func (s *Server) compose(b *tasks.Build, kind Kind, to []*mail.Address, lines []builds.LogLine, earlier bool, now time.Time) (*email.Email, error) {
+	d := mailData{Build: b, Kickstart: clean(b.KickstartName), Lines: lines, Earlier: earlier}
+	if kind == KindFinished {
+		d.Result = b.State
+		if !b.Started.IsZero() {
+			d.Duration = b.Duration(now).Round(time.Second).String()
+		}
+	}
+	if s.cfg.PublicURL != "" {
+		d.BuildURL = s.cfg.PublicURL + "/builds/" + b.ID
+		d.LogURL = d.BuildURL + "/log"
+	}
+	var text, html bytes.Buffer
+	if err := s.tmpl.text.ExecuteTemplate(&text, string(kind)+".txt", d); err != nil {
+		return nil, fmt.Errorf("render %s mail of build %s: %w", kind, b.ID, err)
+	}
+	if err := s.tmpl.html.ExecuteTemplate(&html, string(kind)+".html", d); err != nil {
+		return nil, fmt.Errorf("render %s mail of build %s: %w", kind, b.ID, err)
+	}
+	e := email.NewEmail()
+	e.From = s.from.String()
+	for _, a := range to {
+		e.To = append(e.To, a.String())
+	}
+	e.Subject = subject(b, kind)
+	e.Text = text.Bytes()
+	e.HTML = html.Bytes()
+	e.Headers.Set("Date", now.Format(time.RFC1123Z))
+	// The same Message-ID on every attempt: should a mail go out twice
+	// (see the package doc), mail clients show it once.
+	e.Headers.Set("Message-Id", s.messageID(b.ID, kind))
+	if kind == KindFinished {
+		// Thread the completion mail under the submission mail.
+		e.Headers.Set("In-Reply-To", s.messageID(b.ID, KindSubmitted))
+		e.Headers.Set("References", s.messageID(b.ID, KindSubmitted))
+	}
+	e.Headers.Set("X-Fbs-Build", b.ID)
+	e.Headers.Set("Auto-Submitted", "auto-generated")
+	return e, nil
+}
+
+func (s *Server) messageID(id string, kind Kind) string {
+	return "<" + id + "." + string(kind) + "@" + s.domain + ">"
+}
+
+// tail returns the last lines of the log of build b: from the log stream,
+// or the record's Tail when the stream is gone.
+func (s *Server) tail(ctx context.Context, b *tasks.Build) (lines []builds.LogLine, earlier bool, err error) {
+	last, err := s.store.LastLogLine(ctx, b.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if last > 0 {
+		after := max(0, last-tailLines)
+		lines, _, err = s.store.ReadLog(ctx, b.ID, after, tailLines, 0)
+		if err != nil {
+			return nil, false, err
+		}
+		earlier = after > 0
+	}
+	if len(lines) == 0 {
+		start := max(0, len(b.Tail)-tailLines)
+		for i, t := range b.Tail[start:] {
+			lines = append(lines, builds.LogLine{N: start + i + 1, Text: t})
+		}
+		earlier = start > 0
+	}
+	for i := range lines {
+		lines[i].Text = clean(lines[i].Text)
+	}
+	return lines, earlier, nil
+}
+
+// ansiRE matches terminal escape sequences (colours, cursor moves).
+var ansiRE = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])`)
+
+// clean makes a line of tool output fit for a mail: no escape sequences,
+// no control characters but tabs, valid UTF-8, at most maxLineLen bytes.
+func clean(s string) string {
+	s = ansiRE.ReplaceAllString(s, "")
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || (r >= 0x20 && r != 0x7f && !(r >= 0x80 && r < 0xa0)) {
+			return r
+		}
+		return -1
+	}, s)
+	if len(s) > maxLineLen {
+		cut := maxLineLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// humanSize writes n bytes for people: 1.2 GiB.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
