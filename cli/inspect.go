@@ -182,10 +182,12 @@ func (a *app) newListCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			opts := builds.ListOptions{Limit: limit}
-			if state != "" {
-				opts.Match = func(b *tasks.Build) bool { return string(b.State) == state }
+			switch tasks.State(state) {
+			case "", tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled:
+			default:
+				return fmt.Errorf("--state %q: want queued, running, succeeded, failed or cancelled", state)
 			}
+			opts := builds.ListOptions{Limit: limit, State: tasks.State(state)}
 			bs, err := c.List(cmd.Context(), opts)
 			if err != nil {
 				return err

@@ -100,6 +100,8 @@ func New(env Env) *cobra.Command {
 		a.newCancelCmd(),
 		a.newListCmd(),
 		a.newServeCmd(),
+		a.newWebCmd(),
+		a.newMonitorCmd(),
 		a.newVersionCmd(),
 		newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/webapp/apiclient"
 	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
@@ -24,6 +26,12 @@ import (
 // build runs here (`build --local`): only then may the spec name local
 // files for the worker.
 func (a *app) prepare(ctx context.Context, specPath string, local bool) (*tasks.Payload, error) {
+	return a.prepareFor(ctx, specPath, local, true)
+}
+
+// prepareFor is prepare; checkStaging false leaves the staging check to a
+// server that has its own file_root (`submit --server`).
+func (a *app) prepareFor(ctx context.Context, specPath string, local, checkStaging bool) (*tasks.Payload, error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, err
@@ -40,8 +48,10 @@ func (a *app) prepare(ctx context.Context, specPath string, local bool) (*tasks.
 		if s.KSISO != nil && isLocalPath(s.KSISO.ISO) {
 			return nil, fmt.Errorf("%s: [ksiso] iso: %q is a path on this machine; a worker only takes an http(s) URL or the name of an ISO in its iso_dir (use `fbs build --local` to build from a local ISO)", specPath, s.KSISO.ISO)
 		}
-		if err := staging.Check(s.Staging, staging.Options{Remote: true, FileRoot: cfg.Staging.FileRoot}); err != nil {
-			return nil, fmt.Errorf("%s: [DEFAULT] staging: %w", specPath, err)
+		if checkStaging {
+			if err := staging.Check(s.Staging, staging.Options{Remote: true, FileRoot: cfg.Staging.FileRoot}); err != nil {
+				return nil, fmt.Errorf("%s: [DEFAULT] staging: %w", specPath, err)
+			}
 		}
 	} else if s.KSISO != nil && isLocalPath(s.KSISO.ISO) && !filepath.IsAbs(s.KSISO.ISO) {
 		s.KSISO.ISO = filepath.Join(filepath.Dir(specPath), s.KSISO.ISO)
@@ -106,6 +116,7 @@ func currentUser() string {
 
 func (a *app) newSubmitCmd() *cobra.Command {
 	var wait bool
+	var server, token string
 	cmd := &cobra.Command{
 		Use:   "submit SPEC",
 		Short: "Validate a build spec, flatten its kickstart here and queue the build",
@@ -115,6 +126,9 @@ func (a *app) newSubmitCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if server != "" {
+				return a.submitToServer(ctx, args[0], server, token, wait)
+			}
 			p, err := a.prepare(ctx, args[0], false)
 			if err != nil {
 				return err
@@ -136,7 +150,44 @@ func (a *app) newSubmitCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the build and exit non-zero unless it succeeds")
+	cmd.Flags().StringVar(&server, "server", "", "submit through the fbs web API at this URL instead of Redis")
+	cmd.Flags().StringVar(&token, "token", "", "API token for --server (default $FBS_TOKEN)")
 	return cmd
+}
+
+// submitToServer submits through the web API: the kickstart is flattened
+// here all the same, the server checks the rest.
+func (a *app) submitToServer(ctx context.Context, specPath, server, token string, wait bool) error {
+	if token == "" {
+		token, _ = a.env.LookupEnv("FBS_TOKEN")
+	}
+	ac, err := apiclient.New(server, token, nil)
+	if err != nil {
+		return err
+	}
+	p, err := a.prepareFor(ctx, specPath, false, false)
+	if err != nil {
+		return err
+	}
+	res, err := ac.Submit(ctx, apiclient.FromPayload(p))
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(a.env.Stderr, "warning:", w)
+	}
+	fmt.Fprintln(a.env.Stdout, res.Build.ID)
+	if !wait {
+		return nil
+	}
+	b, err := ac.Wait(ctx, res.Build.ID, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	if b.State != tasks.StateSucceeded {
+		return &exitCode{code: 1, err: fmt.Errorf("build %s %s: %s", b.ID, b.State, b.Error)}
+	}
+	return nil
 }
 
 // client connects to Redis and returns a build client and its closer.

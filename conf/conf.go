@@ -48,6 +48,9 @@ type Config struct {
 	// File is the file the configuration was read from, "" for built-in
 	// defaults.
 	File string
+	// OIDC is the OpenID Connect provider web users sign in with ([oidc]);
+	// without an issuer the web front end runs in local mode.
+	OIDC OIDC
 }
 
 // Redis is the [redis] section.
@@ -491,4 +494,28 @@ func (l *loader) validate(table []field) {
 	if s.Username != "" && s.PasswordFile == "" && s.envPassword == "" {
 		l.errorf("smtp", "username", "a user name needs a password: set password_file or FBS_SMTP_PASSWORD")
 	}
+}
+
+// OIDC is the [oidc] section: sign-in to the web front end.
+type OIDC struct {
+	// Issuer is the provider's issuer URL; empty means no sign-in (local
+	// mode, loopback only).
+	Issuer string
+	// ClientID is fbs's client at the provider.
+	ClientID string
+	// ClientSecretFile holds the client secret; never logged.
+	ClientSecretFile string
+	// RedirectURL is where the provider sends users back. Default
+	// <web public_url>/callback.
+	RedirectURL string
+	// Scopes are asked for besides openid. Default profile,email.
+	Scopes []string
+	// GroupsClaim is the ID token claim listing the user's groups. Default
+	// groups.
+	GroupsClaim string
+	// SubmitGroup, if set, is the group a user must be in to submit builds.
+	SubmitGroup string
+	// AdminGroup, if set, is the group whose users see and cancel every
+	// build.
+	AdminGroup string
 }

@@ -75,6 +75,15 @@ func fields() []field {
 		{section: "koji", key: "cache_max_gb", bind: func(c *Config) value { return integer{&c.Koji.CacheMaxGB} }, def: "20", check: atLeast(1)},
 
 		{section: "releases", key: "list", bind: func(c *Config) value { return list{&c.Releases} }, def: "41,42,rawhide", check: releases},
+
+		{section: "oidc", key: "issuer", bind: func(c *Config) value { return str{&c.OIDC.Issuer} }, check: httpURL},
+		{section: "oidc", key: "client_id", bind: func(c *Config) value { return str{&c.OIDC.ClientID} }},
+		{section: "oidc", key: "client_secret_file", bind: func(c *Config) value { return str{&c.OIDC.ClientSecretFile} }, check: absPath},
+		{section: "oidc", key: "redirect_url", bind: func(c *Config) value { return str{&c.OIDC.RedirectURL} }, check: httpURL},
+		{section: "oidc", key: "scopes", bind: func(c *Config) value { return list{&c.OIDC.Scopes} }},
+		{section: "oidc", key: "groups_claim", bind: func(c *Config) value { return str{&c.OIDC.GroupsClaim} }},
+		{section: "oidc", key: "submit_group", bind: func(c *Config) value { return str{&c.OIDC.SubmitGroup} }},
+		{section: "oidc", key: "admin_group", bind: func(c *Config) value { return str{&c.OIDC.AdminGroup} }},
 	}
 	for _, t := range toolNames() {
 		f = append(f, field{section: "tools", key: t, bind: func(c *Config) value { return tool{c.Tools, t} }, check: command})

@@ -30,7 +30,11 @@ const (
 	keyStats   = "fbs:stats"
 )
 
-func keyBuild(id string) string   { return "fbs:build:" + id }
+func keyBuild(id string) string { return "fbs:build:" + id }
+func keyOwner(o string) string  { return "fbs:builds:owner:" + o }
+func keyState(st tasks.State) string {
+	return "fbs:builds:state:" + string(st)
+}
 func keyPayload(id string) string { return "fbs:payload:" + id }
 func keyLease(id string) string   { return "fbs:lease:" + id }
 
@@ -61,8 +65,12 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, keyPayload(b.ID), payload, 0)
-		// Score 0 for all: the index is ordered by ID, and IDs sort by time.
+		// Score 0 for all: the indexes are ordered by ID, and IDs sort by
+		// time. Owner and state indexes let filtered lists read only what
+		// they return.
 		p.ZAdd(ctx, keyIndex, redis.Z{Score: 0, Member: b.ID})
+		p.ZAdd(ctx, keyOwner(b.Owner), redis.Z{Score: 0, Member: b.ID})
+		p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: b.ID})
 		p.HIncrBy(ctx, keyByState, string(b.State), 1)
 		return nil
 	})
@@ -82,6 +90,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if b != nil {
 			p.HIncrBy(ctx, keyByState, string(b.State), -1)
+			p.ZRem(ctx, keyOwner(b.Owner), id)
+			p.ZRem(ctx, keyState(b.State), id)
 		}
 		p.Del(ctx, keyBuild(id), keyPayload(id), keyLease(id), LogKey(id))
 		p.ZRem(ctx, keyIndex, id)
@@ -167,6 +177,8 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 			if was != b.State {
 				p.HIncrBy(ctx, keyByState, string(was), -1)
 				p.HIncrBy(ctx, keyByState, string(b.State), 1)
+				p.ZRem(ctx, keyState(was), id)
+				p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: id})
 			}
 			return nil
 		})
@@ -192,11 +204,17 @@ type ListOptions struct {
 	Before string
 	// Limit caps the number of builds returned (default 50).
 	Limit int
+	// Owner, when set, lists only that owner's builds (from its index).
+	Owner string
+	// State, when set, lists only builds in that state (from its index).
+	State tasks.State
 	// Match, when set, keeps only the builds for which it returns true.
 	Match func(*tasks.Build) bool
 }
 
-// List returns builds newest first.
+// List returns builds newest first. Owner and State read their own index,
+// so a list filtered by them costs what it returns; Match is checked on
+// every record read.
 func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, error) {
 	if opts.Limit <= 0 {
 		opts.Limit = 50
@@ -208,18 +226,30 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 		}
 		max = "(" + opts.Before
 	}
+	index := keyIndex
+	switch {
+	case opts.Owner != "":
+		index = keyOwner(opts.Owner)
+	case opts.State != "":
+		index = keyState(opts.State)
+	}
+	// Without a filter to apply here, read exactly what is missing;
+	// with one, read ahead in larger pages.
+	filtered := opts.Match != nil || (opts.Owner != "" && opts.State != "")
 	var out []*tasks.Build
-	offset := int64(0)
-	const page = 200
 	for len(out) < opts.Limit {
-		ids, err := s.rdb.ZRevRangeByLex(ctx, keyIndex, &redis.ZRangeBy{Max: max, Min: "-", Offset: offset, Count: page}).Result()
+		count := int64(opts.Limit - len(out))
+		if filtered {
+			count = 200
+		}
+		ids, err := s.rdb.ZRevRangeByLex(ctx, index, &redis.ZRangeBy{Max: max, Min: "-", Count: count}).Result()
 		if err != nil {
 			return nil, fmt.Errorf("list builds: %w", err)
 		}
 		if len(ids) == 0 {
 			break
 		}
-		offset += int64(len(ids))
+		max = "(" + ids[len(ids)-1]
 		keys := make([]string, len(ids))
 		for i, id := range ids {
 			keys[i] = keyBuild(id)
@@ -236,6 +266,9 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 			b, err := decode(ids[i], []byte(str))
 			if err != nil {
 				return nil, err
+			}
+			if (opts.State != "" && b.State != opts.State) || (opts.Owner != "" && b.Owner != opts.Owner) {
+				continue
 			}
 			if opts.Match != nil && !opts.Match(b) {
 				continue

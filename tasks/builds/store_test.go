@@ -66,6 +66,40 @@ func TestStoreCreateGetUpdateDelete(t *testing.T) {
 	}
 }
 
+// TestStoreStateIndexFollowsUpdates checks a build moves between state
+// indexes as its state changes, and leaves them when deleted.
+func TestStoreStateIndexFollowsUpdates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := builds.NewStore(redistest.Start(t).Client())
+	b := newBuild(time.Now(), tasks.StateQueued)
+	if err := st.Create(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	count := func(state tasks.State) int {
+		got, err := st.List(ctx, builds.ListOptions{State: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if _, err := st.Update(ctx, b.ID, func(b *tasks.Build) error { b.State = tasks.StateRunning; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if count(tasks.StateQueued) != 0 || count(tasks.StateRunning) != 1 {
+		t.Errorf("after update: queued %d running %d", count(tasks.StateQueued), count(tasks.StateRunning))
+	}
+	if n, _ := st.CountByState(ctx); n[tasks.StateRunning] != 1 || n[tasks.StateQueued] != 0 {
+		t.Errorf("CountByState = %v", n)
+	}
+	if err := st.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if count(tasks.StateRunning) != 0 {
+		t.Error("deleted build still in the state index")
+	}
+}
+
 func TestStoreUpdateConcurrent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -108,6 +142,10 @@ func TestStoreList(t *testing.T) {
 			state = tasks.StateFailed
 		}
 		b := newBuild(base.Add(time.Duration(i)*time.Minute), state)
+		b.Owner = "alice"
+		if i == 1 || i == 5 {
+			b.Owner = "bob"
+		}
 		if err := st.Create(ctx, b, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -131,6 +169,11 @@ func TestStoreList(t *testing.T) {
 		{"cursor at end", builds.ListOptions{Limit: 3, Before: all[6].ID}, nil},
 		{"filter", builds.ListOptions{Limit: 10, Match: failed}, []*tasks.Build{all[0], all[2], all[4], all[6]}},
 		{"filter with cursor", builds.ListOptions{Limit: 2, Before: all[2].ID, Match: failed}, []*tasks.Build{all[4], all[6]}},
+		{"state index", builds.ListOptions{Limit: 10, State: tasks.StateFailed}, []*tasks.Build{all[0], all[2], all[4], all[6]}},
+		{"state index with cursor", builds.ListOptions{Limit: 1, Before: all[0].ID, State: tasks.StateFailed}, []*tasks.Build{all[2]}},
+		{"owner index", builds.ListOptions{Limit: 10, Owner: "bob"}, []*tasks.Build{all[1], all[5]}},
+		{"owner and state", builds.ListOptions{Limit: 10, Owner: "bob", State: tasks.StateSucceeded}, []*tasks.Build{all[1], all[5]}},
+		{"unknown owner", builds.ListOptions{Limit: 10, Owner: "nobody"}, nil},
 	}
 	for _, tc := range tests {
 		got, err := st.List(ctx, tc.opts)

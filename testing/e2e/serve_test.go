@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +11,17 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 )
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -28,9 +41,12 @@ func TestServeEmbeddedBroker(t *testing.T) {
 	cfg := e.config("serve", "")
 	// No [redis] url: serve must start its own broker.
 	e.write(cfg, strings.Replace(mustRead(t, cfg), "url = "+e.redis.URL, "", 1))
-	addr := freeAddr(t)
-	srv := e.start("serve", "--config", cfg, "--broker-listen", addr)
-	e.waitFor(30*time.Second, "fbs serve", func() bool { return strings.Contains(srv.out.String(), "serving") })
+	addr, web := freeAddr(t), freeAddr(t)
+	srv := e.start("serve", "--config", cfg, "--broker-listen", addr, "--listen", web)
+	e.waitFor(30*time.Second, "fbs serve", func() bool {
+		out := srv.out.String()
+		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
+	})
 	url := "redis://" + addr + "/0"
 	if !strings.Contains(srv.out.String(), url) {
 		t.Errorf("serve does not say where its broker is:\n%s", srv.out.String())
@@ -41,6 +57,30 @@ func TestServeEmbeddedBroker(t *testing.T) {
 	}
 	id := strings.SplitN(out, "\n", 2)[0]
 	checkStaged(t, e, id)
+	// One listener serves the web app, the monitor and the outbox, where
+	// both mails of the build land (no SMTP configured).
+	for path, want := range map[string]string{
+		"/":                        "fbs",
+		"/builds/" + id:            "succeeded",
+		"/api/v1/builds/" + id:     `"state":"succeeded"`,
+		"/status":                  "build:x86_64:41",
+		"/healthz":                 "",
+		"/builds/" + id + "/log":   "stage build: done",
+		"/builds/../../etc/passwd": "",
+	} {
+		code, body := get(t, "http://"+web+path)
+		wantCode := http.StatusOK
+		if strings.Contains(path, "..") {
+			wantCode = http.StatusNotFound
+		}
+		if code != wantCode || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, body lacks %q", path, code, want)
+		}
+	}
+	e.waitFor(30*time.Second, "both mails in the outbox", func() bool {
+		_, body := get(t, "http://"+web+"/outbox")
+		return strings.Count(body, "/outbox/") == 2
+	})
 	// Cancel of a queued build works on the embedded broker too.
 	out, _, code = e.run("submit", "--config", cfg, "--redis", url, e.spec("a.conf", "aarch64", "boot.iso"))
 	if code != 0 {

@@ -34,7 +34,18 @@ type Log struct {
 	lines int
 	tail  []string
 	err   error
+	// flush is the pending delayed flush, nil when none is scheduled:
+	// lines reach the file (and the publisher) within FlushDelay, in one
+	// write for many lines rather than one per line.
+	flush *time.Timer
+	// lastMs and lastTs cache the timestamp text of the current millisecond.
+	lastMs int64
+	lastTs string
 }
+
+// FlushDelay is the longest a line waits in memory before it is written to
+// the log file and offered to the publisher.
+const FlushDelay = 10 * time.Millisecond
 
 // Options configures a Log.
 type Options struct {
@@ -109,16 +120,21 @@ func (l *Log) Write(p []byte) (int, error) {
 
 func (l *Log) line(src, text string, tool bool) {
 	text = strings.TrimRight(text, "\r")
-	ts := l.now().UTC().Format("2006-01-02T15:04:05.000Z")
+	now := l.now().UTC()
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.f == nil {
-		l.mu.Unlock()
 		return
 	}
-	if _, err := fmt.Fprintf(l.w, "%s %s | %s\n", ts, src, text); err != nil && l.err == nil {
-		l.err = fmt.Errorf("write build log: %w", err)
+	if ms := now.UnixMilli(); ms != l.lastMs || l.lastTs == "" {
+		l.lastMs, l.lastTs = ms, now.Format("2006-01-02T15:04:05.000Z")
 	}
-	if err := l.w.Flush(); err != nil && l.err == nil {
+	l.w.WriteString(l.lastTs)
+	l.w.WriteByte(' ')
+	l.w.WriteString(src)
+	l.w.WriteString(" | ")
+	l.w.WriteString(text)
+	if err := l.w.WriteByte('\n'); err != nil && l.err == nil {
 		l.err = fmt.Errorf("write build log: %w", err)
 	}
 	l.lines++
@@ -128,8 +144,28 @@ func (l *Log) line(src, text string, tool bool) {
 		}
 		l.tail = append(l.tail, text)
 	}
+	if l.flush == nil {
+		l.flush = time.AfterFunc(FlushDelay, l.flushNow)
+	}
+}
+
+// flushNow writes the buffered lines to the file and wakes the publisher.
+func (l *Log) flushNow() {
+	l.mu.Lock()
+	l.flush = nil
+	if l.f != nil {
+		if err := l.w.Flush(); err != nil && l.err == nil {
+			l.err = fmt.Errorf("write build log: %w", err)
+		}
+	}
 	l.mu.Unlock()
 	l.notify()
+}
+
+// Sync writes buffered lines to the file now, for readers of the file.
+func (l *Log) Sync() error {
+	l.flushNow()
+	return l.Err()
 }
 
 // Lines is how many lines the log holds.
@@ -159,6 +195,10 @@ func (l *Log) Close() error {
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return l.err
+	}
+	if l.flush != nil {
+		l.flush.Stop()
+		l.flush = nil
 	}
 	err := l.w.Flush()
 	if cerr := l.f.Close(); err == nil {

@@ -485,6 +485,9 @@ func (r *run) transfer(ctx context.Context, ok bool) error {
 
 // snapshotLog copies the log as it is now to the scratch dir.
 func (r *run) snapshotLog() (string, error) {
+	if err := r.log.Sync(); err != nil {
+		return "", fmt.Errorf("snapshot build log: %w", err)
+	}
 	dir := filepath.Join(r.work, "log")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("snapshot build log: %w", err)

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fedora-fbs/fbs/monitor"
+	"github.com/fedora-fbs/fbs/monitor/notify"
+	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/worker"
+)
+
+func (a *app) newMonitorCmd() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "monitor",
+		Short: "Serve the build monitor: build pages, live logs, status and metrics",
+		Long: "monitor serves the build pages with their logs following live, the full logs,\n" +
+			"the status page (queues, workers, recent builds), their JSON, /healthz and\n" +
+			"/metrics, all read from Redis, so it can run on any host.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.load()
+			if err != nil {
+				return err
+			}
+			if listen == "" {
+				listen = cfg.Monitor.Listen
+			}
+			if listen == "" {
+				return errors.New("monitor: no address to listen on: give --listen or [monitor] listen")
+			}
+			ctx := cmd.Context()
+			rdb, err := client.Connect(ctx, a.redis())
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			mon, err := monitor.New(rdb, monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger})
+			if err != nil {
+				return err
+			}
+			defer mon.Close()
+			// The monitor sends the mails, and reaps builds of dead workers
+			// like every worker does.
+			mail, err := notify.New(rdb, a.notifyConfig(cfg, cfg.Monitor.PublicURL))
+			if err != nil {
+				return err
+			}
+			if err := mail.Start(context.WithoutCancel(ctx)); err != nil {
+				return err
+			}
+			defer mail.Shutdown()
+			reaper := worker.NewReaper(rdb, worker.ReaperConfig{LostBuilds: cfg.Worker.LostBuilds, BuildTimeout: cfg.Worker.BuildTimeout, Logger: a.logger})
+			reaper.Start(context.WithoutCancel(ctx))
+			defer reaper.Stop()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("monitor: listen on %s: %w", listen, err)
+			}
+			where := cfg.Monitor.PublicURL
+			if where == "" {
+				where = "http://" + ln.Addr().String()
+			}
+			fmt.Fprintf(a.env.Stdout, "fbs monitor: serving on %s (status page: %s/status)\n", ln.Addr(), where)
+			return serveHTTP(ctx, ln, mon.Handler())
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default [monitor] listen, 127.0.0.1:5100)")
+	return cmd
+}

@@ -1,0 +1,328 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+)
+
+var funcs = template.FuncMap{
+	"spans": ansiSpans,
+	"size":  humanSize,
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"dur": func(d time.Duration) string { return d.Round(time.Second).String() },
+	"ago": func(now, t time.Time) string {
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	},
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// webLink returns u when it is an http(s) URL a browser can open; staging
+// locations such as sftp:// or file:// are shown as text only.
+func webLink(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return u
+}
+
+type artifactView struct {
+	tasks.Artifact
+	Link string
+}
+
+type lineView struct {
+	N     int
+	Spans []span
+}
+
+// buildView is what the build page shows.
+type buildView struct {
+	B           *tasks.Build
+	Duration    time.Duration
+	Artifacts   []artifactView
+	StagedLink  string
+	Checksum    string
+	ChecksumURL string
+	Lines       []lineView
+	// LastLine is the number of the last line shown (the SSE stream
+	// starts after it); Truncated says earlier lines exist.
+	LastLine  int
+	Truncated bool
+	Ended     tasks.State
+	Live      bool
+	// WorkerLost explains a running build that no worker holds.
+	WorkerLost string
+	PageLines  int
+	LogURL     string
+	StreamURL  string
+	APIURL     string
+	StatusURL  string
+	Script     template.JS
+	Style      template.CSS
+}
+
+// buildPage shows a build: what was asked, where it is, what came out and
+// the tail of its log, which build.js then follows live.
+func (s *Server) buildPage(c *gin.Context) {
+	id, err := buildID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := s.reqContext(c)
+	defer cancel()
+	b, err := s.store.Get(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	lines, end, err := s.tail(ctx, id, s.cfg.PageLines)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v := &buildView{
+		B: b, Duration: b.Duration(time.Now()), Ended: end, PageLines: s.cfg.PageLines,
+		LogURL: s.link(1, "builds/"+id+"/log"), StreamURL: s.link(1, "builds/"+id+"/log/stream"),
+		APIURL: s.link(1, "api/v1/builds/"+id), StatusURL: s.link(1, "status"),
+		Script: s.script, Style: s.style,
+	}
+	for _, a := range b.Artifacts {
+		v.Artifacts = append(v.Artifacts, artifactView{Artifact: a, Link: webLink(a.URL)})
+	}
+	if b.Staged != "" {
+		v.StagedLink = webLink(b.Staged)
+		v.Checksum = strings.TrimRight(b.Staged, "/") + "/CHECKSUM"
+		v.ChecksumURL = webLink(v.Checksum)
+	}
+	for _, l := range lines {
+		v.Lines = append(v.Lines, lineView{N: l.N, Spans: ansiSpans(l.Text)})
+	}
+	if len(lines) > 0 {
+		v.LastLine = lines[len(lines)-1].N
+		v.Truncated = lines[0].N > 1
+	}
+	v.Live = end == "" && !b.State.Final()
+	if b.State == tasks.StateRunning && b.Waiting == "" {
+		holder, err := s.store.LeaseHolder(ctx, id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if holder == "" {
+			v.WorkerLost = fmt.Sprintf("The worker running this build (%s) has stopped renewing its lease: it has probably died. "+
+				"The build will be re-queued or failed; the log below is everything it published.", orUnknown(b.Worker))
+		}
+	}
+	s.render(c, "build.html", v)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown host"
+	}
+	return s
+}
+
+func (s *Server) render(c *gin.Context, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.fail(c, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// buildJSON serves the build record as JSON (tasks.Build).
+func (s *Server) buildJSON(c *gin.Context) {
+	id, err := buildID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := s.reqContext(c)
+	defer cancel()
+	b, err := s.store.Get(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, b)
+}
+
+// QueueStatus is one asynq queue on the status page and in its JSON.
+type QueueStatus struct {
+	Name string `json:"name"`
+	// Arch and Release are set for build queues (build:<arch>:<release>).
+	Arch      string `json:"arch,omitempty"`
+	Release   string `json:"release,omitempty"`
+	Pending   int    `json:"pending"`
+	Active    int    `json:"active"`
+	Scheduled int    `json:"scheduled"`
+	Retry     int    `json:"retry"`
+	Archived  int    `json:"archived"`
+	// FailedToday and ProcessedToday are asynq's daily counts.
+	FailedToday    int `json:"failed_today"`
+	ProcessedToday int `json:"processed_today"`
+}
+
+// Status is what GET /api/v1/status returns and /status shows.
+type Status struct {
+	// Time is when the status was read.
+	Time time.Time `json:"time"`
+	// Queues are every asynq queue, build queues first.
+	Queues []QueueStatus `json:"queues"`
+	// Workers are the workers whose heartbeat is current.
+	Workers []*builds.WorkerInfo `json:"workers"`
+	// Builds counts the builds in each state.
+	Builds map[tasks.State]int64 `json:"builds_by_state"`
+	// Recent are the newest builds, newest first.
+	Recent []*tasks.Build `json:"recent"`
+	// Counters are the service-wide counters (log lines, emails...).
+	Counters map[string]int64 `json:"counters"`
+}
+
+// queues reads every asynq queue's counts, build queues first.
+func (s *Server) queues() ([]QueueStatus, error) {
+	names, err := s.inspect.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	slices.Sort(names)
+	out := make([]QueueStatus, 0, len(names))
+	for _, n := range names {
+		qi, err := s.inspect.GetQueueInfo(n)
+		if err != nil {
+			return nil, fmt.Errorf("read queue %s: %w", n, err)
+		}
+		q := QueueStatus{Name: n, Pending: qi.Pending, Active: qi.Active, Scheduled: qi.Scheduled,
+			Retry: qi.Retry, Archived: qi.Archived, FailedToday: qi.Failed, ProcessedToday: qi.Processed}
+		q.Arch, q.Release, _ = tasks.ParseQueueName(n)
+		out = append(out, q)
+	}
+	slices.SortStableFunc(out, func(a, b QueueStatus) int {
+		ab, bb := a.Arch != "", b.Arch != ""
+		switch {
+		case ab && !bb:
+			return -1
+		case bb && !ab:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+func (s *Server) status(ctx context.Context) (*Status, error) {
+	st := &Status{Time: time.Now().UTC()}
+	var err error
+	if st.Queues, err = s.queues(); err != nil {
+		return nil, err
+	}
+	if st.Workers, err = s.store.Workers(ctx); err != nil {
+		return nil, err
+	}
+	if st.Builds, err = s.store.CountByState(ctx); err != nil {
+		return nil, err
+	}
+	if st.Recent, err = s.store.List(ctx, builds.ListOptions{Limit: s.cfg.RecentBuilds}); err != nil {
+		return nil, err
+	}
+	if st.Counters, err = s.store.Counters(ctx); err != nil {
+		return nil, err
+	}
+	if st.Workers == nil {
+		st.Workers = []*builds.WorkerInfo{}
+	}
+	if st.Recent == nil {
+		st.Recent = []*tasks.Build{}
+	}
+	return st, nil
+}
+
+func (s *Server) statusJSON(c *gin.Context) {
+	ctx, cancel := s.reqContext(c)
+	defer cancel()
+	st, err := s.status(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, st)
+}
+
+type recentView struct {
+	*tasks.Build
+	Link string
+}
+
+type statusView struct {
+	*Status
+	States   []tasks.State
+	Recent   []recentView
+	Counters []counterView
+	Style    template.CSS
+	APIURL   string
+}
+
+type counterView struct {
+	Name  string
+	Value int64
+}
+
+func (s *Server) statusPage(c *gin.Context) {
+	ctx, cancel := s.reqContext(c)
+	defer cancel()
+	st, err := s.status(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v := &statusView{Status: st, Style: s.style, APIURL: s.link(0, "api/v1/status"),
+		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
+	for _, b := range st.Recent {
+		v.Recent = append(v.Recent, recentView{Build: b, Link: s.link(0, "builds/"+b.ID)})
+	}
+	for k, n := range st.Counters {
+		v.Counters = append(v.Counters, counterView{k, n})
+	}
+	slices.SortFunc(v.Counters, func(a, b counterView) int { return strings.Compare(a.Name, b.Name) })
+	s.render(c, "status.html", v)
+}

@@ -1,0 +1,224 @@
+package monitor
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/monitor/metrics"
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Server serves the monitor's routes from one Redis.
+type Server struct {
+	cfg     Config
+	rdb     redis.UniversalClient
+	store   *builds.Store
+	inspect *asynq.Inspector
+	rec     *metrics.Recorder
+	pages   *template.Template
+	script  template.JS
+	style   template.CSS
+	csp     string
+	metrics http.Handler
+	log     *slog.Logger
+
+	hubsMu sync.Mutex
+	hubs   map[string]*hub
+	closed bool
+	hubsWG sync.WaitGroup
+}
+
+// New returns a server over rdb; the caller owns rdb. It starts nothing:
+// the log hubs that feed SSE streams live only while someone watches.
+func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
+	if rdb == nil {
+		return nil, errors.New("monitor: no Redis client")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb),
+		inspect: asynq.NewInspectorFromRedisClient(rdb),
+		rec:     metrics.NewRecorder(rdb),
+		log:     cfg.Logger,
+		hubs:    map[string]*hub{},
+	}
+	js, err := assets.ReadFile("assets/build.js")
+	if err != nil {
+		return nil, fmt.Errorf("monitor: read embedded script: %w", err)
+	}
+	css, err := assets.ReadFile("assets/style.css")
+	if err != nil {
+		return nil, fmt.Errorf("monitor: read embedded style: %w", err)
+	}
+	s.script, s.style = template.JS(js), template.CSS(css)
+	// The pages carry their script and style inline and allow nothing
+	// else: even a log line that escaped escaping could not run a script.
+	s.csp = fmt.Sprintf("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+		hashSource(js), hashSource(css))
+	s.pages, err = template.New("").Funcs(funcs).ParseFS(assets, "assets/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("monitor: parse templates: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(&collector{s: s}); err != nil {
+		return nil, fmt.Errorf("monitor: register metrics: %w", err)
+	}
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogPromLogger{s.log}})
+	return s, nil
+}
+
+func hashSource(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Register mounts every route of the monitor on r.
+func (s *Server) Register(r gin.IRouter) {
+	r.GET("/builds/:id", s.buildPage)
+	r.GET("/builds/:id/log", s.fullLog)
+	r.GET("/builds/:id/log/stream", s.stream)
+	r.GET("/api/v1/builds/:id", s.buildJSON)
+	r.GET("/status", s.statusPage)
+	r.GET("/api/v1/status", s.statusJSON)
+	r.GET("/healthz", s.healthz)
+	r.GET("/metrics", gin.WrapH(s.metrics))
+}
+
+// Handler returns a gin engine serving the monitor's routes at its root,
+// with a 404 for everything else, for `fbs monitor`.
+func (s *Server) Handler() http.Handler {
+	e := gin.New()
+	e.Use(gin.Recovery())
+	// A path that is not a route is a 404, never a redirect to a cleaned
+	// path: "/builds/../x" must not become "/x".
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
+	e.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, s.link(0, "status")) })
+	s.Register(e)
+	return e
+}
+
+// Errors the handlers map to status codes in fail.
+var (
+	errNotFound   = errors.New("not found")
+	errBadRequest = errors.New("bad request")
+)
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+// status maps an error to its HTTP status: the one place that does.
+func status(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNotFound), errors.Is(err, builds.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	case errors.As(err, &ne), errors.Is(err, redis.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// fail answers a request with err's status. The message never echoes the
+// request: a 404 says only what was not found.
+func (s *Server) fail(c *gin.Context, err error) {
+	code := status(err)
+	msg := http.StatusText(code)
+	switch code {
+	case http.StatusNotFound:
+		msg = "build not found"
+		if !strings.Contains(c.Request.URL.Path, "/builds/") {
+			msg = "page not found"
+		}
+	case http.StatusBadRequest:
+		msg = strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
+	default:
+		if c.Request.Context().Err() == nil {
+			s.log.Error("monitor request failed", "method", c.Request.Method, "path", c.Request.URL.EscapedPath(), "status", code, "err", err)
+		}
+		if code == http.StatusServiceUnavailable {
+			msg = "Redis is unavailable; try again shortly"
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	if strings.Contains(c.Request.URL.Path, "/api/") {
+		c.AbortWithStatusJSON(code, gin.H{"error": msg})
+		return
+	}
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
+	c.Abort()
+}
+
+// buildID returns the route's build ID, or errNotFound for anything that is
+// not one: only IDs of the form tasks.NewBuildID gives reach Redis.
+func buildID(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if !tasks.ValidBuildID(id) {
+		return "", errNotFound
+	}
+	return id, nil
+}
+
+// link returns the URL of target (a path below the monitor's root, without
+// a leading slash) as seen from a page depth directories below the root:
+// absolute under PublicURL when it is set, else relative, so the pages work
+// under any prefix.
+func (s *Server) link(depth int, target string) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL + "/" + target
+	}
+	rel := strings.Repeat("../", depth) + target
+	if rel == "" {
+		return "./"
+	}
+	return rel
+}
+
+func (s *Server) reqContext(c *gin.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	ctx, cancel := s.reqContext(c)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.fail(c, fmt.Errorf("ping Redis: %w", err))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.String(http.StatusOK, "ok\n")
+}
+
+// slogPromLogger lets promhttp report collection errors through slog.
+type slogPromLogger struct{ l *slog.Logger }
+
+func (p slogPromLogger) Println(v ...any) { p.l.Warn("metrics: " + fmt.Sprint(v...)) }

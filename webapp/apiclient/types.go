@@ -1,0 +1,85 @@
+package apiclient
+
+import (
+	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
+)
+
+// SubmitRequest is the JSON body of POST /api/v1/builds.
+type SubmitRequest struct {
+	// Spec is the build spec, as tasks.Spec marshals it.
+	Spec tasks.Spec `json:"spec"`
+	// Kickstarts are uploaded kickstart files by name (no directories); the
+	// spec's config names the main one, which may %include the others.
+	// Without them, config is an http(s)/ftp URL or a standard kickstart.
+	Kickstarts map[string]string `json:"kickstarts,omitempty"`
+}
+
+// SubmitResponse is the answer to a submission or resubmission (201).
+type SubmitResponse struct {
+	Build *tasks.Build `json:"build"`
+	// URL is the build's page.
+	URL string `json:"url"`
+	// Warnings are the spec's and kickstart's non-fatal findings.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// BuildList is the answer to GET /api/v1/builds.
+type BuildList struct {
+	Builds []*tasks.Build `json:"builds"`
+	// Next is the cursor of the next page (?before=Next), "" on the last.
+	Next string `json:"next,omitempty"`
+}
+
+// Release is an entry of GET /api/v1/releases.
+type Release struct {
+	Release string `json:"release"`
+	// Arches are the arches a live worker builds this release for.
+	Arches []string `json:"arches"`
+}
+
+// Arch is an entry of GET /api/v1/arches.
+type Arch struct {
+	Arch string `json:"arch"`
+	// Releases are the offered releases a live worker builds for this arch.
+	Releases []string `json:"releases"`
+}
+
+// Kickstart is an entry of GET /api/v1/kickstarts: a standard kickstart
+// that config= may name.
+type Kickstart struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Site is true for the site's own kickstarts, false for embedded ones.
+	Site bool `json:"site"`
+}
+
+// Worker is an entry of GET /api/v1/workers.
+type Worker struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	Arch        string    `json:"arch"`
+	Releases    []string  `json:"releases"`
+	Concurrency int       `json:"concurrency"`
+	Running     int       `json:"running"`
+	Draining    bool      `json:"draining,omitempty"`
+	Started     time.Time `json:"started"`
+	Heartbeat   time.Time `json:"heartbeat"`
+}
+
+// WorkerFrom is the public view of a worker's heartbeat.
+func WorkerFrom(w *builds.WorkerInfo) Worker {
+	return Worker{ID: w.ID, Host: w.Host, Arch: w.Arch, Releases: w.Releases, Concurrency: w.Concurrency,
+		Running: len(w.Builds), Draining: w.Draining, Started: w.Started, Heartbeat: w.Heartbeat}
+}
+
+// RestRequest is the original service's POST /rest body: config is the
+// INI spec text, ksfname the spec's kickstart name or URL, ks that
+// kickstart's text or null.
+type RestRequest struct {
+	Config  string  `json:"config"`
+	KSFName string  `json:"ksfname"`
+	KS      *string `json:"ks"`
+}

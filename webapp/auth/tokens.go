@@ -1,0 +1,168 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TokenPrefix starts every API token, so leaked tokens are recognisable.
+const TokenPrefix = "fbs_"
+
+// revokedKeep is how long a revoked token is remembered, to tell its user
+// "revoked" rather than "unknown".
+const revokedKeep = 30 * 24 * time.Hour
+
+// TokenInfo describes a token; the secret itself is never stored.
+type TokenInfo struct {
+	// ID is the first 12 hex digits of the hash: it names the token on the
+	// account page and in revocations.
+	ID string `json:"id"`
+	// Name is the owner's label for it.
+	Name    string    `json:"name"`
+	User    User      `json:"user"`
+	Created time.Time `json:"created"`
+	// Expires is zero for a token that does not expire.
+	Expires time.Time `json:"expires,omitzero"`
+	Revoked bool      `json:"revoked,omitempty"`
+	// Hash is the hex SHA-256 of the token.
+	Hash string `json:"hash"`
+}
+
+// Tokens stores API tokens hashed in Redis.
+type Tokens struct {
+	rdb redis.UniversalClient
+	now func() time.Time
+}
+
+// NewTokens returns a token store over rdb; now is the clock (nil: time.Now).
+func NewTokens(rdb redis.UniversalClient, now func() time.Time) *Tokens {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{rdb: rdb, now: now}
+}
+
+func keyToken(h string) string      { return "fbs:web:token:" + h }
+func keyUserTokens(u string) string { return "fbs:web:tokens:" + u }
+
+// Create issues a token for u named name, valid for ttl (0: no expiry). It
+// returns the secret, which is shown once and never stored.
+func (t *Tokens) Create(ctx context.Context, u User, name string, ttl time.Duration) (string, *TokenInfo, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return "", nil, fmt.Errorf("create token: name must be 1 to 100 characters")
+	}
+	secret := TokenPrefix + randomString(32)
+	h := hash(secret)
+	info := &TokenInfo{ID: h[:12], Name: name, User: u, Created: t.now().UTC(), Hash: h}
+	if ttl > 0 {
+		info.Expires = info.Created.Add(ttl)
+	}
+	data, err := json.Marshal(info)
+	if err != nil {
+		return "", nil, fmt.Errorf("create token: %w", err)
+	}
+	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keyToken(h), data, 0)
+		p.HSet(ctx, keyUserTokens(u.Name), info.ID, h)
+		return nil
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("store token of %s: %w", u.Name, err)
+	}
+	return secret, info, nil
+}
+
+// Verify returns the token's info, or ErrUnknownToken, ErrRevokedToken or
+// ErrExpiredToken.
+func (t *Tokens) Verify(ctx context.Context, secret string) (*TokenInfo, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) {
+		return nil, ErrUnknownToken
+	}
+	info, err := t.get(ctx, hash(secret))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case info.Revoked:
+		return nil, ErrRevokedToken
+	case !info.Expires.IsZero() && !t.now().Before(info.Expires):
+		return nil, ErrExpiredToken
+	}
+	return info, nil
+}
+
+func (t *Tokens) get(ctx context.Context, h string) (*TokenInfo, error) {
+	data, err := t.rdb.Get(ctx, keyToken(h)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrUnknownToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	var info TokenInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("decode token %s: %w", h[:12], err)
+	}
+	return &info, nil
+}
+
+// List returns user's tokens that are not revoked, newest first.
+func (t *Tokens) List(ctx context.Context, user string) ([]*TokenInfo, error) {
+	m, err := t.rdb.HGetAll(ctx, keyUserTokens(user)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list tokens of %s: %w", user, err)
+	}
+	var out []*TokenInfo
+	for _, h := range m {
+		info, err := t.get(ctx, h)
+		if errors.Is(err, ErrUnknownToken) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !info.Revoked {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Revoke revokes user's token id. A token of another user is
+// ErrUnknownToken: nobody learns which IDs exist.
+func (t *Tokens) Revoke(ctx context.Context, user, id string) error {
+	h, err := t.rdb.HGet(ctx, keyUserTokens(user), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return ErrUnknownToken
+	}
+	if err != nil {
+		return fmt.Errorf("revoke token %s of %s: %w", id, user, err)
+	}
+	info, err := t.get(ctx, h)
+	if err != nil {
+		return err
+	}
+	info.Revoked = true
+	data, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keyToken(h), data, revokedKeep)
+		p.HDel(ctx, keyUserTokens(user), id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("revoke token %s of %s: %w", id, user, err)
+	}
+	return nil
+}

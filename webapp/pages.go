@@ -1,0 +1,376 @@
+package webapp
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/webapp/apiclient"
+	"github.com/fedora-fbs/fbs/webapp/auth"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// pageNames are the pages; each is templates/NAME.html over layout.html.
+var pageNames = []string{"home", "form", "dashboard", "account", "error"}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"duration": func(b *tasks.Build) string {
+			d := b.Duration(time.Now())
+			switch {
+			case d == 0:
+				return "–"
+			case d < time.Minute:
+				return d.Round(10 * time.Millisecond).String()
+			}
+			return d.Truncate(time.Second).String()
+		},
+		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"final":  func(s tasks.State) bool { return s.Final() },
+		"served": func(r apiclient.Release, arch string) bool { return slices.Contains(r.Arches, arch) },
+	}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse page layout: %w", err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range pageNames {
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", n, err)
+		}
+		pages[n] = t
+	}
+	return pages, nil
+}
+
+// page is what every page template gets.
+type page struct {
+	Title string
+	User  *auth.User
+	Local bool
+	CSRF  string
+	Nonce string
+	// Flash is a message at the top (a success or a general error).
+	Flash, FlashError string
+	Data              any
+}
+
+// render writes page name with status.
+func (s *Server) render(c *gin.Context, status int, name, title string, data any, flash ...string) {
+	tok, err := s.pageCSRF(c)
+	if err != nil {
+		s.cfg.Logger.Error("render page", "page", name, "err", err)
+		c.String(http.StatusInternalServerError, "internal error: see the server's log")
+		c.Abort()
+		return
+	}
+	nonce := auth.NewSecret(16)
+	p := page{Title: title, User: user(c), Local: s.LocalMode(), CSRF: tok, Nonce: nonce, Data: data}
+	if len(flash) > 0 {
+		p.Flash = flash[0]
+	}
+	if len(flash) > 1 {
+		p.FlashError = flash[1]
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, p); err != nil {
+		s.cfg.Logger.Error("render page", "page", name, "err", err)
+		c.String(http.StatusInternalServerError, "internal error: see the server's log")
+		c.Abort()
+		return
+	}
+	// Inline style and script are allowed by this response's nonce only.
+	c.Header("Content-Security-Policy", fmt.Sprintf("default-src 'self'; img-src 'self' data:; "+
+		"style-src 'nonce-%s'; script-src 'nonce-%s'; connect-src 'self'; form-action 'self'; "+
+		"frame-ancestors 'none'; base-uri 'none'; object-src 'none'", nonce, nonce))
+	c.Header("Cache-Control", "no-store")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// errorPage renders an error as a page.
+func (s *Server) errorPage(c *gin.Context, status int, e Error) {
+	s.render(c, status, "error", http.StatusText(status), e)
+	c.Abort()
+}
+
+// signedIn returns the user, or sends the browser to sign in.
+func (s *Server) signedIn(c *gin.Context) *auth.User {
+	u := user(c)
+	if u == nil {
+		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+		c.Abort()
+	}
+	return u
+}
+
+func (s *Server) home(c *gin.Context) {
+	var recent []*tasks.Build
+	if u := user(c); u != nil {
+		bs, _, err := s.list(c, listQuery{Owner: u.Name, Limit: 5})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		recent = bs
+	}
+	s.render(c, http.StatusOK, "home", "On-Demand Fedora Build Service", recent)
+}
+
+// formData is what the build form shows.
+type formData struct {
+	Values     url.Values
+	Errors     map[string]string
+	Types      []tasks.ImageType
+	Arches     []string
+	Releases   []apiclient.Release
+	Kickstarts []apiclient.Kickstart
+	Unserved   bool
+}
+
+// Val is a field's value.
+func (f *formData) Val(k string) string { return f.Values.Get(k) }
+
+// Err is a field's error.
+func (f *formData) Err(k string) string { return f.Errors[k] }
+
+func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) (*formData, error) {
+	served, _, err := s.served(c)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.kickstarts()
+	if err != nil {
+		return nil, err
+	}
+	fd := &formData{Values: v, Errors: errs, Types: tasks.ImageTypes, Arches: tasks.Arches,
+		Releases: s.releases(served), Kickstarts: ks}
+	if a, r := v.Get("arch"), v.Get("release"); a != "" && r != "" && !served[tasks.QueueName(a, r)] {
+		fd.Unserved = true
+	}
+	return fd, nil
+}
+
+func (s *Server) buildForm(c *gin.Context) {
+	u := s.signedIn(c)
+	if u == nil {
+		return
+	}
+	v := url.Values{}
+	v.Set("type", c.DefaultQuery("type", string(tasks.TypeKSISO)))
+	v.Set("arch", c.DefaultQuery("arch", "x86_64"))
+	v.Set("release", c.DefaultQuery("release", s.cfg.Releases[0]))
+	v.Set("email", u.Email)
+	v.Set("ks_source", ksUpload)
+	v.Set("live_builder", tasks.BuilderLiveMedia)
+	fd, err := s.formData(c, v, nil)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "form", "Request a build", fd)
+}
+
+func (s *Server) submitForm(c *gin.Context) {
+	u := s.signedIn(c)
+	if u == nil {
+		return
+	}
+	v, files, order, err := s.readForm(c.Request)
+	if v != nil {
+		ck, _ := c.Cookie(csrfCookie)
+		if ck == "" || !s.csrfMatches(c, ck, v.Get("csrf")) {
+			s.fail(c, errCSRF)
+			return
+		}
+	}
+	if err == nil {
+		var d *draft
+		if d, err = s.formDraft(v, files, order); err == nil {
+			var b *tasks.Build
+			if b, _, err = s.submit(c, d); err == nil {
+				c.Redirect(http.StatusSeeOther, "/builds/"+b.ID)
+				return
+			}
+		}
+	}
+	if v == nil {
+		s.fail(c, err)
+		return
+	}
+	// Show every problem next to its field, keeping the input.
+	errs := map[string]string{}
+	var general []string
+	var fe fieldErrors
+	list := []error{err}
+	if errors.As(err, &fe) {
+		list = fe
+	}
+	status := 0
+	for _, e := range list {
+		st, body := toHTTP(e)
+		if status == 0 {
+			status = st
+		}
+		if st == http.StatusInternalServerError {
+			s.cfg.Logger.Error("submit form", "user", u.Name, "err", e)
+		}
+		if body.Field == "" {
+			general = append(general, body.Message)
+		} else if _, dup := errs[body.Field]; !dup {
+			errs[body.Field] = body.Message
+		}
+	}
+	fd, ferr := s.formData(c, v, errs)
+	if ferr != nil {
+		s.fail(c, ferr)
+		return
+	}
+	s.render(c, status, "form", "Request a build", fd, "", strings.Join(general, "\n"))
+}
+
+// dashData is what the dashboard shows.
+type dashData struct {
+	Query  listQuery
+	Builds []*tasks.Build
+	Next   string
+	States []tasks.State
+	Arches []string
+	Rels   []string
+	Admin  bool
+}
+
+// NextURL is the link to the next page, keeping the filters.
+func (d *dashData) NextURL() string {
+	v := url.Values{}
+	for k, val := range map[string]string{"state": d.Query.State, "arch": d.Query.Arch, "release": d.Query.Release, "q": d.Query.Text, "before": d.Next} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if d.Admin && d.Query.Owner != "" {
+		v.Set("owner", d.Query.Owner)
+	}
+	return "/builds?" + v.Encode()
+}
+
+func (s *Server) dashboard(c *gin.Context) {
+	u := s.signedIn(c)
+	if u == nil {
+		return
+	}
+	q, err := parseListQuery(c, u)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	bs, next, err := s.list(c, q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d := &dashData{Query: q, Builds: bs, Next: next, Arches: tasks.Arches, Rels: s.cfg.Releases, Admin: u.Admin,
+		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
+	s.render(c, http.StatusOK, "dashboard", "Builds", d, c.Query("flash"))
+}
+
+func (s *Server) cancelForm(c *gin.Context) {
+	if s.signedIn(c) == nil {
+		return
+	}
+	if _, err := s.cancel(c, c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/builds?flash="+url.QueryEscape("Build "+c.Param("id")+" cancelled."))
+}
+
+func (s *Server) resubmitForm(c *gin.Context) {
+	if s.signedIn(c) == nil {
+		return
+	}
+	b, err := s.resubmit(c, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/builds/"+b.ID)
+}
+
+// accountData is what the account page shows.
+type accountData struct {
+	Tokens []*auth.TokenInfo
+	// NewToken is a token just created, shown this once.
+	NewToken string
+	MaxDays  int
+}
+
+func (s *Server) accountPage(c *gin.Context, status int, newToken, flash, flashErr string) {
+	u := s.signedIn(c)
+	if u == nil {
+		return
+	}
+	toks, err := s.tokens.List(c.Request.Context(), u.Name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, status, "account", "Account", &accountData{Tokens: toks, NewToken: newToken,
+		MaxDays: int(s.cfg.MaxTokenLifetime / (24 * time.Hour))}, flash, flashErr)
+}
+
+func (s *Server) account(c *gin.Context) { s.accountPage(c, http.StatusOK, "", "", "") }
+
+// accountPost creates (action=create, name, days) or revokes
+// (action=revoke, id) an API token.
+func (s *Server) accountPost(c *gin.Context) {
+	u := s.signedIn(c)
+	if u == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	switch c.PostForm("action") {
+	case "create":
+		var days int
+		if v := c.PostForm("days"); v != "" {
+			if _, err := fmt.Sscan(v, &days); err != nil || days < 0 || days > 3650 {
+				s.accountPage(c, http.StatusUnprocessableEntity, "", "", "days: want a number from 0 (no expiry) to 3650")
+				return
+			}
+		}
+		ttl := time.Duration(days) * 24 * time.Hour
+		if max := s.cfg.MaxTokenLifetime; max > 0 && (ttl == 0 || ttl > max) {
+			ttl = max
+		}
+		secret, _, err := s.tokens.Create(ctx, *u, c.PostForm("name"), ttl)
+		if err != nil {
+			s.accountPage(c, http.StatusUnprocessableEntity, "", "", err.Error())
+			return
+		}
+		s.accountPage(c, http.StatusOK, secret, "Token created: copy it now, it is not shown again.", "")
+	case "revoke":
+		if err := s.tokens.Revoke(ctx, u.Name, c.PostForm("id")); err != nil {
+			if errors.Is(err, auth.ErrUnknownToken) {
+				s.accountPage(c, http.StatusNotFound, "", "", "no such token")
+				return
+			}
+			s.fail(c, err)
+			return
+		}
+		s.accountPage(c, http.StatusOK, "", "Token revoked.", "")
+	default:
+		s.fail(c, badRequest("action", "action must be create or revoke"))
+	}
+}

@@ -1,0 +1,407 @@
+package webapp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/webapp/auth"
+)
+
+// Cookie names.
+const (
+	sessionCookie = "fbs_session"
+	csrfCookie    = "fbs_csrf"
+	// CSRFHeader carries the CSRF token of API calls made by pages.
+	CSRFHeader = "X-CSRF-Token"
+)
+
+// Server serves the web app's pages and API.
+type Server struct {
+	c        *client.Client
+	rdb      redis.UniversalClient
+	cfg      Config
+	public   *url.URL
+	tokens   *auth.Tokens
+	sessions *auth.Sessions
+	oidc     *oidcProvider
+	pages    map[string]*template.Template
+
+	secretMu sync.Mutex
+	secret   []byte
+}
+
+// New returns the web app over build client c. It fills cfg's defaults and
+// validates it; it does not contact the OIDC provider until the first
+// sign-in.
+func New(c *client.Client, cfg Config) (*Server, error) {
+	if c == nil {
+		return nil, errors.New("web app: no build client")
+	}
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	pub, err := url.Parse(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("web config: public URL: %w", err)
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		c: c, rdb: c.Redis(), cfg: cfg, public: pub, pages: pages,
+		tokens:   auth.NewTokens(c.Redis(), nil),
+		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
+	}
+	if cfg.OIDC.Enabled() {
+		s.oidc = newOIDCProvider(cfg.OIDC)
+	}
+	return s, nil
+}
+
+// LocalMode reports whether the server runs without sign-in, everyone
+// being the local user.
+func (s *Server) LocalMode() bool { return !s.cfg.OIDC.Enabled() }
+
+// Register mounts the web app's routes on r. The monitor's routes
+// (/builds/:id, /api/v1/builds/:id, /status...) are not among them.
+func (s *Server) Register(r gin.IRouter) {
+	g := r.Group("", s.secure, s.limitBody, s.identify)
+	g.GET("/", s.home)
+	g.GET("/build", s.buildForm)
+	g.POST("/build", s.submitForm) // checks the CSRF field of its multipart body
+	g.GET("/builds", s.dashboard)
+	g.POST("/builds/:id/cancel", s.csrf, s.cancelForm)
+	g.POST("/builds/:id/resubmit", s.csrf, s.resubmitForm)
+	g.GET("/login", s.login)
+	g.GET("/callback", s.callback)
+	g.POST("/logout", s.csrf, s.logout)
+	g.GET("/account", s.account)
+	g.POST("/account", s.csrf, s.accountPost)
+	g.POST("/rest", s.apiAuth, s.rest)
+
+	api := g.Group("/api/v1")
+	api.GET("/openapi.json", s.openAPI)
+	api.POST("/builds", s.apiAuth, s.apiSubmit)
+	api.GET("/builds", s.apiAuth, s.apiList)
+	api.POST("/builds/:id/cancel", s.apiAuth, s.apiCancel)
+	api.POST("/builds/:id/resubmit", s.apiAuth, s.apiResubmit)
+	api.GET("/releases", s.apiAuth, s.apiReleases)
+	api.GET("/arches", s.apiAuth, s.apiArches)
+	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
+	api.GET("/workers", s.apiAuth, s.apiWorkers)
+}
+
+// secure sets the security headers of every response and, in local mode,
+// refuses Host names other than loopback and the public URL's, which
+// defeats DNS rebinding against the unauthenticated local service.
+func (s *Server) secure(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if s.public.Scheme == "https" {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if s.LocalMode() {
+		host := c.Request.Host
+		if hn, _, err := net.SplitHostPort(host); err == nil {
+			host = hn
+		}
+		host = strings.Trim(host, "[]")
+		if !loopbackHost(host) && !strings.EqualFold(host, s.public.Hostname()) {
+			s.fail(c, &problem{http.StatusForbidden, Error{CodeForbidden, "local mode serves loopback host names only", "Host"}})
+			return
+		}
+	}
+	c.Next()
+}
+
+// limitBody caps every request body at MaxBody; reads past it fail with
+// *http.MaxBytesError, which toHTTP maps to 413.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.MaxBody {
+		s.fail(c, tooLarge("", "request body of %d bytes: at most %d", c.Request.ContentLength, s.cfg.MaxBody))
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBody)
+	c.Next()
+}
+
+// Context keys.
+const (
+	keyUser = "fbs.user"
+	keyVia  = "fbs.via"
+)
+
+// How a request was authenticated.
+const (
+	viaToken   = "token"
+	viaSession = "session"
+	viaLocal   = "local"
+)
+
+// identify finds who is asking: a bearer token, the local user, or a
+// session cookie. A bad token fails the request at once; a stale session
+// cookie only leaves it anonymous.
+func (s *Server) identify(c *gin.Context) {
+	if h := c.GetHeader("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			s.fail(c, &problem{http.StatusUnauthorized, Error{CodeBadToken, "Authorization must be \"Bearer TOKEN\"", "Authorization"}})
+			return
+		}
+		info, err := s.tokens.Verify(c.Request.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		u := info.User
+		c.Set(keyUser, &u)
+		c.Set(keyVia, viaToken)
+		c.Next()
+		return
+	}
+	if s.LocalMode() {
+		c.Set(keyUser, &auth.User{Name: s.cfg.LocalUser, Email: s.cfg.LocalEmail, Admin: true, CanSubmit: true})
+		c.Set(keyVia, viaLocal)
+		c.Next()
+		return
+	}
+	if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
+		ses, err := s.sessions.Get(c.Request.Context(), id)
+		switch {
+		case err == nil:
+			c.Set(keyUser, &ses.User)
+			c.Set(keyVia, viaSession)
+		case !errors.Is(err, auth.ErrNoSession):
+			s.fail(c, err)
+			return
+		}
+	}
+	c.Next()
+}
+
+// user is the request's user, nil when anonymous.
+func user(c *gin.Context) *auth.User {
+	u, _ := c.Get(keyUser)
+	usr, _ := u.(*auth.User)
+	return usr
+}
+
+// apiAuth admits API requests: a token; a session plus the CSRF header;
+// or, in local mode, a request that no browser sent from another site.
+func (s *Server) apiAuth(c *gin.Context) {
+	if user(c) == nil {
+		s.fail(c, errUnauthenticated)
+		return
+	}
+	if c.Request.Method == http.MethodGet {
+		c.Next()
+		return
+	}
+	switch c.GetString(keyVia) {
+	case viaSession:
+		if !s.csrfOK(c) {
+			s.fail(c, errCSRF)
+			return
+		}
+	case viaLocal:
+		if crossSite(c.Request, s.public) && !s.csrfOK(c) {
+			s.fail(c, errCSRF)
+			return
+		}
+	}
+	c.Next()
+}
+
+// crossSite reports whether a browser sent r from another origin; CLI
+// clients send neither header.
+func crossSite(r *http.Request, public *url.URL) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host && u.Host != public.Host {
+			return true
+		}
+	}
+	return false
+}
+
+// csrf guards form posts: the csrf field must match the browser's CSRF
+// cookie.
+func (s *Server) csrf(c *gin.Context) {
+	if !s.csrfOK(c) {
+		s.fail(c, errCSRF)
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) csrfOK(c *gin.Context) bool {
+	ck, err := c.Cookie(csrfCookie)
+	if err != nil || ck == "" {
+		return false
+	}
+	got := c.GetHeader(CSRFHeader)
+	if got == "" {
+		// Multipart forms are read by their handler, which checks the
+		// token itself (see submitForm); PostForm would consume them.
+		if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt == "multipart/form-data" {
+			return false
+		}
+		got = c.PostForm("csrf")
+	}
+	return s.csrfMatches(c, ck, got)
+}
+
+// csrfMatches checks a CSRF token against cookie value ck.
+func (s *Server) csrfMatches(c *gin.Context, ck, got string) bool {
+	want, err := s.csrfToken(c.Request.Context(), ck)
+	if err != nil {
+		return false
+	}
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
+}
+
+// csrfToken is the form token of CSRF cookie value ck: an HMAC under the
+// service's secret, so a cookie planted by a sibling domain is useless.
+func (s *Server) csrfToken(ctx context.Context, ck string) (string, error) {
+	key, err := s.key(ctx)
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(ck))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// key returns the service's HMAC secret, shared in Redis by all web
+// instances and created by the first.
+func (s *Server) key(ctx context.Context) ([]byte, error) {
+	s.secretMu.Lock()
+	defer s.secretMu.Unlock()
+	if s.secret != nil {
+		return s.secret, nil
+	}
+	const k = "fbs:web:secret"
+	if err := s.rdb.SetNX(ctx, k, auth.NewSecret(32), 0).Err(); err != nil {
+		return nil, fmt.Errorf("create web secret: %w", err)
+	}
+	v, err := s.rdb.Get(ctx, k).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("read web secret: %w", err)
+	}
+	s.secret = v
+	return v, nil
+}
+
+// pageCSRF returns the CSRF token for the page being rendered, setting the
+// cookie on first visit.
+func (s *Server) pageCSRF(c *gin.Context) (string, error) {
+	ck, err := c.Cookie(csrfCookie)
+	if err != nil || ck == "" {
+		ck = auth.NewSecret(24)
+		s.setCookie(c, csrfCookie, ck, 0)
+	}
+	return s.csrfToken(c.Request.Context(), ck)
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the public
+// URL is https; maxAge < 0 deletes it, 0 makes it last the browser session.
+func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.public.Scheme == "https", SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// allowSubmit applies the per-user submission rate limit: a fixed window
+// counter in Redis, shared by every web instance.
+func (s *Server) allowSubmit(ctx context.Context, u *auth.User) error {
+	if s.cfg.SubmitLimit < 0 {
+		return nil
+	}
+	now := time.Now()
+	win := now.UnixNano() / int64(s.cfg.SubmitWindow)
+	k := "fbs:web:rate:" + u.Name + ":" + strconv.FormatInt(win, 10)
+	var n *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		n = p.Incr(ctx, k)
+		p.Expire(ctx, k, s.cfg.SubmitWindow+time.Second)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rate limit of %s: %w", u.Name, err)
+	}
+	if n.Val() > int64(s.cfg.SubmitLimit) {
+		end := time.Unix(0, (win+1)*int64(s.cfg.SubmitWindow))
+		return &rateLimited{retryAfter: int(end.Sub(now)/time.Second) + 1, limit: s.cfg.SubmitLimit, window: s.cfg.SubmitWindow.String()}
+	}
+	return nil
+}
+
+// fail answers with err through toHTTP: JSON for the API and /rest, an
+// error page otherwise.
+func (s *Server) fail(c *gin.Context, err error) {
+	status, body := toHTTP(err)
+	if !isAPI(c.Request) {
+		if status == http.StatusInternalServerError {
+			s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		}
+		s.errorPage(c, status, body)
+		return
+	}
+	if status == http.StatusInternalServerError {
+		s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		c.Header("Retry-After", strconv.Itoa(rl.retryAfter))
+	}
+	var fe fieldErrors
+	resp := gin.H{"code": body.Code, "message": body.Message}
+	if body.Field != "" {
+		resp["field"] = body.Field
+	}
+	if errors.As(err, &fe) && len(fe) > 1 {
+		var details []Error
+		for _, e := range fe {
+			_, b := toHTTP(e)
+			details = append(details, b)
+		}
+		resp["details"] = details
+	}
+	if body.Code == CodeUnauthenticated || body.Code == CodeBadToken || body.Code == CodeTokenExpired || body.Code == CodeTokenRevoked {
+		c.Header("WWW-Authenticate", `Bearer realm="fbs"`)
+	}
+	c.AbortWithStatusJSON(status, resp)
+}
+
+// isAPI reports whether r is for the JSON API (errors in JSON).
+func isAPI(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/") || p == "/rest"
+}
