@@ -18,6 +18,8 @@ deps=(
   "createrepo_c:createrepo-c:createrepo_c"
   "dnf:dnf:dnf"
   "sha256sum:coreutils:coreutils"
+  "openssl:openssl:openssl"
+  "chromium:chromium:chromium"
 )
 # files -> Debian package, Fedora package
 files=(
