@@ -19,7 +19,7 @@ import (
 
 var funcs = template.FuncMap{
 	"spans": ansiSpans,
-	"size":  humanSize,
+	"size":  tasks.HumanSize,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "–"
@@ -30,19 +30,6 @@ var funcs = template.FuncMap{
 	"ago": func(now, t time.Time) string {
 		return now.Sub(t).Round(time.Second).String() + " ago"
 	},
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // webLink returns u when it is an http(s) URL a browser can open; staging

@@ -120,6 +120,21 @@ type Artifact struct {
 	URL string `json:"url,omitempty"`
 }
 
+// HumanSize writes n bytes for people: "1.2 GiB". Pages and mails show
+// artifact sizes with it.
+func HumanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
 // StageTiming records when a pipeline stage ran.
 type StageTiming struct {
 	Stage    Stage         `json:"stage"`

@@ -128,3 +128,12 @@ func TestPayloadRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanSize(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+		if got := tasks.HumanSize(n); got != want {
+			t.Errorf("tasks.HumanSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -35,7 +35,7 @@ type templates struct {
 }
 
 func parseTemplates() (*templates, error) {
-	funcs := map[string]any{"size": humanSize}
+	funcs := map[string]any{"size": tasks.HumanSize}
 	t, err := texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt")
 	if err != nil {
 		return nil, fmt.Errorf("parse mail templates: %w", err)
@@ -190,18 +190,4 @@ func clean(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
-}
-
-// humanSize writes n bytes for people: 1.2 GiB.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
