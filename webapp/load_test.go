@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ var (
 	loadConns    = flag.Int("load.conns", 64, "concurrent connections of TestLoad")
 	loadDuration = flag.Duration("load.duration", 10*time.Second, "duration of each TestLoad scenario")
 	loadOnly     = flag.String("load.only", "", "run only the TestLoad scenarios whose name contains this")
+	loadWrk      = flag.Bool("load.wrk", false, "also drive the GET scenarios of TestLoad with wrk (Debian's wrk), a client that costs the server's cores less")
 )
 
 // TestLoad is the web app's load generator (doc/benchmarks.md): with
@@ -72,6 +74,9 @@ func TestLoad(t *testing.T) {
 		res := hammer(t, f.ts.URL+sc.path, sc.method, sc.token, sc.body, sc.want, *loadConns, *loadDuration)
 		t.Logf("%-70s %8.0f req/s  p50 %6.1f ms  p99 %7.1f ms  (%d requests, %d errors)",
 			sc.name, res.rate, ms(res.p50), ms(res.p99), res.n, res.errors)
+		if *loadWrk && sc.method == "GET" {
+			t.Logf("%-70s %s", sc.name+" (wrk)", runWrk(t, f.ts.URL+sc.path, sc.token, *loadConns, *loadDuration))
+		}
 	}
 	n, err := f.rdb.ZCard(ctx, "fbs:builds").Result()
 	if err != nil {
@@ -185,4 +190,33 @@ func hammer(t *testing.T, url, method, token string, body []byte, want, conns in
 		t.Errorf("%s %s: %d bad answers", method, url, errors)
 	}
 	return r
+}
+
+// runWrk drives url with wrk and returns its requests/s and latency
+// percentiles, or why it could not.
+func runWrk(t *testing.T, url, token string, conns int, d time.Duration) string {
+	t.Helper()
+	args := []string{"-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--latency"}
+	if token != "" {
+		args = append(args, "-H", "Authorization: Bearer "+token)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("wrk failed: %v: %s", err, out)
+	}
+	var rate, p50, p99, errs string
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			rate = f[1]
+		case len(f) == 2 && f[0] == "50%":
+			p50 = f[1]
+		case len(f) == 2 && f[0] == "99%":
+			p99 = f[1]
+		case strings.HasPrefix(strings.TrimSpace(l), "Non-2xx"):
+			errs = strings.TrimSpace(l)
+		}
+	}
+	return fmt.Sprintf("%s req/s  p50 %s  p99 %s  %s", rate, p50, p99, errs)
 }

@@ -216,13 +216,50 @@ type ListOptions struct {
 // so a list filtered by them costs what it returns; Match is checked on
 // every record read.
 func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, error) {
+	var out []*tasks.Build
+	err := s.scan(ctx, opts, opts.Match != nil || (opts.Owner != "" && opts.State != ""), func(id string, raw []byte) (bool, error) {
+		b, err := decode(id, raw)
+		if err != nil {
+			return false, err
+		}
+		if (opts.State != "" && b.State != opts.State) || (opts.Owner != "" && b.Owner != opts.Owner) {
+			return false, nil
+		}
+		if opts.Match != nil && !opts.Match(b) {
+			return false, nil
+		}
+		out = append(out, b)
+		return true, nil
+	})
+	return out, err
+}
+
+// ListRaw is List for callers that pass records on as JSON (the web API):
+// it returns each record's JSON as stored, without decoding it, and so
+// takes no Match and at most one of Owner and State.
+func (s *Store) ListRaw(ctx context.Context, opts ListOptions) (ids []string, records []json.RawMessage, err error) {
+	if opts.Match != nil || (opts.Owner != "" && opts.State != "") {
+		return nil, nil, errors.New("list builds: ListRaw filters by one index only")
+	}
+	err = s.scan(ctx, opts, false, func(id string, raw []byte) (bool, error) {
+		ids = append(ids, id)
+		records = append(records, raw)
+		return true, nil
+	})
+	return ids, records, err
+}
+
+// scan walks the index opts names, newest first, handing each record to
+// keep until it kept opts.Limit of them. readAhead reads larger pages, for
+// callers that drop records.
+func (s *Store) scan(ctx context.Context, opts ListOptions, readAhead bool, keep func(id string, raw []byte) (bool, error)) error {
 	if opts.Limit <= 0 {
 		opts.Limit = 50
 	}
 	max := "+"
 	if opts.Before != "" {
 		if !tasks.ValidBuildID(opts.Before) {
-			return nil, fmt.Errorf("list builds: bad cursor %q", opts.Before)
+			return fmt.Errorf("list builds: bad cursor %q", opts.Before)
 		}
 		max = "(" + opts.Before
 	}
@@ -233,21 +270,18 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 	case opts.State != "":
 		index = keyState(opts.State)
 	}
-	// Without a filter to apply here, read exactly what is missing;
-	// with one, read ahead in larger pages.
-	filtered := opts.Match != nil || (opts.Owner != "" && opts.State != "")
-	var out []*tasks.Build
-	for len(out) < opts.Limit {
-		count := int64(opts.Limit - len(out))
-		if filtered {
+	kept := 0
+	for kept < opts.Limit {
+		count := int64(opts.Limit - kept)
+		if readAhead {
 			count = 200
 		}
 		ids, err := s.rdb.ZRevRangeByLex(ctx, index, &redis.ZRangeBy{Max: max, Min: "-", Count: count}).Result()
 		if err != nil {
-			return nil, fmt.Errorf("list builds: %w", err)
+			return fmt.Errorf("list builds: %w", err)
 		}
 		if len(ids) == 0 {
-			break
+			return nil
 		}
 		max = "(" + ids[len(ids)-1]
 		keys := make([]string, len(ids))
@@ -256,30 +290,25 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 		}
 		vals, err := s.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
-			return nil, fmt.Errorf("list builds: %w", err)
+			return fmt.Errorf("list builds: %w", err)
 		}
 		for i, v := range vals {
 			str, ok := v.(string)
 			if !ok {
-				continue
+				continue // deleted meanwhile
 			}
-			b, err := decode(ids[i], []byte(str))
+			ok, err := keep(ids[i], []byte(str))
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if (opts.State != "" && b.State != opts.State) || (opts.Owner != "" && b.Owner != opts.Owner) {
-				continue
-			}
-			if opts.Match != nil && !opts.Match(b) {
-				continue
-			}
-			out = append(out, b)
-			if len(out) == opts.Limit {
-				break
+			if ok {
+				if kept++; kept == opts.Limit {
+					return nil
+				}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Running returns the IDs of the builds in state running.

@@ -2,6 +2,7 @@ package builds_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -220,5 +221,42 @@ func TestLogStreamNoRepeats(t *testing.T) {
 	}
 	if n, _ := st.LastLogLine(ctx, id); n != 3 {
 		t.Errorf("LastLogLine = %d, want 3 (end marker not counted)", n)
+	}
+}
+
+func TestStoreListRawMatchesList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := builds.NewStore(redistest.Start(t).Client())
+	for i := 0; i < 5; i++ {
+		b := newBuild(time.Now(), tasks.StateSucceeded)
+		b.Owner = []string{"alice", "bob"}[i%2]
+		if err := st.Create(ctx, b, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opts := range []builds.ListOptions{{Limit: 3}, {Limit: 10, Owner: "alice"}, {Limit: 10, State: tasks.StateSucceeded}} {
+		want, err := st.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, raws, err := st.ListRaw(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*tasks.Build
+		for i, r := range raws {
+			var b tasks.Build
+			if err := json.Unmarshal(r, &b); err != nil || b.ID != ids[i] {
+				t.Fatalf("raw record %d: %v (id %s vs %s)", i, err, b.ID, ids[i])
+			}
+			got = append(got, &b)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%+v: ListRaw differs from List (-want +got):\n%s", opts, diff)
+		}
+	}
+	if _, _, err := st.ListRaw(ctx, builds.ListOptions{Owner: "a", State: tasks.StateFailed}); err == nil {
+		t.Error("ListRaw accepted two index filters")
 	}
 }
