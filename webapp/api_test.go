@@ -356,7 +356,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		{"admin by owner", rt, "?owner=bob", []string{"k6.ks", "k3.ks", "k0.ks"}, 200},
 		{"state", at, "?state=cancelled", []string{"k1.ks"}, 200},
 		{"arch", at, "?arch=aarch64", []string{"k4.ks", "k2.ks"}, 200},
-		{"text", at, "?q=K5", []string{"k5.ks"}, 200},
+		{"text", at, "?q=K5.KS", []string{"k5.ks"}, 200}, // "." is in no build ID
 		{"cursor", at, "?before=" + ids[4], []string{"k2.ks", "k1.ks"}, 200},
 		{"bad state", at, "?state=done", nil, 422},
 		{"bad limit", at, "?limit=0", nil, 422},
