@@ -10,36 +10,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/fedora-fbs/fbs/tasks"
-	"github.com/fedora-fbs/fbs/tasks/builds"
 )
-
-// tail returns the last n lines of the log of build id and the final state
-// if the stream has ended. It reads the stream backwards, so it costs n
-// lines however long the log is.
-func (s *Server) tail(ctx context.Context, id string, n int) ([]builds.LogLine, tasks.State, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, builds.LogKey(id), "+", "-", int64(n)+1).Result()
-	if err != nil {
-		return nil, "", fmt.Errorf("read the tail of the log of build %s: %w", id, err)
-	}
-	var end tasks.State
-	lines := make([]builds.LogLine, 0, len(msgs))
-	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		if st, ok := m.Values["end"].(string); ok {
-			end = tasks.State(st)
-			continue
-		}
-		text, _ := m.Values["l"].(string)
-		nr, _ := strconv.Atoi(strings.TrimSuffix(m.ID, "-0"))
-		lines = append(lines, builds.LogLine{N: nr, Text: text})
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines, end, nil
-}
 
 // lineNumber parses a line number given by a client (?since=, ?after=,
 // Last-Event-ID).

@@ -81,19 +81,14 @@ type buildView struct {
 // buildPage shows a build: what was asked, where it is, what came out and
 // the tail of its log, which build.js then follows live.
 func (s *Server) buildPage(c *gin.Context) {
-	id, err := buildID(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	b, err := s.store.Get(ctx, id)
-	if err != nil {
-		s.fail(c, err)
+	b, ok := s.loadBuild(ctx, c)
+	if !ok {
 		return
 	}
-	lines, end, err := s.tail(ctx, id, s.cfg.PageLines)
+	id := b.ID
+	lines, end, err := s.store.TailLog(ctx, id, s.cfg.PageLines)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -155,18 +150,26 @@ func (s *Server) render(c *gin.Context, name string, data any) {
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }
 
+// loadBuild reads the build the URL names; when it cannot, it has answered
+// the request (404 for a malformed or unknown ID).
+func (s *Server) loadBuild(ctx context.Context, c *gin.Context) (*tasks.Build, bool) {
+	id, err := buildID(c)
+	if err == nil {
+		var b *tasks.Build
+		if b, err = s.store.Get(ctx, id); err == nil {
+			return b, true
+		}
+	}
+	s.fail(c, err)
+	return nil, false
+}
+
 // buildJSON serves the build record as JSON (tasks.Build).
 func (s *Server) buildJSON(c *gin.Context) {
-	id, err := buildID(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	b, err := s.store.Get(ctx, id)
-	if err != nil {
-		s.fail(c, err)
+	b, ok := s.loadBuild(ctx, c)
+	if !ok {
 		return
 	}
 	c.Header("Cache-Control", "no-store")

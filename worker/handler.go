@@ -89,7 +89,7 @@ func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, hold
 	}()
 	l, pub, err := s.openLog(ctx, p.ID, attempt)
 	if err != nil {
-		return s.finish(ctx, p.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err))
+		return s.finish(ctx, p.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
 	}
 	keeper := newLeaseKeeper(s.store, p.ID, holder, s.cfg.LeaseTTL, cancel)
 	keeper.Start(ctx)
@@ -128,12 +128,9 @@ func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, hold
 }
 
 // finish records how the build ended, closes its log and tells asynq.
-func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, runErr error, res ...*pipeline.Result) error {
+func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, runErr error, r *pipeline.Result) error {
 	ctx = context.WithoutCancel(ctx)
-	var r *pipeline.Result
-	if len(res) > 0 && res[0] != nil {
-		r = res[0]
-	} else {
+	if r == nil {
 		r = &pipeline.Result{}
 	}
 	now := time.Now().UTC()
@@ -388,7 +385,7 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	defer cancel(nil)
 	l, pub, err := s.openLog(ctx, tp.ID, 1)
 	if err != nil {
-		return s.finish(ctx, tp.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err))
+		return s.finish(ctx, tp.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
 	}
 	keeper := newLeaseKeeper(s.store, tp.ID, holder, s.cfg.LeaseTTL, cancel)
 	keeper.Start(ctx)

@@ -134,11 +134,43 @@ func (s *Store) ReadLog(ctx context.Context, id string, after int, count int64, 
 		}
 	}
 	for _, m := range msgs {
-		if st, ok := m.Values["end"].(string); ok {
-			return lines, tasks.State(st), nil
+		l, st := entry(m)
+		if st != "" {
+			return lines, st, nil
 		}
-		text, _ := m.Values["l"].(string)
-		lines = append(lines, LogLine{N: lineNumber(m.ID), Text: text})
+		lines = append(lines, l)
 	}
 	return lines, "", nil
+}
+
+// TailLog returns the last n lines of the log of build id, oldest first,
+// and the build's final state once the stream has ended.
+func (s *Store) TailLog(ctx context.Context, id string, n int) ([]LogLine, tasks.State, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, LogKey(id), "+", "-", int64(n)+1).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("read the tail of the log of build %s: %w", id, err)
+	}
+	var end tasks.State
+	lines := make([]LogLine, 0, len(msgs))
+	for i := len(msgs) - 1; i >= 0; i-- {
+		l, st := entry(msgs[i])
+		if st != "" {
+			end = st
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines, end, nil
+}
+
+// entry decodes a stream entry: a line, or the end marker's state.
+func entry(m redis.XMessage) (LogLine, tasks.State) {
+	if st, ok := m.Values["end"].(string); ok {
+		return LogLine{}, tasks.State(st)
+	}
+	text, _ := m.Values["l"].(string)
+	return LogLine{N: lineNumber(m.ID), Text: text}, ""
 }

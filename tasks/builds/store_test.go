@@ -219,6 +219,10 @@ func TestLogStreamNoRepeats(t *testing.T) {
 	if diff := cmp.Diff(want[2:], got); diff != "" {
 		t.Errorf("ReadLog after 2 (-want +got):\n%s", diff)
 	}
+	tail, end, err := st.TailLog(ctx, id, 2)
+	if diff := cmp.Diff(want[1:], tail); diff != "" || end != tasks.StateSucceeded || err != nil {
+		t.Errorf("TailLog end %q err %v (-want +got):\n%s", end, err, diff)
+	}
 	if n, _ := st.LastLogLine(ctx, id); n != 3 {
 		t.Errorf("LastLogLine = %d, want 3 (end marker not counted)", n)
 	}

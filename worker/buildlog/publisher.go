@@ -125,20 +125,15 @@ func (p *Publisher) setErr(err error) {
 }
 
 // pump publishes everything the file holds now. It returns nil when the
-// stream has caught up with the file. After a failure it asks the stream
-// where it stands again: a Redis that restarted empty, or failed over to a
-// replica that lagged, gets the missing lines from the file.
+// stream has caught up with the file. A stream that lost lines (a Redis that
+// restarted empty, or failed over to a replica that lagged) refuses the next
+// batch and says where it stands, and the publisher re-reads the file from
+// there.
 func (p *Publisher) pump(ctx context.Context) error {
 	if p.skip < 0 {
 		n, err := p.st.LastLogLine(ctx, p.id)
 		if err != nil {
 			return err
-		}
-		if n < p.read-len(p.pending) && p.f != nil {
-			// The stream lost lines we had published: read the file again.
-			p.f.Close()
-			p.f, p.r, p.read, p.partial = nil, nil, 0, ""
-			p.pending = p.pending[:0]
 		}
 		p.skip = n
 	}
@@ -172,8 +167,7 @@ func (p *Publisher) pump(ctx context.Context) error {
 		}
 		prev, err := p.st.AppendLog(ctx, p.id, p.pending, p.opts.MaxLen)
 		if err != nil {
-			p.skip = -1 // look again where the stream stands before retrying
-			return err
+			return err // pending is kept and sent again; the stream drops repeats
 		}
 		if want := p.pending[0].N - 1; prev < want {
 			// The stream lost lines (Redis restarted empty) and took none
