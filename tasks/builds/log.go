@@ -1,6 +1,7 @@
 package builds
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,17 +9,40 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
 )
 
-// LogLine is one numbered line of a build log. Line numbers start at 1 and
-// are the stream IDs ("N-0"), so readers resume after line N exactly.
+// LogLine is one numbered line of a build log. Line numbers start at 1.
 type LogLine struct {
 	N    int    `json:"n"`
 	Text string `json:"text"`
 }
+
+// A build's log stream holds runs of consecutive lines, one run per entry:
+// the entry's ID is "N-0" where N is the number of the run's last line, and
+// the run's lines, joined by "\n", are in the field "l" as text, or in "s"
+// compressed with S2 (github.com/klauspost/compress/s2) with the line count
+// in "n". A one-line run is just the line in "l". Storing runs rather than
+// single lines is what lets a tool that floods its log reach viewers:
+// Redis's cost is per entry and per byte stored, and build logs compress
+// several times over. Because IDs are line numbers, a reader resumes after
+// line N exactly (the first entry with an ID above N holds line N+1),
+// trimming by line count is an XTRIM MINID, and a repeated append is
+// refused by ID. The end marker is the entry after the last run, with the
+// field "end" holding the build's final state.
+const (
+	// entryLines and entryBytes bound one run: a chatty tool's lines go to
+	// Redis in runs of up to this many lines or bytes (a longer line is a
+	// run of its own).
+	entryLines = 512
+	entryBytes = 32 << 10
+	// compressMin is the smallest run that is worth compressing; a run
+	// is stored compressed only when that saves at least a tenth.
+	compressMin = 512
+)
 
 func streamID(n int) string { return strconv.Itoa(n) + "-0" }
 
@@ -42,54 +66,121 @@ func (s *Store) LastLogLine(ctx context.Context, id string) (int, error) {
 	return 0, nil
 }
 
-// appendScript adds numbered lines to a stream unless that would leave a
-// gap: it returns the stream's last line number before the append, and
-// appends nothing when that is below the first new line's number minus one.
-// Lines already present are skipped.
+// appendScript adds runs of numbered lines to a stream unless that would
+// leave a gap: it returns the stream's last line number before the append,
+// and appends nothing when that is below the first new line's number minus
+// one. Runs already present are skipped, and a plain run that is partly
+// present is cut; a compressed run that is partly present cannot be cut, so
+// then nothing is appended and the caller, seeing the stream's last line
+// inside its batch, sends again from there. ARGV: the trim length in lines
+// (0: none), the first line's number, then per run its last line's number,
+// its line count, its form ("l" plain, "s" compressed) and its data.
 var appendScript = redis.NewScript(`
 local top = 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then top = tonumber(string.match(last[1][1], '^(%d+)')) end
 local first = tonumber(ARGV[2])
 if top < first - 1 then return top end
-local maxlen = tonumber(ARGV[1])
+for i = 3, #ARGV, 4 do
+  local l = tonumber(ARGV[i])
+  if l > top and l - tonumber(ARGV[i+1]) + 1 <= top and ARGV[i+2] == 's' then return top end
+end
 local n = 0
-for i = 3, #ARGV, 2 do
-  local num = tonumber(string.match(ARGV[i], '^(%d+)'))
-  if num > top then
-    if maxlen > 0 then
-      redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, ARGV[i], 'l', ARGV[i+1])
-    else
-      redis.call('XADD', KEYS[1], ARGV[i], 'l', ARGV[i+1])
+local newtop = top
+for i = 3, #ARGV, 4 do
+  local l = tonumber(ARGV[i])
+  if l > top then
+    local k = tonumber(ARGV[i+1])
+    local data = ARGV[i+3]
+    local cfirst = l - k + 1
+    if cfirst <= top then
+      local pos = 1
+      for j = 1, top - cfirst + 1 do pos = string.find(data, '\n', pos, true) + 1 end
+      data = string.sub(data, pos)
+      k = l - top
     end
-    n = n + 1
+    if ARGV[i+2] == 's' then
+      redis.call('XADD', KEYS[1], l .. '-0', 's', data, 'n', k)
+    else
+      redis.call('XADD', KEYS[1], l .. '-0', 'l', data)
+    end
+    n = n + k
+    newtop = l
   end
 end
-if n > 0 then redis.call('HINCRBY', KEYS[2], 'log_lines_published', n) end
+if n > 0 then
+  redis.call('HINCRBY', KEYS[2], 'log_lines_published', n)
+  local maxlen = tonumber(ARGV[1])
+  if maxlen > 0 and newtop > maxlen then
+    redis.call('XTRIM', KEYS[1], 'MINID', '~', (newtop - maxlen + 1) .. '-0')
+  end
+end
 return top
 `)
 
-// AppendLog adds lines (numbered consecutively) to the stream of build id,
-// in one round trip. Lines already in the stream are skipped, so a retry
-// after an error never repeats a line. maxLen > 0 trims the stream to about
-// that many lines. It returns the number of the stream's last line before
-// the call; when that is below lines[0].N-1 the stream has lost lines (a
-// Redis that restarted empty) and nothing was added: the caller publishes
-// again from the stream's last line.
-func (s *Store) AppendLog(ctx context.Context, id string, lines []LogLine, maxLen int64) (int, error) {
-	if len(lines) == 0 {
+// AppendLogText adds the complete lines in text, each ending in "\n" and
+// numbered from first, to the stream of build id in one round trip. Lines
+// already in the stream are skipped, so a retry after an error never
+// repeats a line. maxLen > 0 trims the stream to about that many lines. It
+// returns the number of the stream's last line before the call. When that
+// is below first-1 the stream has lost lines (a Redis that restarted empty)
+// and nothing was added; when it is inside the lines sent, some were not
+// added: either way the caller publishes again after the stream's last
+// line.
+func (s *Store) AppendLogText(ctx context.Context, id string, first int, text []byte, maxLen int64) (int, error) {
+	if len(text) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 2+2*len(lines))
-	args = append(args, maxLen, lines[0].N)
-	for _, l := range lines {
-		args = append(args, streamID(l.N), l.Text)
+	if text[len(text)-1] != '\n' {
+		return 0, fmt.Errorf("publish log of build %s: text does not end with a complete line", id)
+	}
+	args := make([]any, 0, 2+4*(1+len(text)/entryBytes))
+	args = append(args, maxLen, first)
+	n := first - 1
+	for len(text) > 0 {
+		// Cut a run of up to entryLines lines and entryBytes bytes, always
+		// at least one whole line.
+		end, k := 0, 0
+		for k < entryLines {
+			i := bytes.IndexByte(text[end:], '\n')
+			if k > 0 && end+i+1 > entryBytes {
+				break
+			}
+			end += i + 1
+			k++
+			if end == len(text) {
+				break
+			}
+		}
+		n += k
+		run := text[:end-1]
+		text = text[end:]
+		if len(run) >= compressMin {
+			if z := s2.Encode(nil, run); len(z) < len(run)-len(run)/10 {
+				args = append(args, n, k, "s", z)
+				continue
+			}
+		}
+		args = append(args, n, k, "l", run)
 	}
 	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), keyStats}, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("publish log of build %s: %w", id, err)
 	}
 	return top, nil
+}
+
+// AppendLog is AppendLogText for lines numbered consecutively from
+// lines[0].N; a line's text must not hold a newline.
+func (s *Store) AppendLog(ctx context.Context, id string, lines []LogLine, maxLen int64) (int, error) {
+	if len(lines) == 0 {
+		return 0, nil
+	}
+	var b []byte
+	for _, l := range lines {
+		b = append(append(b, l.Text...), '\n')
+	}
+	return s.AppendLogText(ctx, id, lines[0].N, b, maxLen)
 }
 
 func isOldID(err error) bool {
@@ -110,14 +201,67 @@ func (s *Store) EndLog(ctx context.Context, id string, state tasks.State) error 
 	return nil
 }
 
+// LogChunk is a run of consecutive lines of a build log: First to Last,
+// their texts joined by "\n" in Text (no newline after the last).
+type LogChunk struct {
+	First, Last int
+	Text        string
+}
+
+// Lines splits the chunk into its lines.
+func (c LogChunk) Lines(dst []LogLine) []LogLine {
+	text := c.Text
+	for n := c.First; n < c.Last; n++ {
+		i := strings.IndexByte(text, '\n')
+		dst = append(dst, LogLine{N: n, Text: text[:i]})
+		text = text[i+1:]
+	}
+	return append(dst, LogLine{N: c.Last, Text: text})
+}
+
+// after returns the part of c after line n (c.Last > n).
+func (c LogChunk) after(n int) LogChunk {
+	for ; c.First <= n; c.First++ {
+		c.Text = c.Text[strings.IndexByte(c.Text, '\n')+1:]
+	}
+	return c
+}
+
+// upTo returns the part of c up to line n (c.First <= n).
+func (c LogChunk) upTo(n int) LogChunk {
+	if c.Last <= n {
+		return c
+	}
+	i := -1
+	for k := c.First; k <= n; k++ {
+		i += 1 + strings.IndexByte(c.Text[i+1:], '\n')
+	}
+	c.Text, c.Last = c.Text[:i], n
+	return c
+}
+
 // ReadLog returns up to count lines after line number after. With block > 0
 // it waits that long for new lines when there are none. end is the build's
 // final state once the stream has ended, else "".
 func (s *Store) ReadLog(ctx context.Context, id string, after int, count int64, block time.Duration) (lines []LogLine, end tasks.State, err error) {
+	chunks, end, err := s.ReadLogChunks(ctx, id, after, count, block)
+	for _, c := range chunks {
+		lines = c.Lines(lines)
+	}
+	return lines, end, err
+}
+
+// ReadLogChunks is ReadLog returning the lines as the runs they are stored
+// in, which costs no copy or split per line.
+func (s *Store) ReadLogChunks(ctx context.Context, id string, after int, count int64, block time.Duration) (chunks []LogChunk, end tasks.State, err error) {
 	key := LogKey(id)
+	count = max(count, 1)
+	// Entries hold 1 to entryLines lines: ask for few at first, then as
+	// many as the runs seen so far say are needed for count lines.
+	n := min(count, 16)
 	var msgs []redis.XMessage
 	if block > 0 {
-		res, err := s.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, streamID(after)}, Count: count, Block: block}).Result()
+		res, err := s.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, streamID(after)}, Count: n, Block: block}).Result()
 		if errors.Is(err, redis.Nil) {
 			return nil, "", nil
 		}
@@ -128,49 +272,108 @@ func (s *Store) ReadLog(ctx context.Context, id string, after int, count int64, 
 			msgs = append(msgs, st.Messages...)
 		}
 	} else {
-		msgs, err = s.rdb.XRangeN(ctx, key, "("+streamID(after), "+", count).Result()
+		msgs, err = s.rdb.XRangeN(ctx, key, streamID(after+1), "+", n).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("read log of build %s: %w", id, err)
 		}
 	}
-	for _, m := range msgs {
-		l, st := entry(m)
-		if st != "" {
-			return lines, st, nil
+	got := int64(0)
+	for {
+		for _, m := range msgs {
+			c, st, err := entry(m)
+			if err != nil {
+				return nil, "", fmt.Errorf("read log of build %s: %w", id, err)
+			}
+			if st != "" {
+				return chunks, st, nil
+			}
+			if c.Last <= after {
+				continue
+			}
+			if c.First <= after {
+				c = c.after(after)
+			}
+			if got+int64(c.Last-c.First+1) >= count {
+				c = c.upTo(c.First + int(count-got) - 1)
+				return append(chunks, c), "", nil
+			}
+			chunks = append(chunks, c)
+			got += int64(c.Last - c.First + 1)
+			after = c.Last
 		}
-		lines = append(lines, l)
+		if int64(len(msgs)) < n {
+			return chunks, "", nil
+		}
+		// More may be there.
+		per := max(got/int64(max(len(chunks), 1)), 1)
+		n = min((count-got+per-1)/per+1, 1000)
+		msgs, err = s.rdb.XRangeN(ctx, key, "("+msgs[len(msgs)-1].ID, "+", n).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("read log of build %s: %w", id, err)
+		}
 	}
-	return lines, "", nil
 }
 
 // TailLog returns the last n lines of the log of build id, oldest first,
 // and the build's final state once the stream has ended.
 func (s *Store) TailLog(ctx context.Context, id string, n int) ([]LogLine, tasks.State, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, LogKey(id), "+", "-", int64(n)+1).Result()
-	if err != nil {
-		return nil, "", fmt.Errorf("read the tail of the log of build %s: %w", id, err)
-	}
+	key := LogKey(id)
 	var end tasks.State
-	lines := make([]LogLine, 0, len(msgs))
-	for i := len(msgs) - 1; i >= 0; i-- {
-		l, st := entry(msgs[i])
-		if st != "" {
-			end = st
-			continue
+	var chunks []LogChunk // newest first
+	got, before := 0, "+"
+	count := int64(min(n, 16)) + 1
+	for got < n {
+		msgs, err := s.rdb.XRevRangeN(ctx, key, before, "-", count).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("read the tail of the log of build %s: %w", id, err)
 		}
-		lines = append(lines, l)
+		for _, m := range msgs {
+			c, st, err := entry(m)
+			if err != nil {
+				return nil, "", fmt.Errorf("read the tail of the log of build %s: %w", id, err)
+			}
+			if st != "" {
+				end = st
+				continue
+			}
+			if got+c.Last-c.First+1 > n {
+				c = c.after(c.Last - (n - got))
+			}
+			chunks = append(chunks, c)
+			got += c.Last - c.First + 1
+			if got >= n {
+				break
+			}
+		}
+		if int64(len(msgs)) < count {
+			break
+		}
+		before = "(" + msgs[len(msgs)-1].ID
+		per := max(got/max(len(chunks), 1), 1)
+		count = int64((n-got+per-1)/per) + 1
 	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	lines := make([]LogLine, 0, got)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		lines = chunks[i].Lines(lines)
 	}
 	return lines, end, nil
 }
 
-// entry decodes a stream entry: a line, or the end marker's state.
-func entry(m redis.XMessage) (LogLine, tasks.State) {
+// entry decodes a stream entry: a run of lines, or the end marker's state.
+func entry(m redis.XMessage) (LogChunk, tasks.State, error) {
 	if st, ok := m.Values["end"].(string); ok {
-		return LogLine{}, tasks.State(st)
+		return LogChunk{}, tasks.State(st), nil
+	}
+	last := lineNumber(m.ID)
+	if z, ok := m.Values["s"].(string); ok {
+		k, _ := m.Values["n"].(string)
+		n, err := strconv.Atoi(k)
+		text, derr := s2.Decode(nil, []byte(z))
+		if err != nil || derr != nil || n < 1 || bytes.Count(text, []byte{'\n'}) != n-1 {
+			return LogChunk{}, "", fmt.Errorf("log stream entry %s is damaged", m.ID)
+		}
+		return LogChunk{First: last - n + 1, Last: last, Text: string(text)}, "", nil
 	}
 	text, _ := m.Values["l"].(string)
-	return LogLine{N: lineNumber(m.ID), Text: text}, ""
+	return LogChunk{First: last - strings.Count(text, "\n"), Last: last, Text: text}, "", nil
 }

@@ -2,10 +2,11 @@
 // data dir, which is the durable copy that goes to staging, and a Redis stream
 // the monitor and `fbs logs` read live from any host.
 //
-// Every line is numbered from 1. The publisher tails the file and adds line N
-// to the stream with the ID "N-0", so a line that reached Redis before a
-// failure is never added twice (Redis refuses a smaller ID), and after an
-// outage the publisher catches up from the file, so no line is lost.
+// Every line is numbered from 1. The publisher tails the file and adds the
+// lines to the stream in runs, each entry's ID being the number of its last
+// line (tasks/builds), so a line that reached Redis before a failure is never
+// added twice, and after an outage the publisher catches up from the file, so
+// no line is lost.
 package buildlog
 
 import (

@@ -166,3 +166,89 @@ func waitLines(t *testing.T, st *builds.Store, id string, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPublisherFileShapes publishes files written in awkward pieces (lines
+// split across writes, lines longer than the publisher's buffer, empty
+// lines) by a publisher that starts with part of the log already in the
+// stream (a worker restarted mid-build), and checks the stream holds the
+// file's lines exactly once each.
+func TestPublisherFileShapes(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	st := builds.NewStore(srv.Client())
+	for _, tc := range []struct {
+		name      string
+		batch     int
+		published int // lines already in the stream
+		lines     []string
+	}{
+		{"short lines, small batch", 64, 0, lineSet(500, 0)},
+		{"lines longer than the batch", 1000, 0, lineSet(50, 5000)},
+		{"resume after line 300", 4096, 300, lineSet(1000, 0)},
+		{"resume inside long lines", 512, 7, lineSet(40, 3000)},
+		{"empty lines", 64, 2, []string{"", "", "a", "", "b", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			id := tasks.NewBuildID()
+			if tc.published > 0 {
+				var pre []builds.LogLine
+				for i, s := range tc.lines[:tc.published] {
+					pre = append(pre, builds.LogLine{N: i + 1, Text: s})
+				}
+				if _, err := st.AppendLog(ctx, id, pre, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "build.log")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			pub := buildlog.NewPublisher(st, id, path, buildlog.PublisherOptions{Batch: tc.batch, Retry: 20 * time.Millisecond})
+			pub.Start(ctx)
+			// Write the file in pieces of odd sizes, waking the publisher
+			// after each, so it often sees half a line.
+			data := []byte(strings.Join(tc.lines, "\n") + "\n")
+			for len(data) > 0 {
+				k := min(len(data), 1+len(data)%97+len(data)%13)
+				if _, err := f.Write(data[:k]); err != nil {
+					t.Fatal(err)
+				}
+				data = data[k:]
+				pub.Wake()
+			}
+			sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := pub.Stop(sctx); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := st.ReadLog(ctx, id, 0, 1e6, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.lines) {
+				t.Fatalf("%d lines in the stream, want %d", len(got), len(tc.lines))
+			}
+			for i, g := range got {
+				if g.N != i+1 || g.Text != tc.lines[i] {
+					t.Fatalf("line %d: got %d %.40q, want %.40q", i+1, g.N, g.Text, tc.lines[i])
+				}
+			}
+		})
+	}
+}
+
+// lineSet makes n distinct lines; long > 0 makes every seventh line that
+// many bytes long.
+func lineSet(n, long int) []string {
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("line %d", i+1)
+		if long > 0 && i%7 == 3 {
+			lines[i] += strings.Repeat("y", long)
+		}
+	}
+	return lines
+}

@@ -1,14 +1,13 @@
 package buildlog
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 // Streamer is where a Publisher sends lines; *builds.Store implements it.
 type Streamer interface {
 	LastLogLine(ctx context.Context, id string) (int, error)
-	AppendLog(ctx context.Context, id string, lines []builds.LogLine, maxLen int64) (int, error)
+	AppendLogText(ctx context.Context, id string, first int, text []byte, maxLen int64) (int, error)
 }
 
 var _ Streamer = (*builds.Store)(nil)
@@ -27,7 +26,8 @@ var _ Streamer = (*builds.Store)(nil)
 type PublisherOptions struct {
 	// MaxLen trims the stream to about this many lines (0: keep all).
 	MaxLen int64
-	// Batch is how many lines go to Redis in one round trip (default 2000).
+	// Batch is about how many bytes of lines go to Redis in one round trip
+	// (default 1 MiB; a longer line goes whole).
 	Batch int
 	// Retry is how long to wait after a failed publish (default 1 s).
 	Retry time.Duration
@@ -50,20 +50,25 @@ type Publisher struct {
 	once sync.Once
 
 	// owned by the run goroutine
-	r        *bufio.Reader
-	f        *os.File
-	read     int // lines read from the file so far
-	skip     int // lines already in the stream at start (-1: not known yet)
-	pending  []builds.LogLine
-	partial  string
-	lastErr  error
+	f    *os.File
+	read int // complete lines read from the file so far
+	skip int // lines already in the stream at start (-1: not known yet)
+	// buf[:n] holds what was read from the file and not yet published:
+	// pending lines first (numbered from first), then a partial line.
+	buf     []byte
+	n       int
+	pending int // bytes of complete lines at the start of buf
+	lines   int // how many lines those are
+	first   int // the number of the first
+
 	statusMu sync.Mutex
+	lastErr  error
 }
 
 // NewPublisher returns a publisher for the log of build id at path.
 func NewPublisher(st Streamer, id, path string, opts PublisherOptions) *Publisher {
 	if opts.Batch <= 0 {
-		opts.Batch = 2000
+		opts.Batch = 1 << 20
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = time.Second
@@ -142,47 +147,87 @@ func (p *Publisher) pump(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("open build log for publishing: %w", err)
 		}
-		p.f, p.r = f, bufio.NewReaderSize(f, 256<<10)
+		p.f = f
+		if p.buf == nil {
+			p.buf = make([]byte, p.opts.Batch)
+		}
 	}
 	for {
-		for len(p.pending) < p.opts.Batch {
-			s, err := p.r.ReadString('\n')
-			if err == io.EOF {
-				p.partial += s
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read build log for publishing: %w", err)
-			}
-			s = p.partial + s
-			p.partial = ""
-			p.read++
-			if p.read <= p.skip {
-				continue
-			}
-			p.pending = append(p.pending, builds.LogLine{N: p.read, Text: strings.TrimSuffix(s, "\n")})
+		eof, err := p.fill()
+		if err != nil {
+			return err
 		}
-		if len(p.pending) == 0 {
+		if p.pending == 0 {
 			return nil
 		}
-		prev, err := p.st.AppendLog(ctx, p.id, p.pending, p.opts.MaxLen)
+		prev, err := p.st.AppendLogText(ctx, p.id, p.first, p.buf[:p.pending], p.opts.MaxLen)
 		if err != nil {
-			return err // pending is kept and sent again; the stream drops repeats
+			return err // the lines stay pending and go again; the stream drops repeats
 		}
-		if want := p.pending[0].N - 1; prev < want {
+		if prev < p.first-1 || prev >= p.first && prev < p.first+p.lines-1 {
 			// The stream lost lines (Redis restarted empty) and took none
-			// of these: publish again from the file, after its last line.
-			p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", prev, "want", want)
+			// of these, or holds part of them already: publish again from
+			// the file, after the stream's last line.
+			if prev < p.first-1 {
+				p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", prev, "want", p.first-1)
+			}
 			p.f.Close()
-			p.f, p.r, p.read, p.partial = nil, nil, 0, ""
-			p.pending = p.pending[:0]
+			p.f, p.read, p.n, p.pending, p.lines = nil, 0, 0, 0, 0
 			p.skip = prev
 			return p.pump(ctx)
 		}
-		full := len(p.pending) == p.opts.Batch
-		p.pending = p.pending[:0]
-		if !full {
+		p.n = copy(p.buf, p.buf[p.pending:p.n])
+		p.pending, p.lines = 0, 0
+		if eof {
 			return nil
+		}
+	}
+}
+
+// fill reads the file until the buffer holds a batch of complete lines not
+// yet in the stream, or the file has no more; eof says it had no more.
+// Lines the stream already holds are dropped as they are read.
+func (p *Publisher) fill() (eof bool, err error) {
+	for {
+		if p.n == len(p.buf) {
+			if p.pending > 0 {
+				return false, nil // a full batch
+			}
+			// One line longer than the buffer: make room for it.
+			p.buf = append(p.buf, make([]byte, len(p.buf))...)
+		}
+		m, err := p.f.Read(p.buf[p.n:])
+		if m == 0 && (err == io.EOF || err == nil) {
+			return true, nil
+		}
+		if err != nil && err != io.EOF {
+			return false, fmt.Errorf("read build log for publishing: %w", err)
+		}
+		// Take the complete lines among the new bytes. Lines the stream
+		// holds already come before any pending one: they are cut off the
+		// front of the buffer in one go.
+		scan, cut := p.n, 0
+		p.n += m
+		for {
+			i := bytes.IndexByte(p.buf[scan:p.n], '\n')
+			if i < 0 {
+				break
+			}
+			scan += i + 1
+			p.read++
+			if p.read <= p.skip {
+				cut = scan
+				continue
+			}
+			if p.pending == 0 {
+				p.first = p.read
+			}
+			p.pending = scan
+			p.lines++
+		}
+		if cut > 0 {
+			p.n = copy(p.buf, p.buf[cut:p.n])
+			p.pending = max(p.pending-cut, 0)
 		}
 	}
 }
