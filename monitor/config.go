@@ -31,7 +31,8 @@ type Config struct {
 	// RecentBuilds is how many builds the status page lists (default 25).
 	RecentBuilds int
 	// LogPage is how many lines the full-log and SSE handlers read from
-	// Redis at a time: it bounds their memory (default 5000).
+	// Redis at a time: it bounds their memory (default 5000; SSE handlers
+	// read at most 1000).
 	LogPage int
 	// KeepAlive is how often an idle SSE stream gets a comment, so proxies
 	// keep it open and a dead client is noticed (default 15 s).

@@ -15,11 +15,11 @@ import (
 // end marker (for example reaped by hand).
 const hubBlock = 2 * time.Second
 
-// batch is what a hub fans out: lines read in one go from the stream, in
-// order, with their SSE encoding made once for every viewer.
+// batch is what a hub fans out: runs of lines read in one go from the
+// stream, in order, with their SSE encoding made once for every viewer.
 type batch struct {
-	lines []builds.LogLine
-	// enc holds the SSE events of all lines; off[i] is where line i's starts.
+	chunks []builds.LogChunk
+	// enc holds the SSE events of all runs; off[i] is where run i's starts.
 	enc []byte
 	off []int
 	// end is the build's final state when the stream ended after lines.
@@ -105,7 +105,7 @@ func (s *Server) Close() error {
 func (h *hub) run(ctx context.Context, pos int) {
 	backoff := newBackoff()
 	for {
-		lines, end, err := h.s.store.ReadLog(ctx, h.id, pos, int64(h.s.cfg.LogPage), hubBlock)
+		chunks, end, err := h.s.store.ReadLogChunks(ctx, h.id, pos, int64(h.s.page()), hubBlock)
 		if ctx.Err() != nil {
 			return
 		}
@@ -117,7 +117,7 @@ func (h *hub) run(ctx context.Context, pos int) {
 			continue
 		}
 		backoff.reset()
-		if len(lines) == 0 && end == "" {
+		if len(chunks) == 0 && end == "" {
 			// Idle: a build may have ended without an end marker.
 			b, err := h.s.store.Get(ctx, h.id)
 			if err == nil && b.State.Final() {
@@ -126,11 +126,11 @@ func (h *hub) run(ctx context.Context, pos int) {
 			}
 			continue
 		}
-		h.broadcast(encode(lines, end))
+		h.broadcast(encode(chunks, end))
 		if end != "" {
 			return
 		}
-		pos = lines[len(lines)-1].N
+		pos = chunks[len(chunks)-1].Last
 	}
 }
 
@@ -149,28 +149,44 @@ func (h *hub) broadcast(b *batch) {
 	}
 }
 
-// encode makes the SSE events of lines: "id: N" and the text per line, and
-// an end event carrying the final state.
-func encode(lines []builds.LogLine, end tasks.State) *batch {
-	b := &batch{lines: lines, end: end, off: make([]int, len(lines))}
+// encode makes the SSE events of runs of lines, and an end event carrying
+// the final state.
+func encode(chunks []builds.LogChunk, end tasks.State) *batch {
+	b := &batch{chunks: chunks, end: end, off: make([]int, len(chunks))}
 	size := 0
-	for _, l := range lines {
-		size += len(l.Text) + 24
+	for _, c := range chunks {
+		size += len(c.Text) + 8*(c.Last-c.First+1) + 16
 	}
 	b.enc = make([]byte, 0, size)
-	for i, l := range lines {
+	for i, c := range chunks {
 		b.off[i] = len(b.enc)
-		b.enc = appendEvent(b.enc, l)
+		b.enc = appendEvent(b.enc, c)
 	}
 	return b
 }
 
-func appendEvent(dst []byte, l builds.LogLine) []byte {
+// appendEvent makes the SSE event of a run of lines: "id: N" with N the
+// run's last line, then one data field per line, so the event's data is the
+// run's lines joined by newlines.
+func appendEvent(dst []byte, c builds.LogChunk) []byte {
 	dst = append(dst, "id: "...)
-	dst = strconv.AppendInt(dst, int64(l.N), 10)
-	dst = append(dst, "\ndata: "...)
-	dst = append(dst, sseText(l.Text)...)
-	return append(dst, "\n\n"...)
+	dst = strconv.AppendInt(dst, int64(c.Last), 10)
+	dst = append(dst, '\n')
+	text := c.Text
+	for {
+		i := strings.IndexByte(text, '\n')
+		line := text
+		if i >= 0 {
+			line = text[:i]
+		}
+		dst = append(dst, "data: "...)
+		dst = append(dst, sseText(line)...)
+		dst = append(dst, '\n')
+		if i < 0 {
+			return append(dst, '\n')
+		}
+		text = text[i+1:]
+	}
 }
 
 func appendEnd(dst []byte, st tasks.State) []byte {

@@ -154,12 +154,46 @@ func (f *fixture) get(t *testing.T, path string, header ...string) (*http.Respon
 // event is one Server-Sent Event.
 type event struct {
 	ID, Event, Data string
+	dataLines       int
 }
 
 // sse is a real HTTP client reading a log stream.
 type sse struct {
 	resp *http.Response
 	r    *bufio.Reader
+	// lines holds the lines of the last run event not yet taken by line.
+	lines []logLine
+}
+
+// logLine is a numbered line received over SSE.
+type logLine struct {
+	n    int
+	text string
+}
+
+// line returns the next log line, taking the next run event when the
+// last one's lines are used up; a non-line event is returned as is.
+func (s *sse) line() (logLine, event, error) {
+	for len(s.lines) == 0 {
+		e, err := s.next()
+		if err != nil || e.Event != "" {
+			return logLine{}, e, err
+		}
+		last, err := strconv.Atoi(e.ID)
+		if err != nil {
+			return logLine{}, e, fmt.Errorf("event ID %q: %w", e.ID, err)
+		}
+		texts := strings.Split(e.Data, "\n")
+		if len(texts) != e.dataLines {
+			return logLine{}, e, fmt.Errorf("event %s: %d data fields, %d lines", e.ID, e.dataLines, len(texts))
+		}
+		for i, t := range texts {
+			s.lines = append(s.lines, logLine{n: last - len(texts) + 1 + i, text: t})
+		}
+	}
+	l := s.lines[0]
+	s.lines = s.lines[1:]
+	return l, event{}, nil
 }
 
 func openSSE(t testing.TB, url string, lastID int) *sse {
@@ -207,7 +241,12 @@ func (s *sse) next() (event, error) {
 		case strings.HasPrefix(line, "event: "):
 			e.Event, seen = line[7:], true
 		case strings.HasPrefix(line, "data: "):
-			e.Data, seen = line[6:], true
+			// Several data fields make one data, joined by newlines.
+			if e.dataLines > 0 {
+				e.Data += "\n"
+			}
+			e.Data, seen = e.Data+line[6:], true
+			e.dataLines++
 		}
 	}
 }

@@ -79,7 +79,7 @@ func TestRoutes(t *testing.T) {
 		{name: "stream bad after", path: "/builds/" + b.ID + "/log/stream?after=x", code: 400},
 		{name: "stream bad Last-Event-ID", path: "/builds/" + b.ID + "/log/stream", header: []string{"Last-Event-ID", "1-0"}, code: 400},
 		{name: "finished stream", path: "/builds/" + done.ID + "/log/stream?after=1", code: 200, ctype: "text/event-stream",
-			has: []string{"id: 2\ndata: " + lineText(2) + "\n\nid: 3\ndata: " + lineText(3) + "\n\nevent: end\ndata: succeeded\n\n"}},
+			has: []string{"id: 3\ndata: " + lineText(2) + "\ndata: " + lineText(3) + "\n\nevent: end\ndata: succeeded\n\n"}},
 		{name: "api build", path: "/api/v1/builds/" + done.ID, code: 200, ctype: "application/json", has: []string{`"state":"succeeded"`}},
 		{name: "api unknown build", path: "/api/v1/builds/" + unknown, code: 404, ctype: "application/json", has: []string{`{"error":"build not found"}`}},
 		{name: "status", path: "/status", code: 200, ctype: "text/html",

@@ -12,8 +12,10 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 )
 
-// stream serves the log of a build as Server-Sent Events: one event per line
-// with "id: N", then an "end" event whose data is the build's final state.
+// stream serves the log of a build as Server-Sent Events: one event per run
+// of lines as stored, with "id: N" where N is the number of the run's last
+// line and a "data:" field per line (so the event's data is the lines joined
+// by newlines), then an "end" event whose data is the build's final state.
 // It starts after the line named by Last-Event-ID (what a reconnecting
 // EventSource sends) or else by ?after=N, so a viewer that reconnects gets
 // every line once. While Redis is unreachable the stream stays open and
@@ -147,13 +149,23 @@ func (s *Server) follow(ctx context.Context, id string, after int, v *viewer, f 
 					f.flush()
 					return
 				}
-				i := sort.Search(len(b.lines), func(i int) bool { return b.lines[i].N > after })
-				if i < len(b.lines) {
-					if b.lines[i].N != after+1 {
+				i := sort.Search(len(b.chunks), func(i int) bool { return b.chunks[i].Last > after })
+				if i < len(b.chunks) {
+					c := b.chunks[i]
+					if c.First > after+1 {
 						break live // a gap: lines we missed are in Redis
 					}
-					f.write(b.enc[b.off[i]:])
-					after = b.lines[len(b.lines)-1].N
+					if c.First <= after {
+						// The viewer has the start of this run: its own
+						// event for the rest, then the shared ones.
+						buf = appendEvent(buf[:0], c.After(after))
+						f.write(buf)
+						i++
+					}
+					if i < len(b.chunks) {
+						f.write(b.enc[b.off[i]:])
+					}
+					after = b.chunks[len(b.chunks)-1].Last
 				}
 				if b.end != "" {
 					f.write(appendEnd(nil, b.end))
@@ -168,22 +180,31 @@ func (s *Server) follow(ctx context.Context, id string, after int, v *viewer, f 
 	}
 }
 
+// ssePage caps the lines an SSE handler or a hub reads from Redis at once
+// (Config.LogPage may be larger, for full-log downloads): a hundred viewers
+// catching up at once each hold one page, and a hub's queued batches are
+// pages too, so this bounds the monitor's memory under a flood.
+const ssePage = 1000
+
+// page is how many lines SSE handlers and hubs read from Redis at once.
+func (s *Server) page() int { return min(s.cfg.LogPage, ssePage) }
+
 // catchUp sends every line after *after that Redis holds now, a page at a
 // time, and returns the final state if the stream has ended.
 func (s *Server) catchUp(ctx context.Context, id string, after *int, f *sseWriter, buf *[]byte) (tasks.State, error) {
 	for f.err == nil {
-		lines, end, err := s.store.ReadLog(ctx, id, *after, int64(s.cfg.LogPage), 0)
+		chunks, end, err := s.store.ReadLogChunks(ctx, id, *after, int64(s.page()), 0)
 		if err != nil {
 			return "", err
 		}
-		b := (*buf)[:0]
-		for _, l := range lines {
-			b = appendEvent(b, l)
-			*after = l.N
+		n := 0
+		for _, c := range chunks {
+			*buf = appendEvent((*buf)[:0], c)
+			f.write(*buf)
+			*after = c.Last
+			n += c.Last - c.First + 1
 		}
-		f.write(b)
-		*buf = b
-		if end != "" || len(lines) < s.cfg.LogPage {
+		if end != "" || n < s.page() {
 			return end, nil
 		}
 	}

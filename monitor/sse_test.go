@@ -2,7 +2,6 @@ package monitor_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,18 +14,21 @@ import (
 func readLines(t *testing.T, s *sse, from, last int) {
 	t.Helper()
 	for want := from; want <= last; want++ {
-		e, err := s.next()
+		l, e, err := s.line()
 		if err != nil {
 			t.Fatalf("waiting for line %d: %v", want, err)
 		}
-		if e.Event != "" || e.ID != strconv.Itoa(want) || e.Data != lineText(want) {
-			t.Fatalf("got event %+v, want line %d", e, want)
+		if e.Event != "" || l.n != want || l.text != lineText(want) {
+			t.Fatalf("got line %d %q (event %+v), want line %d", l.n, l.text, e, want)
 		}
 	}
 }
 
 func readEnd(t *testing.T, s *sse, want tasks.State) {
 	t.Helper()
+	if len(s.lines) > 0 {
+		t.Fatalf("lines %v before the end", s.lines)
+	}
 	e, err := s.next()
 	if err != nil {
 		t.Fatalf("waiting for the end event: %v", err)

@@ -85,8 +85,14 @@
   var es = new EventSource(log.dataset.stream + "?after=" + encodeURIComponent(log.dataset.after));
   es.onopen = function () { info.textContent = "Following the log live."; };
   es.onerror = function () { info.textContent = "Connection lost; reconnecting…"; };
+  // An event is a run of lines: its data holds them joined by newlines and
+  // its ID is the number of the last.
   es.onmessage = function (e) {
-    pending.push([e.lastEventId, e.data]);
+    var lines = e.data.split("\n");
+    var first = parseInt(e.lastEventId, 10) - lines.length + 1;
+    for (var i = 0; i < lines.length; i++) {
+      pending.push([first + i, lines[i]]);
+    }
     if (pending.length > max) {
       pending.splice(0, pending.length - max);
     }

@@ -219,8 +219,8 @@ func (c LogChunk) Lines(dst []LogLine) []LogLine {
 	return append(dst, LogLine{N: c.Last, Text: text})
 }
 
-// after returns the part of c after line n (c.Last > n).
-func (c LogChunk) after(n int) LogChunk {
+// After returns the part of c after line n (c.Last > n).
+func (c LogChunk) After(n int) LogChunk {
 	for ; c.First <= n; c.First++ {
 		c.Text = c.Text[strings.IndexByte(c.Text, '\n')+1:]
 	}
@@ -291,7 +291,7 @@ func (s *Store) ReadLogChunks(ctx context.Context, id string, after int, count i
 				continue
 			}
 			if c.First <= after {
-				c = c.after(after)
+				c = c.After(after)
 			}
 			if got+int64(c.Last-c.First+1) >= count {
 				c = c.upTo(c.First + int(count-got) - 1)
@@ -337,7 +337,7 @@ func (s *Store) TailLog(ctx context.Context, id string, n int) ([]LogLine, tasks
 				continue
 			}
 			if got+c.Last-c.First+1 > n {
-				c = c.after(c.Last - (n - got))
+				c = c.After(c.Last - (n - got))
 			}
 			chunks = append(chunks, c)
 			got += c.Last - c.First + 1
