@@ -28,9 +28,10 @@ func (p *pipeWriter) WriteHeader(int)             {}
 func (p *pipeWriter) Flush()                      {}
 
 // TestFollowRunBoundaries feeds a viewer hub batches whose runs do not
-// start where the viewer stands: runs it has (skipped), a run it has the
-// start of (it gets its own event for the rest, from the batch), and a run
-// after a gap (it catches up from Redis, which holds the missing lines).
+// always start where the viewer stands: runs it has (skipped), a run it
+// has the start of and a run after a gap (it reads from Redis, which holds
+// what it misses), and the run that follows its last line (taken from the
+// batch as encoded for every viewer).
 func TestFollowRunBoundaries(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -82,19 +83,25 @@ func TestFollowRunBoundaries(t *testing.T) {
 	}
 	// The catch-up from Redis, after line 3.
 	expect(event(9, text(4, 9)))
-	// Runs the viewer has, then a run 7-12 it has the start of: lines 10-12
-	// come from the batch (Redis does not even hold them yet).
+	// Runs the viewer has, then a run 7-12 it has the start of: it reads
+	// lines 10-12 from Redis.
+	if _, err := s.store.AppendLogText(ctx, id, 10, []byte(text(10, 12)), 0); err != nil {
+		t.Fatal(err)
+	}
 	v.ch <- encode([]builds.LogChunk{run(1, 5), run(6, 9)}, "")
 	v.ch <- encode([]builds.LogChunk{run(8, 9)}, "")
 	v.ch <- encode([]builds.LogChunk{run(7, 12)}, "")
 	expect(event(12, text(10, 12)))
-	// A batch that starts at 14: line 13 is missing, so the viewer reads
-	// 13 and 14 from Redis.
-	if _, err := s.store.AppendLogText(ctx, id, 10, []byte(text(10, 14)), 0); err != nil {
+	// A run that follows: from the batch (Redis does not hold it).
+	v.ch <- encode([]builds.LogChunk{run(13, 13)}, "")
+	expect(event(13, text(13, 13)))
+	// A batch that starts at 16: lines 14-15 are missing, so the viewer
+	// reads 14-16 from Redis.
+	if _, err := s.store.AppendLogText(ctx, id, 13, []byte(text(13, 16)), 0); err != nil {
 		t.Fatal(err)
 	}
-	v.ch <- encode([]builds.LogChunk{run(14, 14)}, "")
-	expect(event(14, text(13, 14)))
+	v.ch <- encode([]builds.LogChunk{run(16, 16)}, "")
+	expect(event(16, text(14, 16)))
 	v.ch <- encode(nil, tasks.StateSucceeded)
 	expect("event: end\ndata: succeeded\n\n")
 }

@@ -18,7 +18,9 @@ const hubBlock = 2 * time.Second
 // batch is what a hub fans out: runs of lines read in one go from the
 // stream, in order, with their SSE encoding made once for every viewer.
 type batch struct {
-	chunks []builds.LogChunk
+	// runs holds the line numbers of each run (their text is only in enc:
+	// queued batches are what a flood costs the monitor in memory).
+	runs []run
 	// enc holds the SSE events of all runs; off[i] is where run i's starts.
 	enc []byte
 	off []int
@@ -28,6 +30,9 @@ type batch struct {
 	// end marker: the viewer reads what is left from Redis first.
 	unmarked bool
 }
+
+// run is the first and last line numbers of a run of lines.
+type run struct{ first, last int }
 
 // hub reads the stream of one build once, however many viewers follow it,
 // and hands each batch of new lines to all of them. A viewer that falls
@@ -152,13 +157,14 @@ func (h *hub) broadcast(b *batch) {
 // encode makes the SSE events of runs of lines, and an end event carrying
 // the final state.
 func encode(chunks []builds.LogChunk, end tasks.State) *batch {
-	b := &batch{chunks: chunks, end: end, off: make([]int, len(chunks))}
+	b := &batch{runs: make([]run, len(chunks)), end: end, off: make([]int, len(chunks))}
 	size := 0
 	for _, c := range chunks {
 		size += len(c.Text) + 8*(c.Last-c.First+1) + 16
 	}
 	b.enc = make([]byte, 0, size)
 	for i, c := range chunks {
+		b.runs[i] = run{c.First, c.Last}
 		b.off[i] = len(b.enc)
 		b.enc = appendEvent(b.enc, c)
 	}

@@ -149,23 +149,15 @@ func (s *Server) follow(ctx context.Context, id string, after int, v *viewer, f 
 					f.flush()
 					return
 				}
-				i := sort.Search(len(b.chunks), func(i int) bool { return b.chunks[i].Last > after })
-				if i < len(b.chunks) {
-					c := b.chunks[i]
-					if c.First > after+1 {
-						break live // a gap: lines we missed are in Redis
+				i := sort.Search(len(b.runs), func(i int) bool { return b.runs[i].last > after })
+				if i < len(b.runs) {
+					if b.runs[i].first != after+1 {
+						// A gap (lines we missed), or a run whose start
+						// we have: both are in Redis.
+						break live
 					}
-					if c.First <= after {
-						// The viewer has the start of this run: its own
-						// event for the rest, then the shared ones.
-						buf = appendEvent(buf[:0], c.After(after))
-						f.write(buf)
-						i++
-					}
-					if i < len(b.chunks) {
-						f.write(b.enc[b.off[i]:])
-					}
-					after = b.chunks[len(b.chunks)-1].Last
+					f.write(b.enc[b.off[i]:])
+					after = b.runs[len(b.runs)-1].last
 				}
 				if b.end != "" {
 					f.write(appendEnd(nil, b.end))
