@@ -48,7 +48,7 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 		_ = s.store.DropLease(context.WithoutCancel(ctx), p.ID)
 		return s.store.EndLog(ctx, p.ID, tasks.StateCancelled)
 	}
-	return s.run(ctx, p, b, holder)
+	return s.run(ctx, p, b, holder, newRecord(s.store, b, t.Payload(), s.log))
 }
 
 // claim marks the build running on this worker, unless it is over, was
@@ -73,7 +73,7 @@ func (s *Server) claim(ctx context.Context, id, taskID string) (*tasks.Build, er
 	})
 }
 
-func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, holder string) error {
+func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, holder string, rec *record) error {
 	attempt := b.Attempt
 	bctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -89,9 +89,9 @@ func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, hold
 	}()
 	l, pub, err := s.openLog(ctx, p.ID, attempt)
 	if err != nil {
-		return s.finish(ctx, p.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
+		return s.finish(ctx, rec, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
 	}
-	keeper := newLeaseKeeper(s.store, p.ID, holder, s.cfg.LeaseTTL, cancel)
+	keeper := newLeaseKeeper(s.store, p.ID, holder, s.cfg.LeaseTTL, cancel, rec, pub.Resync)
 	keeper.Start(ctx)
 	if attempt > 1 {
 		l.Printf("attempt %d on %s", attempt, s.cfg.Host)
@@ -100,7 +100,7 @@ func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, hold
 	}
 
 	res, runErr := s.pipe.Run(bctx, p, l, func(st tasks.StageTiming, done bool) {
-		_, err := s.store.Update(ctx, p.ID, func(b *tasks.Build) error {
+		_, err := rec.update(ctx, func(b *tasks.Build) error {
 			if b.Attempt != attempt || b.State != tasks.StateRunning {
 				return errSkip
 			}
@@ -124,12 +124,13 @@ func (s *Server) run(ctx context.Context, p *tasks.Payload, b *tasks.Build, hold
 		// asynq cancelled the task: a user asked (CancelProcessing).
 		runErr = errCancelled
 	}
-	return s.finish(ctx, p.ID, attempt, l, pub, runErr, res)
+	return s.finish(ctx, rec, attempt, l, pub, runErr, res)
 }
 
 // finish records how the build ended, closes its log and tells asynq.
-func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, runErr error, r *pipeline.Result) error {
+func (s *Server) finish(ctx context.Context, rec *record, attempt int, l *buildlog.Log, pub *buildlog.Publisher, runErr error, r *pipeline.Result) error {
 	ctx = context.WithoutCancel(ctx)
+	id := rec.id()
 	if r == nil {
 		r = &pipeline.Result{}
 	}
@@ -155,7 +156,7 @@ func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog
 	case r.Built && isTransferFailure(runErr):
 		// The images are fine, staging is not: retry the transfer later
 		// from this host, without holding a build slot.
-		return s.awaitTransfer(ctx, id, attempt, l, pub, r, runErr)
+		return s.awaitTransfer(ctx, rec, attempt, l, pub, r, runErr)
 	case errors.Is(runErr, errTimeout):
 		state = tasks.StateFailed
 		msg = fmt.Sprintf("%s: timed out after %s", failedStage(r, runErr), s.cfg.BuildTimeout)
@@ -179,7 +180,7 @@ func (s *Server) finish(ctx context.Context, id string, attempt int, l *buildlog
 	if pub != nil {
 		stopPublisher(ctx, pub)
 	}
-	_, err := s.store.Update(ctx, id, func(b *tasks.Build) error {
+	_, err := rec.update(ctx, func(b *tasks.Build) error {
 		if b.Attempt != attempt || b.State != tasks.StateRunning {
 			return errSkip
 		}
@@ -301,7 +302,8 @@ func isTransferFailure(err error) bool {
 // awaitTransfer parks a built build whose transfer failed: the record says
 // it waits, and a transfer task on this host's queue retries with backoff
 // until TransferRetryFor has passed.
-func (s *Server) awaitTransfer(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error) error {
+func (s *Server) awaitTransfer(ctx context.Context, rec *record, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error) error {
+	id := rec.id()
 	until := time.Now().Add(s.cfg.TransferRetryFor).UTC()
 	data, err := json.Marshal(tasks.TransferPayload{ID: id, Until: until})
 	if err == nil {
@@ -313,13 +315,14 @@ func (s *Server) awaitTransfer(ctx context.Context, id string, attempt int, l *b
 	}
 	if err != nil {
 		r.Built = false
-		return s.finish(ctx, id, attempt, l, pub, fmt.Errorf("%w; could not schedule a retry (%v): the images are still on %s in %s", runErr, err, s.cfg.Host, r.OutDir), r)
+		return s.finish(ctx, rec, attempt, l, pub, fmt.Errorf("%w; could not schedule a retry (%v): the images are still on %s in %s", runErr, err, s.cfg.Host, r.OutDir), r)
 	}
-	return s.wait(ctx, id, attempt, l, pub, r, runErr, until)
+	return s.wait(ctx, rec, attempt, l, pub, r, runErr, until)
 }
 
-// wait records that build id waits for a transfer retry.
-func (s *Server) wait(ctx context.Context, id string, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error, until time.Time) error {
+// wait records that the build waits for a transfer retry.
+func (s *Server) wait(ctx context.Context, rec *record, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error, until time.Time) error {
+	id := rec.id()
 	why := fmt.Sprintf("transfer failed (%v); retrying from %s until %s", runErr, s.cfg.Host, until.Format(time.RFC3339))
 	if l != nil {
 		l.Printf("%s", why)
@@ -328,7 +331,7 @@ func (s *Server) wait(ctx context.Context, id string, attempt int, l *buildlog.L
 	if pub != nil {
 		stopPublisher(ctx, pub)
 	}
-	_, err := s.store.Update(ctx, id, func(b *tasks.Build) error {
+	_, err := rec.update(ctx, func(b *tasks.Build) error {
 		if b.Attempt != attempt || b.State != tasks.StateRunning {
 			return errSkip
 		}
@@ -381,13 +384,14 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	attempt := b.Attempt
+	rec := newRecord(s.store, b, data, s.log)
 	bctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	l, pub, err := s.openLog(ctx, tp.ID, 1)
 	if err != nil {
-		return s.finish(ctx, tp.ID, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
+		return s.finish(ctx, rec, attempt, nil, nil, fmt.Errorf("open build log: %w", err), nil)
 	}
-	keeper := newLeaseKeeper(s.store, tp.ID, holder, s.cfg.LeaseTTL, cancel)
+	keeper := newLeaseKeeper(s.store, tp.ID, holder, s.cfg.LeaseTTL, cancel, rec, pub.Resync)
 	keeper.Start(ctx)
 	retry, _ := asynq.GetRetryCount(ctx)
 	l.Printf("transfer retry %d on %s", retry+1, s.cfg.Host)
@@ -402,12 +406,12 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	}
 	switch {
 	case runErr == nil, !res.Built, !isTransferFailure(runErr):
-		return s.finish(ctx, tp.ID, attempt, l, pub, runErr, res)
+		return s.finish(ctx, rec, attempt, l, pub, runErr, res)
 	case time.Now().After(tp.Until):
 		res.Built = false
-		return s.finish(ctx, tp.ID, attempt, l, pub, fmt.Errorf("%w; gave up retrying at %s: the images are still on %s in %s", runErr, tp.Until.Format(time.RFC3339), s.cfg.Host, res.OutDir), res)
+		return s.finish(ctx, rec, attempt, l, pub, fmt.Errorf("%w; gave up retrying at %s: the images are still on %s in %s", runErr, tp.Until.Format(time.RFC3339), s.cfg.Host, res.OutDir), res)
 	}
-	_ = s.wait(ctx, tp.ID, attempt, l, pub, res, runErr, tp.Until)
+	_ = s.wait(ctx, rec, attempt, l, pub, res, runErr, tp.Until)
 	return runErr // asynq retries after the backoff
 }
 

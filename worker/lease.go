@@ -2,30 +2,107 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
+
+// record is a worker's copy of a running build's record as it last wrote
+// it, and the build's payload, so that it can write them again when Redis
+// has lost them: a Redis without persistence that restarted, or a failover
+// to a replica that had not got them. Builds, their log streams (see
+// buildlog.Publisher) and then their results survive that.
+type record struct {
+	store   *builds.Store
+	payload []byte
+	log     *slog.Logger
+
+	mu sync.Mutex
+	b  *tasks.Build
+}
+
+func newRecord(store *builds.Store, b *tasks.Build, payload []byte, log *slog.Logger) *record {
+	return &record{store: store, b: b, payload: payload, log: log}
+}
+
+// update is store.Update for the running build, also applied to the copy;
+// a record Redis lost is written again from the copy with fn applied.
+func (r *record) update(ctx context.Context, fn func(*tasks.Build) error) (*tasks.Build, error) {
+	b, err := r.store.Update(ctx, r.id(), fn)
+	if errors.Is(err, builds.ErrNotFound) {
+		r.mu.Lock()
+		c := *r.b
+		r.mu.Unlock()
+		if err = fn(&c); err != nil {
+			return nil, err
+		}
+		if err = r.store.Create(ctx, &c, r.payload); errors.Is(err, builds.ErrConflict) {
+			// Written again meanwhile (by the lease keeper): update that.
+			return r.update(ctx, fn)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.log.Warn("build record was lost from Redis; written again from the worker's copy", "build", c.ID)
+		b = &c
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.b = b
+	r.mu.Unlock()
+	return b, nil
+}
+
+// restore writes the record again if Redis has lost it; it reports whether
+// it did.
+func (r *record) restore(ctx context.Context) (bool, error) {
+	r.mu.Lock()
+	c := *r.b
+	r.mu.Unlock()
+	err := r.store.Create(ctx, &c, r.payload)
+	if errors.Is(err, builds.ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.log.Warn("build record was lost from Redis; written again from the worker's copy", "build", c.ID)
+	return true, nil
+}
+
+func (r *record) id() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.b.ID
+}
 
 // leaseKeeper renews a running build's lease and watches for a cancel
 // request, which it also learns from the record in case asynq's cancel
 // message was missed. If it cannot renew for a whole TTL, another worker may
-// own the build by now, so it stops the build.
+// own the build by now, so it stops the build. If the record is gone from
+// Redis, it writes it again and has the log stream checked (lost calls).
 type leaseKeeper struct {
 	store  *builds.Store
 	id     string
 	holder string
 	ttl    time.Duration
 	cancel context.CancelCauseFunc
+	rec    *record
+	lost   func()
 
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
-func newLeaseKeeper(store *builds.Store, id, holder string, ttl time.Duration, cancel context.CancelCauseFunc) *leaseKeeper {
-	return &leaseKeeper{store: store, id: id, holder: holder, ttl: ttl, cancel: cancel,
+func newLeaseKeeper(store *builds.Store, id, holder string, ttl time.Duration, cancel context.CancelCauseFunc, rec *record, lost func()) *leaseKeeper {
+	return &leaseKeeper{store: store, id: id, holder: holder, ttl: ttl, cancel: cancel, rec: rec, lost: lost,
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -48,8 +125,16 @@ func (k *leaseKeeper) Start(ctx context.Context) {
 			err := k.store.HoldLease(rctx, k.id, k.holder, k.ttl)
 			if err == nil {
 				renewed = time.Now()
-				if b, gerr := k.store.Get(rctx, k.id); gerr == nil && b.CancelRequested {
+				b, gerr := k.store.Get(rctx, k.id)
+				switch {
+				case gerr == nil && b.CancelRequested:
 					k.cancel(errCancelled)
+				case errors.Is(gerr, builds.ErrNotFound):
+					if ok, err := k.rec.restore(rctx); ok {
+						k.lost()
+					} else if err != nil {
+						k.rec.log.Warn("write lost build record again", "build", k.id, "err", err)
+					}
 				}
 			} else if time.Since(renewed) > k.ttl {
 				k.cancel(errLeaseLost)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -449,4 +450,52 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestRedisLostMidBuild restarts Redis empty (no persistence) while a build
+// runs: the worker writes the build's record again from its own copy, the
+// log stream is refilled from the worker's file without waiting for the
+// tool's next line, and the build finishes and is staged as if nothing
+// happened.
+func TestRedisLostMidBuild(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, pids := e.slowXorriso(20)
+	e.worker("host1")
+	cfg := e.config("client", "")
+	out, _, code := e.run("submit", "--config", cfg, e.spec("k.conf", "x86_64", "boot.iso"))
+	if code != 0 {
+		t.Fatal("submit failed")
+	}
+	id := strings.TrimSpace(out)
+	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	e.redis.Restart()
+	// Within a lease renewal (10 s) the record is back, still running, and
+	// the stream holds the lines written before the restart.
+	var b tasks.Build
+	e.waitFor(30*time.Second, "the record to be written again", func() bool {
+		out, _, code := e.run("status", "--config", cfg, "--json", id)
+		return code == 0 && json.Unmarshal([]byte(out), &b) == nil
+	})
+	if b.State != tasks.StateRunning || b.Worker == "" || b.Attempt != 1 {
+		t.Errorf("record written again: state %s worker %q attempt %d", b.State, b.Worker, b.Attempt)
+	}
+	var log string
+	var logErr string
+	e.waitFor(15*time.Second, "the log stream to be refilled", func() bool {
+		log, logErr, _ = e.run("logs", "--config", cfg, id)
+		if strings.Contains(log, " took the build") && strings.Contains(log, "stage build: started") {
+			return true
+		}
+		t.Logf("log so far:\n%s%s", log, logErr)
+		return false
+	})
+	if done := e.waitState(cfg, id, tasks.StateSucceeded, 3*time.Minute); len(done.Artifacts) == 0 {
+		t.Errorf("succeeded build without artifacts: %+v", done)
+	}
+	checkStaged(t, e, id)
+	log, _, _ = e.run("logs", "--config", cfg, id)
+	if n := strings.Count(log, " took the build"); n != 1 || !strings.Contains(log, "build succeeded") {
+		t.Errorf("log after the restart (%d starts):\n%s", n, log)
+	}
 }

@@ -252,3 +252,33 @@ func lineSet(n, long int) []string {
 	}
 	return lines
 }
+
+// TestPublisherResync checks that a quiet build's stream, lost by a Redis
+// that restarted empty, is refilled on Resync without a new line.
+func TestPublisherResync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	st := builds.NewStore(srv.Client())
+	id := tasks.NewBuildID()
+	path := filepath.Join(t.TempDir(), "build.log")
+	pub := buildlog.NewPublisher(st, id, path, buildlog.PublisherOptions{Retry: time.Hour})
+	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pub.Start(ctx)
+	defer pub.Stop(ctx)
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(l, "line %d\n", i)
+	}
+	waitLines(t, st, id, 100)
+	srv.Restart()
+	pub.Resync()
+	waitLines(t, st, id, 100)
+	got, _, err := st.ReadLog(ctx, id, 0, 1000, 0)
+	if err != nil || len(got) != 100 || got[0].N != 1 || !strings.HasSuffix(got[99].Text, "line 99") {
+		t.Fatalf("stream after Resync: %d lines, %v", len(got), err)
+	}
+}

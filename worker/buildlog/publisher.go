@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks/builds"
@@ -44,10 +45,11 @@ type Publisher struct {
 	path string
 	opts PublisherOptions
 
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	wake   chan struct{}
+	resync atomic.Bool
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
 
 	// owned by the run goroutine
 	f    *os.File
@@ -80,6 +82,16 @@ func NewPublisher(st Streamer, id, path string, opts PublisherOptions) *Publishe
 		st: st, id: id, path: path, opts: opts, skip: -1,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+}
+
+// Resync has the publisher check the stream against the file before its
+// next batch, and publish again what the stream lost: call it when Redis is
+// known to have lost data (a build record found missing) while the tool is
+// quiet, so the stream is refilled without waiting for a new line. It never
+// blocks.
+func (p *Publisher) Resync() {
+	p.resync.Store(true)
+	p.Wake()
 }
 
 // Wake tells the publisher new lines are in the file; it never blocks.
@@ -135,6 +147,22 @@ func (p *Publisher) setErr(err error) {
 // batch and says where it stands, and the publisher re-reads the file from
 // there.
 func (p *Publisher) pump(ctx context.Context) error {
+	if p.resync.Load() {
+		n, err := p.st.LastLogLine(ctx, p.id)
+		if err != nil {
+			return err
+		}
+		p.resync.Store(false)
+		if p.skip >= 0 && n < p.read-p.lines {
+			// The stream lost lines it had: publish again after its last.
+			p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", n, "published", p.read-p.lines)
+			if p.f != nil {
+				p.f.Close()
+			}
+			p.f, p.read, p.n, p.pending, p.lines = nil, 0, 0, 0, 0
+			p.skip = n
+		}
+	}
 	if p.skip < 0 {
 		n, err := p.st.LastLogLine(ctx, p.id)
 		if err != nil {
