@@ -16,10 +16,10 @@ import (
 // cache is the RPM store shared by builds, addressed by what Koji reports of
 // each file and the download was verified against:
 //
-//	rpms/<payloadhash>-<size>.rpm  verified files
-//	partial/<payloadhash>-<size>   downloads under way, kept across failures to resume
+//	verified/<payloadhash>-<size>.rpm  files that matched Koji
+//	partial/<payloadhash>-<size>       downloads under way, kept across failures to resume
 //
-// A file is only ever renamed into rpms/ after its size and RPMTAG_SIGMD5
+// A file is only ever renamed into verified/ after its size and RPMTAG_SIGMD5
 // matched Koji's, so its name is the proof of what it holds and no second
 // hash of the whole file is needed to find it again.
 //
@@ -57,7 +57,7 @@ func (c *cache) init() error {
 	if c.ready {
 		return nil
 	}
-	for _, d := range []string{"rpms", "partial"} {
+	for _, d := range []string{"verified", "partial"} {
 		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
 			return fmt.Errorf("create RPM cache: %w", err)
 		}
@@ -73,7 +73,7 @@ func (c *cache) init() error {
 // addressed by Koji's checksum: blobs/<sha256>.rpm named by their SHA-256,
 // and index/<payloadhash>-<size> holding the SHA-256 of the verified file
 // Koji describes that way. Each indexed blob of the right size becomes
-// rpms/<payloadhash>-<size>.rpm (a rename keeps its time of last use); the
+// verified/<payloadhash>-<size>.rpm (a rename keeps its time of last use); the
 // rest, blobs nothing indexes and index entries without their blob, is
 // removed. The index was written only after verification, so it vouches
 // for the new name as it vouched for the old lookup. Interrupted, the
@@ -144,7 +144,7 @@ func parseKey(s string) (cacheKey, bool) {
 	return cacheKey{hash, n}, true
 }
 
-func (c *cache) path(k string) string     { return filepath.Join(c.dir, "rpms", k+".rpm") }
+func (c *cache) path(k string) string     { return filepath.Join(c.dir, "verified", k+".rpm") }
 func (c *cache) partPath(k string) string { return filepath.Join(c.dir, "partial", k) }
 
 // lookup returns the file of the RPM known under k, marking it used, or ok
@@ -185,7 +185,7 @@ func (c *cache) evict(keep map[string]bool, self time.Time) (int, int64, error) 
 	}
 	var entries []entry
 	var total int64
-	err := filepath.WalkDir(filepath.Join(c.dir, "rpms"), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(c.dir, "verified"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -100,23 +98,10 @@ func (l *logBuf) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// repoquery lists a repository's packages with Debian's dnf, unprivileged
-// and offline.
+// repoquery lists a repository's packages with Debian's dnf.
 func repoquery(t *testing.T, dir string) []string {
 	t.Helper()
-	root := t.TempDir()
-	cmd := exec.Command("dnf", "-q",
-		"--repofrompath=side,file://"+dir, "--repo=side",
-		"--installroot="+filepath.Join(root, "root"), "--releasever=41",
-		"--setopt=cachedir="+filepath.Join(root, "cache"), "--setopt=reposdir=/dev/null", "--disableplugin=*",
-		"repoquery", "--qf", "%{name}-%{version}-%{release}.%{arch}")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("dnf repoquery %s: %v\n%s", dir, err, out)
-	}
-	got := strings.Fields(string(out))
-	sort.Strings(got)
-	return got
+	return rpmtest.RepoQuery(t, dir)
 }
 
 func TestBuild(t *testing.T) {
@@ -361,7 +346,7 @@ func TestEviction(t *testing.T) {
 		t.Errorf("log does not tell of evictions:\n%s", f.log)
 	}
 	var total int64
-	blobs, _ := filepath.Glob(filepath.Join(f.cache, "rpms", "*.rpm"))
+	blobs, _ := filepath.Glob(filepath.Join(f.cache, "verified", "*.rpm"))
 	for _, b := range blobs {
 		fi, err := os.Stat(b)
 		if err != nil {
@@ -401,7 +386,7 @@ func TestCacheMigration(t *testing.T) {
 	}
 	for _, p := range rpms {
 		key := fmt.Sprintf("%s-%d", p.PayloadHash, p.Size)
-		file := filepath.Join(f.cache, "rpms", key+".rpm")
+		file := filepath.Join(f.cache, "verified", key+".rpm")
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -441,7 +426,7 @@ func TestCacheMigration(t *testing.T) {
 			t.Errorf("old cache directory %s still there (%v)", d, err)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(f.cache, "rpms", "*.rpm"))
+	files, _ := filepath.Glob(filepath.Join(f.cache, "verified", "*.rpm"))
 	if len(files) != 3 {
 		t.Errorf("cache holds %d RPMs, want 3: %v", len(files), files)
 	}
