@@ -31,7 +31,7 @@ type cache struct {
 	max int64
 
 	mu       sync.Mutex
-	ready    bool // directories made and the old layout migrated
+	migrated bool // the old layout was moved into this one
 	inflight map[string]*flight
 	// active counts running builds by start time: files used since the
 	// oldest of them started may be about to be linked and are not evicted.
@@ -49,23 +49,24 @@ func newCache(dir string, max int64) *cache {
 	return &cache{dir: dir, max: max, inflight: map[string]*flight{}, active: map[time.Time]int{}}
 }
 
-// init makes the cache's directories and, the first time, moves what an
-// older fbs left under its layout into this one.
+// init makes the cache's directories (again, should someone have removed
+// them) and, the first time, moves what an older fbs left under its layout
+// into this one.
 func (c *cache) init() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ready {
-		return nil
-	}
 	for _, d := range []string{"verified", "partial"} {
 		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
 			return fmt.Errorf("create RPM cache: %w", err)
 		}
 	}
+	if c.migrated {
+		return nil
+	}
 	if err := c.migrate(); err != nil {
 		return fmt.Errorf("migrate RPM cache %s: %w", c.dir, err)
 	}
-	c.ready = true
+	c.migrated = true
 	return nil
 }
 
