@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/fedora-fbs/fbs/testing/isotest"
 	"github.com/fedora-fbs/fbs/testing/kojitest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
@@ -12,8 +14,9 @@ import (
 
 // TestKSISOWithKojiSideRepo builds a kickstart ISO with extra packages from
 // a Koji hub on loopback: the worker resolves the NVR and build ID, makes a
-// side repository with createrepo_c, and the kickstart on the ISO carries
-// it. A second build reuses the RPM cache.
+// side repository with createrepo_c and puts it on the ISO as /fbs-side,
+// and the kickstart on the ISO names it where the installer will see it. A
+// second build reuses the RPM cache.
 func TestKSISOWithKojiSideRepo(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -41,9 +44,27 @@ func TestKSISOWithKojiSideRepo(t *testing.T) {
 	}
 	checkStaged(t, e, id)
 	iso, _ := filepath.Glob(filepath.Join(e.staging, id, "*.iso"))
-	ks := isotest.Inspect(t, iso[0]).Files["ks.cfg"]
-	if !strings.Contains(ks, "repo --name=fbs-side --baseurl=file://") {
-		t.Errorf("ks.cfg on the ISO lacks the side repository:\n%s", ks)
+	info := isotest.Inspect(t, iso[0])
+	// The kickstart names the repository where the installer sees the ISO,
+	// not the worker's build directory, gone by the time the ISO installs.
+	ks := info.Files["ks.cfg"]
+	if !strings.Contains(ks, "\nrepo --name=fbs-side --baseurl=file:///run/install/repo/fbs-side/\n") {
+		t.Errorf("ks.cfg on the ISO does not name the side repository on the ISO:\n%s", ks)
+	}
+	// The ISO carries the repository: metadata and exactly the RPMs.
+	var onISO []string
+	for _, p := range info.Paths {
+		if strings.HasPrefix(p, "fbs-side/") && (strings.HasSuffix(p, ".rpm") || p == "fbs-side/repodata/repomd.xml") {
+			onISO = append(onISO, p)
+		}
+	}
+	want := []string{"fbs-side/fbs-docs-html-2-1.fc41.noarch.rpm", "fbs-side/fbs-tool-1.2-1.fc41.x86_64.rpm", "fbs-side/repodata/repomd.xml"}
+	if diff := cmp.Diff(want, onISO); diff != "" {
+		t.Errorf("side repository on the ISO (-want +got):\n%s", diff)
+	}
+	pkgs := []string{"fbs-docs-html-2-1.fc41.noarch", "fbs-tool-1.2-1.fc41.x86_64"}
+	if diff := cmp.Diff(pkgs, rpmtest.RepoQuery(t, isotest.Extract(t, iso[0], "fbs-side"))); diff != "" {
+		t.Errorf("dnf repoquery of the ISO's /fbs-side (-want +got):\n%s", diff)
 	}
 	if hub.Gets("fbs-tool-debuginfo-1.2-1.fc41.x86_64.rpm") != 0 {
 		t.Error("debuginfo RPM was downloaded")

@@ -11,9 +11,11 @@ package isotest
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -240,6 +242,9 @@ type Info struct {
 	// EFIGrubCfg is EFI/BOOT/grub.cfg inside the image the UEFI El Torito
 	// record boots ("" when there is no such record).
 	EFIGrubCfg string
+	// Paths are the ISO paths (no leading slash) of every regular file,
+	// sorted.
+	Paths []string
 }
 
 // Inspect reads iso with xorriso (and mtools for the EFI boot image).
@@ -256,9 +261,12 @@ func Inspect(t testing.TB, iso string) Info {
 	present := map[string]bool{}
 	for _, line := range strings.Split(string(run(t, nil, "xorriso", "-indev", iso, "-find", "/", "-type", "f")), "\n") {
 		if p, ok := strings.CutPrefix(line, "'/"); ok {
-			present[strings.TrimSuffix(p, "'")] = true
+			p = strings.TrimSuffix(p, "'")
+			present[p] = true
+			info.Paths = append(info.Paths, p)
 		}
 	}
+	sort.Strings(info.Paths)
 	dir := t.TempDir()
 	args := []string{"-osirrox", "on", "-indev", iso}
 	var wanted []string
@@ -343,4 +351,27 @@ func (i Info) BootImages() []string {
 		out[k] = platform[n] + " " + p
 	}
 	return out
+}
+
+// Extract copies the directory isoDir (an ISO path without the leading
+// slash) out of iso with xorriso into a new temporary directory and returns
+// the local copy's path.
+func Extract(t testing.TB, iso, isoDir string) string {
+	t.Helper()
+	requireTools(t)
+	dir := filepath.Join(t.TempDir(), filepath.Base(isoDir))
+	run(t, nil, "xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/"+isoDir, dir)
+	// Directories come out read-only, as on the ISO; the test's clean-up
+	// (and tools such as dnf that write beside what they read) need them
+	// writable.
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return os.Chmod(p, 0o755)
+	})
+	if err != nil {
+		t.Fatalf("isotest: make %s writable: %v", dir, err)
+	}
+	return dir
 }

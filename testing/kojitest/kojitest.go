@@ -81,6 +81,18 @@ type cut struct {
 // New starts a hub on 127.0.0.1 and stops it when the test ends.
 func New(tb testing.TB) *Hub {
 	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("kojitest: listen: %v", err)
+	}
+	return NewOn(tb, l)
+}
+
+// NewOn starts a hub serving on l, which it closes when the test ends: a
+// listener at the far end of a shaped link (see testing/linktest) puts the
+// hub behind that link.
+func NewOn(tb testing.TB, l net.Listener) *Hub {
+	tb.Helper()
 	h := &Hub{
 		builds: map[int]*Build{}, files: map[string]string{}, calls: map[string]int{},
 		gets: map[string]int{}, cut: map[string]cut{}, corrupt: map[string]int{},
@@ -89,7 +101,10 @@ func New(tb testing.TB) *Hub {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /kojihub", h.serveRPC)
 	mux.HandleFunc("GET /packages/", h.servePackage)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	h.URL = srv.URL + "/kojihub"
 	h.PackagesURL = srv.URL + "/packages"
 	tb.Cleanup(func() {

@@ -150,3 +150,30 @@ func Query(tb testing.TB, path string) Header {
 	}
 	return Header{Name: f[0], Version: f[1], Release: f[2], Arch: f[3], SigMD5: f[4], SourceRPM: f[5]}
 }
+
+// RepoQuery lists the packages of the yum repository in dir, as
+// name-version-release.arch sorted, with Debian's dnf, unprivileged and
+// offline (its own install root and cache, no system repositories).
+func RepoQuery(tb testing.TB, dir string) []string {
+	tb.Helper()
+	if _, err := exec.LookPath("dnf"); err != nil {
+		tb.Fatalf("rpmtest: dnf not found (install Debian package dnf): %v", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	root := tb.TempDir()
+	cmd := exec.Command("dnf", "-q",
+		"--repofrompath=side,file://"+abs, "--repo=side",
+		"--installroot="+filepath.Join(root, "root"), "--releasever=41",
+		"--setopt=cachedir="+filepath.Join(root, "cache"), "--setopt=reposdir=/dev/null", "--disableplugin=*",
+		"repoquery", "--qf", "%{name}-%{version}-%{release}.%{arch}")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("rpmtest: dnf repoquery %s: %v\n%s", dir, err, out)
+	}
+	got := strings.Fields(string(out))
+	sort.Strings(got)
+	return got
+}

@@ -33,6 +33,12 @@ type Job struct {
 	// SideRepos are extra repository base URLs (file:///...). lorax gets
 	// them as -s URL; the other tools find them in the kickstart already.
 	SideRepos []string
+	// SideRepoDir is the local directory of the side repository of extra
+	// packages, for ksiso only: it goes onto the ISO as /fbs-side, which
+	// the kickstart names as SideRepoISOURL, because the ISO installs
+	// machines long after the build and far from the worker. The other
+	// builders consume the repository during the build, in place.
+	SideRepoDir string
 	// Output receives the tool's stdout and stderr, one complete line per
 	// Write, each ending in "\n". Only one goroutine writes to it at a time.
 	Output io.Writer
@@ -177,7 +183,7 @@ func prepareJob(job *Job, needKickstart bool) (*Job, error) {
 		return nil, fmt.Errorf("job of type %s has no kickstart", job.Spec.Type)
 	}
 	j := *job
-	for _, p := range []*string{&j.WorkDir, &j.OutDir, &j.Kickstart, &j.ISO} {
+	for _, p := range []*string{&j.WorkDir, &j.OutDir, &j.Kickstart, &j.ISO, &j.SideRepoDir} {
 		if *p == "" {
 			continue
 		}

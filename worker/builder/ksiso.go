@@ -53,6 +53,19 @@ func isoConfigs() []bootConfig {
 	}
 }
 
+// sideRepoISODir is the directory at the ISO root that holds the side
+// repository (Job.SideRepoDir).
+const sideRepoISODir = "fbs-side"
+
+// SideRepoISOURL is the base URL under which Anaconda sees the side
+// repository ksiso puts on the ISO, on a machine booted from that ISO: the
+// boot media (inst.stage2=hd:LABEL=...) is mounted at /run/install/repo, so
+// the ISO's /fbs-side is file:///run/install/repo/fbs-side/. This is how
+// lorax's mkksiso adds repositories (--add DIR, then in the kickstart
+// "repo --name=extra-repo --baseurl=file:///run/install/repo/extra-repo/";
+// weldr/lorax docs/mkksiso.rst, "Adding package repos to a boot.iso").
+const SideRepoISOURL = "file:///run/install/repo/" + sideRepoISODir + "/"
+
 // efiBootImage is the FAT image the UEFI El Torito record boots.
 const efiBootImage = "images/efiboot.img"
 
@@ -69,6 +82,10 @@ type isoDetails struct {
 	// ISO as partition 2 (Fedora's layout since 37), which must then be
 	// replaced too.
 	appendedEFI bool
+	// hasSideRepo is set when the ISO already has a /fbs-side directory
+	// (it was made by ksiso with extra packages), which a new side
+	// repository replaces rather than merges with.
+	hasSideRepo bool
 }
 
 // outputName is the file name of the kickstart ISO made from iso.
@@ -106,6 +123,12 @@ func (*ksiso) command(job *Job, d isoDetails, updated map[string]string, efiImag
 		args = append(args, "-append_partition", "2", efiGPTType, efiImage)
 	}
 	args = append(args, "-map", job.Kickstart, "/ks.cfg")
+	if job.SideRepoDir != "" {
+		if d.hasSideRepo {
+			args = append(args, "-rm_r", "/"+sideRepoISODir, "--")
+		}
+		args = append(args, "-map", job.SideRepoDir, "/"+sideRepoISODir)
+	}
 	for _, c := range append(isoConfigs(), bootConfig{path: efiBootImage}) {
 		if local, ok := updated[c.path]; ok {
 			args = append(args, "-update", local, "/"+c.path)
@@ -128,6 +151,12 @@ func (k *ksiso) Build(ctx context.Context, job *Job) error {
 	}
 	if _, err := os.Stat(job.Kickstart); err != nil {
 		return fmt.Errorf("mkksiso: kickstart: %w", err)
+	}
+	if job.SideRepoDir != "" {
+		if _, err := os.Stat(filepath.Join(job.SideRepoDir, "repodata", "repomd.xml")); err != nil {
+			return fmt.Errorf("mkksiso: side repository %s: %w", job.SideRepoDir, err)
+		}
+		job.logf("mkksiso: side repository %s goes onto the ISO as /%s (%s at install time)", job.SideRepoDir, sideRepoISODir, SideRepoISOURL)
 	}
 	cmdline := ""
 	if job.Spec.KSISO != nil {
@@ -238,6 +267,9 @@ func (k *ksiso) inspect(ctx context.Context, job *Job) (isoDetails, error) {
 			p := strings.TrimSuffix(strings.TrimPrefix(line, "'/"), "'")
 			if wanted[p] {
 				d.files[p] = true
+			}
+			if strings.HasPrefix(p, sideRepoISODir+"/") {
+				d.hasSideRepo = true
 			}
 		}
 	}

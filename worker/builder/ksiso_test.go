@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/rpmtest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -183,5 +185,71 @@ func TestKSISOBadInput(t *testing.T) {
 	err = (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, iso, `inst.ks=http://example/ks`))
 	if err == nil || !strings.Contains(err.Error(), "sets inst.ks") {
 		t.Errorf("Build with inst.ks in cmdline = %v, want a refusal", err)
+	}
+}
+
+// sideRepo makes a yum repository of one real RPM named name with
+// createrepo_c and returns its directory.
+func sideRepo(t *testing.T, name string) string {
+	t.Helper()
+	if _, err := exec.LookPath("createrepo_c"); err != nil {
+		t.Fatalf("createrepo_c not found (install Debian package createrepo-c): %v", err)
+	}
+	dir := t.TempDir()
+	for _, p := range rpmtest.Build(t, rpmtest.Spec{Name: name, Version: "1", Release: "1", Packages: []rpmtest.Package{{Name: name}}}) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("createrepo_c", "--quiet", "--no-database", dir).CombinedOutput(); err != nil {
+		t.Fatalf("createrepo_c: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestKSISOSideRepo puts a side repository onto the kickstart ISO as
+// /fbs-side, where the installer finds it (SideRepoISOURL), and makes a
+// kickstart ISO again from that ISO with another repository, which must
+// replace the first rather than merge with it.
+func TestKSISOSideRepo(t *testing.T) {
+	t.Parallel()
+	iso := isotest.BootISO(t, ksVolID)
+	for i, name := range []string{"fbs-first", "fbs-second"} {
+		job := ksisoJob(t, iso, "")
+		job.SideRepoDir = sideRepo(t, name)
+		if err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), job); err != nil {
+			t.Fatalf("build %d: %v", i+1, err)
+		}
+		iso = filepath.Join(job.OutDir, outputName(iso))
+		var got []string
+		for _, p := range isotest.Inspect(t, iso).Paths {
+			if strings.HasPrefix(p, "fbs-side/") && !strings.HasPrefix(p, "fbs-side/repodata/") || p == "fbs-side/repodata/repomd.xml" {
+				got = append(got, p)
+			}
+		}
+		want := []string{"fbs-side/" + name + "-1-1.x86_64.rpm", "fbs-side/repodata/repomd.xml"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("build %d: /fbs-side on the ISO (-want +got):\n%s", i+1, diff)
+		}
+		if diff := cmp.Diff([]string{name + "-1-1.x86_64"}, rpmtest.RepoQuery(t, isotest.Extract(t, iso, "fbs-side"))); diff != "" {
+			t.Errorf("build %d: dnf repoquery of /fbs-side (-want +got):\n%s", i+1, diff)
+		}
+	}
+	if SideRepoISOURL != "file:///run/install/repo/fbs-side/" {
+		t.Errorf("SideRepoISOURL = %q, not where Anaconda mounts the ISO's /fbs-side", SideRepoISOURL)
+	}
+}
+
+func TestKSISOSideRepoWithoutMetadata(t *testing.T) {
+	t.Parallel()
+	job := ksisoJob(t, isotest.BootISO(t, ksVolID), "")
+	job.SideRepoDir = t.TempDir()
+	err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), job)
+	if err == nil || !strings.Contains(err.Error(), "side repository "+job.SideRepoDir) {
+		t.Errorf("Build with a side repository lacking repodata: err = %v, want one naming it", err)
 	}
 }

@@ -251,6 +251,7 @@ type run struct {
 	iso            string // resolved boot ISO (ksiso)
 	ks             string // flattened kickstart file
 	sideRepos      []string
+	sideRepoDir    string            // side repository to put on a kickstart ISO
 	sums           map[string]string // image path -> SHA256, from the checksum stage
 }
 
@@ -311,7 +312,7 @@ func (r *run) build(ctx context.Context) error {
 		r.log.Printf("builder: %s", b.Name())
 		err = b.Build(ctx, &builder.Job{
 			ID: r.pl.ID, Spec: *spec, Kickstart: r.ks, ISO: r.iso,
-			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos,
+			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos, SideRepoDir: r.sideRepoDir,
 			Output: r.log, Logf: r.log.Printf,
 		})
 		var ee *builder.ExitError
@@ -351,7 +352,8 @@ func (r *run) flatten(ctx context.Context) error {
 }
 
 // sideRepo builds the repository of extra packages and adds it to the
-// build: as a repo line in the kickstart, or as a lorax source.
+// build: as a repo line in the kickstart (for a kickstart ISO, naming the
+// copy the builder puts on the ISO), or as a lorax source.
 func (r *run) sideRepo(ctx context.Context) error {
 	if r.p.cfg.SideRepos == nil {
 		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
@@ -362,10 +364,17 @@ func (r *run) sideRepo(ctx context.Context) error {
 		return err
 	}
 	baseURL := (&url.URL{Scheme: "file", Path: dir}).String()
-	if r.ks == "" {
+	switch {
+	case r.ks == "":
 		r.sideRepos = append(r.sideRepos, baseURL)
 		r.log.Printf("side repository %s added as a lorax source", baseURL)
 		return nil
+	case spec.Type == tasks.TypeKSISO:
+		// The kickstart runs when the ISO installs a machine, where only
+		// what is on the ISO is at hand: the builder puts the repository
+		// there, and the kickstart names it where Anaconda sees it.
+		r.sideRepoDir = dir
+		baseURL = builder.SideRepoISOURL
 	}
 	text, err := os.ReadFile(r.ks)
 	if err != nil {

@@ -2,11 +2,8 @@ package siderepo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -24,27 +21,26 @@ func (e *mismatchError) Error() string { return fmt.Sprintf("%s: %s", e.url, e.w
 func (e *mismatchError) Unwrap() error { return ErrChecksum }
 
 // download fetches r into part, resuming what part already holds, and
-// checks it against Koji's size and payloadhash. It returns the file's
-// SHA-256. Dropped connections and server errors are retried with backoff,
+// checks it against Koji's size and payloadhash. Dropped connections and server errors are retried with backoff,
 // resuming with an HTTP Range request; the count starts over whenever an
 // attempt made progress, so a flaky link slows a download but does not fail
 // it.
-func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func(string, ...any)) (string, error) {
+func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func(string, ...any)) error {
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("download %s: %w", rpm.URL, err)
+		return fmt.Errorf("download %s: %w", rpm.URL, err)
 	}
 	defer f.Close()
 
-	// Feed what an earlier, interrupted download left to the hashers.
-	sha, sig := sha256.New(), newPayloadHasher()
-	have, err := io.Copy(io.MultiWriter(sha, sig), f)
+	// Feed what an earlier, interrupted download left to the hasher.
+	sig := newPayloadHasher()
+	have, err := io.Copy(sig, f)
 	if err != nil {
-		return "", fmt.Errorf("download %s: read partial file %s: %w", rpm.URL, part, err)
+		return fmt.Errorf("download %s: read partial file %s: %w", rpm.URL, part, err)
 	}
 	if have > rpm.Size {
-		if err := restart(f, &sha, &sig); err != nil {
-			return "", fmt.Errorf("download %s: %w", rpm.URL, err)
+		if err := restart(f, &sig); err != nil {
+			return fmt.Errorf("download %s: %w", rpm.URL, err)
 		}
 		have = 0
 	}
@@ -55,21 +51,21 @@ func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func
 	var last error
 	for failures := 0; have < rpm.Size; {
 		if failures > r.cfg.Retries {
-			return "", fmt.Errorf("download %s: gave up after %d failed attempts, last: %w", rpm.URL, failures, last)
+			return fmt.Errorf("download %s: gave up after %d failed attempts, last: %w", rpm.URL, failures, last)
 		}
 		if failures > 0 {
 			if err := pause(ctx, r.cfg.Backoff, failures); err != nil {
-				return "", fmt.Errorf("download %s: %w (after: %v)", rpm.URL, err, last)
+				return fmt.Errorf("download %s: %w (after: %v)", rpm.URL, err, last)
 			}
 			logf("side repo: resuming %s at %d of %d bytes (%v)", rpm.File(), have, rpm.Size, last)
 		}
-		n, err := r.get(ctx, rpm, f, have, &sha, &sig)
+		n, err := r.get(ctx, rpm, f, have, &sig)
 		if err != nil && ctx.Err() != nil {
-			return "", fmt.Errorf("download %s: %w", rpm.URL, ctx.Err())
+			return fmt.Errorf("download %s: %w", rpm.URL, ctx.Err())
 		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
-			return "", fmt.Errorf("download %s: %w", rpm.URL, perm.err)
+			return fmt.Errorf("download %s: %w", rpm.URL, perm.err)
 		}
 		if n > 0 {
 			failures = 0
@@ -86,16 +82,16 @@ func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func
 		}
 	}
 	if have != rpm.Size {
-		return "", &mismatchError{rpm.URL, fmt.Sprintf("size %d, Koji says %d", have, rpm.Size)}
+		return &mismatchError{rpm.URL, fmt.Sprintf("size %d, Koji says %d", have, rpm.Size)}
 	}
 	got, err := sig.Sum()
 	if err != nil {
-		return "", &mismatchError{rpm.URL, err.Error()}
+		return &mismatchError{rpm.URL, err.Error()}
 	}
 	if got != rpm.PayloadHash {
-		return "", &mismatchError{rpm.URL, fmt.Sprintf("payload MD5 (RPMTAG_SIGMD5) %s, Koji says %s", got, rpm.PayloadHash)}
+		return &mismatchError{rpm.URL, fmt.Sprintf("payload MD5 (RPMTAG_SIGMD5) %s, Koji says %s", got, rpm.PayloadHash)}
 	}
-	return hex.EncodeToString(sha.Sum(nil)), nil
+	return nil
 }
 
 // permanentError is a download failure that retrying cannot mend.
@@ -106,7 +102,7 @@ func (e *permanentError) Error() string { return e.err.Error() }
 // get makes one GET of rpm from offset have, appending to f, and returns how
 // many bytes f holds afterwards. At most one byte more than the size Koji
 // reports is read, so a wrong file is caught without filling the disk.
-func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sha *hash.Hash, sig **payloadHasher) (int64, error) {
+func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sig **payloadHasher) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rpm.URL, nil)
 	if err != nil {
 		return have, &permanentError{err}
@@ -126,13 +122,13 @@ func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sha
 		}
 	case resp.StatusCode == http.StatusOK:
 		if have > 0 { // the server ignored the Range header: start over
-			if err := restart(f, sha, sig); err != nil {
+			if err := restart(f, sig); err != nil {
 				return have, &permanentError{err}
 			}
 			have = 0
 		}
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		if err := restart(f, sha, sig); err != nil {
+		if err := restart(f, sig); err != nil {
 			return have, &permanentError{err}
 		}
 		return 0, fmt.Errorf("HTTP %s for bytes from %d", resp.Status, have)
@@ -144,11 +140,11 @@ func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sha
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
 		return have, &permanentError{err}
 	}
-	// No fsync, as curl: it halves throughput. A blob cut short by a power
-	// loss fails the size check of its next lookup and is fetched again; one
-	// damaged otherwise is not detected on reuse.
+	// No fsync, as curl: it halves throughput. A cached file cut short by a
+	// power loss fails the size check of its next lookup and is fetched
+	// again; one damaged otherwise is not detected on reuse.
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(f, *sha, *sig), io.LimitReader(resp.Body, rpm.Size-have+1), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(f, *sig), io.LimitReader(resp.Body, rpm.Size-have+1), buf)
 	have += n
 	if err != nil {
 		return have, fmt.Errorf("after %d bytes: %w", have, err)
@@ -156,14 +152,14 @@ func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sha
 	return have, nil
 }
 
-// restart empties a partial download and its hashers.
-func restart(f *os.File, sha *hash.Hash, sig **payloadHasher) error {
+// restart empties a partial download and its hasher.
+func restart(f *os.File, sig **payloadHasher) error {
 	if err := f.Truncate(0); err != nil {
 		return fmt.Errorf("truncate %s: %w", f.Name(), err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind %s: %w", f.Name(), err)
 	}
-	*sha, *sig = sha256.New(), newPayloadHasher()
+	*sig = newPayloadHasher()
 	return nil
 }

@@ -46,7 +46,8 @@ type Config struct {
 	HubURL string
 	// PackagesURL is the top of Koji's packages tree ([koji] packages_url).
 	PackagesURL string
-	// CacheDir holds the content-addressed RPM cache, shared by builds.
+	// CacheDir holds the RPM cache, shared by builds and addressed by
+	// Koji's payloadhash and size.
 	// Needed by Build only.
 	CacheDir string
 	// CacheMax is the cache's size cap in bytes; least recently used RPMs
@@ -104,7 +105,11 @@ func New(cfg Config) (*Resolver, error) {
 		cfg.Parallel = DefaultParallel
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
+		// Keep a connection per parallel download alive between files, as
+		// curl --parallel does; the default keeps two per host.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(cfg.Parallel, t.MaxIdleConnsPerHost)
+		cfg.Client = &http.Client{Transport: t}
 	}
 	if cfg.HubTimeout == 0 {
 		cfg.HubTimeout = DefaultHubTimeout
@@ -145,10 +150,9 @@ type RPM struct {
 	Arch    string
 	// Size is the file size Koji records.
 	Size int64
-	// SHA256 is the file's SHA-256: set by Build, and by Lookup when the
-	// cache already holds the file. Koji does not record it for unsigned
-	// RPMs.
-	SHA256 string
+	// Cached is set by Lookup when the worker's cache already holds the
+	// file, verified.
+	Cached bool
 	// PayloadHash is Koji's payloadhash: RPMTAG_SIGMD5, the MD5 of the
 	// header and payload.
 	PayloadHash string
@@ -264,9 +268,7 @@ func (r *Resolver) rpmsOf(ctx context.Context, b *kojiBuild, arch string) ([]RPM
 		rpm := RPM{Name: k.Name, Version: k.Version, Release: k.Release, Arch: k.Arch, Size: k.Size, PayloadHash: ph, Build: b.NVR}
 		rpm.URL = base + "/" + path.Join(b.Name, b.Version, b.Release, k.Arch, rpm.File())
 		if r.cache != nil {
-			if sum, _, ok := r.cache.lookup(key(rpm), rpm.Size); ok {
-				rpm.SHA256 = sum
-			}
+			_, rpm.Cached = r.cache.lookup(key(rpm), rpm.Size)
 		}
 		out = append(out, rpm)
 	}
@@ -319,7 +321,7 @@ func (r *Resolver) Build(ctx context.Context, dir, arch string, nvrs, buildIDs [
 	}
 	logf("side repo: %d RPMs, %s, from Koji builds %s", len(rpms), mb(total), strings.Join(buildsOf(rpms), ", "))
 
-	blobs, stats, err := r.fetchAll(ctx, rpms, dir, logf)
+	files, stats, err := r.fetchAll(ctx, rpms, dir, logf)
 	if err != nil {
 		return "", err
 	}
@@ -331,8 +333,8 @@ func (r *Resolver) Build(ctx context.Context, dir, arch string, nvrs, buildIDs [
 	}
 
 	keep := map[string]bool{}
-	for _, b := range blobs {
-		keep[b] = true
+	for _, f := range files {
+		keep[f] = true
 	}
 	if n, freed, err := r.cache.evict(keep, began); err != nil {
 		logf("side repo: cache eviction: %v", err)
@@ -351,7 +353,8 @@ type fetchStats struct {
 }
 
 // fetchAll brings every RPM into the cache and links it into dir, Parallel
-// at a time; the first failure stops the rest. It returns the blobs used.
+// at a time; the first failure stops the rest. It returns the cache files
+// used.
 func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf func(string, ...any)) ([]string, fetchStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -363,7 +366,7 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, max(r.cfg.Parallel, 1))
 	)
-	blobs := make([]string, len(rpms))
+	files := make([]string, len(rpms))
 	for i := range rpms {
 		wg.Add(1)
 		go func() {
@@ -375,9 +378,9 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 			}
 			defer func() { <-sem }()
 			t0 := time.Now()
-			blob, cached, err := r.obtain(ctx, &rpms[i], logf)
+			file, cached, err := r.obtain(ctx, rpms[i], logf)
 			if err == nil {
-				err = link(blob, filepath.Join(dir, rpms[i].File()))
+				err = link(file, filepath.Join(dir, rpms[i].File()))
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -388,7 +391,7 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 				}
 				return
 			}
-			blobs[i] = blob
+			files[i] = file
 			done++
 			how := "from cache"
 			if cached {
@@ -405,54 +408,51 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 	if first == nil && ctx.Err() != nil {
 		first = fmt.Errorf("side repo: %w", ctx.Err())
 	}
-	return blobs, stats, first
+	return files, stats, first
 }
 
-// obtain returns the cache blob of rpm, downloading it if needed, and sets
-// rpm.SHA256. A download that does not match Koji is thrown away and
-// fetched once more before giving up.
-func (r *Resolver) obtain(ctx context.Context, rpm *RPM, logf func(string, ...any)) (blob string, cached bool, err error) {
-	k := key(*rpm)
-	if sum, blob, ok := r.cache.lookup(k, rpm.Size); ok {
-		rpm.SHA256 = sum
-		return blob, true, nil
+// obtain returns the cache file of rpm, downloading it if needed. A
+// download that does not match Koji is thrown away and fetched once more
+// before giving up.
+func (r *Resolver) obtain(ctx context.Context, rpm RPM, logf func(string, ...any)) (file string, cached bool, err error) {
+	k := key(rpm)
+	if file, ok := r.cache.lookup(k, rpm.Size); ok {
+		return file, true, nil
 	}
-	blob, sum, err := r.cache.share(k, func() (string, string, error) {
-		if sum, blob, ok := r.cache.lookup(k, rpm.Size); ok { // another build just got it
-			return blob, sum, nil
+	file, err = r.cache.share(k, func() (string, error) {
+		if file, ok := r.cache.lookup(k, rpm.Size); ok { // another build just got it
+			return file, nil
 		}
 		part := r.cache.partPath(k)
-		var sum string
 		var err error
 		for try := 0; try < 2; try++ {
-			sum, err = r.download(ctx, *rpm, part, logf)
+			err = r.download(ctx, rpm, part, logf)
 			if !errors.Is(err, ErrChecksum) {
 				break
 			}
 			if rmErr := os.Remove(part); rmErr != nil {
-				return "", "", fmt.Errorf("side repo: discard bad download of %s: %w", rpm.File(), rmErr)
+				return "", fmt.Errorf("side repo: discard bad download of %s: %w", rpm.File(), rmErr)
 			}
 			if try == 0 {
 				logf("side repo: %s does not match Koji (%v), fetching it again", rpm.File(), err)
 			}
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("side repo: %s from Koji build %s: %w", rpm.File(), rpm.Build, err)
+			return "", fmt.Errorf("side repo: %s from Koji build %s: %w", rpm.File(), rpm.Build, err)
 		}
-		blob, err := r.cache.put(k, part, sum)
+		file, err := r.cache.put(k, part)
 		if err != nil {
-			return "", "", fmt.Errorf("side repo: %w", err)
+			return "", fmt.Errorf("side repo: %w", err)
 		}
-		return blob, sum, nil
+		return file, nil
 	})
 	if err != nil {
 		return "", false, err
 	}
-	rpm.SHA256 = sum
-	return blob, false, nil
+	return file, false, nil
 }
 
-// link makes dst name the same file as the cache blob src: a hard link, or
+// link makes dst name the same file as the cache file src: a hard link, or
 // a copy when the repo is on another file system than the cache.
 func link(src, dst string) error {
 	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -2,13 +2,12 @@ package siderepo_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -99,23 +98,10 @@ func (l *logBuf) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// repoquery lists a repository's packages with Debian's dnf, unprivileged
-// and offline.
+// repoquery lists a repository's packages with Debian's dnf.
 func repoquery(t *testing.T, dir string) []string {
 	t.Helper()
-	root := t.TempDir()
-	cmd := exec.Command("dnf", "-q",
-		"--repofrompath=side,file://"+dir, "--repo=side",
-		"--installroot="+filepath.Join(root, "root"), "--releasever=41",
-		"--setopt=cachedir="+filepath.Join(root, "cache"), "--setopt=reposdir=/dev/null", "--disableplugin=*",
-		"repoquery", "--qf", "%{name}-%{version}-%{release}.%{arch}")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("dnf repoquery %s: %v\n%s", dir, err, out)
-	}
-	got := strings.Fields(string(out))
-	sort.Strings(got)
-	return got
+	return rpmtest.RepoQuery(t, dir)
 }
 
 func TestBuild(t *testing.T) {
@@ -291,6 +277,15 @@ func TestCacheHit(t *testing.T) {
 	f := setup(t)
 	r := f.resolver(t, nil)
 	ctx := context.Background()
+	before, err := r.Lookup(ctx, "x86_64", []string{"fbs-hello-1.0-1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range before {
+		if p.Cached {
+			t.Errorf("Lookup sees %s in an empty cache", p.File())
+		}
+	}
 	first := filepath.Join(t.TempDir(), "first")
 	if _, err := r.Build(ctx, first, "x86_64", []string{"fbs-hello-1.0-1"}, nil, f.log.logf); err != nil {
 		t.Fatal(err)
@@ -320,8 +315,8 @@ func TestCacheHit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range rpms {
-		if len(p.SHA256) != 64 {
-			t.Errorf("Lookup of cached %s gave SHA256 %q", p.File(), p.SHA256)
+		if !p.Cached {
+			t.Errorf("Lookup does not see %s in the cache", p.File())
 		}
 	}
 }
@@ -351,7 +346,7 @@ func TestEviction(t *testing.T) {
 		t.Errorf("log does not tell of evictions:\n%s", f.log)
 	}
 	var total int64
-	blobs, _ := filepath.Glob(filepath.Join(f.cache, "blobs", "*.rpm"))
+	blobs, _ := filepath.Glob(filepath.Join(f.cache, "verified", "*.rpm"))
 	for _, b := range blobs {
 		fi, err := os.Stat(b)
 		if err != nil {
@@ -361,5 +356,82 @@ func TestEviction(t *testing.T) {
 	}
 	if total > 1100<<10 {
 		t.Errorf("cache holds %d bytes, more than its cap", total)
+	}
+}
+
+// TestCacheMigration starts a resolver on a cache left by the layout fbs used
+// before the cache was addressed by Koji's checksum (blobs/<sha256>.rpm and
+// index/<payloadhash>-<size> naming the blob): a blob the index vouches for
+// is kept and served without downloading; one whose size is wrong, or that
+// no index entry names, is not served and the RPM is fetched again; the old
+// directories are gone afterwards.
+func TestCacheMigration(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	r := f.resolver(t, nil)
+	if _, err := r.Build(ctx, t.TempDir(), "x86_64", nil, []string{"1", "2"}, f.log.logf); err != nil {
+		t.Fatal(err)
+	}
+	rpms, err := r.Lookup(ctx, "x86_64", nil, []string{"1", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kept, shortened, unindexed = "fbs-hello-1.0-1.x86_64.rpm", "fbs-hello-data-1.0-1.noarch.rpm", "fbs-extra-doc-2.0-3.noarch.rpm"
+	// Rewrite the cache into the old layout.
+	for _, d := range []string{"blobs", "index"} {
+		if err := os.Mkdir(filepath.Join(f.cache, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range rpms {
+		key := fmt.Sprintf("%s-%d", p.PayloadHash, p.Size)
+		file := filepath.Join(f.cache, "verified", key+".rpm")
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := fmt.Sprintf("%x", sha256.Sum256(b))
+		blob := filepath.Join(f.cache, "blobs", sum+".rpm")
+		if err := os.Rename(file, blob); err != nil {
+			t.Fatal(err)
+		}
+		switch p.File() {
+		case shortened:
+			if err := os.Truncate(blob, p.Size-1); err != nil {
+				t.Fatal(err)
+			}
+		case unindexed:
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(f.cache, "index", key), []byte(sum+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(f.cache, "index", "not-a-key.tmp"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := f.resolver(t, nil)
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := r2.Build(ctx, dir, "x86_64", nil, []string{"1", "2"}, f.log.logf); err != nil {
+		t.Fatalf("Build on the old cache layout: %v\nlog:\n%s", err, f.log)
+	}
+	got := map[string]int{kept: f.hub.Gets(kept), shortened: f.hub.Gets(shortened), unindexed: f.hub.Gets(unindexed)}
+	if diff := cmp.Diff(map[string]int{kept: 1, shortened: 2, unindexed: 2}, got); diff != "" {
+		t.Errorf("GETs after migration (-want +got):\n%s", diff)
+	}
+	for _, d := range []string{"blobs", "index"} {
+		if _, err := os.Stat(filepath.Join(f.cache, d)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("old cache directory %s still there (%v)", d, err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(f.cache, "verified", "*.rpm"))
+	if len(files) != 3 {
+		t.Errorf("cache holds %d RPMs, want 3: %v", len(files), files)
+	}
+	want := []string{"fbs-extra-doc-2.0-3.noarch", "fbs-hello-1.0-1.x86_64", "fbs-hello-data-1.0-1.noarch"}
+	if diff := cmp.Diff(want, repoquery(t, dir)); diff != "" {
+		t.Errorf("dnf repoquery (-want +got):\n%s", diff)
 	}
 }
