@@ -20,6 +20,10 @@ deps=(
   "sha256sum:coreutils:coreutils"
   "openssl:openssl:openssl"
   "chromium:chromium:chromium"
+  "curl:curl:curl"
+  "ip:iproute2:iproute"
+  "tc:iproute2:iproute-tc"
+  "wrk:wrk:wrk"
 )
 # files -> Debian package, Fedora package
 files=(
