@@ -137,3 +137,19 @@ func TestHumanSize(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEmail(t *testing.T) {
+	t.Parallel()
+	for addr, ok := range map[string]bool{
+		"alice@example.org":                    true,
+		"Alice <alice@example.org>, b@x.org":   true,
+		"":                                     false,
+		"alice":                                false,
+		"alice@example.org\r\nBcc: x@evil.org": false,
+		"alice@example.org, bob":               false,
+	} {
+		if err := tasks.CheckEmail(addr); (err == nil) != ok {
+			t.Errorf("CheckEmail(%q) = %v", addr, err)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package notify sends the two mails of a build, one when it is submitted
 // and one when it has finished, from the asynq notify queue: a mail server
 // that is down, refuses, stalls or drops the connection means retries with
-// backoff for about a day (MaxRetry, DefaultRetryDelay), not a lost mail.
+// backoff for about a day (tasks.NotifyMaxRetry, tasks.NotifyRetryDelay), not a lost mail.
 // A mail still undelivered then is counted as failed and kept as an .eml
 // file in the outbox. Without an SMTP server every mail goes to the outbox,
 // which `fbs serve` lists (Outbox, OpenMessage).
@@ -16,7 +16,7 @@
 // a window of one Redis round trip, exactly once:
 //
 //   - The task ID is "<build>:<kind>", so a second enqueue is a conflict
-//     while asynq keeps the task (Retention).
+//     while asynq keeps the task (tasks.NotifyRetention).
 //   - After the server accepted the mail, the key fbs:notify:sent:<build>:<kind>
 //     is set (kept 30 days); every run checks it first, so a task run again
 //     after a successful send (its completion lost, enqueued again after

@@ -61,29 +61,10 @@ type mailData struct {
 	Earlier bool
 }
 
-// CheckAddress reports whether addr is a usable recipient list for a
-// build's Email (one address or several separated by commas), so a bad
-// address is refused at submit time rather than found by the mailer.
-func CheckAddress(addr string) error {
-	_, err := parseRecipients(addr)
-	return err
-}
-
-func parseRecipients(addr string) ([]*mail.Address, error) {
-	if strings.ContainsAny(addr, "\r\n") {
-		return nil, fmt.Errorf("mail address %q: contains a line break", addr)
-	}
-	list, err := mail.ParseAddressList(addr)
-	if err != nil {
-		return nil, fmt.Errorf("mail address %q: %w", addr, err)
-	}
-	return list, nil
-}
-
 // subject is the Subject line of the kind mail of b.
-func subject(b *tasks.Build, kind Kind) string {
+func subject(b *tasks.Build, kind tasks.MailKind) string {
 	what := "submitted"
-	if kind == KindFinished {
+	if kind == tasks.MailFinished {
 		what = string(b.State)
 	}
 	release := b.Spec.Release
@@ -95,9 +76,9 @@ func subject(b *tasks.Build, kind Kind) string {
 
 // compose builds the kind mail of b. lines are the log lines to quote
 // (completion mails only).
-func (s *Server) compose(b *tasks.Build, kind Kind, to []*mail.Address, lines []builds.LogLine, earlier bool, now time.Time) (*email.Email, error) {
+func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address, lines []builds.LogLine, earlier bool, now time.Time) (*email.Email, error) {
 	d := mailData{Build: b, Kickstart: clean(b.KickstartName), Lines: lines, Earlier: earlier}
-	if kind == KindFinished {
+	if kind == tasks.MailFinished {
 		d.Result = b.State
 		if !b.Started.IsZero() {
 			d.Duration = b.Duration(now).Round(time.Second).String()
@@ -126,17 +107,17 @@ func (s *Server) compose(b *tasks.Build, kind Kind, to []*mail.Address, lines []
 	// The same Message-ID on every attempt: should a mail go out twice
 	// (see the package doc), mail clients show it once.
 	e.Headers.Set("Message-Id", s.messageID(b.ID, kind))
-	if kind == KindFinished {
+	if kind == tasks.MailFinished {
 		// Thread the completion mail under the submission mail.
-		e.Headers.Set("In-Reply-To", s.messageID(b.ID, KindSubmitted))
-		e.Headers.Set("References", s.messageID(b.ID, KindSubmitted))
+		e.Headers.Set("In-Reply-To", s.messageID(b.ID, tasks.MailSubmitted))
+		e.Headers.Set("References", s.messageID(b.ID, tasks.MailSubmitted))
 	}
 	e.Headers.Set("X-Fbs-Build", b.ID)
 	e.Headers.Set("Auto-Submitted", "auto-generated")
 	return e, nil
 }
 
-func (s *Server) messageID(id string, kind Kind) string {
+func (s *Server) messageID(id string, kind tasks.MailKind) string {
 	return "<" + id + "." + string(kind) + "@" + s.domain + ">"
 }
 

@@ -46,7 +46,7 @@ func TestMails(t *testing.T) {
 				bd.Spec.Email = "Alice <alice@example.org>, bob@example.org"
 				bd.KickstartName = "<script>alert('ks')</script>.ks"
 			})
-			b.enqueue(t, bd.ID, notify.KindSubmitted)
+			b.enqueue(t, bd.ID, tasks.MailSubmitted)
 			b.smtp.Wait(t, 1, waitLimit)
 
 			b.appendLog(t, bd.ID, 120, func(i int) string {
@@ -56,10 +56,10 @@ func TestMails(t *testing.T) {
 				return fmt.Sprintf("line %d of the tool", i)
 			})
 			b.finish(t, bd.ID, tasks.StateSucceeded, nil)
-			b.enqueue(t, bd.ID, notify.KindFinished)
+			b.enqueue(t, bd.ID, tasks.MailFinished)
 			msgs := b.smtp.Wait(t, 2, waitLimit)
-			b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
-			b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateCompleted)
+			b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
+			b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateCompleted)
 
 			for _, m := range msgs {
 				if diff := cmp.Diff([]string{"alice@example.org", "bob@example.org"}, m.To); diff != "" {
@@ -139,9 +139,9 @@ func TestGolden(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	const id = "01JD8Z5Q3XK4V6W7Y8Z9ABCDEF"
-	for _, kind := range []notify.Kind{notify.KindSubmitted, notify.KindFinished} {
+	for _, kind := range []tasks.MailKind{tasks.MailSubmitted, tasks.MailFinished} {
 		t.Run(string(kind), func(t *testing.T) {
-			if kind == notify.KindSubmitted {
+			if kind == tasks.MailSubmitted {
 				bd := b.newBuild(t, nil)
 				// Rename the record to the fixed ID.
 				if err := b.store.Delete(context.Background(), bd.ID); err != nil {
@@ -156,7 +156,7 @@ func TestGolden(t *testing.T) {
 				b.finish(t, id, tasks.StateSucceeded, nil)
 			}
 			b.enqueue(t, id, kind)
-			msgs := b.smtp.Wait(t, map[notify.Kind]int{notify.KindSubmitted: 1, notify.KindFinished: 2}[kind], waitLimit)
+			msgs := b.smtp.Wait(t, map[tasks.MailKind]int{tasks.MailSubmitted: 1, tasks.MailFinished: 2}[kind], waitLimit)
 			got := mustPart(t, msgs[len(msgs)-1], "text/plain")
 			golden := filepath.Join("testdata", string(kind)+".txt.golden")
 			if *update {
@@ -181,7 +181,7 @@ func TestExactlyOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	bd := b.newBuild(t, nil)
-	task, err := notify.NewTask(bd.ID, notify.KindSubmitted)
+	task, err := tasks.NewNotifyTask(bd.ID, tasks.MailSubmitted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,15 +191,15 @@ func TestExactlyOnce(t *testing.T) {
 	if _, err := b.queue.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Fatalf("second enqueue: %v, want a task ID conflict", err)
 	}
-	b.enqueue(t, bd.ID, notify.KindSubmitted) // Enqueue takes the conflict as done
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted) // tasks.EnqueueNotify takes the conflict as done
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 
 	// The task runs again after the mail went out.
-	if err := b.insp.DeleteTask(notify.Queue, notify.TaskID(bd.ID, notify.KindSubmitted)); err != nil {
+	if err := b.insp.DeleteTask(tasks.NotifyQueue, tasks.NotifyTaskID(bd.ID, tasks.MailSubmitted)); err != nil {
 		t.Fatal(err)
 	}
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 	if n := len(b.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails arrived, want 1", n)
 	}
@@ -232,9 +232,9 @@ func TestFaults(t *testing.T) {
 			})
 			b.smtp.Fail(tc.fault, tc.n)
 			bd := b.newBuild(t, nil)
-			b.enqueue(t, bd.ID, notify.KindSubmitted)
+			b.enqueue(t, bd.ID, tasks.MailSubmitted)
 			b.smtp.Wait(t, 1, waitLimit)
-			b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+			b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 			if n := len(b.smtp.Messages()); n != 1 {
 				t.Errorf("%d mails arrived, want 1", n)
 			}
@@ -255,12 +255,12 @@ func TestOutage(t *testing.T) {
 	b.smtp.Stop()
 	bd := b.newBuild(t, nil)
 	b.finish(t, bd.ID, tasks.StateFailed, nil)
-	b.enqueue(t, bd.ID, notify.KindFinished)
+	b.enqueue(t, bd.ID, tasks.MailFinished)
 	b.waitCounter(t, notify.CounterRetried, 3)
 	if n := len(b.smtp.Messages()); n != 0 {
 		t.Fatalf("%d mails during the outage", n)
 	}
-	info, err := b.insp.GetTaskInfo(notify.Queue, notify.TaskID(bd.ID, notify.KindFinished))
+	info, err := b.insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(bd.ID, tasks.MailFinished))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestOutage(t *testing.T) {
 	}
 	b.smtp.Restart()
 	msgs := b.smtp.Wait(t, 1, waitLimit)
-	b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateCompleted)
+	b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateCompleted)
 	if got := msgs[0].Subject(); !strings.Contains(got, "failed") {
 		t.Errorf("subject %q", got)
 	}
@@ -286,13 +286,13 @@ func TestGiveUp(t *testing.T) {
 	b := setup(t, setupOpts{})
 	b.smtp.Fail(smtptest.Refuse, 1000)
 	bd := b.newBuild(t, nil)
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateArchived)
-	if diff := cmp.Diff(counts(0, notify.MaxRetry, 1), b.counters(t)); diff != "" {
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateArchived)
+	if diff := cmp.Diff(counts(0, tasks.NotifyMaxRetry, 1), b.counters(t)); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}
-	if got := b.smtp.Connections(); got != notify.MaxRetry+1 {
-		t.Errorf("%d attempts, want %d", got, notify.MaxRetry+1)
+	if got := b.smtp.Connections(); got != tasks.NotifyMaxRetry+1 {
+		t.Errorf("%d attempts, want %d", got, tasks.NotifyMaxRetry+1)
 	}
 	kept := outboxSubjects(t, b.outbox)
 	want := []string{fmt.Sprintf("[fbs] build %s submitted: ksiso Fedora 41 x86_64", bd.ID)}
@@ -306,8 +306,8 @@ func TestRejectedRecipient(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{smtp: smtptest.Options{Reject: []string{"nobody@example.org"}}})
 	bd := b.newBuild(t, func(bd *tasks.Build) { bd.Spec.Email = "nobody@example.org" })
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
-	info := b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateArchived)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
+	info := b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateArchived)
 	if !strings.Contains(info.LastErr, "RCPT TO nobody@example.org") || !strings.Contains(info.LastErr, "550") {
 		t.Errorf("last error %q", info.LastErr)
 	}
@@ -327,9 +327,9 @@ func TestLostReply(t *testing.T) {
 	b := setup(t, setupOpts{})
 	b.smtp.Fail(smtptest.LoseReply, 1)
 	bd := b.newBuild(t, nil)
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
 	msgs := b.smtp.Wait(t, 2, waitLimit)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 	if len(msgs) != 2 {
 		t.Fatalf("%d mails, want 2", len(msgs))
 	}
@@ -348,10 +348,10 @@ func TestNoEmail(t *testing.T) {
 	b := setup(t, setupOpts{})
 	bd := b.newBuild(t, func(bd *tasks.Build) { bd.Spec.Email = "" })
 	b.finish(t, bd.ID, tasks.StateSucceeded, nil)
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
-	b.enqueue(t, bd.ID, notify.KindFinished)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
-	b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateCompleted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
+	b.enqueue(t, bd.ID, tasks.MailFinished)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
+	b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateCompleted)
 	if n := len(b.smtp.Messages()); n != 0 {
 		t.Errorf("%d mails for a build without address", n)
 	}
@@ -368,14 +368,14 @@ func TestWaitsForFinalState(t *testing.T) {
 		c.RetryDelay = func(int) time.Duration { return 50 * time.Millisecond }
 	}})
 	bd := b.newBuild(t, func(bd *tasks.Build) { bd.State = tasks.StateRunning })
-	b.enqueue(t, bd.ID, notify.KindFinished)
-	info := b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateRetry)
+	b.enqueue(t, bd.ID, tasks.MailFinished)
+	info := b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateRetry)
 	if info.Retried != 0 {
 		t.Errorf("waiting used up %d retries", info.Retried)
 	}
 	b.finish(t, bd.ID, tasks.StateCancelled, nil)
 	msgs := b.smtp.Wait(t, 1, waitLimit)
-	b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateCompleted)
+	b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateCompleted)
 	if got := msgs[0].Subject(); !strings.Contains(got, " cancelled: ") {
 		t.Errorf("subject %q", got)
 	}
@@ -395,9 +395,9 @@ func TestPasswordNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	bd := b.newBuild(t, nil)
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
 	b.waitCounter(t, notify.CounterRetried, 2)
-	info, err := b.insp.GetTaskInfo(notify.Queue, notify.TaskID(bd.ID, notify.KindSubmitted))
+	info, err := b.insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(bd.ID, tasks.MailSubmitted))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.smtp.Wait(t, 1, waitLimit)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 	b.srv.Shutdown()
 
 	logs := b.logs.String()
@@ -431,12 +431,12 @@ func TestOutbox(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{outbox: true})
 	bd := b.newBuild(t, nil)
-	b.enqueue(t, bd.ID, notify.KindSubmitted)
-	b.waitTask(t, bd.ID, notify.KindSubmitted, asynq.TaskStateCompleted)
+	b.enqueue(t, bd.ID, tasks.MailSubmitted)
+	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 	b.appendLog(t, bd.ID, 3, func(i int) string { return fmt.Sprintf("line %d", i) })
 	b.finish(t, bd.ID, tasks.StateSucceeded, nil)
-	b.enqueue(t, bd.ID, notify.KindFinished)
-	b.waitTask(t, bd.ID, notify.KindFinished, asynq.TaskStateCompleted)
+	b.enqueue(t, bd.ID, tasks.MailFinished)
+	b.waitTask(t, bd.ID, tasks.MailFinished, asynq.TaskStateCompleted)
 
 	list, err := notify.Outbox(b.outbox)
 	if err != nil {
@@ -524,19 +524,19 @@ func outboxSubjects(t *testing.T, dir string) []string {
 func TestNewTask(t *testing.T) {
 	t.Parallel()
 	id := tasks.NewBuildID()
-	task, err := notify.NewTask(id, notify.KindFinished)
+	task, err := tasks.NewNotifyTask(id, tasks.MailFinished)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Type() != notify.TypeNotify {
+	if task.Type() != tasks.TypeNotify {
 		t.Errorf("type %q", task.Type())
 	}
 	for name, bad := range map[string]func() error{
-		"bad id":   func() error { _, err := notify.NewTask("../x", notify.KindSubmitted); return err },
-		"bad kind": func() error { _, err := notify.NewTask(id, "started"); return err },
+		"bad id":   func() error { _, err := tasks.NewNotifyTask("../x", tasks.MailSubmitted); return err },
+		"bad kind": func() error { _, err := tasks.NewNotifyTask(id, "started"); return err },
 	} {
 		if err := bad(); err == nil {
-			t.Errorf("%s: NewTask accepted it", name)
+			t.Errorf("%s: tasks.NewNotifyTask accepted it", name)
 		}
 	}
 }
@@ -545,16 +545,16 @@ func TestNewTask(t *testing.T) {
 func TestRetrySpan(t *testing.T) {
 	t.Parallel()
 	var total time.Duration
-	for n := range notify.MaxRetry {
-		total += notify.DefaultRetryDelay(n)
+	for n := range tasks.NotifyMaxRetry {
+		total += tasks.NotifyRetryDelay(n)
 	}
 	if total < 23*time.Hour || total > 25*time.Hour {
-		t.Errorf("%d retries span %v, want about 24h", notify.MaxRetry, total)
+		t.Errorf("%d retries span %v, want about 24h", tasks.NotifyMaxRetry, total)
 	}
-	if d := notify.DefaultRetryDelay(0); d != 30*time.Second {
+	if d := tasks.NotifyRetryDelay(0); d != 30*time.Second {
 		t.Errorf("first retry after %v", d)
 	}
-	if d := notify.DefaultRetryDelay(100); d != time.Hour {
+	if d := tasks.NotifyRetryDelay(100); d != time.Hour {
 		t.Errorf("late retry after %v, want the 1h cap", d)
 	}
 }
@@ -578,22 +578,6 @@ func TestConfigErrors(t *testing.T) {
 		_, err := notify.New(r, tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: New = %v, want an error containing %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func TestCheckAddress(t *testing.T) {
-	t.Parallel()
-	for addr, ok := range map[string]bool{
-		"alice@example.org":                    true,
-		"Alice <alice@example.org>, b@x.org":   true,
-		"":                                     false,
-		"alice":                                false,
-		"alice@example.org\r\nBcc: x@evil.org": false,
-		"alice@example.org, bob":               false,
-	} {
-		if err := notify.CheckAddress(addr); (err == nil) != ok {
-			t.Errorf("CheckAddress(%q) = %v", addr, err)
 		}
 	}
 }

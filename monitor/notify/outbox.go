@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // Message is a mail in the outbox.
@@ -120,7 +122,7 @@ func OpenMessage(dir, name string) (io.ReadCloser, error) {
 
 // writeOutbox writes msg to dir as a new .eml file, atomically (a reader
 // never sees half a mail), and returns its name.
-func writeOutbox(dir, id string, kind Kind, suffix string, msg []byte, now time.Time) (string, error) {
+func writeOutbox(dir, id string, kind tasks.MailKind, suffix string, msg []byte, now time.Time) (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("create outbox %s: %w", dir, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/conf"
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	// Default 1 minute.
 	SendTimeout time.Duration
 	// RetryDelay is the wait before retry n+1 (n from 0). Default
-	// DefaultRetryDelay, which with MaxRetry spans about a day; tests set
+	// tasks.NotifyRetryDelay, which with tasks.NotifyMaxRetry spans about a day; tests set
 	// it short.
 	RetryDelay func(n int) time.Duration
 	// PollInterval is how often asynq looks for new and due tasks when
@@ -74,7 +75,7 @@ func (c *Config) fill() error {
 		c.SendTimeout = time.Minute
 	}
 	if c.RetryDelay == nil {
-		c.RetryDelay = DefaultRetryDelay
+		c.RetryDelay = tasks.NotifyRetryDelay
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
@@ -171,7 +172,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
 	}
 	s.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   map[string]int{Queue: 1},
+		Queues:                   map[string]int{tasks.NotifyQueue: 1},
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		ShutdownTimeout:          cfg.SendTimeout + 5*time.Second,
@@ -197,7 +198,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("start notifications: nil context")
 	}
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeNotify, s.process)
+	mux.HandleFunc(tasks.TypeNotify, s.process)
 	// asynq takes the base context at construction; deliveries also stop
 	// when ctx ends.
 	h := asynq.HandlerFunc(func(tctx context.Context, t *asynq.Task) error {
@@ -238,20 +239,20 @@ var errNotYet = errors.New("not yet")
 const (
 	keySentPrefix = "fbs:notify:sent:"
 	keyLockPrefix = "fbs:notify:lock:"
-	// sentTTL keeps the dedupe key well past Retention, so a task enqueued
+	// sentTTL keeps the dedupe key well past tasks.NotifyRetention, so a task enqueued
 	// again after asynq forgot the first still sends nothing.
 	sentTTL = 30 * 24 * time.Hour
 )
 
 // process sends one mail. See the package doc for the delivery guarantee.
 func (s *Server) process(ctx context.Context, t *asynq.Task) error {
-	p, err := decodePayload(t.Payload())
+	p, err := tasks.DecodeNotifyPayload(t.Payload())
 	if err != nil {
 		s.log.Error("dropping malformed notification task", "err", err)
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	log := s.log.With("build", p.ID, "kind", p.Kind)
-	key := TaskID(p.ID, p.Kind)
+	key := tasks.NotifyTaskID(p.ID, p.Kind)
 
 	if s.isUnrecorded(key) {
 		// Sent by this process; only the record is missing.
@@ -279,10 +280,10 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 		log.Debug("no mail: build has no email address")
 		return nil
 	}
-	if p.Kind == KindFinished && !b.State.Final() {
+	if p.Kind == tasks.MailFinished && !b.State.Final() {
 		return fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
 	}
-	to, err := parseRecipients(b.Spec.Email)
+	to, err := tasks.ParseRecipients(b.Spec.Email)
 	if err != nil {
 		s.count(ctx, log, CounterFailed)
 		log.Error("mail given up: bad recipient", "err", err)
@@ -292,7 +293,7 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 
 	var lines []builds.LogLine
 	var earlier bool
-	if p.Kind == KindFinished {
+	if p.Kind == tasks.MailFinished {
 		if lines, earlier, err = s.tail(ctx, b); err != nil {
 			return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
 		}
@@ -340,7 +341,7 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 
 // failed handles a failed delivery: retried later, or, on the last retry
 // or a permanent refusal, given up on and kept in the outbox.
-func (s *Server) failed(ctx context.Context, log *slog.Logger, t *asynq.Task, p payload, msg []byte, now time.Time, err error) error {
+func (s *Server) failed(ctx context.Context, log *slog.Logger, t *asynq.Task, p tasks.NotifyPayload, msg []byte, now time.Time, err error) error {
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)
 	var perm *permanentError

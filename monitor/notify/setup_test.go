@@ -151,19 +151,19 @@ func (b *bundle) appendLog(t *testing.T, id string, n int, text func(int) string
 	}
 }
 
-func (b *bundle) enqueue(t *testing.T, id string, kind notify.Kind) {
+func (b *bundle) enqueue(t *testing.T, id string, kind tasks.MailKind) {
 	t.Helper()
-	if err := notify.Enqueue(context.Background(), b.queue, id, kind); err != nil {
+	if err := tasks.EnqueueNotify(context.Background(), b.queue, id, kind); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 }
 
 // waitTask waits until the notification task of id and kind is in state.
-func (b *bundle) waitTask(t *testing.T, id string, kind notify.Kind, state asynq.TaskState) *asynq.TaskInfo {
+func (b *bundle) waitTask(t *testing.T, id string, kind tasks.MailKind, state asynq.TaskState) *asynq.TaskInfo {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
-		info, err := b.insp.GetTaskInfo(notify.Queue, notify.TaskID(id, kind))
+		info, err := b.insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(id, kind))
 		if err == nil && info.State == state {
 			return info
 		}

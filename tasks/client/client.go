@@ -12,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
@@ -120,7 +119,7 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 		return nil, fmt.Errorf("submit build: %w", err)
 	}
 	if p.Spec.Email != "" {
-		if err := notify.CheckAddress(p.Spec.Email); err != nil {
+		if err := tasks.CheckEmail(p.Spec.Email); err != nil {
 			return nil, fmt.Errorf("submit build: email: %w", err)
 		}
 	}
@@ -138,7 +137,7 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	// The submission mail is queued before the build, so that either both
 	// are queued or, after a failure, neither is left behind.
 	if p.Spec.Email != "" {
-		if err := notify.Enqueue(ctx, c.queue, p.ID, notify.KindSubmitted); err != nil {
+		if err := tasks.EnqueueNotify(ctx, c.queue, p.ID, tasks.MailSubmitted); err != nil {
 			return nil, c.undo(ctx, p.ID, false, err)
 		}
 	}
@@ -157,7 +156,7 @@ func (c *Client) undo(ctx context.Context, id string, mail bool, cause error) er
 	defer cancel()
 	var errs []error
 	if mail {
-		if err := c.inspect.DeleteTask(notify.Queue, notify.TaskID(id, notify.KindSubmitted)); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		if err := c.inspect.DeleteTask(tasks.NotifyQueue, tasks.NotifyTaskID(id, tasks.MailSubmitted)); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			errs = append(errs, fmt.Errorf("remove its submission mail: %w", err))
 		}
 	}
@@ -177,7 +176,7 @@ func Notify(ctx context.Context, q *asynq.Client, b *tasks.Build) error {
 	if b.Spec.Email == "" || !b.State.Final() {
 		return nil
 	}
-	return notify.Enqueue(ctx, q, b.ID, notify.KindFinished)
+	return tasks.EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
 }
 
 // Get returns the record of build id.

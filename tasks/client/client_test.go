@@ -9,7 +9,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
@@ -149,13 +148,13 @@ func TestSubmitQueuesMails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(b.ID, notify.KindSubmitted)); err != nil {
+	if _, err := insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(b.ID, tasks.MailSubmitted)); err != nil {
 		t.Errorf("no submission mail queued: %v", err)
 	}
 	if _, err := c.Cancel(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(b.ID, notify.KindFinished)); err != nil {
+	if _, err := insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(b.ID, tasks.MailFinished)); err != nil {
 		t.Errorf("no completion mail queued for the cancelled build: %v", err)
 	}
 
@@ -171,7 +170,7 @@ func TestSubmitQueuesMails(t *testing.T) {
 	if _, err := c.Submit(ctx, p); err == nil {
 		t.Fatal("Submit succeeded despite a task ID conflict")
 	}
-	if _, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(p.ID, notify.KindSubmitted)); !errors.Is(err, asynq.ErrTaskNotFound) {
+	if _, err := insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(p.ID, tasks.MailSubmitted)); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("submission mail of a failed submit left queued: %v", err)
 	}
 }

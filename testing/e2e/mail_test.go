@@ -8,7 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/fedora-fbs/fbs/monitor/notify"
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/smtptest"
 )
 
@@ -51,9 +51,9 @@ func TestMailsFromARealBuild(t *testing.T) {
 	}
 	// Exactly once: both mail tasks are done and two mails arrived.
 	insp := asynq.NewInspectorFromRedisClient(e.redis.Client())
-	for _, kind := range []notify.Kind{notify.KindSubmitted, notify.KindFinished} {
+	for _, kind := range []tasks.MailKind{tasks.MailSubmitted, tasks.MailFinished} {
 		e.waitFor(30*time.Second, "the "+string(kind)+" mail task to complete", func() bool {
-			info, err := insp.GetTaskInfo(notify.Queue, notify.TaskID(id, kind))
+			info, err := insp.GetTaskInfo(tasks.NotifyQueue, tasks.NotifyTaskID(id, kind))
 			return err == nil && info.State == asynq.TaskStateCompleted
 		})
 	}
