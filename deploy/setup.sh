@@ -20,6 +20,7 @@ deps=(
   "sha256sum:coreutils:coreutils"
   "openssl:openssl:openssl"
   "chromium:chromium:chromium"
+  "wrk:wrk:wrk"
 )
 # files -> Debian package, Fedora package
 files=(
