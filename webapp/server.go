@@ -152,6 +152,7 @@ func (s *Server) limitBody(c *gin.Context) {
 const (
 	keyUser = "fbs.user"
 	keyVia  = "fbs.via"
+	keyCSRF = "fbs.csrf" // the page's CSRF token, once made
 )
 
 // How a request was authenticated.
@@ -319,14 +320,23 @@ func (s *Server) key(ctx context.Context) ([]byte, error) {
 }
 
 // pageCSRF returns the CSRF token for the page being rendered, setting the
-// cookie on first visit.
+// cookie on first visit. A page asking twice gets the same token and one
+// cookie.
 func (s *Server) pageCSRF(c *gin.Context) (string, error) {
+	if tok := c.GetString(keyCSRF); tok != "" {
+		return tok, nil
+	}
 	ck, err := c.Cookie(csrfCookie)
 	if err != nil || ck == "" {
 		ck = auth.NewSecret(24)
 		s.setCookie(c, csrfCookie, ck, 0)
 	}
-	return s.csrfToken(c.Request.Context(), ck)
+	tok, err := s.csrfToken(c.Request.Context(), ck)
+	if err != nil {
+		return "", err
+	}
+	c.Set(keyCSRF, tok)
+	return tok, nil
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the public
