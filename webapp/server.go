@@ -24,6 +24,12 @@ import (
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
+// tokenCacheTTL is how long the server trusts an API token it verified
+// before reading it from Redis again: how long a token revoked through
+// another web instance keeps working here. (Revoking through this one, or
+// expiry, takes effect at once.)
+const tokenCacheTTL = time.Second
+
 // Cookie names.
 const (
 	sessionCookie = "fbs_session"
@@ -67,7 +73,7 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		c: c, rdb: c.Redis(), cfg: cfg, public: pub, pages: pages,
-		tokens:   auth.NewTokens(c.Redis(), nil),
+		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 	}
 	if cfg.OIDC.Enabled() {
