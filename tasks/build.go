@@ -179,6 +179,45 @@ type Build struct {
 	Events []string `json:"events,omitempty"`
 }
 
+// Summary is the part of a build record that a list of builds shows: who,
+// what, in which state, how long, what came out. The store keeps one beside
+// every record, written in the same transaction, so a long list reads and
+// decodes a fraction of the records' bytes.
+type Summary struct {
+	ID        string         `json:"id"`
+	Type      ImageType      `json:"type"`
+	Arch      string         `json:"arch"`
+	Release   string         `json:"release"`
+	Owner     string         `json:"owner"`
+	State     State          `json:"state"`
+	Stage     Stage          `json:"stage,omitempty"`
+	Created   time.Time      `json:"created"`
+	Started   time.Time      `json:"started,omitzero"`
+	Finished  time.Time      `json:"finished,omitzero"`
+	Artifacts []ArtifactLink `json:"artifacts,omitempty"`
+}
+
+// ArtifactLink names an artifact and where it is staged, for lists.
+type ArtifactLink struct {
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Summary returns the build's summary.
+func (b *Build) Summary() Summary {
+	s := Summary{ID: b.ID, Type: b.Spec.Type, Arch: b.Spec.Arch, Release: b.Spec.Release, Owner: b.Owner,
+		State: b.State, Stage: b.Stage, Created: b.Created, Started: b.Started, Finished: b.Finished}
+	for _, a := range b.Artifacts {
+		s.Artifacts = append(s.Artifacts, ArtifactLink{Name: a.Name, URL: a.URL})
+	}
+	return s
+}
+
+// Duration is Build.Duration for a summarized build.
+func (s *Summary) Duration(now time.Time) time.Duration {
+	return (&Build{Started: s.Started, Finished: s.Finished}).Duration(now)
+}
+
 // Duration is how long the build ran, or has run so far.
 func (b *Build) Duration(now time.Time) time.Duration {
 	switch {

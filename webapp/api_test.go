@@ -396,6 +396,74 @@ func TestListFiltersAndPages(t *testing.T) {
 	}
 }
 
+// TestListIndexedBody checks the lists an index answers, which pass
+// stored records through from one Redis reply: the body must be byte for
+// byte what encoding apiclient.BuildList gives, with a Content-Length, and
+// a non-admin must still see only their own builds.
+func TestListIndexedBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t) })
+	ctx := context.Background()
+	var ids []string // oldest first
+	for i := range 5 {
+		owner := []string{"alice", "bob"}[i%2]
+		p := &tasks.Payload{Owner: owner, Kickstart: "text\n", KickstartName: fmt.Sprintf("k<%d>&.ks", i), Spec: f.ksisoSpec("k.ks")}
+		b, err := f.c.Submit(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+		time.Sleep(2 * time.Millisecond) // distinct ULID milliseconds keep the order stable
+	}
+	if _, err := f.c.Cancel(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	at, rt := f.token(t, auth.User{Name: "alice", CanSubmit: true}), f.token(t, auth.User{Name: "root", Admin: true})
+	tests := []struct {
+		name, tok, q string
+		want         []string // IDs, newest first
+		next         string
+	}{
+		{"admin, all", rt, "", []string{ids[4], ids[3], ids[2], ids[1], ids[0]}, ""},
+		{"admin, a full page has a cursor", rt, "?limit=2", []string{ids[4], ids[3]}, ids[3]},
+		{"admin, from a cursor", rt, "?limit=2&before=" + ids[3], []string{ids[2], ids[1]}, ids[1]},
+		{"admin, by owner", rt, "?owner=bob", []string{ids[3], ids[1]}, ""},
+		{"admin, by state", rt, "?state=cancelled", []string{ids[2]}, ""},
+		{"admin, nothing", rt, "?state=failed", nil, ""},
+		{"user sees only their own", at, "", []string{ids[4], ids[2], ids[0]}, ""},
+		{"user by state", at, "?state=queued", []string{ids[4], ids[0]}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := apiclient.BuildList{Builds: []*tasks.Build{}, Next: tc.next}
+			for _, id := range tc.want {
+				b, err := f.c.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want.Builds = append(want.Builds, b)
+			}
+			wantBody, err := json.Marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.get(t, "/api/v1/builds"+tc.q, bearer(tc.tok))
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if diff := cmp.Diff(string(wantBody), string(r.body)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			if got := r.header.Get("Content-Length"); got != fmt.Sprint(len(r.body)) {
+				t.Errorf("Content-Length %q for a body of %d bytes", got, len(r.body))
+			}
+			if got := r.header.Get("Content-Type"); got != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type %q", got)
+			}
+		})
+	}
+}
+
 func TestCancelAndResubmit(t *testing.T) {
 	t.Parallel()
 	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t) })

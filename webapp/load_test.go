@@ -9,10 +9,13 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,8 +33,9 @@ var (
 	loadBuilds   = flag.Int("load.builds", 100000, "builds in the store for TestLoad")
 	loadConns    = flag.Int("load.conns", 64, "concurrent connections of TestLoad")
 	loadDuration = flag.Duration("load.duration", 10*time.Second, "duration of each TestLoad scenario")
-	loadOnly     = flag.String("load.only", "", "run only the TestLoad scenarios whose name contains this")
+	loadOnly     = flag.String("load.only", "", "run only the TestLoad scenarios whose name matches this regular expression")
 	loadWrk      = flag.Bool("load.wrk", false, "also drive the GET scenarios of TestLoad with wrk (Debian's wrk), a client that costs the server's cores less")
+	loadGo       = flag.Bool("load.go", true, "drive the scenarios of TestLoad with the Go generator (turn off to measure GETs with wrk alone, e.g. for a CPU profile of the server only)")
 )
 
 // TestLoad is the web app's load generator (doc/benchmarks.md): with
@@ -67,15 +71,29 @@ func TestLoad(t *testing.T) {
 		{"GET /api/v1/builds?limit=50&state=failed (no match: full scan)", "GET", "/api/v1/builds?limit=50&state=failed", admin, nil, 200},
 		{"POST /api/v1/builds", "POST", "/api/v1/builds", admin, body, 201},
 	}
+	only, err := regexp.Compile(*loadOnly)
+	if err != nil {
+		t.Fatalf("-load.only: %v", err)
+	}
 	for _, sc := range scenarios {
-		if !strings.Contains(sc.name, *loadOnly) {
+		if !only.MatchString(sc.name) {
 			continue
 		}
-		res := hammer(t, f.ts.URL+sc.path, sc.method, sc.token, sc.body, sc.want, *loadConns, *loadDuration)
-		t.Logf("%-70s %8.0f req/s  p50 %6.1f ms  p99 %7.1f ms  (%d requests, %d errors)",
-			sc.name, res.rate, ms(res.p50), ms(res.p99), res.n, res.errors)
+		if *loadGo {
+			res := hammer(t, f.ts.URL+sc.path, sc.method, sc.token, sc.body, sc.want, *loadConns, *loadDuration)
+			t.Logf("%-70s %8.0f req/s  p50 %6.1f ms  p99 %7.1f ms  (%d requests, %d errors)",
+				sc.name, res.rate, ms(res.p50), ms(res.p99), res.n, res.errors)
+		}
 		if *loadWrk && sc.method == "GET" {
-			t.Logf("%-70s %s", sc.name+" (wrk)", runWrk(t, f.ts.URL+sc.path, sc.token, *loadConns, *loadDuration))
+			cpu0, rcpu0 := processCPU(t), redisCPU(t, f)
+			out, n := runWrk(t, f.ts.URL+sc.path, sc.token, *loadConns, *loadDuration)
+			cpu, rcpu := processCPU(t)-cpu0, redisCPU(t, f)-rcpu0
+			if n > 0 {
+				// The test process is only the server while wrk runs.
+				out += fmt.Sprintf("  CPU per request: server %.0f µs, redis %.0f µs",
+					float64(cpu.Microseconds())/float64(n), float64(rcpu.Microseconds())/float64(n))
+			}
+			t.Logf("%-70s %s", sc.name+" (wrk)", out)
 		}
 	}
 	n, err := f.rdb.ZCard(ctx, "fbs:builds").Result()
@@ -192,9 +210,41 @@ func hammer(t *testing.T, url, method, token string, body []byte, want, conns in
 	return r
 }
 
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the CPU time (user and system) redis-server has used, from
+// INFO cpu.
+func redisCPU(t *testing.T, f *fixture) time.Duration {
+	t.Helper()
+	info, err := f.rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		t.Fatalf("redis INFO cpu: %v", err)
+	}
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			s, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("redis INFO cpu: %s: %v", l, err)
+			}
+			total += s
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
 // runWrk drives url with wrk and returns its requests/s and latency
-// percentiles, or why it could not.
-func runWrk(t *testing.T, url, token string, conns int, d time.Duration) string {
+// percentiles (or why it could not) and how many requests it completed.
+func runWrk(t *testing.T, url, token string, conns int, d time.Duration) (string, int) {
 	t.Helper()
 	args := []string{"-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--latency"}
 	if token != "" {
@@ -202,12 +252,16 @@ func runWrk(t *testing.T, url, token string, conns int, d time.Duration) string 
 	}
 	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
-		return fmt.Sprintf("wrk failed: %v: %s", err, out)
+		t.Errorf("wrk failed: %v: %s", err, out)
+		return fmt.Sprintf("wrk failed: %v", err), 0
 	}
 	var rate, p50, p99, errs string
+	n := 0
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)
 		switch {
+		case len(f) > 2 && f[1] == "requests" && f[2] == "in":
+			n, _ = strconv.Atoi(f[0])
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			rate = f[1]
 		case len(f) == 2 && f[0] == "50%":
@@ -216,7 +270,8 @@ func runWrk(t *testing.T, url, token string, conns int, d time.Duration) string 
 			p99 = f[1]
 		case strings.HasPrefix(strings.TrimSpace(l), "Non-2xx"):
 			errs = strings.TrimSpace(l)
+			t.Errorf("wrk %s: %s", url, errs)
 		}
 	}
-	return fmt.Sprintf("%s req/s  p50 %s  p99 %s  %s", rate, p50, p99, errs)
+	return fmt.Sprintf("%s req/s  p50 %s  p99 %s  %s", rate, p50, p99, errs), n
 }

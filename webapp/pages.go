@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
@@ -27,19 +28,10 @@ var pageNames = []string{"home", "form", "dashboard", "account", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"duration": func(b *tasks.Build) string {
-			d := b.Duration(time.Now())
-			switch {
-			case d == 0:
-				return "–"
-			case d < time.Minute:
-				return d.Round(10 * time.Millisecond).String()
-			}
-			return d.Truncate(time.Second).String()
-		},
-		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"final":  func(s tasks.State) bool { return s.Final() },
-		"served": func(r apiclient.Release, arch string) bool { return slices.Contains(r.Arches, arch) },
+		"duration": func(b *tasks.Build) string { return humanDuration(b.Duration(time.Now())) },
+		"when":     when,
+		"final":    func(s tasks.State) bool { return s.Final() },
+		"served":   func(r apiclient.Release, arch string) bool { return slices.Contains(r.Arches, arch) },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -243,8 +235,9 @@ func (s *Server) submitForm(c *gin.Context) {
 
 // dashData is what the dashboard shows.
 type dashData struct {
-	Query  listQuery
-	Builds []*tasks.Build
+	Query listQuery
+	// Rows is the table's rows, written by dashRows.
+	Rows   template.HTML
 	Next   string
 	States []tasks.State
 	Arches []string
@@ -276,14 +269,49 @@ func (s *Server) dashboard(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	bs, next, err := s.list(c, q)
+	bs, next, err := s.dashList(c, q)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	d := &dashData{Query: q, Builds: bs, Next: next, Arches: tasks.Arches, Rels: s.cfg.Releases, Admin: u.Admin,
+	tok, err := s.pageCSRF(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d := &dashData{Query: q, Rows: dashRows(bs, u.Admin, tok, time.Now()), Next: next, Arches: tasks.Arches, Rels: s.cfg.Releases, Admin: u.Admin,
 		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
 	s.render(c, http.StatusOK, "dashboard", "Builds", d, c.Query("flash"))
+}
+
+// dashList runs q for the dashboard. A query the store's indexes answer
+// reads the stored summaries of the builds, not their records.
+func (s *Server) dashList(c *gin.Context, q listQuery) ([]tasks.Summary, string, error) {
+	if q.Arch == "" && q.Release == "" && q.Text == "" && (q.Owner == "" || q.State == "") {
+		p, err := s.c.Store().ListSummaries(c.Request.Context(), builds.ListOptions{
+			Before: q.Before, Limit: q.Limit, Owner: q.Owner, State: tasks.State(q.State)})
+		if err != nil {
+			return nil, "", err
+		}
+		bs, err := summariesOf(p.Records)
+		if err != nil {
+			return nil, "", err
+		}
+		next := ""
+		if p.Count == q.Limit {
+			next = p.Last
+		}
+		return bs, next, nil
+	}
+	full, next, err := s.list(c, q)
+	if err != nil {
+		return nil, "", err
+	}
+	bs := make([]tasks.Summary, len(full))
+	for i, b := range full {
+		bs[i] = b.Summary()
+	}
+	return bs, next, nil
 }
 
 func (s *Server) cancelForm(c *gin.Context) {

@@ -11,12 +11,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/fedora-fbs/fbs/monitor"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/webapp"
+	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
 // formFields is a valid kickstart ISO form with an uploaded kickstart.
@@ -78,6 +81,92 @@ func TestFormSubmit(t *testing.T) {
 	}
 	// The home page lists recent builds.
 	contains(t, f.do(t, hc, http.MethodGet, "/", "", nil, nil).body, b.ID)
+}
+
+var rowRE = regexp.MustCompile(`<tr data-id="([0-9A-Z]{26})"`)
+
+// TestDashboardRows checks which rows the dashboard shows, through the
+// indexed path (stored JSON decoded for the rows) and the matched one
+// (arch, release, text): order, owners, filters, the next-page link, the
+// owner column for admins and one CSRF cookie per first visit.
+func TestDashboardRows(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t) })
+	ctx := context.Background()
+	var ids []string // oldest first
+	for i := range 6 {
+		p := &tasks.Payload{Owner: []string{"alice", "bob"}[i%2], Kickstart: "text\n", KickstartName: fmt.Sprintf("k%d.ks", i), Spec: f.ksisoSpec("k.ks")}
+		if i >= 4 {
+			p.Spec.Arch = "aarch64"
+		}
+		b, err := f.c.Submit(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+		time.Sleep(2 * time.Millisecond) // distinct ULID milliseconds keep the order stable
+	}
+	if _, err := f.c.Cancel(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	at, rt := f.token(t, auth.User{Name: "alice", CanSubmit: true}), f.token(t, auth.User{Name: "root", Admin: true})
+	tests := []struct {
+		name, tok, q string
+		want         []string
+		next         string // the before= of the next-page link, "" for none
+		owners       bool
+	}{
+		{"admin: everyone's", rt, "", []string{ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}, "", true},
+		{"admin: a full page links on", rt, "?limit=2", []string{ids[5], ids[4]}, ids[4], true},
+		{"admin: from the cursor", rt, "?limit=2&before=" + ids[4], []string{ids[3], ids[2]}, ids[2], true},
+		{"admin: by owner", rt, "?owner=bob", []string{ids[5], ids[3], ids[1]}, "", true},
+		{"admin: by state", rt, "?state=cancelled", []string{ids[2]}, "", true},
+		{"admin: by arch (matched)", rt, "?arch=aarch64", []string{ids[5], ids[4]}, "", true},
+		{"user: their own only", at, "", []string{ids[4], ids[2], ids[0]}, "", false},
+		{"user: by state", at, "?state=queued", []string{ids[4], ids[0]}, "", false},
+		{"user: by text (matched)", at, "?q=k4.ks", []string{ids[4]}, "", false},
+		{"user: nothing", at, "?state=failed", nil, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.get(t, "/builds"+tc.q, bearer(tc.tok))
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			var got []string
+			for _, m := range rowRE.FindAllSubmatch(r.body, -1) {
+				got = append(got, string(m[1]))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			link := regexp.MustCompile(`id="next-page"`).Match(r.body)
+			if tc.next == "" && link {
+				t.Error("next-page link on the last page")
+			}
+			if tc.next != "" && !bytes.Contains(r.body, []byte("before="+tc.next+`" id="next-page"`)) {
+				t.Errorf("no next-page link to before=%s", tc.next)
+			}
+			if owners := bytes.Contains(r.body, []byte("<th>Owner</th>")); owners != tc.owners {
+				t.Errorf("owner column shown: %v, want %v", owners, tc.owners)
+			}
+			if len(tc.want) > 0 {
+				csrf := csrfOf(t, r.body)
+				var cookies int
+				for _, c := range r.header.Values("Set-Cookie") {
+					if strings.HasPrefix(c, "fbs_csrf=") {
+						cookies++
+					}
+				}
+				if cookies != 1 {
+					t.Errorf("%d CSRF cookies set on a first visit, want 1", cookies)
+				}
+				if n := bytes.Count(r.body, []byte(`name="csrf" value="`+csrf+`"`)); n < len(tc.want) {
+					t.Errorf("%d forms carry the page's CSRF token for %d rows", n, len(tc.want))
+				}
+			}
+		})
+	}
 }
 
 // TestFormErrors posts bad forms: each error is shown next to its field,

@@ -24,6 +24,12 @@ import (
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
+// tokenCacheTTL is how long the server trusts an API token it verified
+// before reading it from Redis again: how long a token revoked through
+// another web instance keeps working here. (Revoking through this one, or
+// expiry, takes effect at once.)
+const tokenCacheTTL = time.Second
+
 // Cookie names.
 const (
 	sessionCookie = "fbs_session"
@@ -67,7 +73,7 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		c: c, rdb: c.Redis(), cfg: cfg, public: pub, pages: pages,
-		tokens:   auth.NewTokens(c.Redis(), nil),
+		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 	}
 	if cfg.OIDC.Enabled() {
@@ -152,6 +158,7 @@ func (s *Server) limitBody(c *gin.Context) {
 const (
 	keyUser = "fbs.user"
 	keyVia  = "fbs.via"
+	keyCSRF = "fbs.csrf" // the page's CSRF token, once made
 )
 
 // How a request was authenticated.
@@ -319,14 +326,23 @@ func (s *Server) key(ctx context.Context) ([]byte, error) {
 }
 
 // pageCSRF returns the CSRF token for the page being rendered, setting the
-// cookie on first visit.
+// cookie on first visit. A page asking twice gets the same token and one
+// cookie.
 func (s *Server) pageCSRF(c *gin.Context) (string, error) {
+	if tok := c.GetString(keyCSRF); tok != "" {
+		return tok, nil
+	}
 	ck, err := c.Cookie(csrfCookie)
 	if err != nil || ck == "" {
 		ck = auth.NewSecret(24)
 		s.setCookie(c, csrfCookie, ck, 0)
 	}
-	return s.csrfToken(c.Request.Context(), ck)
+	tok, err := s.csrfToken(c.Request.Context(), ck)
+	if err != nil {
+		return "", err
+	}
+	c.Set(keyCSRF, tok)
+	return tok, nil
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the public

@@ -1,7 +1,8 @@
 // Package builds keeps build records in Redis beside the asynq tasks that
-// carry them: one JSON record per build, an index newest first, the set of
-// running builds the reaper watches, the per-build lease of the worker that
-// runs it, and the payload needed to queue a build again.
+// carry them: one JSON record per build and its summary (tasks.Summary,
+// written with it in one transaction, for lists), an index newest first,
+// the set of running builds the reaper watches, the per-build lease of the
+// worker that runs it, and the payload needed to queue a build again.
 package builds
 
 import (
@@ -30,8 +31,9 @@ const (
 	keyStats   = "fbs:stats"
 )
 
-func keyBuild(id string) string { return "fbs:build:" + id }
-func keyOwner(o string) string  { return "fbs:builds:owner:" + o }
+func keyBuild(id string) string   { return "fbs:build:" + id }
+func keySummary(id string) string { return "fbs:summary:" + id }
+func keyOwner(o string) string    { return "fbs:builds:owner:" + o }
 func keyState(st tasks.State) string {
 	return "fbs:builds:state:" + string(st)
 }
@@ -56,6 +58,10 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 	if err != nil {
 		return fmt.Errorf("encode build %s: %w", b.ID, err)
 	}
+	sum, err := json.Marshal(b.Summary())
+	if err != nil {
+		return fmt.Errorf("encode summary of build %s: %w", b.ID, err)
+	}
 	ok, err := s.rdb.SetNX(ctx, keyBuild(b.ID), data, 0).Result()
 	if err != nil {
 		return fmt.Errorf("store build %s: %w", b.ID, err)
@@ -65,6 +71,9 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, keyPayload(b.ID), payload, 0)
+		// The summary is written with the indexes: no list can reach the
+		// build before it has one.
+		p.Set(ctx, keySummary(b.ID), sum, 0)
 		// Score 0 for all: the indexes are ordered by ID, and IDs sort by
 		// time. Owner and state indexes let filtered lists read only what
 		// they return.
@@ -93,7 +102,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			p.ZRem(ctx, keyOwner(b.Owner), id)
 			p.ZRem(ctx, keyState(b.State), id)
 		}
-		p.Del(ctx, keyBuild(id), keyPayload(id), keyLease(id), LogKey(id))
+		p.Del(ctx, keyBuild(id), keySummary(id), keyPayload(id), keyLease(id), LogKey(id))
 		p.ZRem(ctx, keyIndex, id)
 		p.SRem(ctx, keyRunning, id)
 		return nil
@@ -165,8 +174,15 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 		if err != nil {
 			return fmt.Errorf("encode build %s: %w", id, err)
 		}
+		sum, err := json.Marshal(b.Summary())
+		if err != nil {
+			return fmt.Errorf("encode summary of build %s: %w", id, err)
+		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			// Record and summary change in one transaction, on the
+			// record as read (WATCH): they never disagree.
 			p.Set(ctx, key, next, 0)
+			p.Set(ctx, keySummary(id), sum, 0)
 			// A build waiting for a transfer retry holds no lease: it is
 			// not for the reaper.
 			if b.State == tasks.StateRunning && b.Waiting == "" {
@@ -217,8 +233,9 @@ type ListOptions struct {
 // every record read.
 func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, error) {
 	var out []*tasks.Build
-	err := s.scan(ctx, opts, opts.Match != nil || (opts.Owner != "" && opts.State != ""), func(id string, raw []byte) (bool, error) {
-		b, err := decode(id, raw)
+	read := scanRead{key: keyBuild, readAhead: opts.Match != nil || (opts.Owner != "" && opts.State != "")}
+	err := s.scan(ctx, opts, read, func(id, raw string) (bool, error) {
+		b, err := decode(id, []byte(raw))
 		if err != nil {
 			return false, err
 		}
@@ -234,46 +251,143 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, err
 	return out, err
 }
 
-// ListRaw is List for callers that pass records on as JSON (the web API):
-// it returns each record's JSON as stored, without decoding it, and so
-// takes no Match and at most one of Owner and State.
-func (s *Store) ListRaw(ctx context.Context, opts ListOptions) (ids []string, records []json.RawMessage, err error) {
-	if opts.Match != nil || (opts.Owner != "" && opts.State != "") {
-		return nil, nil, errors.New("list builds: ListRaw filters by one index only")
-	}
-	err = s.scan(ctx, opts, false, func(id string, raw []byte) (bool, error) {
-		ids = append(ids, id)
-		records = append(records, raw)
-		return true, nil
-	})
-	return ids, records, err
+// Page is one page of a listing as the stored JSON of its records, for
+// callers that pass records on unchanged (the web API) or decode them in
+// one go.
+type Page struct {
+	// Records is a JSON array of the records, newest first, each exactly
+	// as stored.
+	Records json.RawMessage
+	// Count is the number of records in Records.
+	Count int
+	// Last is the ID of the oldest record in Records ("" when it is
+	// empty): the cursor of the next page.
+	Last string
 }
 
-// scan walks the index opts names, newest first, handing each record to
-// keep until it kept opts.Limit of them. readAhead reads larger pages, for
-// callers that drop records.
-func (s *Store) scan(ctx context.Context, opts ListOptions, readAhead bool, keep func(id string, raw []byte) (bool, error)) error {
-	if opts.Limit <= 0 {
-		opts.Limit = 50
+// ListJSON is List for callers that pass records on as JSON (the web API):
+// the records come as one JSON array, each as stored, in one allocation of
+// the exact size. It takes no Match and at most one of Owner and State, the
+// filters an index answers. A build that changes state between the read of
+// the state index and the read of its record is left out, as List leaves
+// it out: a page never disagrees with its filter.
+func (s *Store) ListJSON(ctx context.Context, opts ListOptions) (*Page, error) {
+	return s.listJSON(ctx, opts, keyBuild, nil)
+}
+
+// ListSummaries is ListJSON for summaries (tasks.Summary): a page of them
+// is about a quarter of the bytes of a page of records.
+func (s *Store) ListSummaries(ctx context.Context, opts ListOptions) (*Page, error) {
+	return s.listJSON(ctx, opts, keySummary, s.summaryOfRecord)
+}
+
+// summaryOfRecord makes the summary of a build stored before summaries
+// were: lists fall back to it where a summary is missing.
+func (s *Store) summaryOfRecord(ctx context.Context, id string) (string, bool, error) {
+	b, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil // deleted meanwhile
 	}
-	max := "+"
+	if err != nil {
+		return "", false, err
+	}
+	sum, err := json.Marshal(b.Summary())
+	if err != nil {
+		return "", false, fmt.Errorf("encode summary of build %s: %w", id, err)
+	}
+	return string(sum), true, nil
+}
+
+func (s *Store) listJSON(ctx context.Context, opts ListOptions, key func(string) string, missing func(context.Context, string) (string, bool, error)) (*Page, error) {
+	if opts.Match != nil || (opts.Owner != "" && opts.State != "") {
+		return nil, errors.New("list builds: ListJSON filters by one index only")
+	}
+	var (
+		recs []string
+		last string
+		size = len("[]")
+	)
+	err := s.scan(ctx, opts, scanRead{key: key, missing: missing}, func(id, raw string) (bool, error) {
+		if opts.State != "" {
+			// Owners never change and the full index holds every build;
+			// only a state can move under the index.
+			var b struct {
+				State tasks.State `json:"state"`
+			}
+			if err := json.Unmarshal([]byte(raw), &b); err != nil {
+				return false, fmt.Errorf("decode build %s: %w", id, err)
+			}
+			if b.State != opts.State {
+				return false, nil
+			}
+		}
+		recs = append(recs, raw)
+		last = id
+		size += len(raw) + 1
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, r := range recs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, r...)
+	}
+	buf = append(buf, ']')
+	return &Page{Records: buf, Count: len(recs), Last: last}, nil
+}
+
+// bounds returns the index opts read, its upper bound in ZRANGE lex
+// syntax and the page size.
+func (opts ListOptions) bounds() (index, max string, limit int, err error) {
+	limit = opts.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	max = "+"
 	if opts.Before != "" {
 		if !tasks.ValidBuildID(opts.Before) {
-			return fmt.Errorf("list builds: bad cursor %q", opts.Before)
+			return "", "", 0, fmt.Errorf("list builds: bad cursor %q", opts.Before)
 		}
 		max = "(" + opts.Before
 	}
-	index := keyIndex
+	index = keyIndex
 	switch {
 	case opts.Owner != "":
 		index = keyOwner(opts.Owner)
 	case opts.State != "":
 		index = keyState(opts.State)
 	}
+	return index, max, limit, nil
+}
+
+// scanRead says what scan reads for each build ID of an index.
+type scanRead struct {
+	// key is the key of what to read (the record, the summary).
+	key func(id string) string
+	// missing, when set, is asked for a value the key does not hold; it
+	// reports false for a build that is gone. Unset, such builds are
+	// skipped (deleted since the index was read).
+	missing func(ctx context.Context, id string) (string, bool, error)
+	// readAhead reads larger pages, for callers that drop values.
+	readAhead bool
+}
+
+// scan walks the index opts names, newest first, handing what read names
+// of each build to keep until it kept opts.Limit of them.
+func (s *Store) scan(ctx context.Context, opts ListOptions, read scanRead, keep func(id, raw string) (bool, error)) error {
+	index, max, limit, err := opts.bounds()
+	if err != nil {
+		return err
+	}
 	kept := 0
-	for kept < opts.Limit {
-		count := int64(opts.Limit - kept)
-		if readAhead {
+	for kept < limit {
+		count := int64(limit - kept)
+		if read.readAhead {
 			count = 200
 		}
 		ids, err := s.rdb.ZRevRangeByLex(ctx, index, &redis.ZRangeBy{Max: max, Min: "-", Count: count}).Result()
@@ -286,7 +400,7 @@ func (s *Store) scan(ctx context.Context, opts ListOptions, readAhead bool, keep
 		max = "(" + ids[len(ids)-1]
 		keys := make([]string, len(ids))
 		for i, id := range ids {
-			keys[i] = keyBuild(id)
+			keys[i] = read.key(id)
 		}
 		vals, err := s.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
@@ -294,15 +408,20 @@ func (s *Store) scan(ctx context.Context, opts ListOptions, readAhead bool, keep
 		}
 		for i, v := range vals {
 			str, ok := v.(string)
+			if !ok && read.missing != nil {
+				if str, ok, err = read.missing(ctx, ids[i]); err != nil {
+					return err
+				}
+			}
 			if !ok {
 				continue // deleted meanwhile
 			}
-			ok, err := keep(ids[i], []byte(str))
+			ok, err := keep(ids[i], str)
 			if err != nil {
 				return err
 			}
 			if ok {
-				if kept++; kept == opts.Limit {
+				if kept++; kept == limit {
 					return nil
 				}
 			}

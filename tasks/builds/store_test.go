@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
@@ -228,39 +232,334 @@ func TestLogStreamNoRepeats(t *testing.T) {
 	}
 }
 
-func TestStoreListRawMatchesList(t *testing.T) {
+// TestStoreListJSON checks the one-round-trip listing against what the
+// store holds: order, cursors, both indexes, the next-page cursor, records
+// exactly as stored, and a record gone from under its index entry.
+func TestStoreListJSON(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := builds.NewStore(redistest.Start(t).Client())
-	for i := 0; i < 5; i++ {
-		b := newBuild(time.Now(), tasks.StateSucceeded)
-		b.Owner = []string{"alice", "bob"}[i%2]
+	rdb := redistest.Start(t).Client()
+	st := builds.NewStore(rdb)
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	var all []*tasks.Build // newest first
+	for i := 0; i < 7; i++ {
+		b := newBuild(base.Add(time.Duration(i)*time.Minute), []tasks.State{tasks.StateSucceeded, tasks.StateFailed}[i%2])
+		b.Owner = []string{"alice", "bob", "carol"}[i%3]
+		b.Error = fmt.Sprintf("quote \" and <tag> %d", i) // stored JSON with escapes
 		if err := st.Create(ctx, b, nil); err != nil {
 			t.Fatal(err)
 		}
+		all = append([]*tasks.Build{b}, all...)
 	}
-	for _, opts := range []builds.ListOptions{{Limit: 3}, {Limit: 10, Owner: "alice"}, {Limit: 10, State: tasks.StateSucceeded}} {
-		want, err := st.List(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, raws, err := st.ListRaw(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []*tasks.Build
-		for i, r := range raws {
-			var b tasks.Build
-			if err := json.Unmarshal(r, &b); err != nil || b.ID != ids[i] {
-				t.Fatalf("raw record %d: %v (id %s vs %s)", i, err, b.ID, ids[i])
+	// all[3] loses its record but keeps its index entries, as if deleted
+	// between two reads: pages skip it and stay full.
+	gone := all[3]
+	if err := rdb.Del(ctx, "fbs:build:"+gone.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	live := slices.DeleteFunc(slices.Clone(all), func(b *tasks.Build) bool { return b == gone })
+	pick := func(keep func(*tasks.Build) bool) []*tasks.Build {
+		var out []*tasks.Build
+		for _, b := range live {
+			if keep(b) {
+				out = append(out, b)
 			}
-			got = append(got, &b)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%+v: ListRaw differs from List (-want +got):\n%s", opts, diff)
+		return out
+	}
+	tests := []struct {
+		name string
+		opts builds.ListOptions
+		want []*tasks.Build
+	}{
+		{"newest first", builds.ListOptions{Limit: 3}, live[:3]},
+		{"default limit", builds.ListOptions{}, live},
+		{"skips a missing record", builds.ListOptions{Limit: 4}, live[:4]},
+		{"cursor", builds.ListOptions{Limit: 2, Before: live[1].ID}, live[2:4]},
+		{"cursor at the end", builds.ListOptions{Limit: 3, Before: all[6].ID}, nil},
+		{"owner index", builds.ListOptions{Limit: 10, Owner: "alice"}, pick(func(b *tasks.Build) bool { return b.Owner == "alice" })},
+		{"owner index with cursor", builds.ListOptions{Limit: 1, Before: all[0].ID, Owner: "alice"}, pick(func(b *tasks.Build) bool { return b.Owner == "alice" && b != all[0] })[:1]},
+		{"state index", builds.ListOptions{Limit: 10, State: tasks.StateFailed}, pick(func(b *tasks.Build) bool { return b.State == tasks.StateFailed })},
+		{"unknown owner", builds.ListOptions{Limit: 10, Owner: "nobody"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := st.ListJSON(ctx, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantRaw []string
+			for _, b := range tc.want {
+				raw, err := rdb.Get(ctx, "fbs:build:"+b.ID).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantRaw = append(wantRaw, raw)
+			}
+			wantLast := ""
+			if len(tc.want) > 0 {
+				wantLast = tc.want[len(tc.want)-1].ID
+			}
+			want := builds.Page{Records: json.RawMessage("[" + strings.Join(wantRaw, ",") + "]"), Count: len(tc.want), Last: wantLast}
+			if diff := cmp.Diff(want, *p); diff != "" {
+				t.Errorf("ListJSON(%+v) (-want +got):\n%s", tc.opts, diff)
+			}
+			var got []*tasks.Build
+			if err := json.Unmarshal(p.Records, &got); err != nil {
+				t.Fatalf("records are not a JSON array of builds: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("decoded records (-want +got):\n%s", diff)
+			}
+			// List reads the same page through ListJSON and decodes it.
+			listed, err := st.List(ctx, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, listed); diff != "" {
+				t.Errorf("List (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, opts := range []builds.ListOptions{
+		{Owner: "alice", State: tasks.StateFailed},
+		{Match: func(*tasks.Build) bool { return true }},
+		{Before: "not-an-id"},
+	} {
+		if _, err := st.ListJSON(ctx, opts); err == nil {
+			t.Errorf("ListJSON(%+v) accepted options it cannot serve", opts)
 		}
 	}
-	if _, _, err := st.ListRaw(ctx, builds.ListOptions{Owner: "a", State: tasks.StateFailed}); err == nil {
-		t.Error("ListRaw accepted two index filters")
+}
+
+// TestStoreListJSONDuringUpdates lists the state indexes, records and
+// summaries, while builds change state: every page must hold builds in the
+// state it was listed by.
+func TestStoreListJSONDuringUpdates(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := builds.NewStore(redistest.Start(t).Client())
+	var ids []string
+	for i := 0; i < 20; i++ {
+		b := newBuild(time.Now(), tasks.StateQueued)
+		if err := st.Create(ctx, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
 	}
+	done := make(chan error, 1)
+	go func() {
+		// Flip every build between queued and running until told to stop.
+		states := []tasks.State{tasks.StateRunning, tasks.StateQueued}
+		for round := 0; ctx.Err() == nil; round++ {
+			for _, id := range ids {
+				_, err := st.Update(ctx, id, func(b *tasks.Build) error { b.State = states[round%2]; return nil })
+				if err != nil && ctx.Err() == nil {
+					done <- err
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	seen := 0
+	for i := 0; i < 300; i++ {
+		state := []tasks.State{tasks.StateQueued, tasks.StateRunning}[i%2]
+		list := st.ListJSON
+		if i%4 >= 2 {
+			list = st.ListSummaries
+		}
+		p, err := list(ctx, builds.ListOptions{State: state, Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*tasks.Summary
+		if err := json.Unmarshal(p.Records, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != p.Count {
+			t.Fatalf("page says %d records, holds %d", p.Count, len(got))
+		}
+		for _, b := range got {
+			if b.State != state {
+				t.Fatalf("listing %s builds returned %s in state %s", state, b.ID, b.State)
+			}
+		}
+		seen += len(got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Error("no build was ever listed: the test proved nothing")
+	}
+}
+
+// TestStoreSummaries follows a build through its writes: after each, its
+// stored summary is the summary of its record, and lists of summaries show
+// it; a build stored before summaries existed gets one made from its
+// record; a deleted build leaves none behind.
+func TestStoreSummaries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	st := builds.NewStore(rdb)
+	created := time.Now().UTC().Truncate(time.Millisecond)
+	b := newBuild(created, tasks.StateQueued)
+	b.Owner = "alice"
+	if err := st.Create(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(t *testing.T, id string) *tasks.Summary {
+		t.Helper()
+		data, err := rdb.Get(ctx, "fbs:summary:"+id).Bytes()
+		if err != nil {
+			t.Fatalf("summary of %s: %v", id, err)
+		}
+		var s tasks.Summary
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatal(err)
+		}
+		return &s
+	}
+	listed := func(t *testing.T, opts builds.ListOptions) []tasks.Summary {
+		t.Helper()
+		p, err := st.ListSummaries(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []tasks.Summary
+		if err := json.Unmarshal(p.Records, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	writes := []struct {
+		name  string
+		write func(*tasks.Build) error
+	}{
+		{"created", nil},
+		{"running", func(b *tasks.Build) error {
+			b.State, b.Stage, b.Started = tasks.StateRunning, tasks.Stage("build"), created.Add(time.Second)
+			return nil
+		}},
+		{"events only", func(b *tasks.Build) error { b.Events = append(b.Events, "re-queued"); return nil }},
+		{"succeeded", func(b *tasks.Build) error {
+			b.State, b.Stage, b.Finished = tasks.StateSucceeded, "", created.Add(time.Minute)
+			b.Artifacts = []tasks.Artifact{{Name: "boot.iso", Size: 1, SHA256: "ab", URL: "https://h/boot.iso"}, {Name: "CHECKSUM"}}
+			return nil
+		}},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			if w.write != nil {
+				if _, err := st.Update(ctx, b.ID, w.write); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec, err := st.Get(ctx, b.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := rec.Summary()
+			if diff := cmp.Diff(&want, stored(t, b.ID)); diff != "" {
+				t.Errorf("stored summary (-want +got):\n%s", diff)
+			}
+			for _, opts := range []builds.ListOptions{{}, {Owner: "alice"}, {State: rec.State}} {
+				if diff := cmp.Diff([]tasks.Summary{want}, listed(t, opts)); diff != "" {
+					t.Errorf("ListSummaries(%+v) (-want +got):\n%s", opts, diff)
+				}
+			}
+		})
+	}
+	// A build from before summaries: its summary is made from the record.
+	old := newBuild(created.Add(time.Second), tasks.StateFailed)
+	old.Owner = "bob"
+	if err := st.Create(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Del(ctx, "fbs:summary:"+old.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Get(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]tasks.Summary{old.Summary(), rec.Summary()}, listed(t, builds.ListOptions{})); diff != "" {
+		t.Errorf("ListSummaries with a summary missing (-want +got):\n%s", diff)
+	}
+	if err := st.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Exists(ctx, "fbs:summary:"+b.ID).Result(); err != nil || n != 0 {
+		t.Errorf("summary of a deleted build: exists %d (%v)", n, err)
+	}
+}
+
+// TestStoreSummaryNeverDisagrees updates one build from many goroutines
+// while another reads its record and summary at one instant (MULTI): the
+// two must agree at every read, and at the end.
+func TestStoreSummaryNeverDisagrees(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	st := builds.NewStore(rdb)
+	b := newBuild(time.Now(), tasks.StateQueued)
+	if err := st.Create(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	stages := []tasks.Stage{"fetch", "build", "checksum", "stage"}
+	states := []tasks.State{tasks.StateQueued, tasks.StateRunning}
+	const writers, writes = 8, 25
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range writes {
+				_, err := st.Update(ctx, b.ID, func(b *tasks.Build) error {
+					b.Stage, b.State = stages[(w+i)%len(stages)], states[(w*i)%2]
+					b.Artifacts = append(b.Artifacts[:0], tasks.Artifact{Name: fmt.Sprintf("w%d-%d", w, i)})
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	check := func() {
+		var rec, sum *redis.StringCmd
+		if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			rec, sum = p.Get(ctx, "fbs:build:"+b.ID), p.Get(ctx, "fbs:summary:"+b.ID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var full tasks.Build
+		var got tasks.Summary
+		if err := json.Unmarshal([]byte(rec.Val()), &full); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(sum.Val()), &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(full.Summary(), got); diff != "" {
+			t.Fatalf("summary disagrees with its record (-record +summary):\n%s", diff)
+		}
+	}
+	for done := 0; done < writers; {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done++
+		default:
+			check()
+		}
+	}
+	check()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,6 +40,10 @@ type TokenInfo struct {
 type Tokens struct {
 	rdb redis.UniversalClient
 	now func() time.Time
+	// cache holds tokens Verify found good, by hash, for cacheTTL; nil
+	// when Verify always asks Redis.
+	cache    *tokenCache
+	cacheTTL time.Duration
 }
 
 // NewTokens returns a token store over rdb; now is the clock (nil: time.Now).
@@ -47,6 +52,63 @@ func NewTokens(rdb redis.UniversalClient, now func() time.Time) *Tokens {
 		now = time.Now
 	}
 	return &Tokens{rdb: rdb, now: now}
+}
+
+// Cached returns a token store like t whose Verify trusts a token it found
+// good for ttl without asking Redis again: a busy API client costs one
+// Redis read per ttl, not one per request. Expiry is still checked at every
+// use, and Revoke through the returned store takes effect at once; a token
+// revoked through another store (another web instance) keeps working here
+// for at most ttl.
+func (t *Tokens) Cached(ttl time.Duration) *Tokens {
+	return &Tokens{rdb: t.rdb, now: t.now, cache: &tokenCache{m: map[string]cachedToken{}}, cacheTTL: ttl}
+}
+
+// maxCachedTokens bounds the cache; only valid tokens enter it, so it is
+// reached only with that many tokens in use within one ttl.
+const maxCachedTokens = 4096
+
+// tokenCache is the set of recently verified tokens.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	info  *TokenInfo
+	until time.Time
+}
+
+func (c *tokenCache) get(h string, now time.Time) *TokenInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	if !ok || !now.Before(e.until) {
+		return nil
+	}
+	return e.info
+}
+
+// put remembers info until then. A revocation remembered by revoke wins
+// over a good token read before it, so a Verify racing a Revoke cannot
+// bring the token back.
+func (c *tokenCache) put(h string, info *TokenInfo, now, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok && e.info.Revoked && now.Before(e.until) {
+		return
+	}
+	if len(c.m) >= maxCachedTokens {
+		clear(c.m)
+	}
+	c.m[h] = cachedToken{info: info, until: until}
+}
+
+// revoke remembers that a token is revoked until then.
+func (c *tokenCache) revoke(h string, info *TokenInfo, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[h] = cachedToken{info: info, until: until}
 }
 
 func keyToken(h string) string      { return "fbs:web:token:" + h }
@@ -86,14 +148,25 @@ func (t *Tokens) Verify(ctx context.Context, secret string) (*TokenInfo, error) 
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return nil, ErrUnknownToken
 	}
-	info, err := t.get(ctx, hash(secret))
-	if err != nil {
-		return nil, err
+	h := hash(secret)
+	now := t.now()
+	var info *TokenInfo
+	if t.cache != nil {
+		info = t.cache.get(h, now)
+	}
+	if info == nil {
+		var err error
+		if info, err = t.get(ctx, h); err != nil {
+			return nil, err
+		}
+		if t.cache != nil && !info.Revoked {
+			t.cache.put(h, info, now, now.Add(t.cacheTTL))
+		}
 	}
 	switch {
 	case info.Revoked:
 		return nil, ErrRevokedToken
-	case !info.Expires.IsZero() && !t.now().Before(info.Expires):
+	case !info.Expires.IsZero() && !now.Before(info.Expires):
 		return nil, ErrExpiredToken
 	}
 	return info, nil
@@ -163,6 +236,10 @@ func (t *Tokens) Revoke(ctx context.Context, user, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("revoke token %s of %s: %w", id, user, err)
+	}
+	if t.cache != nil {
+		now := t.now()
+		t.cache.revoke(h, info, now.Add(t.cacheTTL))
 	}
 	return nil
 }
