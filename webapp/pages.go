@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,6 +256,9 @@ func (d *dashData) NextURL() string {
 	}
 	if d.Admin && d.Query.Owner != "" {
 		v.Set("owner", d.Query.Owner)
+	}
+	if d.Query.Limit != DefaultPageSize {
+		v.Set("limit", strconv.Itoa(d.Query.Limit))
 	}
 	return "/builds?" + v.Encode()
 }

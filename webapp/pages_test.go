@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -144,8 +146,21 @@ func TestDashboardRows(t *testing.T) {
 			if tc.next == "" && link {
 				t.Error("next-page link on the last page")
 			}
-			if tc.next != "" && !bytes.Contains(r.body, []byte("before="+tc.next+`" id="next-page"`)) {
-				t.Errorf("no next-page link to before=%s", tc.next)
+			if tc.next != "" {
+				// The link keeps the filters and the page size.
+				m := regexp.MustCompile(`href="(/builds\?[^"]*)" id="next-page"`).FindSubmatch(r.body)
+				if m == nil {
+					t.Fatalf("no next-page link in:\n%s", r.body)
+				}
+				next, err := url.Parse(html.UnescapeString(string(m[1])))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := url.ParseQuery(strings.TrimPrefix(tc.q, "?"))
+				want.Set("before", tc.next)
+				if diff := cmp.Diff(want, next.Query()); diff != "" {
+					t.Errorf("next-page link %s (-want +got query):\n%s", m[1], diff)
+				}
 			}
 			if owners := bytes.Contains(r.body, []byte("<th>Owner</th>")); owners != tc.owners {
 				t.Errorf("owner column shown: %v, want %v", owners, tc.owners)

@@ -85,13 +85,22 @@ func dashRows(bs []tasks.Summary, admin bool, csrf string, now time.Time) templa
 		sb.WriteString(esc(when(b.Created)))
 		sb.WriteString("</td>\n<td>")
 		for _, a := range b.Artifacts {
-			if a.URL != "" {
+			switch href := safeHref(a.URL); {
+			case a.URL != "" && href != refusedURL:
 				sb.WriteString(`<a href="`)
-				sb.WriteString(esc(safeHref(a.URL)))
+				sb.WriteString(esc(href))
 				sb.WriteString(`">`)
 				sb.WriteString(esc(a.Name))
 				sb.WriteString(`</a>`)
-			} else {
+			case a.URL != "":
+				// Staged over SFTP or FTP, or in a directory: no link a
+				// browser follows, so the name, with where it is.
+				sb.WriteString(`<span title="`)
+				sb.WriteString(esc(a.URL))
+				sb.WriteString(`">`)
+				sb.WriteString(esc(a.Name))
+				sb.WriteString(`</span>`)
+			default:
 				sb.WriteString(esc(a.Name))
 			}
 			sb.WriteString(` `)
@@ -113,6 +122,9 @@ func dashRows(bs []tasks.Summary, admin bool, csrf string, now time.Time) templa
 	return template.HTML(sb.String()) // every value above is escaped
 }
 
+// refusedURL is what safeHref makes of a URL it refuses.
+const refusedURL = "#ZgotmplZ"
+
 // safeHref is html/template's treatment of a URL in an href: relative URLs
 // and http, https and mailto ones pass, normalized; any other scheme
 // (javascript:, data:...) becomes "#ZgotmplZ", its marker for a refused
@@ -122,7 +134,7 @@ func safeHref(u string) string {
 		switch strings.ToLower(scheme) {
 		case "http", "https", "mailto":
 		default:
-			return "#ZgotmplZ"
+			return refusedURL
 		}
 	}
 	return normalizeURL(u)
