@@ -53,7 +53,7 @@ type viewer struct {
 
 // viewerQueue is how many batches a viewer may have pending before it is
 // left to catch up from Redis.
-const viewerQueue = 64
+const viewerQueue = 16
 
 // subscribe attaches a viewer to the hub of build id, starting the hub if
 // nobody watched the build yet. A new hub reads the lines after start,
@@ -110,7 +110,7 @@ func (s *Server) Close() error {
 func (h *hub) run(ctx context.Context, pos int) {
 	backoff := newBackoff()
 	for {
-		chunks, end, err := h.s.store.ReadLogChunks(ctx, h.id, pos, int64(h.s.page()), hubBlock)
+		chunks, end, err := h.s.store.ReadLogChunks(ctx, h.id, pos, int64(h.s.cfg.LogPage), hubBlock)
 		if ctx.Err() != nil {
 			return
 		}

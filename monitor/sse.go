@@ -172,13 +172,13 @@ func (s *Server) follow(ctx context.Context, id string, after int, v *viewer, f 
 	}
 }
 
-// ssePage caps the lines an SSE handler or a hub reads from Redis at once
-// (Config.LogPage may be larger, for full-log downloads): a hundred viewers
-// catching up at once each hold one page, and a hub's queued batches are
-// pages too, so this bounds the monitor's memory under a flood.
+// ssePage caps the lines an SSE handler reads from Redis at once while it
+// catches up (Config.LogPage may be larger, for full-log downloads and the
+// hubs): a hundred viewers catching up at once each hold one page, so this
+// bounds the monitor's memory under a flood.
 const ssePage = 1000
 
-// page is how many lines SSE handlers and hubs read from Redis at once.
+// page is how many lines an SSE handler reads from Redis at once.
 func (s *Server) page() int { return min(s.cfg.LogPage, ssePage) }
 
 // catchUp sends every line after *after that Redis holds now, a page at a
