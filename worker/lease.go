@@ -37,26 +37,31 @@ func (r *record) update(ctx context.Context, fn func(*tasks.Build) error) (*task
 		r.mu.Lock()
 		c := *r.b
 		r.mu.Unlock()
-		if err = fn(&c); err != nil {
+		if err := fn(&c); err != nil {
 			return nil, err
 		}
-		if err = r.store.Create(ctx, &c, r.payload); errors.Is(err, builds.ErrConflict) {
-			// Written again meanwhile (by the lease keeper): update that.
-			return r.update(ctx, fn)
-		}
+		r.set(&c)
+		restored, err := r.restore(ctx)
 		if err != nil {
 			return nil, err
 		}
-		r.log.Warn("build record was lost from Redis; written again from the worker's copy", "build", c.ID)
-		b = &c
+		if !restored {
+			// Written again meanwhile (by the lease keeper): update that.
+			return r.update(ctx, fn)
+		}
+		return &c, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	r.b = b
-	r.mu.Unlock()
+	r.set(b)
 	return b, nil
+}
+
+func (r *record) set(b *tasks.Build) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.b = b
 }
 
 // restore writes the record again if Redis has lost it; it reports whether
