@@ -242,6 +242,19 @@ func (e *env) waitFor(timeout time.Duration, what string, cond func() bool) {
 	}
 }
 
+// submitSlow submits a ksiso build of spec (named specName) with config cfg
+// and waits until the slow tool installed by slowXorriso has started, which
+// it tells by the file pids; it returns the build's ID.
+func (e *env) submitSlow(cfg, specName, pids string) string {
+	e.t.Helper()
+	out, _, code := e.run("submit", "--config", cfg, e.spec(specName, "x86_64", "boot.iso"))
+	if code != 0 {
+		e.t.Fatal("submit failed")
+	}
+	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	return strings.TrimSpace(out)
+}
+
 // slowXorriso installs a wrapper used as xorriso: the first call of a build
 // records its PID and a child's PID, then sleeps for secs in a child process
 // before doing the real work; later calls go straight to the real xorriso.

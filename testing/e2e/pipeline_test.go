@@ -250,12 +250,7 @@ func TestCancelRunningKillsProcessGroup(t *testing.T) {
 	_, pids := e.slowXorriso(600)
 	e.worker("host1")
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("c.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "c.conf", pids)
 	var sh, child int
 	e.waitFor(10*time.Second, "the pid file", func() bool {
 		data, _ := os.ReadFile(pids)
@@ -319,12 +314,7 @@ func TestWorkerKilledBuildRequeued(t *testing.T) {
 	_, pids := e.slowXorriso(600)
 	w1 := e.worker("host1")
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("k.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "k.conf", pids)
 	_ = syscall.Kill(-w1.cmd.Process.Pid, syscall.SIGKILL)
 	<-w1.done
 	e.worker("host2")
@@ -346,12 +336,7 @@ func TestWorkerKilledBuildFailsWhenConfigured(t *testing.T) {
 	cfg1 := e.config("host1", "lost_builds = fail")
 	w1 := e.start("worker", "--config", cfg1)
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("k.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "k.conf", pids)
 	_ = syscall.Kill(-w1.cmd.Process.Pid, syscall.SIGKILL)
 	<-w1.done
 	e.start("worker", "--config", e.config("host2", "lost_builds = fail"))
@@ -394,12 +379,7 @@ func TestDrainHandsBuildBack(t *testing.T) {
 	_, pids := e.slowXorriso(600)
 	w1 := e.worker("host1")
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("d.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "d.conf", pids)
 	start := time.Now()
 	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
 	<-w1.done
@@ -430,12 +410,7 @@ func TestDrainLetsShortBuildFinish(t *testing.T) {
 	w1 := e.start("worker", "--config", cfg1)
 	e.waitFor(30*time.Second, "worker", func() bool { return strings.Contains(w1.out.String(), "serving") })
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("d.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "d.conf", pids)
 	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
 	<-w1.done
 	if b := e.status(cfg, id); b.State != tasks.StateSucceeded || b.Attempt != 1 {
@@ -463,12 +438,7 @@ func TestRedisLostMidBuild(t *testing.T) {
 	_, pids := e.slowXorriso(20)
 	e.worker("host1")
 	cfg := e.config("client", "")
-	out, _, code := e.run("submit", "--config", cfg, e.spec("k.conf", "x86_64", "boot.iso"))
-	if code != 0 {
-		t.Fatal("submit failed")
-	}
-	id := strings.TrimSpace(out)
-	e.waitFor(60*time.Second, "the slow tool to start", func() bool { _, err := os.Stat(pids); return err == nil })
+	id := e.submitSlow(cfg, "k.conf", pids)
 	e.redis.Restart()
 	// Within a lease renewal (10 s) the record is back, still running, and
 	// the stream holds the lines written before the restart.

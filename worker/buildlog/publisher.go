@@ -156,11 +156,7 @@ func (p *Publisher) pump(ctx context.Context) error {
 		if p.skip >= 0 && n < p.read-p.lines {
 			// The stream lost lines it had: publish again after its last.
 			p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", n, "published", p.read-p.lines)
-			if p.f != nil {
-				p.f.Close()
-			}
-			p.f, p.read, p.n, p.pending, p.lines = nil, 0, 0, 0, 0
-			p.skip = n
+			p.rewind(n)
 		}
 	}
 	if p.skip < 0 {
@@ -199,9 +195,7 @@ func (p *Publisher) pump(ctx context.Context) error {
 			if prev < p.first-1 {
 				p.opts.Logger.Warn("log stream lost lines; re-publishing from the log file", "build", p.id, "stream_top", prev, "want", p.first-1)
 			}
-			p.f.Close()
-			p.f, p.read, p.n, p.pending, p.lines = nil, 0, 0, 0, 0
-			p.skip = prev
+			p.rewind(prev)
 			return p.pump(ctx)
 		}
 		p.n = copy(p.buf, p.buf[p.pending:p.n])
@@ -210,6 +204,16 @@ func (p *Publisher) pump(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// rewind makes the next pump read the file again from the start and
+// publish what comes after line top, the stream's last.
+func (p *Publisher) rewind(top int) {
+	if p.f != nil {
+		p.f.Close()
+	}
+	p.f, p.read, p.n, p.pending, p.lines = nil, 0, 0, 0, 0
+	p.skip = top
 }
 
 // fill reads the file until the buffer holds a batch of complete lines not
