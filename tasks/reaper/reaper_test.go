@@ -13,6 +13,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
 	"github.com/fedora-fbs/fbs/testing/redistest"
+	"github.com/fedora-fbs/fbs/testing/startstoptest"
 )
 
 func runningBuild(t *testing.T, st *builds.Store, attempt int) *tasks.Build {
@@ -120,27 +121,7 @@ func newReaper(t *testing.T, rdb redis.UniversalClient, cfg reaper.Config) *reap
 func TestReaperStartStop(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Start(t).Client()
-	tests := []struct {
-		name string
-		run  func(r *reaper.Reaper)
-	}{
-		{"stop without start", func(r *reaper.Reaper) { r.Stop() }},
-		{"stop twice without start", func(r *reaper.Reaper) { r.Stop(); r.Stop() }},
-		{"stop twice", func(r *reaper.Reaper) { r.Start(context.Background()); r.Stop(); r.Stop() }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := newReaper(t, rdb, reaper.Config{})
-			done := make(chan struct{})
-			go func() { defer close(done); tt.run(r) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("hung")
-			}
-		})
-	}
+	startstoptest.Run(t, func(t *testing.T) startstoptest.Service { return newReaper(t, rdb, reaper.Config{}) })
 }
 
 func TestReaperInterval(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/testing/redistest"
+	"github.com/fedora-fbs/fbs/testing/startstoptest"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 )
 
@@ -285,37 +286,20 @@ func TestPublisherResync(t *testing.T) {
 // Err and stay in the file.
 func TestPublisherStartStop(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t)
-	st := builds.NewStore(srv.Client())
-	tests := []struct {
-		name    string
-		run     func(p *buildlog.Publisher)
-		wantErr bool
-	}{
-		{"stop without start", func(p *buildlog.Publisher) { p.Stop() }, false},
-		{"stop twice without start", func(p *buildlog.Publisher) { p.Stop(); p.Stop() }, false},
-		{"stop twice", func(p *buildlog.Publisher) { p.Start(context.Background()); p.Stop(); p.Stop() }, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			path := filepath.Join(t.TempDir(), "build.log")
-			if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			p := buildlog.NewPublisher(st, tasks.NewBuildID(), path, buildlog.PublisherOptions{})
-			done := make(chan struct{})
-			go func() { defer close(done); tt.run(p) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("hung")
-			}
-			if err := p.Err(); (err != nil) != tt.wantErr {
+	st := builds.NewStore(redistest.Start(t).Client())
+	startstoptest.Run(t, func(t *testing.T) startstoptest.Service {
+		path := filepath.Join(t.TempDir(), "build.log")
+		if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := buildlog.NewPublisher(st, tasks.NewBuildID(), path, buildlog.PublisherOptions{})
+		t.Cleanup(func() {
+			if err := p.Err(); err != nil {
 				t.Errorf("Err() = %v", err)
 			}
 		})
-	}
+		return p
+	})
 
 	t.Run("redis away", func(t *testing.T) {
 		t.Parallel()
