@@ -21,10 +21,20 @@ type heartbeat struct {
 	loop     startstop.Loop
 }
 
-func newHeartbeat(store *builds.Store, cfg *Config, current func() ([]string, bool)) *heartbeat {
+// heartbeatParams are what a heartbeat needs.
+type heartbeatParams struct {
+	store *builds.Store
+	cfg   *Config // filled
+	// current returns the builds running here and whether the worker
+	// drains.
+	current func() (ids []string, draining bool)
+}
+
+func newHeartbeat(p heartbeatParams) *heartbeat {
 	pid := os.Getpid()
+	cfg := p.cfg
 	return &heartbeat{
-		store: store, interval: 5 * time.Second, current: current,
+		store: p.store, interval: 5 * time.Second, current: p.current,
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,

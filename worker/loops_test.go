@@ -23,7 +23,7 @@ func TestLoopsStop(t *testing.T) {
 	t.Run("heartbeat", func(t *testing.T) {
 		t.Parallel()
 		startstoptest.Run(t, func(t *testing.T) startstoptest.Service {
-			return newHeartbeat(st, cfg, func() ([]string, bool) { return nil, false })
+			return newHeartbeat(heartbeatParams{store: st, cfg: cfg, current: func() ([]string, bool) { return nil, false }})
 		})
 	})
 	t.Run("lease keeper", func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestHeartbeatLeaves(t *testing.T) {
 	ctx := context.Background()
 	st := builds.NewStore(redistest.Start(t).Client())
 	cfg := &Config{Host: "h", Arch: "x86_64", Releases: []string{"41"}}
-	h := newHeartbeat(st, cfg, func() ([]string, bool) { return []string{"b"}, false })
+	h := newHeartbeat(heartbeatParams{store: st, cfg: cfg, current: func() ([]string, bool) { return []string{"b"}, false }})
 	h.Start(ctx)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

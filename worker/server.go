@@ -176,7 +176,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		},
 	})
 	s.queue = asynq.NewClientFromRedisClient(rdb)
-	s.beat = newHeartbeat(s.store, &s.cfg, s.current)
+	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current})
 	r, err := reaper.New(rdb, reaper.Config{
 		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
 		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
