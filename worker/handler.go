@@ -305,12 +305,9 @@ func isTransferFailure(err error) bool {
 func (s *Server) awaitTransfer(ctx context.Context, rec *record, attempt int, l *buildlog.Log, pub *buildlog.Publisher, r *pipeline.Result, runErr error) error {
 	id := rec.id()
 	until := time.Now().Add(s.cfg.TransferRetryFor).UTC()
-	data, err := json.Marshal(tasks.TransferPayload{ID: id, Until: until})
+	t, err := tasks.NewTransferTask(tasks.TransferPayload{ID: id, Until: until},
+		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, 0)})
 	if err == nil {
-		t := asynq.NewTask(tasks.TypeTransfer, data,
-			asynq.Queue(tasks.TransferQueue(s.cfg.Host)), asynq.TaskID(fmt.Sprintf("%s:transfer:%d", id, attempt)),
-			asynq.MaxRetry(10000), asynq.Timeout(s.cfg.BuildTimeout), asynq.Retention(24*time.Hour),
-			asynq.ProcessIn(transferBackoff(s.cfg.TransferBackoff, 0)))
 		_, err = s.queue.EnqueueContext(ctx, t)
 	}
 	if err != nil {

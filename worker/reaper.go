@@ -150,8 +150,11 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	if err == nil {
 		var p *tasks.Payload
 		if p, err = tasks.DecodePayload(data); err == nil {
-			t := asynq.NewTask(tasks.TypeBuild, data, client.TaskOptions(p, b.TaskID, r.cfg.BuildTimeout)...)
-			_, err = r.queue.EnqueueContext(ctx, t)
+			if t, terr := tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); terr != nil {
+				err = terr
+			} else {
+				_, err = r.queue.EnqueueContext(ctx, t)
+			}
 		}
 	}
 	if err != nil {

@@ -191,7 +191,7 @@ func TestExactlyOnce(t *testing.T) {
 	if _, err := b.queue.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Fatalf("second enqueue: %v, want a task ID conflict", err)
 	}
-	b.enqueue(t, bd.ID, tasks.MailSubmitted) // tasks.EnqueueNotify takes the conflict as done
+	b.enqueue(t, bd.ID, tasks.MailSubmitted) // client.EnqueueNotify takes the conflict as done
 	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 
 	// The task runs again after the mail went out.
@@ -519,44 +519,6 @@ func outboxSubjects(t *testing.T, dir string) []string {
 		out = append(out, m.Subject)
 	}
 	return out
-}
-
-func TestNewTask(t *testing.T) {
-	t.Parallel()
-	id := tasks.NewBuildID()
-	task, err := tasks.NewNotifyTask(id, tasks.MailFinished)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if task.Type() != tasks.TypeNotify {
-		t.Errorf("type %q", task.Type())
-	}
-	for name, bad := range map[string]func() error{
-		"bad id":   func() error { _, err := tasks.NewNotifyTask("../x", tasks.MailSubmitted); return err },
-		"bad kind": func() error { _, err := tasks.NewNotifyTask(id, "started"); return err },
-	} {
-		if err := bad(); err == nil {
-			t.Errorf("%s: tasks.NewNotifyTask accepted it", name)
-		}
-	}
-}
-
-// TestRetrySpan checks the default schedule: retries for about a day.
-func TestRetrySpan(t *testing.T) {
-	t.Parallel()
-	var total time.Duration
-	for n := range tasks.NotifyMaxRetry {
-		total += tasks.NotifyRetryDelay(n)
-	}
-	if total < 23*time.Hour || total > 25*time.Hour {
-		t.Errorf("%d retries span %v, want about 24h", tasks.NotifyMaxRetry, total)
-	}
-	if d := tasks.NotifyRetryDelay(0); d != 30*time.Second {
-		t.Errorf("first retry after %v", d)
-	}
-	if d := tasks.NotifyRetryDelay(100); d != time.Hour {
-		t.Errorf("late retry after %v, want the 1h cap", d)
-	}
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/testing/smtptest"
 )
@@ -153,7 +154,7 @@ func (b *bundle) appendLog(t *testing.T, id string, n int, text func(int) string
 
 func (b *bundle) enqueue(t *testing.T, id string, kind tasks.MailKind) {
 	t.Helper()
-	if err := tasks.EnqueueNotify(context.Background(), b.queue, id, kind); err != nil {
+	if err := client.EnqueueNotify(context.Background(), b.queue, id, kind); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 }
