@@ -391,7 +391,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-Pa55word-never-logged"
 	b := setup(t, setupOpts{smtp: smtptest.Options{TLS: smtptest.TLSStartTLS, Username: "fbs", Password: password}})
-	if err := os.WriteFile(b.cfg.SMTP.PasswordFile, []byte(wrong), 0o600); err != nil {
+	if err := os.WriteFile(b.passwordFile, []byte(wrong), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	bd := b.newBuild(t, nil)
@@ -401,7 +401,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(b.cfg.SMTP.PasswordFile, []byte(password+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(b.passwordFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b.smtp.Wait(t, 1, waitLimit)
@@ -531,10 +531,11 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no smtp no outbox", notify.Config{}, "no SMTP host and no outbox directory"},
 		{"bad public url", notify.Config{OutboxDir: "/x", PublicURL: "ftp://x"}, `public URL "ftp://x" is not an http(s) URL`},
-		{"bad tls", notify.Config{SMTP: conf.SMTP{Host: "h", TLS: "ssl"}}, `SMTP tls "ssl" is not one of none, starttls, tls`},
-		{"bad port", notify.Config{SMTP: conf.SMTP{Host: "h", Port: 70000}}, "SMTP port 70000 is out of range"},
-		{"missing password file", notify.Config{SMTP: conf.SMTP{Host: "h", Username: "u", PasswordFile: "/nonexistent/pw"}}, "read SMTP password"},
-		{"bad from", notify.Config{OutboxDir: "/x", SMTP: conf.SMTP{From: "not an address"}}, `sender address "not an address"`},
+		{"bad tls", notify.Config{SMTP: notify.SMTP{Host: "h", TLS: "ssl"}}, `SMTP tls "ssl" is not one of none, starttls, tls`},
+		{"bad port", notify.Config{SMTP: notify.SMTP{Host: "h", Port: 70000}}, "SMTP port 70000 is out of range"},
+		{"missing password file", notify.Config{SMTP: notify.SMTP{Host: "h", Username: "u", Password: conf.SMTP{PasswordFile: "/nonexistent/pw"}.Password}}, "read SMTP password"},
+		{"user without password", notify.Config{SMTP: notify.SMTP{Host: "h", Username: "u"}}, "SMTP user u has no password"},
+		{"bad from", notify.Config{OutboxDir: "/x", SMTP: notify.SMTP{From: "not an address"}}, `sender address "not an address"`},
 	}
 	for _, tc := range tests {
 		_, err := notify.New(r, tc.cfg)

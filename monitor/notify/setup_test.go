@@ -41,6 +41,8 @@ type bundle struct {
 	cfg    notify.Config
 	logs   *syncBuffer
 	outbox string
+	// passwordFile holds the SMTP password when the server wants one.
+	passwordFile string
 }
 
 type setupOpts struct {
@@ -66,16 +68,19 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	}
 	if !o.outbox {
 		b.smtp = smtptest.Start(t, o.smtp)
-		cfg.SMTP = conf.SMTP{Host: b.smtp.Host, Port: b.smtp.Port, TLS: o.smtp.TLS, From: "Fedora Build Service <fbs@builds.example.org>"}
+		cfg.SMTP = notify.SMTP{Host: b.smtp.Host, Port: b.smtp.Port, TLS: notify.TLSMode(o.smtp.TLS), From: "Fedora Build Service <fbs@builds.example.org>"}
 		if cfg.SMTP.TLS == "" {
-			cfg.SMTP.TLS = conf.TLSNone
+			cfg.SMTP.TLS = notify.TLSNone
 		}
 		if o.smtp.Username != "" {
-			pw := filepath.Join(t.TempDir(), "smtp-password")
-			if err := os.WriteFile(pw, []byte(o.smtp.Password+"\n"), 0o600); err != nil {
+			// The password comes from a file, as conf reads it, so a
+			// test can rotate it.
+			b.passwordFile = filepath.Join(t.TempDir(), "smtp-password")
+			if err := os.WriteFile(b.passwordFile, []byte(o.smtp.Password+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg.SMTP.Username, cfg.SMTP.PasswordFile = o.smtp.Username, pw
+			cfg.SMTP.Username = o.smtp.Username
+			cfg.SMTP.Password = conf.SMTP{PasswordFile: b.passwordFile}.Password
 		}
 		cfg.TLS = b.smtp.ClientTLS()
 	}
