@@ -133,8 +133,12 @@ func SignInState(hash string) string { return "fbs:web:oidcstate:" + hash }
 
 // Token is a string: the JSON auth.TokenInfo of the API token that hashes
 // to hash. It has no TTL while valid (an expiry date is in the JSON); a
-// revoked token is kept 30 days to tell its user "revoked".
+// revoked token is kept RevokedTokenTTL.
 func Token(hash string) string { return "fbs:web:token:" + hash }
+
+// RevokedTokenTTL is how long a revoked token is remembered, to tell its
+// user "revoked" rather than "unknown".
+const RevokedTokenTTL = 30 * 24 * time.Hour
 
 // TokensOf is a hash of the token ID (first 12 hex digits of the hash) to
 // the token hash of each live token of user; revoking removes the field.
