@@ -2,7 +2,10 @@
 // carry them: one JSON record per build and its summary (tasks.Summary,
 // written with it in one transaction, for lists), an index newest first,
 // the set of running builds the reaper watches, the per-build lease of the
-// worker that runs it, and the payload needed to queue a build again.
+// worker that runs it, the payload needed to queue a build again, the log
+// streams (log.go), the workers' heartbeats (workers.go) and the
+// service-wide counters. Store is the only code that reads or writes those
+// keys; their names, types and lifetimes are listed in tasks/rediskey.
 package builds
 
 import (
@@ -25,7 +28,7 @@ var ErrNotFound = errors.New("build not found")
 // record is not in a state that allows it (for example a stale worker).
 var ErrConflict = errors.New("build record changed by someone else")
 
-// The keys are named in tasks/rediskey, with what they hold and how long.
+// keyState is the index of the builds in state st.
 func keyState(st tasks.State) string { return rediskey.BuildsIn(string(st)) }
 
 // LogKey is the Redis stream that carries the log lines of build id.

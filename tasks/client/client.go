@@ -1,6 +1,9 @@
 // Package client is how fbs submits, inspects, cancels and follows builds
 // through Redis: the CLI and the web app both use it, so a build is recorded
-// and enqueued the same way whoever asks.
+// and enqueued the same way whoever asks. It is also where a command gets
+// its Redis connection (ConnectRedis) and where tasks are enqueued
+// (EnqueueNotify); the tasks themselves are made by the constructors of
+// package tasks, and the records kept by tasks/builds.
 package client
 
 import (
