@@ -150,9 +150,8 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	if err == nil {
 		var p *tasks.Payload
 		if p, err = tasks.DecodePayload(data); err == nil {
-			if t, terr := tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); terr != nil {
-				err = terr
-			} else {
+			var t *asynq.Task
+			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
 				_, err = r.queue.EnqueueContext(ctx, t)
 			}
 		}
