@@ -67,8 +67,9 @@ func BuildsOf(owner string) string { return "fbs:builds:owner:" + owner }
 func BuildsIn(state string) string { return "fbs:builds:state:" + state }
 
 // Log is a stream: the log lines of build id in runs, one entry per run,
-// then an end marker (the format is in tasks/builds/log.go). It is trimmed
-// to the configured number of lines and deleted with the build.
+// then an end marker (the format is in tasks/builds/log.go). It never
+// expires; the worker may trim it to a number of lines (worker.Config
+// LogMaxLen, 0 by default: kept whole), and it is deleted with the build.
 func Log(id string) string { return "fbs:log:" + id }
 
 // Lease is a string: the holder of the lease on build id ("host/pid/task
