@@ -35,7 +35,7 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return errors.New("monitor: no address to listen on: give --listen or [monitor] listen")
 			}
 			ctx := cmd.Context()
-			rdb, err := client.Connect(ctx, a.redis())
+			rdb, err := client.ConnectRedis(ctx, a.redis())
 			if err != nil {
 				return err
 			}

@@ -196,7 +196,7 @@ func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := client.Connect(ctx, a.redis())
+	rdb, err := client.ConnectRedis(ctx, a.redis())
 	if err != nil {
 		return nil, nil, err
 	}

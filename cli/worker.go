@@ -66,7 +66,7 @@ func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <
 	if err != nil {
 		return err
 	}
-	rdb, err := client.Connect(ctx, redisURL)
+	rdb, err := client.ConnectRedis(ctx, redisURL)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 // Package tasks is the vocabulary every part of fbs shares: the build spec,
-// the task payload that travels through the queue, queue naming
-// (build:<arch>:<release>), build IDs, and the build record with its states
-// and stages.
+// the task payloads that travel through the queues, queue naming
+// (build:<arch>:<release>, transfer:<host>, notify), the three task
+// constructors (NewBuildTask, NewTransferTask, NewNotifyTask, in queue.go),
+// build IDs, and the build record with its states and stages.
 //
-// It knows nothing of HTTP, the CLI or Redis: the web app and the CLI build
-// payloads with it, the worker decodes them, and the builds store persists the
-// Build records it defines.
+// It knows nothing of HTTP, the CLI or Redis: its tasks are asynq values
+// (type, payload, options) that it never enqueues, and its records are
+// plain structs. The Redis layer lives in its subpackages: tasks/rediskey
+// names every key, tasks/builds stores the records, logs and leases,
+// tasks/client enqueues tasks and connects to Redis.
 package tasks

@@ -138,14 +138,8 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 // transferTask is the task that retries the transfer of build id, made on
 // its attempt, from this host until until.
 func (s *Server) transferTask(id string, attempt int, until time.Time) (*asynq.Task, error) {
-	data, err := json.Marshal(tasks.TransferPayload{ID: id, Until: until})
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(tasks.TypeTransfer, data,
-		asynq.Queue(tasks.TransferQueue(s.cfg.Host)), asynq.TaskID(fmt.Sprintf("%s:transfer:%d", id, attempt)),
-		asynq.MaxRetry(10000), asynq.Timeout(s.cfg.BuildTimeout), asynq.Retention(24*time.Hour),
-		asynq.ProcessIn(transferBackoff(s.cfg.TransferBackoff, 0))), nil
+	return tasks.NewTransferTask(tasks.TransferPayload{ID: id, Until: until},
+		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, 0)})
 }
 
 // notifyFinished queues the completion mail of build id. Redis being

@@ -144,8 +144,10 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	if err == nil {
 		var p *tasks.Payload
 		if p, err = tasks.DecodePayload(data); err == nil {
-			t := asynq.NewTask(tasks.TypeBuild, data, client.TaskOptions(p, b.TaskID, r.cfg.BuildTimeout)...)
-			_, err = r.queue.EnqueueContext(ctx, t)
+			var t *asynq.Task
+			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
+				_, err = r.queue.EnqueueContext(ctx, t)
+			}
 		}
 	}
 	if err != nil {
