@@ -125,11 +125,20 @@ func fieldPath(section, key string) string {
 // "[DEFAULT] arch", "[ksiso] iso", or "spec" for the whole file.
 func Where(t tasks.ImageType, path string) string {
 	section, key := Key(t, path)
+	return where(section, key)
+}
+
+// Where names the key at fault as Where does.
+func (e *Error) Where() string { return where(e.Section, e.Key) }
+
+func where(section, key string) string {
 	switch {
 	case section != "" && key != "":
 		return "[" + section + "] " + key
 	case section != "":
 		return "[" + section + "]"
+	case key != "":
+		return key
 	}
 	return "spec"
 }
