@@ -44,13 +44,13 @@ const (
 type Server struct {
 	// buildClient submits, lists and cancels builds.
 	buildClient *client.Client
-	rdb      redis.UniversalClient
-	cfg      Config
-	public   *url.URL
-	tokens   *auth.Tokens
-	sessions *auth.Sessions
-	oidc     *oidcProvider
-	pages    map[string]*template.Template
+	rdb         redis.UniversalClient
+	cfg         Config
+	public      *url.URL
+	tokens      *auth.Tokens
+	sessions    *auth.Sessions
+	oidc        *oidcProvider
+	pages       map[string]*template.Template
 
 	secretMu sync.Mutex
 	secret   []byte
