@@ -110,8 +110,6 @@ func (t *target) fileURL(sub, name string) string {
 	return s + "/" + url.PathEscape(name)
 }
 
-func defaultPort(scheme string) int { return tasks.DefaultStagingPort(scheme) }
-
 // credKeys are the keys credentials are looked up under, most specific first.
 func (t *target) credKeys() []string {
 	return []string{t.hostport(), t.host}
