@@ -143,9 +143,6 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 	case tasks.TypeBoot:
 		b := &tasks.BootSpec{Product: get("boot_product"), Release: get("boot_release"), Version: get("boot_version"),
 			Proxy: get("boot_proxy"), Updates: checked("boot_updates"), UpdatesTesting: checked("boot_updates_testing")}
-		if b.Release == "" {
-			b.Release = sp.Release // as [boot] release falls back to [DEFAULT]'s
-		}
 		for i, line := range strings.Split(v.Get("boot_repos"), "\n") {
 			fs := strings.Fields(line)
 			switch {
