@@ -26,32 +26,28 @@ import (
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
 
-// statuses maps every code to its HTTP status.
-var statuses = map[string]int{
-	tasks.CodeInvalid:          http.StatusUnprocessableEntity,
-	tasks.CodeBadRequest:       http.StatusBadRequest,
-	tasks.CodeInvalidSpec:      http.StatusUnprocessableEntity,
-	tasks.CodeInvalidKickstart: http.StatusUnprocessableEntity,
-	tasks.CodeKickstartFetch:   http.StatusUnprocessableEntity,
-	tasks.CodeNotFound:         http.StatusNotFound,
-	tasks.CodeConflict:         http.StatusConflict,
-	tasks.CodeFinished:         http.StatusConflict,
-	tasks.CodeUnavailable:      http.StatusServiceUnavailable,
-	tasks.CodeUnauthenticated:  http.StatusUnauthorized,
-	tasks.CodeBadToken:         http.StatusUnauthorized,
-	tasks.CodeTokenRevoked:     http.StatusUnauthorized,
-	tasks.CodeTokenExpired:     http.StatusUnauthorized,
-	tasks.CodeCSRF:             http.StatusForbidden,
-	tasks.CodeForbidden:        http.StatusForbidden,
-	tasks.CodeTooLarge:         http.StatusRequestEntityTooLarge,
-	tasks.CodeRateLimited:      http.StatusTooManyRequests,
-	tasks.CodeInternal:         http.StatusInternalServerError,
-}
-
-// Status is the HTTP status of code; an unknown code is a 500.
+// Status is the HTTP status of code: the one table from the domain's codes
+// to statuses. An unknown code is a 500.
 func Status(code string) int {
-	if s, ok := statuses[code]; ok {
-		return s
+	switch code {
+	case tasks.CodeBadRequest:
+		return http.StatusBadRequest
+	case tasks.CodeUnauthenticated, tasks.CodeBadToken, tasks.CodeTokenRevoked, tasks.CodeTokenExpired:
+		return http.StatusUnauthorized
+	case tasks.CodeCSRF, tasks.CodeForbidden:
+		return http.StatusForbidden
+	case tasks.CodeNotFound:
+		return http.StatusNotFound
+	case tasks.CodeConflict, tasks.CodeFinished:
+		return http.StatusConflict
+	case tasks.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case tasks.CodeInvalid, tasks.CodeInvalidSpec, tasks.CodeInvalidKickstart, tasks.CodeKickstartFetch:
+		return http.StatusUnprocessableEntity
+	case tasks.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case tasks.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
