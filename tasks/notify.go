@@ -43,12 +43,19 @@ func DecodeNotifyPayload(b []byte) (NotifyPayload, error) {
 	return p, nil
 }
 
-// CheckEmail reports whether addr is a usable recipient list for a build's
-// Email (one address or several separated by commas), so a bad address is
-// refused at submit time rather than found by the mailer.
+// CheckEmail reports whether addr is a usable recipient for a build's
+// Email: one mail address, with or without a display name (not a list), so
+// a bad address is refused at submit time rather than found by the mailer.
+// It is the one email rule of specs, forms and the API.
 func CheckEmail(addr string) error {
-	_, err := ParseRecipients(addr)
-	return err
+	list, err := ParseRecipients(addr)
+	if err != nil {
+		return err
+	}
+	if len(list) != 1 {
+		return fmt.Errorf("mail address %q: want one address, not %d", addr, len(list))
+	}
+	return nil
 }
 
 // ParseRecipients parses a build's Email into its addresses.

@@ -18,7 +18,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/httperr"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
@@ -38,15 +40,16 @@ const (
 
 // Server serves the web app's pages and API.
 type Server struct {
-	c        *client.Client
-	cfg      Config
-	public   *url.URL
-	tokens   *auth.Tokens
-	sessions *auth.Sessions
-	secret   *auth.WebSecret
-	limits   *auth.RateLimits
-	oidc     *oidcProvider
-	pages    map[string]*template.Template
+	// buildClient submits, lists and cancels builds.
+	buildClient *client.Client
+	cfg         Config
+	public      *url.URL
+	tokens      *auth.Tokens
+	sessions    *auth.Sessions
+	secret      *auth.WebSecret
+	limits      *auth.RateLimits
+	oidc        *oidcProvider
+	pages       map[string]*template.Template
 }
 
 // New returns the web app over build client c. It fills cfg's defaults and
@@ -68,7 +71,7 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		c: c, cfg: cfg, public: pub, pages: pages,
+		buildClient: c, cfg: cfg, public: pub, pages: pages,
 		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 		secret:   auth.NewWebSecret(c.Redis()),
@@ -134,7 +137,7 @@ func (s *Server) secure(c *gin.Context) {
 		}
 		host = strings.Trim(host, "[]")
 		if !loopbackHost(host) && !strings.EqualFold(host, s.public.Hostname()) {
-			s.fail(c, &problem{http.StatusForbidden, Error{CodeForbidden, "local mode serves loopback host names only", "Host"}})
+			s.fail(c, tasks.Errorf(CodeForbidden, "Host", "local mode serves loopback host names only"))
 			return
 		}
 	}
@@ -173,7 +176,7 @@ func (s *Server) identify(c *gin.Context) {
 	if h := c.GetHeader("Authorization"); h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			s.fail(c, &problem{http.StatusUnauthorized, Error{CodeBadToken, "Authorization must be \"Bearer TOKEN\"", "Authorization"}})
+			s.fail(c, tasks.Errorf(CodeBadToken, "Authorization", "Authorization must be \"Bearer TOKEN\""))
 			return
 		}
 		info, err := s.tokens.Verify(c.Request.Context(), strings.TrimSpace(tok))
@@ -349,41 +352,23 @@ func (s *Server) allowSubmit(ctx context.Context, u *auth.User) error {
 	return nil
 }
 
-// fail answers with err through toHTTP: JSON for the API and /rest, an
-// error page otherwise.
+// fail answers with err through toHTTP: JSON for the API and /rest,
+// written by tasks/httperr as the monitor's are, an error page otherwise.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, body := toHTTP(err)
-	if !isAPI(c.Request) {
-		if status == http.StatusInternalServerError {
-			s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-		}
-		s.errorPage(c, status, body)
-		return
+	if logged(status) {
+		s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", err)
 	}
-	if status == http.StatusInternalServerError {
-		s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	if !isAPI(c.Request) {
+		s.errorPage(c, status, body.Error)
+		return
 	}
 	var rl *rateLimited
 	if errors.As(err, &rl) {
 		c.Header("Retry-After", strconv.Itoa(rl.retryAfter))
 	}
-	var fe fieldErrors
-	resp := gin.H{"code": body.Code, "message": body.Message}
-	if body.Field != "" {
-		resp["field"] = body.Field
-	}
-	if errors.As(err, &fe) && len(fe) > 1 {
-		var details []Error
-		for _, e := range fe {
-			_, b := toHTTP(e)
-			details = append(details, b)
-		}
-		resp["details"] = details
-	}
-	if body.Code == CodeUnauthenticated || body.Code == CodeBadToken || body.Code == CodeTokenExpired || body.Code == CodeTokenRevoked {
-		c.Header("WWW-Authenticate", `Bearer realm="fbs"`)
-	}
-	c.AbortWithStatusJSON(status, resp)
+	httperr.WriteBody(c.Writer, status, body)
+	c.Abort()
 }
 
 // isAPI reports whether r is for the JSON API (errors in JSON).
