@@ -1,6 +1,8 @@
 package kickstarts
 
 import (
+	"github.com/fedora-fbs/fbs/tasks/egress"
+
 	"context"
 	"errors"
 	"fmt"
@@ -147,7 +149,7 @@ func TestFetch(t *testing.T) {
 	t.Parallel()
 	srv := newKSServer(t)
 	ctx := context.Background()
-	allow := Options{AllowPrivate: true}
+	allow := Options{Egress: egress.Open()}
 
 	r, err := Flatten(ctx, srv.URL+"/main.ks", allow)
 	if err != nil {
@@ -167,15 +169,15 @@ func TestFetch(t *testing.T) {
 		want string
 		is   error
 	}{
-		{"private address refused", srv.URL + "/main.ks", Options{}, "is loopback, link-local or private", ErrRefused},
-		{"private address refused with a caller's client", srv.URL + "/main.ks", Options{Client: &http.Client{}}, "is loopback, link-local or private", ErrRefused},
+		{"private address refused", srv.URL + "/main.ks", Options{}, "loopback address 127.0.0.1", ErrRefused},
+		{"private address refused with a caller's client", srv.URL + "/main.ks", Options{Client: &http.Client{}}, "loopback address 127.0.0.1", ErrRefused},
 		{"not found", srv.URL + "/nothing.ks", allow, "404", ErrNotFound},
 		{"server error", srv.URL + "/broken.ks", allow, "HTTP 500", nil},
 		{"too large", srv.URL + "/big.ks", allow, "larger than 1048576 bytes", ErrLimit},
 		{"too many redirects", srv.URL + "/redirect/5", allow, "more than 5 redirects", nil},
 		{"redirect to file", srv.URL + "/tofile", allow, `scheme "file"`, ErrRefused},
 		{"scheme not allowed", "gopher://127.0.0.1/x.ks", allow, `scheme "gopher" is not allowed`, ErrRefused},
-		{"metadata endpoint", "http://169.254.169.254/latest/user-data", Options{}, "169.254.169.254 is loopback, link-local or private", ErrRefused},
+		{"metadata endpoint", "http://169.254.169.254/latest/user-data", Options{}, "link-local address 169.254.169.254", ErrRefused},
 	}
 	for _, tt := range tests {
 		before := srv.hits.Load()
@@ -210,7 +212,7 @@ func TestFetchTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := Flatten(ctx, srv.URL+"/slow.ks", Options{AllowPrivate: true})
+	_, err := Flatten(ctx, srv.URL+"/slow.ks", Options{Egress: egress.Open()})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the context's deadline", err)
 	}
@@ -234,7 +236,7 @@ func TestConfinedURLInclude(t *testing.T) {
 	if srv.hits.Load() != before {
 		t.Error("the refused server got a request")
 	}
-	r, err := Flatten(context.Background(), filepath.Join(dir, "main.ks"), Options{Confined: true, AllowPrivate: true})
+	r, err := Flatten(context.Background(), filepath.Join(dir, "main.ks"), Options{Confined: true, Egress: egress.Open()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestFetchFTP(t *testing.T) {
 	})
 	base := "ftp://" + srv.Addr() + "/pub"
 	ctx := context.Background()
-	r, err := Flatten(ctx, base+"/main.ks", Options{AllowPrivate: true})
+	r, err := Flatten(ctx, base+"/main.ks", Options{Egress: egress.Open()})
 	if err != nil {
 		t.Fatalf("FTP fetch: %v", err)
 	}
@@ -266,8 +268,8 @@ func TestFetchFTP(t *testing.T) {
 		is   error
 	}{
 		{base + "/main.ks", Options{}, ErrRefused},
-		{base + "/missing.ks", Options{AllowPrivate: true}, ErrNotFound},
-		{base + "/big.ks", Options{AllowPrivate: true}, ErrLimit},
+		{base + "/missing.ks", Options{Egress: egress.Open()}, ErrNotFound},
+		{base + "/big.ks", Options{Egress: egress.Open()}, ErrLimit},
 	} {
 		_, err := Flatten(ctx, tt.ref, tt.opts)
 		var fe *FetchError

@@ -1,0 +1,174 @@
+package egress_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/testing/netnstest"
+)
+
+func TestCheckHost(t *testing.T) {
+	t.Parallel()
+	def := egress.New(egress.Config{})
+	allowed := egress.New(egress.Config{
+		AllowHosts:    []string{"Mirror.Example.", "10.9.9.9"},
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("192.168.7.0/24"), netip.MustParsePrefix("127.0.0.1/32")},
+	})
+	for _, tt := range []struct {
+		policy *egress.Policy
+		host   string
+		want   string // "" allowed; else a word of the refusal
+	}{
+		{nil, "127.0.0.1", "loopback"},
+		{def, "127.0.0.1", "loopback"},
+		{def, "127.8.9.1", "loopback"},
+		{def, "::1", "loopback"},
+		{def, "[::1]", "loopback"},
+		{def, "::ffff:127.0.0.1", "loopback"},
+		{def, "::ffff:169.254.169.254", "link-local"},
+		{def, "169.254.169.254", "link-local"},
+		{def, "fe80::1", "link-local"},
+		{def, "10.1.2.3", "private"},
+		{def, "172.16.0.1", "private"},
+		{def, "192.168.1.1", "private"},
+		{def, "fd00::1", "unique-local"},
+		{def, "0.0.0.0", "unspecified"},
+		{def, "0.1.2.3", "unspecified"},
+		{def, "::", "unspecified"},
+		{def, "100.64.0.1", "CGNAT"},
+		{def, "239.1.2.3", "multicast"},
+		{def, "localhost", "loopback"},
+		{def, "a.localhost", "loopback"},
+		{def, "93.184.215.14", ""},
+		{def, "2001:db8::1", ""},
+		{def, "::ffff:93.184.215.14", ""},
+		{allowed, "mirror.example", ""},
+		{allowed, "10.9.9.9", ""},
+		{allowed, "10.9.9.8", "private"},
+		{allowed, "192.168.7.200", ""},
+		{allowed, "::ffff:192.168.7.200", ""},
+		{allowed, "192.168.8.1", "private"},
+		{allowed, "127.0.0.1", ""},
+		{allowed, "127.0.0.2", "loopback"},
+		{egress.Open(), "169.254.169.254", ""},
+		{egress.Open(), "localhost", ""},
+	} {
+		err := tt.policy.CheckHost(context.Background(), tt.host)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckHost(%q) = %v, want allowed", tt.host, err)
+		case tt.want != "" && (!errors.Is(err, egress.ErrRefused) || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckHost(%q) = %v, want a refusal as %s", tt.host, err, tt.want)
+		}
+		if lerr := tt.policy.CheckLiteral(tt.host); (lerr == nil) != (err == nil) {
+			t.Errorf("CheckLiteral(%q) = %v, CheckHost = %v", tt.host, lerr, err)
+		}
+	}
+}
+
+func TestParseNetwork(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"10.0.0.0/8": "10.0.0.0/8", "10.1.2.3/8": "10.0.0.0/8", "127.0.0.1": "127.0.0.1/32", "fd00::/8": "fd00::/8", "::1": "::1/128"} {
+		got, err := egress.ParseNetwork(in)
+		if err != nil || got.String() != want {
+			t.Errorf("ParseNetwork(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10.0.0.0/33", "example.org", "10.0.0.0/x"} {
+		if _, err := egress.ParseNetwork(in); err == nil {
+			t.Errorf("ParseNetwork(%q) accepted", in)
+		}
+	}
+}
+
+// canary is a loopback listener that records whether anyone connected.
+func canary(t *testing.T) (addr string, reached func() bool) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	hit := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case hit <- struct{}{}:
+			default:
+			}
+			io.WriteString(c, "hello\n")
+			c.Close()
+		}
+	}()
+	return ln.Addr().String(), func() bool {
+		select {
+		case <-hit:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// TestDialContext dials loopback canaries and a name that resolves to
+// loopback (DNS rebinding, through /etc/hosts in the namespace's mount of
+// ip netns exec): refused by default before any connection, reachable when
+// allowed. It runs in a loopback-only network namespace.
+func TestDialContext(t *testing.T) {
+	if !netnstest.Isolate(t) {
+		return
+	}
+	addr, reached := canary(t)
+	_, port, _ := net.SplitHostPort(addr)
+	ctx := context.Background()
+
+	for _, target := range []string{addr, "[::ffff:127.0.0.1]:" + port, "localhost:" + port} {
+		_, err := egress.New(egress.Config{}).DialContext(ctx, "tcp", target)
+		if !errors.Is(err, egress.ErrRefused) {
+			t.Errorf("dial %s: %v, want a refusal of the policy", target, err)
+		}
+	}
+	// A name that is not known as loopback until it is resolved: the
+	// check happens on the address dialled.
+	if h, err := os.Hostname(); err == nil {
+		if addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", h); err == nil && len(addrs) > 0 && addrs[0].IsLoopback() {
+			_, err := egress.New(egress.Config{}).DialContext(ctx, "tcp", net.JoinHostPort(h, port))
+			if !errors.Is(err, egress.ErrRefused) {
+				t.Errorf("dial %s (resolves to %s): %v, want a refusal", h, addrs[0], err)
+			}
+		}
+	}
+	if reached() {
+		t.Fatal("the canary was reached: the policy let a refused dial through")
+	}
+	for _, p := range []*egress.Policy{
+		egress.New(egress.Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
+		egress.New(egress.Config{AllowHosts: []string{"127.0.0.1"}}),
+		egress.Open(),
+	} {
+		c, err := p.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %s allowed: %v", addr, err)
+		}
+		c.Close()
+	}
+	c, err := egress.New(egress.Config{AllowHosts: []string{"localhost"}}).DialContext(ctx, "tcp", "localhost:"+port)
+	if err != nil {
+		t.Fatalf("dial localhost allowed by name: %v", err)
+	}
+	c.Close()
+	if !reached() {
+		t.Fatal("the canary was not reached when allowed")
+	}
+}
