@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -62,7 +63,7 @@ func setup(t testing.TB, mod func(*webapp.Config)) *fixture {
 	t.Cleanup(func() { c.Close() })
 	root := t.TempDir()
 	cfg := webapp.Config{
-		Releases: []string{"41", "rawhide"}, FileRoot: root, AllowPrivateURLs: true,
+		Releases: []string{"41", "rawhide"}, FileRoot: root, Egress: egress.Open(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if mod != nil {

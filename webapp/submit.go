@@ -53,7 +53,8 @@ func (s *Server) preparer() *submission.Preparer {
 		Releases:         s.cfg.Releases,
 		Staging:          &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
 		KickstartsDir:    s.cfg.KickstartsDir,
-		AllowPrivateURLs: s.cfg.AllowPrivateURLs,
+		Egress:           s.cfg.Egress,
+		FetchEgress:      s.cfg.Egress,
 		MaxFiles:         s.cfg.MaxFiles,
 		MaxKickstart:     s.cfg.MaxKickstart,
 	})

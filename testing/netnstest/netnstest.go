@@ -19,11 +19,18 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 )
+
+// LoopbackName is a host name that resolves to 127.0.0.1 inside the
+// namespace (through the namespace's own /etc/hosts, which ip netns exec
+// mounts from /etc/netns/NS/hosts): a name that is not loopback until it
+// is resolved, as a DNS rebinding attack makes one.
+const LoopbackName = "rebound.fbs.test"
 
 // envInside names the test the re-executed binary runs inside a namespace.
 const envInside = "FBS_NETNSTEST_INSIDE"
@@ -55,6 +62,15 @@ func Isolate(t *testing.T) bool {
 			t.Errorf("netnstest: ip netns del %s: %v: %s", ns, err, out)
 		}
 	}()
+	etc := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatalf("netnstest: %v", err)
+	}
+	defer os.RemoveAll(etc)
+	hosts := "127.0.0.1 localhost " + LoopbackName + "\n::1 localhost\n"
+	if err := os.WriteFile(filepath.Join(etc, "hosts"), []byte(hosts), 0o644); err != nil {
+		t.Fatalf("netnstest: %v", err)
+	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("netnstest: bring lo up in %s: %v: %s", ns, err, out)
 	}

@@ -64,8 +64,7 @@ func openSFTP(ctx context.Context, t *target, opts Options) (*sftpStager, error)
 		return nil, fmt.Errorf("connect to %s: %w", where, err)
 	}
 	defer cleanup()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", t.hostport())
+	conn, err := opts.Egress.DialContext(ctx, "tcp", t.hostport())
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", where, err)
 	}

@@ -1,6 +1,8 @@
 package staging
 
 import (
+	"github.com/fedora-fbs/fbs/tasks/egress"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -16,7 +18,7 @@ func sftpEnv(t *testing.T, opts sshtest.Options) (env, *sshtest.Server) {
 	dir := filepath.Join(t.TempDir(), "staging")
 	return env{
 		url:  srv.URL(dir),
-		opts: Options{SSHKey: srv.KeyFile, KnownHosts: srv.KnownHosts},
+		opts: Options{Egress: egress.Open(), SSHKey: srv.KeyFile, KnownHosts: srv.KnownHosts},
 		dir:  dir,
 		base: srv.URL(dir),
 	}, srv

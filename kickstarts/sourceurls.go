@@ -1,0 +1,65 @@
+package kickstarts
+
+import "strings"
+
+// SourceURL is a URL a kickstart's installation source commands name: the
+// tools that install from a kickstart on a build host (pungi,
+// livemedia-creator, livecd-creator) connect to it.
+type SourceURL struct {
+	// Line is the line of the kickstart text it is on, from 1.
+	Line int
+	// Command and Option say where it is: "repo" "--baseurl".
+	Command, Option string
+	// URL is the option's value.
+	URL string
+}
+
+// sourceOptions are the options of the source commands whose values are
+// URLs, by command.
+var sourceOptions = map[string][]string{
+	"url":         {"--url", "--mirrorlist", "--metalink", "--proxy"},
+	"repo":        {"--baseurl", "--mirrorlist", "--metalink", "--proxy"},
+	"liveimg":     {"--url", "--proxy"},
+	"ostreesetup": {"--url"},
+}
+
+// SourceURLs lists the URLs of the installation source commands (url,
+// repo, liveimg, ostreesetup) of a flattened kickstart, outside sections,
+// in the order they appear. Lines that do not split are skipped: the
+// kickstart was validated before.
+func SourceURLs(ks string) []SourceURL {
+	var out []SourceURL
+	inSec := false
+	for i, l := range strings.Split(ks, "\n") {
+		t := strings.TrimSpace(l)
+		if inSec {
+			if t == "%end" || strings.HasPrefix(t, "%end ") || strings.HasPrefix(t, "%end\t") {
+				inSec = false
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "%") && !strings.HasPrefix(t, "%include") {
+			inSec = true
+			continue
+		}
+		args, err := splitArgs(t, true)
+		if err != nil || len(args) == 0 {
+			continue
+		}
+		opts := sourceOptions[args[0]]
+		for j := 1; j < len(args); j++ {
+			name, val, hasVal := strings.Cut(args[j], "=")
+			for _, o := range opts {
+				if name != o {
+					continue
+				}
+				if !hasVal && j+1 < len(args) {
+					j++
+					val = args[j]
+				}
+				out = append(out, SourceURL{Line: i + 1, Command: args[0], Option: o, URL: val})
+			}
+		}
+	}
+	return out
+}
