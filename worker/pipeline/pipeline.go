@@ -290,10 +290,10 @@ func (r *execution) build(ctx context.Context) error {
 	if spec.Type == tasks.TypeKSISO {
 		err := r.stage(ctx, tasks.StageFetch, func() error {
 			path, err := isocache.Resolve(ctx, spec.KSISO.ISO, isocache.Options{
-				ISODir:       r.p.cfg.ISODir,
-				CacheDir:     filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
-				AllowLocal:   r.p.cfg.Local,
-				Egress:       r.p.cfg.Egress,
+				ISODir:     r.p.cfg.ISODir,
+				CacheDir:   filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
+				AllowLocal: r.p.cfg.Local,
+				Egress:     r.p.cfg.Egress,
 			}, r.log.Printf)
 			r.iso = path
 			return err
