@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/fedora-fbs/fbs/tasks/egress"
 	"path/filepath"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"

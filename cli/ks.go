@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/fedora-fbs/fbs/tasks/egress"
-
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/kickstarts"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // newKSCmd returns `fbs ks`: flatten, validate and list kickstarts with the

@@ -2,11 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"github.com/fedora-fbs/fbs/tasks/egress"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/staging"
 )
 

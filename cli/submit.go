@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/fedora-fbs/fbs/tasks/egress"
 	"os/user"
 	"path/filepath"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
 )

@@ -1,8 +1,6 @@
 package kickstarts
 
 import (
-	"github.com/fedora-fbs/fbs/tasks/egress"
-
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/ftptest"
 )
 

@@ -3,7 +3,6 @@ package webapp
 import (
 	"errors"
 	"fmt"
-	"github.com/fedora-fbs/fbs/tasks/egress"
 	"log/slog"
 	"net"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // Defaults of Config.

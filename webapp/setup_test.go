@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/fedora-fbs/fbs/tasks/egress"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/webapp/auth"

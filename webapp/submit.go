@@ -37,6 +37,9 @@ func jsonName(path string) string {
 	case tasks.FieldBuildIDs:
 		return "spec.build_ids"
 	}
+	if k, ok := strings.CutPrefix(path, string(tasks.TypeBoot)+"."); ok && (strings.HasSuffix(k, "_url") || strings.HasSuffix(k, "_mirror")) {
+		return "spec.boot.repos" // the INI keys <name>_url, <name>_mirror
+	}
 	return "spec." + path
 }
 

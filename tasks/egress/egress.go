@@ -207,7 +207,8 @@ func (p *Policy) CheckHost(ctx context.Context, host string) error {
 		return fmt.Errorf("resolve %s: %w", host, err)
 	}
 	for _, a := range addrs {
-		if err := p.checkAddr(host, a); err != nil {
+		// The resolver gives IPv4 answers as IPv4-mapped addresses.
+		if err := p.checkAddr(host, a.Unmap()); err != nil {
 			return err
 		}
 	}

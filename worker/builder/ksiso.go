@@ -1,8 +1,6 @@
 package builder
 
 import (
-	"github.com/fedora-fbs/fbs/tasks"
-
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // ksiso injects a kickstart into a boot ISO, like lorax's mkksiso but with

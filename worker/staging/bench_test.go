@@ -10,8 +10,6 @@ package staging
 // FBS_BENCH_SIZE (bytes) changes the file size.
 
 import (
-	"github.com/fedora-fbs/fbs/tasks/egress"
-
 	"bufio"
 	"context"
 	"encoding/json"
@@ -27,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/sshtest"
 )
 

@@ -5,12 +5,13 @@ import (
 	"crypto/ed25519"
 	"encoding/pem"
 	"errors"
-	"golang.org/x/crypto/ssh"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/netnstest"

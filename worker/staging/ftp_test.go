@@ -1,8 +1,6 @@
 package staging
 
 import (
-	"github.com/fedora-fbs/fbs/tasks/egress"
-
 	"bufio"
 	"context"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/ftptest"
 )
 

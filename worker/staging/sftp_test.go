@@ -1,8 +1,6 @@
 package staging
 
 import (
-	"github.com/fedora-fbs/fbs/tasks/egress"
-
 	"context"
 	"os"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/sshtest"
 )
 
