@@ -32,13 +32,11 @@ func SourceURLs(ks string) []SourceURL {
 	inSec := false
 	for i, l := range strings.Split(ks, "\n") {
 		t := strings.TrimSpace(l)
-		if inSec {
-			if t == "%end" || strings.HasPrefix(t, "%end ") || strings.HasPrefix(t, "%end\t") {
-				inSec = false
-			}
+		switch {
+		case inSec:
+			inSec = !sectionEnd(t)
 			continue
-		}
-		if strings.HasPrefix(t, "%") && !strings.HasPrefix(t, "%include") {
+		case sectionStart(t):
 			inSec = true
 			continue
 		}

@@ -77,8 +77,6 @@ type Policy struct {
 	hosts map[string]bool
 	nets  []netip.Prefix
 	open  bool
-	// resolver looks names up; nil is net.DefaultResolver.
-	resolver *net.Resolver
 }
 
 // New returns the policy of cfg.
@@ -188,21 +186,10 @@ func (p *Policy) CheckHost(ctx context.Context, host string) error {
 	if host == "" {
 		return errors.New("no host")
 	}
-	if p.allowedName(host) {
-		return nil
+	if _, err := netip.ParseAddr(host); err == nil || p.allowedName(host) || isLocalhost(host) {
+		return p.CheckLiteral(host)
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return p.checkAddr(host, a)
-	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		// RFC 6761: always loopback, whatever a resolver says.
-		return &RefusedError{Host: host, Addr: netip.MustParseAddr("127.0.0.1"), Kind: "loopback"}
-	}
-	r := net.DefaultResolver
-	if p != nil && p.resolver != nil {
-		r = p.resolver
-	}
-	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", host, err)
 	}
@@ -227,10 +214,16 @@ func (p *Policy) CheckLiteral(host string) error {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return p.checkAddr(host, a)
 	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if isLocalhost(host) {
 		return &RefusedError{Host: host, Addr: netip.MustParseAddr("127.0.0.1"), Kind: "loopback"}
 	}
 	return nil
+}
+
+// isLocalhost reports names that are loopback by definition (RFC 6761),
+// whatever a resolver says.
+func isLocalhost(host string) bool {
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 // CheckURL checks the host of a URL with CheckHost. A URL without a host

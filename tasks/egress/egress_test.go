@@ -3,11 +3,11 @@ package egress_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/netnstest"
@@ -87,39 +87,6 @@ func TestParseNetwork(t *testing.T) {
 	}
 }
 
-// canary is a loopback listener that records whether anyone connected.
-func canary(t *testing.T) (addr string, reached func() bool) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	hit := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			select {
-			case hit <- struct{}{}:
-			default:
-			}
-			io.WriteString(c, "hello\n")
-			c.Close()
-		}
-	}()
-	return ln.Addr().String(), func() bool {
-		select {
-		case <-hit:
-			return true
-		default:
-			return false
-		}
-	}
-}
-
 // TestDialContext dials loopback canaries and a name that resolves to
 // loopback (DNS rebinding, through /etc/hosts in the namespace's mount of
 // ip netns exec): refused by default before any connection, reachable when
@@ -128,8 +95,8 @@ func TestDialContext(t *testing.T) {
 	if !netnstest.Isolate(t) {
 		return
 	}
-	addr, reached := canary(t)
-	_, port, _ := net.SplitHostPort(addr)
+	c := netnstest.NewCanary(t)
+	addr, port := c.Addr, c.Port
 	ctx := context.Background()
 
 	for _, target := range []string{addr, "[::ffff:127.0.0.1]:" + port, "localhost:" + port} {
@@ -147,26 +114,26 @@ func TestDialContext(t *testing.T) {
 	if err := egress.New(egress.Config{}).CheckHost(ctx, netnstest.LoopbackName); !errors.Is(err, egress.ErrRefused) {
 		t.Errorf("CheckHost(%s) = %v, want a refusal", netnstest.LoopbackName, err)
 	}
-	if reached() {
-		t.Fatal("the canary was reached: the policy let a refused dial through")
+	if n := c.Hits(); n != 0 {
+		t.Fatalf("the canary was reached %d times: the policy let a refused dial through", n)
 	}
 	for _, p := range []*egress.Policy{
 		egress.New(egress.Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}),
 		egress.New(egress.Config{AllowHosts: []string{"127.0.0.1"}}),
 		egress.Open(),
 	} {
-		c, err := p.DialContext(ctx, "tcp", addr)
+		conn, err := p.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			t.Fatalf("dial %s allowed: %v", addr, err)
 		}
-		c.Close()
+		conn.Close()
 	}
-	c, err := egress.New(egress.Config{AllowHosts: []string{"localhost"}}).DialContext(ctx, "tcp", "localhost:"+port)
+	conn, err := egress.New(egress.Config{AllowHosts: []string{"localhost"}}).DialContext(ctx, "tcp", "localhost:"+port)
 	if err != nil {
 		t.Fatalf("dial localhost allowed by name: %v", err)
 	}
-	c.Close()
-	if !reached() {
+	conn.Close()
+	if !c.Reached(5 * time.Second) {
 		t.Fatal("the canary was not reached when allowed")
 	}
 }

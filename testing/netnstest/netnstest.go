@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // LoopbackName is a host name that resolves to 127.0.0.1 inside the
@@ -114,4 +115,52 @@ func checkLoopbackOnly(t *testing.T) {
 			t.Fatalf("netnstest: interface %s is not loopback: not in an isolated namespace", i.Name)
 		}
 	}
+}
+
+// Canary is a loopback TCP listener that counts the connections it gets:
+// a test points refused URLs at it to show that the policy, not the
+// network, refused them, and allowed ones to show they get through.
+type Canary struct {
+	// Addr is its address, 127.0.0.1:port.
+	Addr string
+	// Port is its port, for URLs that name another host.
+	Port string
+	hits atomic.Int64
+}
+
+// NewCanary starts a canary until the test ends. It answers nothing and
+// closes every connection.
+func NewCanary(t testing.TB) *Canary {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("netnstest: canary: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c := &Canary{Addr: ln.Addr().String()}
+	_, c.Port, _ = net.SplitHostPort(c.Addr)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.hits.Add(1)
+			conn.Close()
+		}
+	}()
+	return c
+}
+
+// Hits is how many connections the canary got so far.
+func (c *Canary) Hits() int64 { return c.hits.Load() }
+
+// Reached waits up to d for the canary to have had a connection, for a
+// test that expects one: the count lags the client's connect.
+func (c *Canary) Reached(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for c.Hits() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c.Hits() > 0
 }

@@ -5,11 +5,11 @@ import (
 	"crypto/ed25519"
 	"encoding/pem"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -25,23 +25,8 @@ func TestOpenRefused(t *testing.T) {
 	if !netnstest.Isolate(t) {
 		return
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	reached := make(chan struct{}, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			reached <- struct{}{}
-			c.Close()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	c := netnstest.NewCanary(t)
+	port := c.Port
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(known, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -64,17 +49,17 @@ func TestOpenRefused(t *testing.T) {
 	if _, err := Open(context.Background(), "127.0.0.1:"+port, Options{Remote: true}); !errors.Is(err, egress.ErrRefused) {
 		t.Errorf("Open(bare host): %v, want a refusal", err)
 	}
-	select {
-	case <-reached:
-		t.Fatal("the canary was reached")
-	default:
+	if n := c.Hits(); n != 0 {
+		t.Fatalf("the canary was reached %d times", n)
 	}
 	// Allowed by name, the same canary is reached (and fails as FTP).
-	_, err = Open(context.Background(), "ftp://localhost:"+port+"/dir", Options{Remote: true, Egress: egress.New(egress.Config{AllowHosts: []string{"localhost"}})})
+	_, err := Open(context.Background(), "ftp://localhost:"+port+"/dir", Options{Remote: true, Egress: egress.New(egress.Config{AllowHosts: []string{"localhost"}})})
 	if err == nil || errors.Is(err, egress.ErrRefused) || !strings.Contains(err.Error(), "connect to") {
 		t.Fatalf("Open allowed by name: %v, want a connection failure past the policy", err)
 	}
-	<-reached
+	if !c.Reached(5 * time.Second) {
+		t.Fatal("the canary was not reached when allowed")
+	}
 }
 
 // testKey writes an unencrypted ed25519 private key and returns its path.
