@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -123,13 +122,10 @@ func normHost(h string) string {
 	return strings.TrimSuffix(h, ".")
 }
 
-var (
-	cgnat   = netip.MustParsePrefix("100.64.0.0/10")
-	thisNet = netip.MustParsePrefix("0.0.0.0/8")
-)
-
 // kind names what a refused address is, or "" when it is public.
 func kind(a netip.Addr) string {
+	b := a.As16() // an IPv4 address is in the last four bytes
+	v4 := a.Is4()
 	switch {
 	case a.IsLoopback():
 		return "loopback"
@@ -140,11 +136,11 @@ func kind(a netip.Addr) string {
 			return "unique-local"
 		}
 		return "private"
-	case a.IsUnspecified(), thisNet.Contains(a):
+	case a.IsUnspecified(), v4 && b[12] == 0: // 0.0.0.0/8
 		return "unspecified"
 	case a.IsMulticast(), a.IsInterfaceLocalMulticast():
 		return "multicast"
-	case cgnat.Contains(a):
+	case v4 && b[12] == 100 && b[13]&0xc0 == 64: // 100.64.0.0/10
 		return "shared (CGNAT)"
 	}
 	return ""
@@ -224,15 +220,6 @@ func (p *Policy) CheckLiteral(host string) error {
 // whatever a resolver says.
 func isLocalhost(host string) bool {
 	return host == "localhost" || strings.HasSuffix(host, ".localhost")
-}
-
-// CheckURL checks the host of a URL with CheckHost. A URL without a host
-// is an error.
-func (p *Policy) CheckURL(ctx context.Context, u *url.URL) error {
-	if u.Hostname() == "" {
-		return fmt.Errorf("%s has no host", u.Redacted())
-	}
-	return p.CheckHost(ctx, u.Hostname())
 }
 
 // Control is a net.Dialer Control hook that refuses a connection to an
