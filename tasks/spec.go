@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // ImageType is the kind of image a build produces.
@@ -199,7 +200,9 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
-var nvrRE = regexp.MustCompile(`^[A-Za-z0-9._+-]+-[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$`)
+var nvrRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9._+-]+-[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$`)
+})
 
 // ValidNVR reports whether s looks like a Koji name-version-release.
-func ValidNVR(s string) bool { return nvrRE.MatchString(s) }
+func ValidNVR(s string) bool { return nvrRE().MatchString(s) }

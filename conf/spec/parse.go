@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -418,7 +419,9 @@ func kickstart(s *section, need string) string {
 
 // repoKeyRE matches the [boot] repository keys: 17_url, 42-updates_mirror,
 // rawhide_url...
-var repoKeyRE = regexp.MustCompile(`^([0-9]+|rawhide)(-updates|-updates-testing)?_(url|mirror)$`)
+var repoKeyRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+|rawhide)(-updates|-updates-testing)?_(url|mirror)$`)
+})
 
 func (p *parser) readBoot(spec *tasks.Spec, s *section, need string) *tasks.BootSpec {
 	// As in ConfigParser, [boot] release falls back to [DEFAULT]'s.
@@ -449,7 +452,7 @@ func (p *parser) readBoot(spec *tasks.Spec, s *section, need string) *tasks.Boot
 	repos := map[string]*tasks.Repo{}
 	var names []string
 	for _, k := range s.order {
-		m := repoKeyRE.FindStringSubmatch(k)
+		m := repoKeyRE().FindStringSubmatch(k)
 		if m == nil || !tasks.ValidRelease(m[1]) {
 			continue
 		}
@@ -592,7 +595,9 @@ func checkStaging(v string) string {
 	return ""
 }
 
-var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+var hostnameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+})
 
 // validHostPort reports whether v is a host name or IP address with an
 // optional port.
@@ -611,5 +616,5 @@ func validHostPort(v string) bool {
 	if net.ParseIP(host) != nil {
 		return true
 	}
-	return len(host) <= 253 && hostnameRE.MatchString(host)
+	return len(host) <= 253 && hostnameRE().MatchString(host)
 }

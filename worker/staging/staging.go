@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fedora-fbs/fbs/tasks"
 )
@@ -164,7 +165,7 @@ func parse(raw string) (*target, error) {
 	if !strings.Contains(raw, "://") {
 		// The original service's bare host: anonymous FTP into pub/.
 		h, p, err := splitHostPort(raw, 21)
-		if err != nil || !bareHostRE.MatchString(raw) {
+		if err != nil || !bareHostRE().MatchString(raw) {
 			shown := strconv.Quote(raw)
 			if strings.Contains(raw, "@") {
 				shown = "value" // user:password@host typed without a scheme
@@ -243,7 +244,9 @@ func parse(raw string) (*target, error) {
 }
 
 // bareHostRE is a host name or IPv4 address, with an optional port.
-var bareHostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+var bareHostRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+})
 
 func splitHostPort(hp string, def int) (string, int, error) {
 	host, portStr := hp, ""
