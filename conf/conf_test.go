@@ -37,7 +37,7 @@ func defaults() *Config {
 			BuildTimeout: 6 * time.Hour,
 			DrainTimeout: 10 * time.Minute,
 			LostBuilds:   "requeue",
-			PollInterval: 20 * time.Millisecond,
+			PollInterval: 600 * time.Millisecond,
 		},
 		Web:      Listener{Listen: "127.0.0.1:5000"},
 		Monitor:  Listener{Listen: "127.0.0.1:5100"},
@@ -139,7 +139,7 @@ func TestLoadFiles(t *testing.T) {
 				BuildTimeout: 150 * time.Minute,
 				DrainTimeout: 90 * time.Second,
 				LostBuilds:   "fail",
-				PollInterval: 20 * time.Millisecond,
+				PollInterval: 600 * time.Millisecond,
 			}
 			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}

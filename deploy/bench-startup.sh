@@ -9,6 +9,8 @@
 #   FBS_BENCH_STEPS=1 also times `fbs version` built each way on the way to
 #                     the release build (plain `go build`, then each flag
 #                     added), all in the same hyperfine run
+#   FBS_BENCH_BEFORE=REV  also times `fbs version` of commit REV (git archive),
+#                     built with the release flags: what the code changes gave
 #   FBS_BENCH_RUNS    runs per command and round (default 100)
 #   FBS_BENCH_ROUNDS  rounds (default 5)
 # Needs hyperfine and jq (apt-get install hyperfine jq / dnf install hyperfine jq).
@@ -55,8 +57,14 @@ if [ "${FBS_BENCH_STEPS:-}" = 1 ]; then
     -n "fbs version: CGO_ENABLED=0" "$out/fbs-nocgo version"
     -n "fbs version: release + -tags nomsgpack" "$out/fbs-nomsgpack version")
 fi
+if [ -n "${FBS_BENCH_BEFORE:-}" ]; then
+  mkdir "$out/before"
+  git archive "$FBS_BENCH_BEFORE" | tar -x -C "$out/before"
+  bash deploy/build.sh "$out/fbs-before" "$out/before"
+  cmds+=(-n "fbs version: $FBS_BENCH_BEFORE, release flags" "$out/fbs-before version")
+fi
 echo "binaries (bytes):"
-ls -l "$out"/hello.bin "$out"/fbs* | awk '{print "  " $5 "  " $NF}' | sed "s#$out/##"
+ls -l "$out"/hello.bin "$out"/fbs "$out"/fbs-* | awk '{print "  " $5 "  " $NF}' | sed "s#$out/##"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Other work on the machine comes and goes; hyperfine times one command after
 # the other, so the commands are timed in several short rounds and each
