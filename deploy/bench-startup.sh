@@ -48,14 +48,13 @@ cmds=(-n hello "$out/hello.bin"
   -n "fbs version" "$out/fbs version"
   -n "fbs ks flatten" "$out/fbs ks flatten $ks")
 if [ "${FBS_BENCH_STEPS:-}" = 1 ]; then
+  # Each step adds one flag; the last step is deploy/build.sh ("fbs version").
   go build -o "$out/fbs-plain" .
   go build -trimpath -ldflags='-s -w' -o "$out/fbs-sw" .
-  CGO_ENABLED=0 go build -o "$out/fbs-nocgo" .
-  CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -tags nomsgpack -o "$out/fbs-nomsgpack" .
+  CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/fbs-nocgo" .
   cmds+=(-n "fbs version: go build" "$out/fbs-plain version"
-    -n "fbs version: -trimpath -ldflags='-s -w'" "$out/fbs-sw version"
-    -n "fbs version: CGO_ENABLED=0" "$out/fbs-nocgo version"
-    -n "fbs version: release + -tags nomsgpack" "$out/fbs-nomsgpack version")
+    -n "fbs version: + -trimpath -ldflags='-s -w'" "$out/fbs-sw version"
+    -n "fbs version: + CGO_ENABLED=0" "$out/fbs-nocgo version")
 fi
 if [ -n "${FBS_BENCH_BEFORE:-}" ]; then
   mkdir "$out/before"
