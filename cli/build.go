@@ -74,7 +74,7 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 }
 
 func (a *app) buildLocal(ctx context.Context, specPath string) error {
-	p, err := a.prepare(ctx, specPath, true)
+	p, err := a.prepareLocalBuild(ctx, specPath)
 	if err != nil {
 		return err
 	}

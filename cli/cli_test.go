@@ -30,12 +30,27 @@ func TestCommandErrors(t *testing.T) {
 	if err := os.WriteFile(badCfg, []byte("[worker]\nconcurency = 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Specs the submission path refuses: the CLI names file, line and key.
+	spec := func(name, iso, staging string) string {
+		p := filepath.Join(dir, name)
+		text := "[DEFAULT]\ntype=ksiso\narch=x86_64\nrelease=42\nstaging=" + staging + "\n[ksiso]\niso=" + iso + "\nconfig=nowhere.ks\n"
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	localISO := spec("local-iso.conf", "isos/boot.iso", "file://"+dir+"/out")
+	outside := spec("outside.conf", "boot.iso", "file:///etc/fbs")
+	noKS := spec("no-ks.conf", "boot.iso", "ftp://stage.example.org/pub")
 	tests := []struct {
 		name string
 		args []string
 		code int
 		want string // in stderr
 	}{
+		{"submit a local ISO", []string{"submit", "--config", cfg, localISO}, 1, "local-iso.conf:7: [ksiso] iso: boot ISO \"isos/boot.iso\" is a path"},
+		{"submit outside file_root", []string{"submit", "--config", cfg, outside}, 1, "outside.conf:5: [DEFAULT] staging: staging URL file:///etc/fbs: /etc/fbs is outside the staging root"},
+		{"submit without the kickstart", []string{"submit", "--config", cfg, noKS}, 1, "no-ks.conf:8: [ksiso] config:"},
 		{"status needs an ID", []string{"status", "--config", cfg, "../../etc/passwd"}, 1, "is not a build ID"},
 		{"logs needs an ID", []string{"logs", "--config", cfg}, 1, "takes one build ID"},
 		{"build without --local", []string{"build", "--config", cfg, "x.conf"}, 1, "give --local"},

@@ -60,10 +60,14 @@ func newEngine() *gin.Engine {
 	return e
 }
 
-// notifyConfig maps the configuration onto the mail sender's.
+// notifyConfig maps the configuration onto the mail sender's, which has
+// its own SMTP settings: [smtp] is read here, not in monitor/notify.
 func (a *app) notifyConfig(cfg *conf.Config, publicURL string) notify.Config {
 	return notify.Config{
-		SMTP:      cfg.SMTP,
+		SMTP: notify.SMTP{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, TLS: notify.TLSMode(cfg.SMTP.TLS),
+			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From,
+		},
 		OutboxDir: filepath.Join(cfg.Worker.DataDir, "outbox"),
 		PublicURL: publicURL,
 		Logger:    a.logger,

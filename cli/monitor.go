@@ -11,7 +11,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor"
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks/client"
-	"github.com/fedora-fbs/fbs/worker"
+	"github.com/fedora-fbs/fbs/tasks/reaper"
 )
 
 func (a *app) newMonitorCmd() *cobra.Command {
@@ -35,7 +35,7 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return errors.New("monitor: no address to listen on: give --listen or [monitor] listen")
 			}
 			ctx := cmd.Context()
-			rdb, err := client.Connect(ctx, a.redis())
+			rdb, err := client.ConnectRedis(ctx, a.redis())
 			if err != nil {
 				return err
 			}
@@ -55,9 +55,15 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return err
 			}
 			defer mail.Shutdown()
-			reaper := worker.NewReaper(rdb, worker.ReaperConfig{LostBuilds: cfg.Worker.LostBuilds, BuildTimeout: cfg.Worker.BuildTimeout, Logger: a.logger})
-			reaper.Start(context.WithoutCancel(ctx))
-			defer reaper.Stop()
+			reap, err := reaper.New(rdb, reaper.Config{
+				Interval: cfg.Worker.ReapInterval, LostBuilds: cfg.Worker.LostBuilds,
+				BuildTimeout: cfg.Worker.BuildTimeout, Logger: a.logger,
+			})
+			if err != nil {
+				return err
+			}
+			reap.Start(context.WithoutCancel(ctx))
+			defer reap.Stop()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("monitor: listen on %s: %w", listen, err)

@@ -57,7 +57,7 @@ func (a *app) newServeCmd() *cobra.Command {
 			if cfg.Worker.Arch == "" {
 				cfg.Worker.Arch = worker.HostArch()
 			}
-			rdb, err := client.Connect(ctx, url)
+			rdb, err := client.ConnectRedis(ctx, url)
 			if err != nil {
 				return err
 			}

@@ -2,40 +2,63 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf/spec"
-	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
-	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
-// prepare reads a spec file and flattens its kickstart on this machine, so
-// %includes of local files work in distributed mode too. local says the
-// build runs here (`build --local`): only then may the spec name local
-// files for the worker.
-func (a *app) prepare(ctx context.Context, specPath string, local bool) (*tasks.Payload, error) {
-	return a.prepareFor(ctx, specPath, local, true)
-}
+// Each of the CLI's submissions prepares its spec for where the build goes,
+// which decides what the spec may name: the kickstart is always read and
+// flattened here, so its %includes of local files work in distributed mode
+// too; only a build that runs here may take a local ISO.
 
-// prepareFor is prepare; checkStaging false leaves the staging check to a
-// server that has its own file_root (`submit --server`).
-func (a *app) prepareFor(ctx context.Context, specPath string, local, checkStaging bool) (*tasks.Payload, error) {
+// prepareForQueue prepares a build for `fbs submit` through Redis: the
+// staging URL is checked as a worker will, against this host's file_root.
+func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payload, error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, err
 	}
+	return a.prepare(ctx, specPath, submission.Config{
+		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
+		KickstartsDir: cfg.Kickstarts.Dir,
+	})
+}
+
+// prepareForServer prepares a build for `fbs submit --server`: the server,
+// which has its own file_root, checks the staging URL.
+func (a *app) prepareForServer(ctx context.Context, specPath string) (*tasks.Payload, error) {
+	cfg, err := a.load()
+	if err != nil {
+		return nil, err
+	}
+	return a.prepare(ctx, specPath, submission.Config{KickstartsDir: cfg.Kickstarts.Dir})
+}
+
+// prepareLocalBuild prepares a build for `fbs build --local`, which runs
+// here: the spec may name a local ISO.
+func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Payload, error) {
+	cfg, err := a.load()
+	if err != nil {
+		return nil, err
+	}
+	return a.prepare(ctx, specPath, submission.Config{LocalISO: true, KickstartsDir: cfg.Kickstarts.Dir})
+}
+
+// prepare reads the spec file and runs it through the submission path; its
+// problems are reported as the parser's are, with file, line and key.
+func (a *app) prepare(ctx context.Context, specPath string, cfg submission.Config) (*tasks.Payload, error) {
 	res, err := spec.ParseFile(specPath)
 	if err != nil {
 		return nil, err
@@ -43,68 +66,24 @@ func (a *app) prepareFor(ctx context.Context, specPath string, local, checkStagi
 	for _, w := range res.Warnings {
 		fmt.Fprintln(a.env.Stderr, "warning:", w)
 	}
-	s := res.Spec
-	if !local {
-		if s.KSISO != nil && isLocalPath(s.KSISO.ISO) {
-			return nil, fmt.Errorf("%s: [ksiso] iso: %q is a path on this machine; a worker only takes an http(s) URL or the name of an ISO in its iso_dir (use `fbs build --local` to build from a local ISO)", specPath, s.KSISO.ISO)
+	cfg.LocalKickstarts, cfg.AllowPrivateURLs = true, true
+	pr, err := submission.New(cfg).Prepare(ctx, submission.Request{Spec: res.Spec, Owner: currentUser(), Dir: filepath.Dir(specPath)}, nil)
+	var fe tasks.Errors
+	if errors.As(err, &fe) {
+		out := make(spec.Errors, len(fe))
+		for i, e := range fe {
+			out[i] = res.ErrorAt(e.Field, e.Message)
 		}
-		if checkStaging {
-			if err := staging.Check(s.Staging, staging.Options{Remote: true, FileRoot: cfg.Staging.FileRoot}); err != nil {
-				return nil, fmt.Errorf("%s: [DEFAULT] staging: %w", specPath, err)
-			}
-		}
-	} else if s.KSISO != nil && isLocalPath(s.KSISO.ISO) && !filepath.IsAbs(s.KSISO.ISO) {
-		s.KSISO.ISO = filepath.Join(filepath.Dir(specPath), s.KSISO.ISO)
+		return nil, out
 	}
-	p := &tasks.Payload{ID: tasks.NewBuildID(), Spec: s, Owner: currentUser()}
-	if ref := s.KickstartRef(); ref != "" {
-		resolved := resolveKickstart(specPath, ref)
-		kopts := kickstarts.Options{SiteDir: cfg.Kickstarts.Dir, AllowPrivate: true}
-		// Validate first: its problems point into the files as written.
-		problems, err := kickstarts.Validate(ctx, resolved, kopts)
-		if err != nil {
-			return nil, fmt.Errorf("%s: kickstart %s: %w", specPath, ref, err)
-		}
-		if kickstarts.HasErrors(problems) {
-			var msgs []string
-			for _, p := range problems {
-				msgs = append(msgs, p.String())
-			}
-			return nil, fmt.Errorf("%s: kickstart %s is not valid:\n  %s", specPath, ref, strings.Join(msgs, "\n  "))
-		}
-		r, err := kickstarts.Flatten(ctx, resolved, kopts)
-		if err != nil {
-			return nil, fmt.Errorf("%s: kickstart %s: %w", specPath, ref, err)
-		}
-		for _, w := range r.Warnings {
-			fmt.Fprintf(a.env.Stderr, "warning: %s:%d: %s\n", w.File, w.Line, w.Message)
-		}
-		p.Kickstart, p.KickstartName = r.Text, ref
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", specPath, err)
 	}
-	return p, nil
-}
-
-// isLocalPath reports whether an iso= value names a file rather than a URL
-// or a bare name in the worker's iso_dir.
-func isLocalPath(v string) bool {
-	if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		return false
+	for _, w := range pr.Warnings {
+		fmt.Fprintln(a.env.Stderr, "warning:", w)
 	}
-	return strings.ContainsRune(v, '/')
-}
-
-// resolveKickstart makes a relative kickstart path relative to the spec
-// file's directory when such a file exists there; URLs and standard names
-// pass through.
-func resolveKickstart(specPath, ref string) string {
-	if strings.Contains(ref, "://") || filepath.IsAbs(ref) {
-		return ref
-	}
-	p := filepath.Join(filepath.Dir(specPath), ref)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ref
+	pr.Payload.SubmittedAt = time.Time{}
+	return pr.Payload, nil
 }
 
 func currentUser() string {
@@ -129,7 +108,7 @@ func (a *app) newSubmitCmd() *cobra.Command {
 			if server != "" {
 				return a.submitToServer(ctx, args[0], server, token, wait)
 			}
-			p, err := a.prepare(ctx, args[0], false)
+			p, err := a.prepareForQueue(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -165,7 +144,7 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 	if err != nil {
 		return err
 	}
-	p, err := a.prepareFor(ctx, specPath, false, false)
+	p, err := a.prepareForServer(ctx, specPath)
 	if err != nil {
 		return err
 	}
@@ -196,7 +175,7 @@ func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := client.Connect(ctx, a.redis())
+	rdb, err := client.ConnectRedis(ctx, a.redis())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -54,6 +54,7 @@ func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <
 		Arch: cfg.Worker.Arch, Releases: cfg.Worker.Releases, Concurrency: cfg.Worker.Concurrency,
 		BuildTimeout: cfg.Worker.BuildTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
 		LostBuilds: cfg.Worker.LostBuilds, TaskCheckInterval: cfg.Worker.PollInterval,
+		LeaseTTL: cfg.Worker.LeaseTTL, ReapInterval: cfg.Worker.ReapInterval,
 		TransferRetryFor: cfg.Staging.RetryFor, TransferBackoff: cfg.Staging.RetryBackoff, Logger: a.logger,
 	}
 	pc, err := pipelineConfig(cfg, local)
@@ -65,7 +66,7 @@ func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <
 	if err != nil {
 		return err
 	}
-	rdb, err := client.Connect(ctx, redisURL)
+	rdb, err := client.ConnectRedis(ctx, redisURL)
 	if err != nil {
 		return err
 	}

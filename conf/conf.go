@@ -14,6 +14,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/fedora-fbs/fbs/conf/internal/inilines"
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // DefaultPath is where the service configuration lives; the CLI reads it
@@ -83,8 +84,8 @@ type Worker struct {
 	// before handing them back. Default 10m.
 	DrainTimeout time.Duration
 	// LostBuilds says what happens to a build whose worker died:
-	// LostRequeue (default) or LostFail.
-	LostBuilds string
+	// tasks.LostRequeue (default) or tasks.LostFail.
+	LostBuilds tasks.LostPolicy
 	// PollInterval is how often an idle worker looks for new builds
 	// (default 600ms): a build waits 0.3-0.9 times it to start, and each
 	// idle worker costs Redis three commands per queue per interval
@@ -93,15 +94,14 @@ type Worker struct {
 	// KeepBuilds is how many builds' images a worker keeps after they were
 	// staged and verified; older ones are removed.
 	KeepBuilds int
+	// LeaseTTL is how long a build's lease lasts without renewal; the
+	// worker renews it every third of that. A build whose worker died is
+	// found lost within LeaseTTL + ReapInterval. Default 30s, at least 3s.
+	LeaseTTL time.Duration
+	// ReapInterval is how often reapers look for lost builds. Default 10s,
+	// at least 1s.
+	ReapInterval time.Duration
 }
-
-// Values of Worker.LostBuilds.
-const (
-	// LostRequeue re-queues a lost build once, then fails it.
-	LostRequeue = "requeue"
-	// LostFail fails a lost build at once.
-	LostFail = "fail"
-)
 
 // Listener is an HTTP server's section.
 type Listener struct {

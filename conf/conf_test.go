@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // env is a fake environment for lookupEnv.
@@ -36,8 +38,10 @@ func defaults() *Config {
 			ISODir:       "/home/u/.local/share/fbs/isos",
 			BuildTimeout: 6 * time.Hour,
 			DrainTimeout: 10 * time.Minute,
-			LostBuilds:   "requeue",
+			LostBuilds:   tasks.LostRequeue,
 			PollInterval: 600 * time.Millisecond,
+			LeaseTTL:     30 * time.Second,
+			ReapInterval: 10 * time.Second,
 		},
 		Web:      Listener{Listen: "127.0.0.1:5000"},
 		Monitor:  Listener{Listen: "127.0.0.1:5100"},
@@ -138,8 +142,10 @@ func TestLoadFiles(t *testing.T) {
 				ISODir:       "/srv/isos",
 				BuildTimeout: 150 * time.Minute,
 				DrainTimeout: 90 * time.Second,
-				LostBuilds:   "fail",
+				LostBuilds:   tasks.LostFail,
 				PollInterval: 600 * time.Millisecond,
+				LeaseTTL:     30 * time.Second,
+				ReapInterval: 10 * time.Second,
 			}
 			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
@@ -228,7 +234,7 @@ func TestLoadErrors(t *testing.T) {
 		}},
 		{"testdata/bad/names.conf", userEnv, []string{
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
-			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval)`,
+			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
 			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, koji, releases, oidc, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten)`,
@@ -284,6 +290,9 @@ func TestEnvOverrides(t *testing.T) {
 		"FBS_WEB_LISTEN":              "", // empty: the file's value stays
 		"FBS_RELEASES_LIST":           "42, rawhide",
 		"FBS_WORKER_UNKNOWN":          "ignored: only known keys are looked up",
+		"FBS_WORKER_LEASE_TTL":        "3s",
+		"FBS_WORKER_REAP_INTERVAL":    "1s",
+		"FBS_WORKER_LOST_BUILDS":      "requeue",
 	}
 	got, err := load("testdata/good/full.conf", e.lookup, userHost)
 	if err != nil {
@@ -301,10 +310,39 @@ func TestEnvOverrides(t *testing.T) {
 		{"tool from file", got.Tools["lorax"], "/opt/lorax/bin/lorax"},
 		{"web listen from file", got.Web.Listen, "0.0.0.0:8080"},
 		{"releases", got.Releases, []string{"42", "rawhide"}},
+		{"lease ttl", got.Worker.LeaseTTL, 3 * time.Second},
+		{"reap interval", got.Worker.ReapInterval, time.Second},
+		{"lost builds", got.Worker.LostBuilds, tasks.LostRequeue},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
 			t.Errorf("%s mismatch (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
+
+// TestWorkerTimingMinimums checks the floors of the lease and reap
+// durations, which tests and impatient admins set low.
+func TestWorkerTimingMinimums(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  env
+		want string // the error, or "" for none
+	}{
+		{env{"FBS_WORKER_LEASE_TTL": "3s", "FBS_WORKER_REAP_INTERVAL": "1s"}, ""},
+		{env{"FBS_WORKER_LEASE_TTL": "2s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 2s is shorter than the minimum 3s"},
+		{env{"FBS_WORKER_REAP_INTERVAL": "500ms"}, "$FBS_WORKER_REAP_INTERVAL: [worker] reap_interval: 500ms is shorter than the minimum 1s"},
+		{env{"FBS_WORKER_LEASE_TTL": "0s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 0s is shorter than the minimum 3s"},
+	}
+	for _, tt := range tests {
+		tt.env["HOME"] = "/home/u"
+		_, err := load("", tt.env.lookup, userHost)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%v: error %q, want %q", tt.env, got, tt.want)
 		}
 	}
 }

@@ -41,9 +41,11 @@ func fields() []field {
 		{section: "worker", key: "iso_dir", bind: func(c *Config) value { return str{&c.Worker.ISODir} }, check: absPath},
 		{section: "worker", key: "build_timeout", bind: func(c *Config) value { return duration{&c.Worker.BuildTimeout} }, def: "6h", check: positive},
 		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
-		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return str{&c.Worker.LostBuilds} }, def: LostRequeue, check: oneOf(LostRequeue, LostFail)},
+		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return lostPolicy{&c.Worker.LostBuilds} }, def: "requeue"},
 		{section: "worker", key: "keep_builds", bind: func(c *Config) value { return integer{&c.Worker.KeepBuilds} }, def: "0", check: atLeast(0)},
 		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "600ms", check: positive},
+		{section: "worker", key: "lease_ttl", bind: func(c *Config) value { return duration{&c.Worker.LeaseTTL} }, def: tasks.DefaultLeaseTTL.String(), check: atLeastDuration(tasks.MinLeaseTTL)},
+		{section: "worker", key: "reap_interval", bind: func(c *Config) value { return duration{&c.Worker.ReapInterval} }, def: tasks.DefaultReapInterval.String(), check: atLeastDuration(tasks.MinReapInterval)},
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
@@ -139,6 +141,15 @@ func (v duration) set(s string) error {
 }
 func (v duration) String() string { return v.p.String() }
 
+// lostPolicy is read once, here: a bad value is reported with its line.
+type lostPolicy struct{ p *tasks.LostPolicy }
+
+func (v lostPolicy) set(s string) (err error) {
+	*v.p, err = tasks.ParseLostPolicy(s)
+	return err
+}
+func (v lostPolicy) String() string { return v.p.String() }
+
 // list is comma separated.
 type list struct{ p *[]string }
 
@@ -210,6 +221,15 @@ func positive(v value) string {
 		return fmt.Sprintf("duration %s must be positive", d)
 	}
 	return ""
+}
+
+func atLeastDuration(min time.Duration) func(value) string {
+	return func(v value) string {
+		if d := *v.(duration).p; d < min {
+			return fmt.Sprintf("%s is shorter than the minimum %s", d, min)
+		}
+		return ""
+	}
 }
 
 func oneOf(allowed ...string) func(value) string {

@@ -398,8 +398,8 @@ func runBuildToolWaiting(b *testing.B, lines int, st *builds.Store, dir string, 
 	}
 	pub.Start(ctx)
 	took := feedTool(b, lines, l)
-	if err := pub.Stop(ctx); err != nil {
-		b.Fatal(err)
+	if pub.Stop(); pub.Err() != nil {
+		b.Fatal(pub.Err())
 	}
 	if err := st.EndLog(ctx, id, tasks.StateSucceeded); err != nil {
 		b.Fatal(err)

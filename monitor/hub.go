@@ -20,7 +20,7 @@ const hubBlock = 2 * time.Second
 type batch struct {
 	// runs holds the line numbers of each run (their text is only in enc:
 	// queued batches are what a flood costs the monitor in memory).
-	runs []run
+	runs []lineRange
 	// enc holds the SSE events of all runs; off[i] is where run i's starts.
 	enc []byte
 	off []int
@@ -31,8 +31,8 @@ type batch struct {
 	unmarked bool
 }
 
-// run is the first and last line numbers of a run of lines.
-type run struct{ first, last int }
+// lineRange is the first and last line numbers of a run of lines.
+type lineRange struct{ first, last int }
 
 // hub reads the stream of one build once, however many viewers follow it,
 // and hands each batch of new lines to all of them. A viewer that falls
@@ -78,7 +78,7 @@ func (s *Server) subscribe(id string, start int) (*viewer, func()) {
 		s.hubsWG.Add(1)
 		go func() {
 			defer s.hubsWG.Done()
-			h.run(ctx, start)
+			h.relay(ctx, start)
 		}()
 	}
 	h.subs[v] = struct{}{}
@@ -107,7 +107,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-func (h *hub) run(ctx context.Context, pos int) {
+// relay reads the build's stream from after line pos and broadcasts each
+// batch, until the stream ends, the build is final or ctx is done.
+func (h *hub) relay(ctx context.Context, pos int) {
 	backoff := newBackoff()
 	for {
 		chunks, end, err := h.s.store.ReadLogChunks(ctx, h.id, pos, int64(h.s.cfg.LogPage), hubBlock)
@@ -157,14 +159,14 @@ func (h *hub) broadcast(b *batch) {
 // encode makes the SSE events of runs of lines, and an end event carrying
 // the final state.
 func encode(chunks []builds.LogChunk, end tasks.State) *batch {
-	b := &batch{runs: make([]run, len(chunks)), end: end, off: make([]int, len(chunks))}
+	b := &batch{runs: make([]lineRange, len(chunks)), end: end, off: make([]int, len(chunks))}
 	size := 0
 	for _, c := range chunks {
 		size += len(c.Text) + 8*(c.Last-c.First+1) + 16
 	}
 	b.enc = make([]byte, 0, size)
 	for i, c := range chunks {
-		b.runs[i] = run{c.First, c.Last}
+		b.runs[i] = lineRange{c.First, c.Last}
 		b.off[i] = len(b.enc)
 		b.enc = appendEvent(b.enc, c)
 	}

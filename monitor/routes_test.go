@@ -81,7 +81,7 @@ func TestRoutes(t *testing.T) {
 		{name: "finished stream", path: "/builds/" + done.ID + "/log/stream?after=1", code: 200, ctype: "text/event-stream",
 			has: []string{"id: 3\ndata: " + lineText(2) + "\ndata: " + lineText(3) + "\n\nevent: end\ndata: succeeded\n\n"}},
 		{name: "api build", path: "/api/v1/builds/" + done.ID, code: 200, ctype: "application/json", has: []string{`"state":"succeeded"`}},
-		{name: "api unknown build", path: "/api/v1/builds/" + unknown, code: 404, ctype: "application/json", has: []string{`{"error":"build not found"}`}},
+		{name: "api unknown build", path: "/api/v1/builds/" + unknown, code: 404, ctype: "application/json", has: []string{`{"code":"not_found","message":"build not found","field":"id"}`}},
 		{name: "status", path: "/status", code: 200, ctype: "text/html",
 			has: []string{"build:x86_64:41", "builder1.example.org", `href="builds/` + b.ID + `"`, "emails_sent"}},
 		{name: "api status", path: "/api/v1/status", code: 200, ctype: "application/json", has: []string{`"builds_by_state"`, `"host":"builder1.example.org"`}},

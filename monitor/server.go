@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/metrics"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/httperr"
 )
 
 //go:embed assets
@@ -123,67 +123,42 @@ func (s *Server) Handler() http.Handler {
 	return e
 }
 
-// Errors the handlers map to status codes in fail.
+// Errors of the monitor's own: tasks.Errors, which fail answers as the web
+// app does, through tasks/httperr.
 var (
-	errNotFound   = errors.New("not found")
-	errBadRequest = errors.New("bad request")
+	errNotFound      = tasks.Errorf(tasks.CodeNotFound, "", "page not found")
+	errBuildNotFound = tasks.Errorf(tasks.CodeNotFound, "id", "build not found")
 )
 
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+	return tasks.Errorf(tasks.CodeBadRequest, "", format, args...)
 }
 
-// status maps an error to its HTTP status: the one place that does.
-func status(err error) int {
-	var ne net.Error
-	switch {
-	case errors.Is(err, errNotFound), errors.Is(err, builds.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, errBadRequest):
-		return http.StatusBadRequest
-	case errors.As(err, &ne), errors.Is(err, redis.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// fail answers a request with err's status. The message never echoes the
+// fail answers a request with err, coded and given its status by
+// tasks/httperr, the one mapping of both listeners: the API's JSON body, or
+// the message alone as text for pages. The message never echoes the
 // request: a 404 says only what was not found.
 func (s *Server) fail(c *gin.Context, err error) {
-	code := status(err)
-	msg := http.StatusText(code)
-	switch code {
-	case http.StatusNotFound:
-		msg = "build not found"
-		if !strings.Contains(c.Request.URL.Path, "/builds/") {
-			msg = "page not found"
-		}
-	case http.StatusBadRequest:
-		msg = strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
-	default:
-		if c.Request.Context().Err() == nil {
-			s.log.Error("monitor request failed", "method", c.Request.Method, "path", c.Request.URL.EscapedPath(), "status", code, "err", err)
-		}
-		if code == http.StatusServiceUnavailable {
-			msg = "Redis is unavailable; try again shortly"
-		}
+	status, body := httperr.BodyOf(err)
+	if status >= http.StatusInternalServerError && c.Request.Context().Err() == nil {
+		s.log.Error("monitor request failed", "method", c.Request.Method, "path", c.Request.URL.EscapedPath(), "status", status, "err", err)
 	}
-	c.Header("Cache-Control", "no-store")
+	c.Abort()
 	if strings.Contains(c.Request.URL.Path, "/api/") {
-		c.AbortWithStatusJSON(code, gin.H{"error": msg})
+		httperr.WriteBody(c.Writer, status, body)
 		return
 	}
+	c.Header("Cache-Control", "no-store")
 	c.Header("X-Content-Type-Options", "nosniff")
-	c.Data(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
-	c.Abort()
+	c.Data(status, "text/plain; charset=utf-8", []byte(body.Message+"\n"))
 }
 
-// buildID returns the route's build ID, or errNotFound for anything that is
+// buildID returns the route's build ID, or errBuildNotFound for anything that is
 // not one: only IDs of the form tasks.NewBuildID gives reach Redis.
 func buildID(c *gin.Context) (string, error) {
 	id := c.Param("id")
 	if !tasks.ValidBuildID(id) {
-		return "", errNotFound
+		return "", errBuildNotFound
 	}
 	return id, nil
 }

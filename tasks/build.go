@@ -10,23 +10,6 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// TypeBuild is the asynq task type of an image build.
-const TypeBuild = "fbs:build"
-
-// TypeTransfer is the asynq task type of a retried transfer to staging: it
-// runs on the worker host that holds the images, in its TransferQueue.
-const TypeTransfer = "fbs:transfer"
-
-// TransferQueue is the queue of the transfer retries of worker host.
-func TransferQueue(host string) string { return "transfer:" + host }
-
-// TransferPayload is what a transfer retry task carries.
-type TransferPayload struct {
-	ID string `json:"id"`
-	// Until is when the retries give up and the build fails.
-	Until time.Time `json:"until"`
-}
-
 // State is where a build is in its life.
 type State string
 

@@ -2,8 +2,10 @@ package tasks
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -152,52 +154,86 @@ func (s *Spec) KickstartRef() string {
 // Queue returns the queue this spec's build goes to.
 func (s *Spec) Queue() string { return QueueName(s.Arch, s.Release) }
 
+// Field paths name a spec's fields in errors: the key's name for the
+// [DEFAULT] keys, section.key for the keys of an image type's section, and
+// these for the rest. Adapters (the web form, the JSON API, the INI spec,
+// the CLI) map them to the names their users know.
+const (
+	FieldType      = "type"
+	FieldArch      = "arch"
+	FieldRelease   = "release"
+	FieldStaging   = "staging"
+	FieldEmail     = "email"
+	FieldKickstart = "kickstart" // config= of dvd, live and ksiso
+	FieldISO       = "ksiso.iso"
+	FieldBuilder   = "live.builder"
+	FieldNVRs      = "nvr" // nvr= of the image type's section
+	FieldBuildIDs  = "bid" // bid= of the image type's section
+)
+
 // Validate checks the invariants every spec must hold however it was made
-// (INI file, web form, JSON). Parsers report errors with file and key; this is
-// the last line of defence before anything is enqueued.
+// (INI file, web form, JSON): it is the one place each rule on a field is
+// written. It returns Errors, one per field at fault, in field order, or
+// nil. Where a request may come from and what a server offers are checked
+// on top of it by tasks/submission.
 func (s *Spec) Validate() error {
+	var errs Errors
+	add := func(field, format string, args ...any) { errs = append(errs, Invalid(field, format, args...)) }
 	if !s.Type.Valid() {
-		return fmt.Errorf("unknown image type %q (want boot, dvd, live or ksiso)", s.Type)
+		add(FieldType, "unknown image type %q (want boot, dvd, live or ksiso)", s.Type)
 	}
 	if !ValidArch(s.Arch) {
-		return fmt.Errorf("unknown arch %q", s.Arch)
+		add(FieldArch, "unknown arch %q (want one of %s)", s.Arch, strings.Join(Arches, ", "))
 	}
 	if !ValidRelease(s.Release) {
-		return fmt.Errorf("unknown release %q (want a number or rawhide)", s.Release)
+		add(FieldRelease, "unknown release %q (want a number such as 42, or rawhide)", s.Release)
 	}
 	if s.Staging == "" {
-		return fmt.Errorf("no staging area")
+		add(FieldStaging, "missing: where the images go")
+	} else if err := checkSpecStaging(s.Staging); err != nil {
+		add(FieldStaging, "%v", err)
 	}
-	set := 0
-	for _, p := range []bool{s.Boot != nil, s.DVD != nil, s.Live != nil, s.KSISO != nil} {
-		if p {
-			set++
+	if s.Email != "" {
+		if err := CheckEmail(s.Email); err != nil {
+			add(FieldEmail, "%q is not a single mail address", s.Email)
 		}
 	}
-	want := map[ImageType]bool{TypeBoot: s.Boot != nil, TypeDVD: s.DVD != nil, TypeLive: s.Live != nil, TypeKSISO: s.KSISO != nil}
-	if set != 1 || !want[s.Type] {
-		return fmt.Errorf("spec of type %s must carry exactly the [%s] section", s.Type, s.Type)
+	if s.Type.Valid() {
+		set := 0
+		for _, p := range []bool{s.Boot != nil, s.DVD != nil, s.Live != nil, s.KSISO != nil} {
+			if p {
+				set++
+			}
+		}
+		want := map[ImageType]bool{TypeBoot: s.Boot != nil, TypeDVD: s.DVD != nil, TypeLive: s.Live != nil, TypeKSISO: s.KSISO != nil}
+		switch {
+		case set != 1 || !want[s.Type]:
+			add(FieldType, "spec of type %s must carry exactly the [%s] section", s.Type, s.Type)
+		case s.Type != TypeBoot && s.KickstartRef() == "":
+			add(FieldKickstart, "type %s needs a kickstart (config)", s.Type)
+		}
 	}
-	if s.Type != TypeBoot && s.KickstartRef() == "" {
-		return fmt.Errorf("type %s needs a kickstart (config)", s.Type)
-	}
-	if s.KSISO != nil && s.KSISO.ISO == "" {
-		return fmt.Errorf("type ksiso needs a boot ISO (iso)")
+	if s.KSISO != nil {
+		if s.KSISO.ISO == "" {
+			add(FieldISO, "type ksiso needs a boot ISO (iso)")
+		} else if err := CheckISORef(s.KSISO.ISO, true); err != nil {
+			add(FieldISO, "%v", err)
+		}
 	}
 	if s.Live != nil && s.Live.Builder != BuilderLiveMedia && s.Live.Builder != BuilderLiveCD {
-		return fmt.Errorf("unknown live builder %q (want %s or %s)", s.Live.Builder, BuilderLiveMedia, BuilderLiveCD)
+		add(FieldBuilder, "unknown live builder %q (want %s or %s)", s.Live.Builder, BuilderLiveMedia, BuilderLiveCD)
 	}
 	for _, n := range s.NVRs {
 		if !ValidNVR(n) {
-			return fmt.Errorf("malformed NVR %q (want name-version-release)", n)
+			add(FieldNVRs, "malformed NVR %q (want name-version-release, e.g. wget-1.24.5-1.fc41)", n)
 		}
 	}
 	for _, b := range s.BuildIDs {
-		if n, err := strconv.Atoi(b); err != nil || n <= 0 {
-			return fmt.Errorf("malformed Koji build ID %q (want a positive number)", b)
+		if !ValidKojiBuildID(b) {
+			add(FieldBuildIDs, "malformed Koji build ID %q (want a positive number)", b)
 		}
 	}
-	return nil
+	return errs.Err()
 }
 
 var nvrRE = sync.OnceValue(func() *regexp.Regexp {
@@ -206,3 +242,40 @@ var nvrRE = sync.OnceValue(func() *regexp.Regexp {
 
 // ValidNVR reports whether s looks like a Koji name-version-release.
 func ValidNVR(s string) bool { return nvrRE().MatchString(s) }
+
+// ValidKojiBuildID reports whether s is a Koji build ID: a positive
+// decimal number of at most 12 digits, without sign or spaces.
+func ValidKojiBuildID(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return strings.TrimLeft(s, "0") != ""
+}
+
+// CheckISORef is the rule of a ksiso iso= value: an http(s) URL, or the
+// bare name of an ISO in the worker's iso_dir, which a worker resolves
+// itself; or, when paths is set (`fbs build --local` alone), a path on this
+// machine. A request never names a file on a worker.
+func CheckISORef(v string, paths bool) error {
+	if strings.Contains(v, "://") {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q is not a URL", v)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return fmt.Errorf("%q has scheme %q (want http, https)", v, u.Scheme)
+		case u.Host == "":
+			return fmt.Errorf("%q has no host", v)
+		}
+		return nil
+	}
+	if !paths && (strings.ContainsAny(v, "/\\") || v == "." || v == "..") {
+		return fmt.Errorf("%q is a path: a worker only takes an http(s) URL or the name of an ISO in its iso_dir (use `fbs build --local` to build from a local ISO)", v)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package tasks_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,22 +55,29 @@ func TestSpecValidate(t *testing.T) {
 	tests := []struct {
 		name   string
 		modify func(s *tasks.Spec)
+		field  string // the field path of the first error
 		want   string // "" for valid
 	}{
-		{"valid", func(*tasks.Spec) {}, ""},
-		{"unknown type", func(s *tasks.Spec) { s.Type = "floppy" }, "unknown image type"},
-		{"unknown arch", func(s *tasks.Spec) { s.Arch = "sparc" }, "unknown arch"},
-		{"bad release", func(s *tasks.Spec) { s.Release = "f41" }, "unknown release"},
-		{"no staging", func(s *tasks.Spec) { s.Staging = "" }, "no staging"},
-		{"wrong section", func(s *tasks.Spec) { s.Live = &tasks.LiveSpec{Config: "x", Builder: tasks.BuilderLiveMedia} }, "exactly the [ksiso] section"},
-		{"no kickstart", func(s *tasks.Spec) { s.KSISO.Config = "" }, "needs a kickstart"},
-		{"no iso", func(s *tasks.Spec) { s.KSISO.ISO = "" }, "needs a boot ISO"},
-		{"good nvr", func(s *tasks.Spec) { s.NVRs = []string{"wget-1.13.4-4.fc17"} }, ""},
-		{"bad nvr", func(s *tasks.Spec) { s.NVRs = []string{"wget"} }, "malformed NVR"},
-		{"bad bid", func(s *tasks.Spec) { s.BuildIDs = []string{"12x"} }, "malformed Koji build ID"},
+		{"valid", func(*tasks.Spec) {}, "", ""},
+		{"unknown type", func(s *tasks.Spec) { s.Type = "floppy" }, "type", "unknown image type"},
+		{"unknown arch", func(s *tasks.Spec) { s.Arch = "sparc" }, "arch", "unknown arch"},
+		{"bad release", func(s *tasks.Spec) { s.Release = "f41" }, "release", "unknown release"},
+		{"no staging", func(s *tasks.Spec) { s.Staging = "" }, "staging", "missing: where the images go"},
+		{"staging scheme", func(s *tasks.Spec) { s.Staging = "gopher://h/x" }, "staging", `unknown scheme "gopher"`},
+		{"staging password", func(s *tasks.Spec) { s.Staging = "ftp://me:hunter2@h/x" }, "staging", "carries a password"},
+		{"sftp without user", func(s *tasks.Spec) { s.Staging = "sftp://h/x" }, "staging", "has no user"},
+		{"email list", func(s *tasks.Spec) { s.Email = "a@x.org, b@x.org" }, "email", "not a single mail address"},
+		{"email with name", func(s *tasks.Spec) { s.Email = `"Build Bot" <bot@example.org>` }, "", ""},
+		{"wrong section", func(s *tasks.Spec) { s.Live = &tasks.LiveSpec{Config: "x", Builder: tasks.BuilderLiveMedia} }, "type", "exactly the [ksiso] section"},
+		{"no kickstart", func(s *tasks.Spec) { s.KSISO.Config = "" }, "kickstart", "needs a kickstart"},
+		{"no iso", func(s *tasks.Spec) { s.KSISO.ISO = "" }, "ksiso.iso", "needs a boot ISO"},
+		{"good nvr", func(s *tasks.Spec) { s.NVRs = []string{"wget-1.13.4-4.fc17"} }, "", ""},
+		{"bad nvr", func(s *tasks.Spec) { s.NVRs = []string{"wget"} }, "nvr", "malformed NVR"},
+		{"bad bid", func(s *tasks.Spec) { s.BuildIDs = []string{"12x"} }, "bid", "malformed Koji build ID"},
+		{"signed bid", func(s *tasks.Spec) { s.BuildIDs = []string{"+5"} }, "bid", "malformed Koji build ID"},
 		{"live builder", func(s *tasks.Spec) {
 			s.Type, s.KSISO, s.Live = tasks.TypeLive, nil, &tasks.LiveSpec{Config: "x", Builder: "mkisofs"}
-		}, "unknown live builder"},
+		}, "live.builder", "unknown live builder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +90,29 @@ func TestSpecValidate(t *testing.T) {
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("Validate = %v, want an error containing %q", err, tc.want)
 			}
+			var fe *tasks.Error
+			if err != nil && (!errors.As(err, &fe) || fe.Field != tc.field || fe.Code != tasks.CodeInvalid) {
+				t.Errorf("Validate = %#v, want an invalid error about field %q", fe, tc.field)
+			}
 		})
+	}
+}
+
+func TestKojiBuildIDAndISORef(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{"1": true, "2345678": true, "007": true, "0": false, "+5": false, "-3": false, " 5": false, "": false, "1234567890123": false} {
+		if got := tasks.ValidKojiBuildID(id); got != want {
+			t.Errorf("ValidKojiBuildID(%q) = %v", id, got)
+		}
+	}
+	for ref, want := range map[string]bool{"boot.iso": true, "https://dl.example.org/boot.iso": true, "http://h/x.iso": true,
+		"/etc/shadow": false, "../boot.iso": false, "dir/boot.iso": false, `a\b.iso`: false, "..": false, "http:///x.iso": false, "ftp://h/x.iso": false} {
+		if err := tasks.CheckISORef(ref, false); (err == nil) != want {
+			t.Errorf("CheckISORef(%q, false) = %v", ref, err)
+		}
+		if err := tasks.CheckISORef(ref, true); err != nil && !strings.Contains(ref, "://") {
+			t.Errorf("CheckISORef(%q, true) = %v, want paths accepted", ref, err)
+		}
 	}
 }
 
@@ -142,7 +172,8 @@ func TestCheckEmail(t *testing.T) {
 	t.Parallel()
 	for addr, ok := range map[string]bool{
 		"alice@example.org":                    true,
-		"Alice <alice@example.org>, b@x.org":   true,
+		"Alice <alice@example.org>":            true,
+		"Alice <alice@example.org>, b@x.org":   false, // one address: specs and forms refuse lists
 		"":                                     false,
 		"alice":                                false,
 		"alice@example.org\r\nBcc: x@evil.org": false,

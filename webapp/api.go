@@ -24,40 +24,6 @@ import (
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
-// jsonField names a spec field in the JSON body.
-func jsonField(k string) string {
-	switch k {
-	case "kickstart":
-		return "spec.<type>.config"
-	case "iso":
-		return "spec.ksiso.iso"
-	case "builder":
-		return "spec.live.builder"
-	}
-	return "spec." + k
-}
-
-// iniField names a spec field as a key of the INI spec.
-func iniField(t tasks.ImageType) func(string) string {
-	return func(k string) string {
-		switch k {
-		case "type", "arch", "release", "staging", "email":
-			return "[DEFAULT] " + k
-		case "nvrs":
-			return "[" + string(t) + "] nvr"
-		case "build_ids":
-			return "[" + string(t) + "] bid"
-		case "kickstart":
-			return "[" + string(t) + "] config"
-		case "iso":
-			return "[ksiso] iso"
-		case "builder":
-			return "[live] builder"
-		}
-		return k
-	}
-}
-
 // decodeJSON reads a JSON body strictly: unknown fields, wrong types and
 // trailing data are errors naming the field.
 func decodeJSON(r io.Reader, v any) error {
@@ -130,7 +96,7 @@ func (s *Server) submit(c *gin.Context, d *draft) (*tasks.Build, []string, error
 	if err := s.allowSubmit(ctx, u); err != nil {
 		return nil, nil, err
 	}
-	b, err := s.c.Submit(ctx, p)
+	b, err := s.buildClient.Submit(ctx, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,7 +119,7 @@ func (s *Server) readSubmission(r *http.Request) (*draft, error) {
 		for k, v := range req.Kickstarts {
 			files[k] = []byte(v)
 		}
-		return &draft{spec: req.Spec, files: files, field: jsonField}, nil
+		return &draft{spec: req.Spec, files: files, name: jsonName}, nil
 	case "multipart/form-data":
 		return s.readMultipart(r)
 	}
@@ -221,7 +187,7 @@ func (s *Server) readMultipart(r *http.Request) (*draft, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &draft{spec: res.Spec, files: files, warnings: res.Warnings, field: iniField(res.Spec.Type)}, nil
+	return &draft{spec: res.Spec, files: files, warnings: res.Warnings, name: iniName(res.Spec.Type)}, nil
 }
 
 // rest is POST /rest, the original service's endpoint: a JSON object (or a
@@ -263,7 +229,7 @@ func (s *Server) rest(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	d := &draft{spec: res.Spec, warnings: res.Warnings, field: iniField(res.Spec.Type)}
+	d := &draft{spec: res.Spec, warnings: res.Warnings, name: iniName(res.Spec.Type)}
 	if req.KS != nil {
 		name := path.Base(req.KSFName)
 		if req.KSFName == "" {
@@ -339,7 +305,7 @@ func parseListQuery(c *gin.Context, u *auth.User) (listQuery, error) {
 	}
 	if !u.Admin {
 		if q.Owner != "" && q.Owner != u.Name {
-			return q, &problem{http.StatusForbidden, Error{CodeForbidden, "only admins list other users' builds", "owner"}}
+			return q, tasks.Errorf(CodeForbidden, "owner", "only admins list other users' builds")
 		}
 		q.Owner = u.Name
 	}
@@ -371,7 +337,7 @@ func (s *Server) list(c *gin.Context, q listQuery) ([]*tasks.Build, string, erro
 	if q.Arch != "" || q.Release != "" || q.Text != "" {
 		opts.Match = match
 	}
-	bs, err := s.c.List(c.Request.Context(), opts)
+	bs, err := s.buildClient.List(c.Request.Context(), opts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -410,7 +376,7 @@ func (s *Server) apiList(c *gin.Context) {
 // It is built in one buffer of its exact size and written at once, with a
 // Content-Length: no copies past the store's, no chunking.
 func (s *Server) apiListRaw(c *gin.Context, q listQuery) {
-	p, err := s.c.Store().ListJSON(c.Request.Context(), builds.ListOptions{
+	p, err := s.buildClient.Store().ListJSON(c.Request.Context(), builds.ListOptions{
 		Before: q.Before, Limit: q.Limit, Owner: q.Owner, State: tasks.State(q.State)})
 	if err != nil {
 		s.fail(c, err)
@@ -443,7 +409,7 @@ func (s *Server) ownBuild(c *gin.Context, id string) (*tasks.Build, error) {
 	if !tasks.ValidBuildID(id) {
 		return nil, fmt.Errorf("build %q: %w", id, builds.ErrNotFound)
 	}
-	b, err := s.c.Get(c.Request.Context(), id)
+	b, err := s.buildClient.Get(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +424,7 @@ func (s *Server) cancel(c *gin.Context, id string) (*tasks.Build, error) {
 	if _, err := s.ownBuild(c, id); err != nil {
 		return nil, err
 	}
-	b, err := s.c.Cancel(c.Request.Context(), id)
+	b, err := s.buildClient.Cancel(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +442,7 @@ func (s *Server) resubmit(c *gin.Context, id string) (*tasks.Build, error) {
 		return nil, errNotAllowedToSubmit
 	}
 	ctx := c.Request.Context()
-	data, err := s.c.Store().Payload(ctx, id)
+	data, err := s.buildClient.Store().Payload(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -491,7 +457,7 @@ func (s *Server) resubmit(c *gin.Context, id string) (*tasks.Build, error) {
 	if err := s.allowSubmit(ctx, u); err != nil {
 		return nil, err
 	}
-	return s.c.Submit(ctx, p)
+	return s.buildClient.Submit(ctx, p)
 }
 
 func (s *Server) apiCancel(c *gin.Context) {
@@ -515,7 +481,7 @@ func (s *Server) apiResubmit(c *gin.Context) {
 
 // served maps queue names served by live, non-draining workers.
 func (s *Server) served(c *gin.Context) (map[string]bool, []*builds.WorkerInfo, error) {
-	ws, err := s.c.Store().Workers(c.Request.Context())
+	ws, err := s.buildClient.Store().Workers(c.Request.Context())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,13 +2,13 @@ package webapp
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
-	"unicode"
+	"sync"
 
 	"github.com/fedora-fbs/fbs/conf/spec"
 	"github.com/fedora-fbs/fbs/tasks"
@@ -21,38 +21,25 @@ const (
 	ksStandard = "standard"
 )
 
-// formField names a spec field as a form field.
-func formField(k string) string {
-	switch k {
-	case "iso":
-		return "ksiso_iso"
-	case "builder":
-		return "live_builder"
-	}
-	return k
-}
-
-// specFormField maps a spec key to the form field it came from.
-func specFormField(e *spec.Error) string {
-	k := strings.ToLower(e.Key)
-	switch {
-	case e.Section == "" || strings.EqualFold(e.Section, "DEFAULT"):
-		if k == "" {
-			return ""
-		}
-		return k
-	case k == "config":
-		return "kickstart"
-	case k == "nvr":
+// formName names a field path as the form's field: "arch", "ksiso_iso",
+// "boot_repos" for the repository keys, "nvrs" and "build_ids".
+func formName(path string) string {
+	switch path {
+	case tasks.FieldNVRs:
 		return "nvrs"
-	case k == "bid":
+	case tasks.FieldBuildIDs:
 		return "build_ids"
-	case k == "" && e.Section == "boot":
-		return "boot_repos"
-	case strings.HasSuffix(k, "_url"), strings.HasSuffix(k, "_mirror"):
+	case string(tasks.TypeBoot):
 		return "boot_repos"
 	}
-	return e.Section + "_" + strings.ReplaceAll(k, "-", "_")
+	section, key, ok := strings.Cut(path, ".")
+	switch {
+	case !ok:
+		return path
+	case section == string(tasks.TypeBoot) && (strings.HasSuffix(key, "_url") || strings.HasSuffix(key, "_mirror")):
+		return "boot_repos"
+	}
+	return section + "_" + strings.ReplaceAll(key, "-", "_")
 }
 
 // readForm reads the build form (urlencoded, or multipart with kickstart
@@ -101,11 +88,11 @@ func (s *Server) readForm(r *http.Request) (url.Values, map[string][]byte, []str
 				continue
 			}
 			data, err := readAllLimit(part, s.cfg.MaxKickstart, "kickstart "+fn)
-			var p *problem
+			var te *tasks.Error
 			switch {
-			case errors.As(err, &p):
-				p.body.Field = "ks_files"
-				fileErr = p
+			case errors.As(err, &te):
+				te.Field = "ks_files"
+				fileErr = te
 				continue
 			case err != nil:
 				return nil, nil, nil, badRequestOr(err, "", "malformed form: %v", err)
@@ -129,133 +116,97 @@ func (s *Server) readForm(r *http.Request) (url.Values, map[string][]byte, []str
 	return vals, files, order, nil
 }
 
-// iniWriter builds the INI spec of a form submission, so the form is
-// checked by the same parser as spec files.
-type iniWriter struct {
-	b    strings.Builder
-	errs fieldErrors
-}
+// repoNameRE is a repository name of the form's boot_repos lines, as the
+// spec's keys take it: 41, 41-updates, rawhide.
+var repoNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+})
 
-func (w *iniWriter) section(name string) { fmt.Fprintf(&w.b, "[%s]\n", name) }
-
-func (w *iniWriter) key(field, key, v string) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return
-	}
-	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
-		w.errs = append(w.errs, invalid(field, "must be one line of text"))
-		return
-	}
-	// ini.v1 strips quotes around a value; backquotes keep it as typed
-	// (as conf/spec.Marshal does).
-	if strings.ContainsAny(v[:1], "\"'`") || strings.ContainsAny(v[len(v)-1:], "\"'`") {
-		v = "`" + v + "`"
-	}
-	fmt.Fprintf(&w.b, "%s=%s\n", key, v)
-}
-
-func (w *iniWriter) boolean(key string, on bool) {
-	if on {
-		fmt.Fprintf(&w.b, "%s=1\n", key)
-	} else {
-		fmt.Fprintf(&w.b, "%s=0\n", key)
-	}
-}
-
-// splitList splits a list field on commas, semicolons and spaces.
-func splitList(v string) []string {
-	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
-}
-
-// formDraft turns the form into a draft: its INI spec, parsed by
-// conf/spec, plus the uploaded kickstarts.
+// formDraft turns the form into a draft: the spec the form describes,
+// written by conf/spec.Marshal and read back by conf/spec.Parse, so the form
+// is checked by the same parser as spec files; plus the uploaded kickstarts.
 func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string) (*draft, error) {
-	var w iniWriter
 	t := tasks.ImageType(v.Get("type"))
 	if !t.Valid() {
-		return nil, fieldErrors{invalid("type", "choose an image type")}
+		return nil, tasks.Errors{tasks.Invalid("type", "choose an image type")}
 	}
-	w.section("DEFAULT")
-	for _, k := range []string{"type", "arch", "release", "staging", "email"} {
-		w.key(k, k, v.Get(k))
+	var errs tasks.Errors
+	get := func(field string) string {
+		val := strings.TrimSpace(v.Get(field))
+		if !oneLine(val) {
+			errs = append(errs, tasks.Invalid(field, "must be one line of text"))
+			return ""
+		}
+		return val
 	}
-	w.section(string(t))
-	f := func(k string) string { return v.Get(string(t) + "_" + k) }
+	sp := tasks.Spec{Type: t, Arch: get("arch"), Release: get("release"), Staging: get("staging"), Email: get("email"),
+		NVRs: spec.SplitList(v.Get("nvrs")), BuildIDs: spec.SplitList(v.Get("build_ids"))}
+	checked := func(b string) bool { return v.Get(b) != "" }
 	switch t {
 	case tasks.TypeBoot:
-		for _, k := range []string{"product", "release", "version", "proxy"} {
-			w.key("boot_"+k, k, f(k))
-		}
-		w.boolean("updates", f("updates") != "")
-		w.boolean("updates-testing", f("updates_testing") != "")
-		for i, line := range strings.Split(f("repos"), "\n") {
+		b := &tasks.BootSpec{Product: get("boot_product"), Release: get("boot_release"), Version: get("boot_version"),
+			Proxy: get("boot_proxy"), Updates: checked("boot_updates"), UpdatesTesting: checked("boot_updates_testing")}
+		for i, line := range strings.Split(v.Get("boot_repos"), "\n") {
 			fs := strings.Fields(line)
-			switch len(fs) {
-			case 0:
-				continue
-			case 2, 3:
-				w.key("boot_repos", fs[0]+"_url", fs[1])
+			switch {
+			case len(fs) == 0:
+			case (len(fs) == 2 || len(fs) == 3) && repoNameRE().MatchString(fs[0]):
+				r := tasks.Repo{Name: fs[0], URL: fs[1]}
 				if len(fs) == 3 {
-					w.key("boot_repos", fs[0]+"_mirror", fs[2])
+					r.Mirror = fs[2]
 				}
+				b.Repos = append(b.Repos, r)
 			default:
-				w.errs = append(w.errs, invalid("boot_repos", "line %d: want \"NAME URL [MIRROR]\"", i+1))
+				errs = append(errs, tasks.Invalid("boot_repos", "line %d: want \"NAME URL [MIRROR]\"", i+1))
 			}
 		}
+		sp.Boot = b
 	case tasks.TypeDVD:
-		for _, k := range []string{"name", "version", "flavor", "bugurl", "stage"} {
-			w.key("dvd_"+k, k, f(k))
-		}
-		for _, k := range []string{"nosource", "sourceisos", "force"} {
-			w.boolean(k, f(k) != "")
-		}
+		sp.DVD = &tasks.DVDSpec{Name: get("dvd_name"), Version: get("dvd_version"), Flavor: get("dvd_flavor"),
+			BugURL: get("dvd_bugurl"), Stage: get("dvd_stage"),
+			NoSource: checked("dvd_nosource"), SourceISOs: checked("dvd_sourceisos"), Force: checked("dvd_force")}
 	case tasks.TypeLive:
-		for _, k := range []string{"label", "title", "product", "releasever", "builder"} {
-			w.key("live_"+k, k, f(k))
-		}
+		sp.Live = &tasks.LiveSpec{Label: get("live_label"), Title: get("live_title"), Product: get("live_product"),
+			ReleaseVer: get("live_releasever"), Builder: get("live_builder")}
 	case tasks.TypeKSISO:
-		w.key("ksiso_iso", "iso", f("iso"))
-		w.key("ksiso_cmdline", "cmdline", f("cmdline"))
+		sp.KSISO = &tasks.KSISOSpec{ISO: get("ksiso_iso"), Cmdline: get("ksiso_cmdline")}
 	}
 	if t != tasks.TypeBoot {
 		var ref string
 		switch v.Get("ks_source") {
 		case ksUpload:
-			ref = strings.TrimSpace(v.Get("ks_main"))
+			ref = get("ks_main")
 			if ref == "" && len(order) > 0 {
 				ref = order[0]
 			}
 			if len(files) == 0 {
-				w.errs = append(w.errs, invalid("ks_files", "choose the kickstart file(s) to upload"))
+				errs = append(errs, tasks.Invalid("ks_files", "choose the kickstart file(s) to upload"))
 			}
 		case ksURL:
-			ref = v.Get("ks_url")
+			ref = get("ks_url")
 			files = nil
 		case ksStandard:
-			ref = v.Get("ks_standard")
+			ref = get("ks_standard")
 			files = nil
 		default:
-			w.errs = append(w.errs, invalid("kickstart", "choose where the kickstart comes from"))
+			errs = append(errs, tasks.Invalid("kickstart", "choose where the kickstart comes from"))
 		}
-		w.key("kickstart", "config", ref)
+		setKickstartRef(&sp, ref)
 	}
-	w.key("nvrs", "nvr", strings.Join(splitList(v.Get("nvrs")), ";"))
-	w.key("build_ids", "bid", strings.Join(splitList(v.Get("build_ids")), ";"))
-	if len(w.errs) > 0 {
-		return nil, w.errs
+	if len(errs) > 0 {
+		return nil, errs
 	}
-	res, err := spec.Parse("form", []byte(w.b.String()))
+	res, err := spec.Parse("form", spec.Marshal(&sp))
 	if err != nil {
 		var se spec.Errors
 		if errors.As(err, &se) {
-			var fe fieldErrors
-			for _, e := range se {
-				fe = append(fe, invalid(specFormField(e), "%s", e.Reason))
+			fe := make(tasks.Errors, len(se))
+			for i, e := range se {
+				fe[i] = tasks.Invalid(formName(e.Field), "%s", e.Reason)
 			}
 			return nil, fe
 		}
 		return nil, err
 	}
-	return &draft{spec: res.Spec, files: files, warnings: res.Warnings, field: formField}, nil
+	return &draft{spec: res.Spec, files: files, warnings: res.Warnings, name: formName}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/oauth2"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
@@ -97,13 +98,13 @@ func (s *Server) login(c *gin.Context) {
 
 // signInError is a failed sign-in (401), shown on an error page.
 func signInError(format string, args ...any) error {
-	return &problem{http.StatusUnauthorized, Error{CodeUnauthenticated, "sign-in failed: " + fmt.Sprintf(format, args...), ""}}
+	return tasks.Errorf(CodeUnauthenticated, "", "sign-in failed: %s", fmt.Sprintf(format, args...))
 }
 
 // callback is GET /callback: the provider sends the browser back here.
 func (s *Server) callback(c *gin.Context) {
 	if s.oidc == nil {
-		s.fail(c, &problem{http.StatusNotFound, Error{CodeNotFound, "sign-in is not configured (local mode)", ""}})
+		s.fail(c, tasks.Errorf(CodeNotFound, "", "sign-in is not configured (local mode)"))
 		return
 	}
 	ctx := c.Request.Context()

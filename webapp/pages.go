@@ -206,10 +206,13 @@ func (s *Server) submitForm(c *gin.Context) {
 	// Show every problem next to its field, keeping the input.
 	errs := map[string]string{}
 	var general []string
-	var fe fieldErrors
+	var fe tasks.Errors
 	list := []error{err}
 	if errors.As(err, &fe) {
-		list = fe
+		list = list[:0]
+		for _, e := range fe {
+			list = append(list, e)
+		}
 	}
 	status := 0
 	for _, e := range list {
@@ -217,7 +220,7 @@ func (s *Server) submitForm(c *gin.Context) {
 		if status == 0 {
 			status = st
 		}
-		if st == http.StatusInternalServerError {
+		if logged(st) {
 			s.cfg.Logger.Error("submit form", "user", u.Name, "err", e)
 		}
 		if body.Field == "" {
@@ -292,7 +295,7 @@ func (s *Server) dashboard(c *gin.Context) {
 // reads the stored summaries of the builds, not their records.
 func (s *Server) dashList(c *gin.Context, q listQuery) ([]tasks.Summary, string, error) {
 	if q.Arch == "" && q.Release == "" && q.Text == "" && (q.Owner == "" || q.State == "") {
-		p, err := s.c.Store().ListSummaries(c.Request.Context(), builds.ListOptions{
+		p, err := s.buildClient.Store().ListSummaries(c.Request.Context(), builds.ListOptions{
 			Before: q.Before, Limit: q.Limit, Owner: q.Owner, State: tasks.State(q.State)})
 		if err != nil {
 			return nil, "", err

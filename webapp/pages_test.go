@@ -206,7 +206,7 @@ func TestFormErrors(t *testing.T) {
 		{"arch", map[string]string{"arch": "sparc"}, uploads(t), 422, "arch", "unknown arch"},
 		{"release", map[string]string{"release": "40"}, uploads(t), 422, "release", "not offered"},
 		{"email", map[string]string{"email": "not-an-email"}, uploads(t), 422, "email", "not a single mail address"},
-		{"staging scheme", map[string]string{"staging": "gopher://h/x"}, uploads(t), 422, "staging", "unsupported scheme"},
+		{"staging scheme", map[string]string{"staging": "gopher://h/x"}, uploads(t), 422, "staging", "unknown scheme"},
 		{"staging missing", map[string]string{"staging": ""}, uploads(t), 422, "staging", "missing: where the images go"},
 		{"nvr", map[string]string{"nvrs": "wget"}, uploads(t), 422, "nvrs", "NVR"},
 		{"build id", map[string]string{"build_ids": "12x"}, uploads(t), 422, "build_ids", "malformed Koji build ID"},

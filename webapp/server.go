@@ -14,13 +14,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/httperr"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
@@ -40,17 +40,16 @@ const (
 
 // Server serves the web app's pages and API.
 type Server struct {
-	c        *client.Client
-	rdb      redis.UniversalClient
-	cfg      Config
-	public   *url.URL
-	tokens   *auth.Tokens
-	sessions *auth.Sessions
-	oidc     *oidcProvider
-	pages    map[string]*template.Template
-
-	secretMu sync.Mutex
-	secret   []byte
+	// buildClient submits, lists and cancels builds.
+	buildClient *client.Client
+	cfg         Config
+	public      *url.URL
+	tokens      *auth.Tokens
+	sessions    *auth.Sessions
+	secret      *auth.WebSecret
+	limits      *auth.RateLimits
+	oidc        *oidcProvider
+	pages       map[string]*template.Template
 }
 
 // New returns the web app over build client c. It fills cfg's defaults and
@@ -72,9 +71,11 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		c: c, rdb: c.Redis(), cfg: cfg, public: pub, pages: pages,
+		buildClient: c, cfg: cfg, public: pub, pages: pages,
 		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
+		secret:   auth.NewWebSecret(c.Redis()),
+		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
 	}
 	if cfg.OIDC.Enabled() {
 		s.oidc = newOIDCProvider(cfg.OIDC)
@@ -136,7 +137,7 @@ func (s *Server) secure(c *gin.Context) {
 		}
 		host = strings.Trim(host, "[]")
 		if !loopbackHost(host) && !strings.EqualFold(host, s.public.Hostname()) {
-			s.fail(c, &problem{http.StatusForbidden, Error{CodeForbidden, "local mode serves loopback host names only", "Host"}})
+			s.fail(c, tasks.Errorf(CodeForbidden, "Host", "local mode serves loopback host names only"))
 			return
 		}
 	}
@@ -175,7 +176,7 @@ func (s *Server) identify(c *gin.Context) {
 	if h := c.GetHeader("Authorization"); h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			s.fail(c, &problem{http.StatusUnauthorized, Error{CodeBadToken, "Authorization must be \"Bearer TOKEN\"", "Authorization"}})
+			s.fail(c, tasks.Errorf(CodeBadToken, "Authorization", "Authorization must be \"Bearer TOKEN\""))
 			return
 		}
 		info, err := s.tokens.Verify(c.Request.Context(), strings.TrimSpace(tok))
@@ -296,33 +297,13 @@ func (s *Server) csrfMatches(c *gin.Context, ck, got string) bool {
 // csrfToken is the form token of CSRF cookie value ck: an HMAC under the
 // service's secret, so a cookie planted by a sibling domain is useless.
 func (s *Server) csrfToken(ctx context.Context, ck string) (string, error) {
-	key, err := s.key(ctx)
+	key, err := s.secret.Key(ctx)
 	if err != nil {
 		return "", err
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(ck))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
-}
-
-// key returns the service's HMAC secret, shared in Redis by all web
-// instances and created by the first.
-func (s *Server) key(ctx context.Context) ([]byte, error) {
-	s.secretMu.Lock()
-	defer s.secretMu.Unlock()
-	if s.secret != nil {
-		return s.secret, nil
-	}
-	const k = "fbs:web:secret"
-	if err := s.rdb.SetNX(ctx, k, auth.NewSecret(32), 0).Err(); err != nil {
-		return nil, fmt.Errorf("create web secret: %w", err)
-	}
-	v, err := s.rdb.Get(ctx, k).Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("read web secret: %w", err)
-	}
-	s.secret = v
-	return v, nil
 }
 
 // pageCSRF returns the CSRF token for the page being rendered, setting the
@@ -355,65 +336,39 @@ func (s *Server) setCookie(c *gin.Context, name, value string, maxAge int) {
 }
 
 // allowSubmit applies the per-user submission rate limit: a fixed window
-// counter in Redis, shared by every web instance.
+// counter in Redis (auth.RateLimits), shared by every web instance.
 func (s *Server) allowSubmit(ctx context.Context, u *auth.User) error {
 	if s.cfg.SubmitLimit < 0 {
 		return nil
 	}
 	now := time.Now()
-	win := now.UnixNano() / int64(s.cfg.SubmitWindow)
-	k := "fbs:web:rate:" + u.Name + ":" + strconv.FormatInt(win, 10)
-	var n *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		n = p.Incr(ctx, k)
-		p.Expire(ctx, k, s.cfg.SubmitWindow+time.Second)
-		return nil
-	})
+	n, end, err := s.limits.Hit(ctx, u.Name, now)
 	if err != nil {
-		return fmt.Errorf("rate limit of %s: %w", u.Name, err)
+		return err
 	}
-	if n.Val() > int64(s.cfg.SubmitLimit) {
-		end := time.Unix(0, (win+1)*int64(s.cfg.SubmitWindow))
+	if n > int64(s.cfg.SubmitLimit) {
 		return &rateLimited{retryAfter: int(end.Sub(now)/time.Second) + 1, limit: s.cfg.SubmitLimit, window: s.cfg.SubmitWindow.String()}
 	}
 	return nil
 }
 
-// fail answers with err through toHTTP: JSON for the API and /rest, an
-// error page otherwise.
+// fail answers with err through toHTTP: JSON for the API and /rest,
+// written by tasks/httperr as the monitor's are, an error page otherwise.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, body := toHTTP(err)
-	if !isAPI(c.Request) {
-		if status == http.StatusInternalServerError {
-			s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-		}
-		s.errorPage(c, status, body)
-		return
+	if logged(status) {
+		s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "err", err)
 	}
-	if status == http.StatusInternalServerError {
-		s.cfg.Logger.Error("web request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	if !isAPI(c.Request) {
+		s.errorPage(c, status, body.Error)
+		return
 	}
 	var rl *rateLimited
 	if errors.As(err, &rl) {
 		c.Header("Retry-After", strconv.Itoa(rl.retryAfter))
 	}
-	var fe fieldErrors
-	resp := gin.H{"code": body.Code, "message": body.Message}
-	if body.Field != "" {
-		resp["field"] = body.Field
-	}
-	if errors.As(err, &fe) && len(fe) > 1 {
-		var details []Error
-		for _, e := range fe {
-			_, b := toHTTP(e)
-			details = append(details, b)
-		}
-		resp["details"] = details
-	}
-	if body.Code == CodeUnauthenticated || body.Code == CodeBadToken || body.Code == CodeTokenExpired || body.Code == CodeTokenRevoked {
-		c.Header("WWW-Authenticate", `Bearer realm="fbs"`)
-	}
-	c.AbortWithStatusJSON(status, resp)
+	httperr.WriteBody(c.Writer, status, body)
+	c.Abort()
 }
 
 // isAPI reports whether r is for the JSON API (errors in JSON).

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/startstop"
 )
 
 // heartbeat tells the monitor every few seconds that this worker is alive,
@@ -18,42 +18,40 @@ type heartbeat struct {
 	info     builds.WorkerInfo
 	interval time.Duration
 	current  func() (ids []string, draining bool)
-
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	loop     startstop.Loop
 }
 
-func newHeartbeat(store *builds.Store, cfg *Config, current func() ([]string, bool)) *heartbeat {
+// heartbeatParams are what a heartbeat needs.
+type heartbeatParams struct {
+	store *builds.Store
+	cfg   *Config // filled
+	// current returns the builds running here and whether the worker
+	// drains.
+	current func() (ids []string, draining bool)
+}
+
+func newHeartbeat(p heartbeatParams) *heartbeat {
 	pid := os.Getpid()
+	cfg := p.cfg
 	return &heartbeat{
-		store: store, interval: 5 * time.Second, current: current,
+		store: p.store, interval: 5 * time.Second, current: p.current,
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,
 			Started: time.Now().UTC(),
 		},
-		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
-// Start beats until Stop.
+// Start beats now and every interval until Stop or until ctx ends; then it
+// removes the worker from the list.
 func (h *heartbeat) Start(ctx context.Context) {
-	go func() {
-		defer close(h.done)
-		t := time.NewTicker(h.interval)
-		defer t.Stop()
-		for {
-			h.beat(ctx)
-			select {
-			case <-h.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	h.loop.Start(ctx, func(ctx context.Context, stop <-chan struct{}) {
+		startstop.Every(ctx, stop, h.interval, h.beat)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.interval)
+		defer cancel()
+		_ = h.store.Leave(lctx, h.info.ID)
+	})
 }
 
 func (h *heartbeat) beat(ctx context.Context) {
@@ -64,12 +62,6 @@ func (h *heartbeat) beat(ctx context.Context) {
 	_ = h.store.Heartbeat(ctx, &info, 3*h.interval)
 }
 
-// Stop ends the heartbeat and removes the worker from the list; safe to
-// call more than once.
-func (h *heartbeat) Stop(ctx context.Context) {
-	h.once.Do(func() {
-		close(h.stop)
-		<-h.done
-		_ = h.store.Leave(ctx, h.info.ID)
-	})
-}
+// Stop ends the heartbeat once the worker left the list. It is safe to call
+// when Start never ran, and more than once.
+func (h *heartbeat) Stop() { h.loop.Stop() }

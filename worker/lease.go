@@ -4,153 +4,80 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/startstop"
 )
 
-// record is a worker's copy of a running build's record as it last wrote
-// it, and the build's payload, so that it can write them again when Redis
-// has lost them: a Redis without persistence that restarted, or a failover
-// to a replica that had not got them. Builds, their log streams (see
-// buildlog.Publisher) and then their results survive that.
-type record struct {
-	store   *builds.Store
-	payload []byte
-	log     *slog.Logger
-
-	mu sync.Mutex
-	b  *tasks.Build
-}
-
-func newRecord(store *builds.Store, b *tasks.Build, payload []byte, log *slog.Logger) *record {
-	return &record{store: store, b: b, payload: payload, log: log}
-}
-
-// update is store.Update for the running build, also applied to the copy;
-// a record Redis lost is written again from the copy with fn applied.
-func (r *record) update(ctx context.Context, fn func(*tasks.Build) error) (*tasks.Build, error) {
-	b, err := r.store.Update(ctx, r.id(), fn)
-	if errors.Is(err, builds.ErrNotFound) {
-		r.mu.Lock()
-		c := *r.b
-		r.mu.Unlock()
-		if err := fn(&c); err != nil {
-			return nil, err
-		}
-		r.set(&c)
-		restored, err := r.restore(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !restored {
-			// Written again meanwhile (by the lease keeper): update that.
-			return r.update(ctx, fn)
-		}
-		return &c, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	r.set(b)
-	return b, nil
-}
-
-func (r *record) set(b *tasks.Build) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.b = b
-}
-
-// restore writes the record again if Redis has lost it; it reports whether
-// it did.
-func (r *record) restore(ctx context.Context) (bool, error) {
-	r.mu.Lock()
-	c := *r.b
-	r.mu.Unlock()
-	err := r.store.Create(ctx, &c, r.payload)
-	if errors.Is(err, builds.ErrConflict) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	r.log.Warn("build record was lost from Redis; written again from the worker's copy", "build", c.ID)
-	return true, nil
-}
-
-func (r *record) id() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.b.ID
+// leaseKeeperParams are what a leaseKeeper needs.
+type leaseKeeperParams struct {
+	store  *builds.Store
+	id     string // the build's
+	holder string // who holds the lease: host/pid/task
+	ttl    time.Duration
+	// stop stops the build, with errCancelled on a cancel request and
+	// errLeaseLost when the lease could not be renewed for a whole TTL.
+	stop context.CancelCauseFunc
+	// rec is the worker's copy of the record, written again if Redis lost it.
+	rec *record
+	// lost is called after rec was written again, so that the log stream
+	// is checked too.
+	lost func()
+	log  *slog.Logger
 }
 
 // leaseKeeper renews a running build's lease and watches for a cancel
 // request, which it also learns from the record in case asynq's cancel
 // message was missed. If it cannot renew for a whole TTL, another worker may
 // own the build by now, so it stops the build. If the record is gone from
-// Redis, it writes it again and has the log stream checked (lost calls).
+// Redis, it writes it again and has the log stream checked.
 type leaseKeeper struct {
-	store  *builds.Store
-	id     string
-	holder string
-	ttl    time.Duration
-	cancel context.CancelCauseFunc
-	rec    *record
-	lost   func()
-
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	p    leaseKeeperParams
+	loop startstop.Loop
 }
 
-func newLeaseKeeper(store *builds.Store, id, holder string, ttl time.Duration, cancel context.CancelCauseFunc, rec *record, lost func()) *leaseKeeper {
-	return &leaseKeeper{store: store, id: id, holder: holder, ttl: ttl, cancel: cancel, rec: rec, lost: lost,
-		stop: make(chan struct{}), done: make(chan struct{})}
+func newLeaseKeeper(p leaseKeeperParams) *leaseKeeper {
+	return &leaseKeeper{p: p}
 }
 
-// Start renews the lease every third of its TTL until Stop.
+// Start renews the lease now and every third of its TTL, until Stop or
+// until ctx ends.
 func (k *leaseKeeper) Start(ctx context.Context) {
-	go func() {
-		defer close(k.done)
-		t := time.NewTicker(k.ttl / 3)
-		defer t.Stop()
+	k.loop.Start(ctx, func(ctx context.Context, stop <-chan struct{}) {
 		renewed := time.Now()
-		for {
-			select {
-			case <-k.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			rctx, cancel := context.WithTimeout(ctx, k.ttl/3)
-			err := k.store.HoldLease(rctx, k.id, k.holder, k.ttl)
-			if err == nil {
+		startstop.Every(ctx, stop, k.p.ttl/3, func(ctx context.Context) {
+			if k.renew(ctx) {
 				renewed = time.Now()
-				b, gerr := k.store.Get(rctx, k.id)
-				switch {
-				case gerr == nil && b.CancelRequested:
-					k.cancel(errCancelled)
-				case errors.Is(gerr, builds.ErrNotFound):
-					if ok, err := k.rec.restore(rctx); ok {
-						k.lost()
-					} else if err != nil {
-						k.rec.log.Warn("write lost build record again", "build", k.id, "err", err)
-					}
-				}
-			} else if time.Since(renewed) > k.ttl {
-				k.cancel(errLeaseLost)
+			} else if time.Since(renewed) > k.p.ttl {
+				k.p.stop(errLeaseLost)
 			}
-			cancel()
-		}
-	}()
+		})
+	})
 }
 
-// Stop ends the renewals; safe to call more than once.
-func (k *leaseKeeper) Stop() {
-	k.once.Do(func() { close(k.stop) })
-	<-k.done
+// renew holds the lease for another TTL and looks at the record; it
+// reports whether the lease was renewed.
+func (k *leaseKeeper) renew(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, k.p.ttl/3)
+	defer cancel()
+	if err := k.p.store.HoldLease(ctx, k.p.id, k.p.holder, k.p.ttl); err != nil {
+		return false
+	}
+	b, err := k.p.store.Get(ctx, k.p.id)
+	switch {
+	case err == nil && b.CancelRequested:
+		k.p.stop(errCancelled)
+	case errors.Is(err, builds.ErrNotFound):
+		if ok, err := k.p.rec.restore(ctx); ok {
+			k.p.lost()
+		} else if err != nil {
+			k.p.log.Warn("write lost build record again", "build", k.p.id, "err", err)
+		}
+	}
+	return true
 }
+
+// Stop ends the renewals after the one under way. It is safe to call when
+// Start never ran, and more than once.
+func (k *leaseKeeper) Stop() { k.loop.Stop() }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/reaper"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
 )
 
@@ -30,9 +31,9 @@ type Config struct {
 	// DrainTimeout is how long a shutdown waits for running builds before
 	// it stops them and hands them back to the queue (default 10 min).
 	DrainTimeout time.Duration
-	// LostBuilds is what the reaper does with a build whose worker died:
-	// "requeue" (once, then fail; the default) or "fail".
-	LostBuilds string
+	// LostBuilds is what the reaper does with a build whose worker died
+	// (default tasks.LostRequeue: once, then fail).
+	LostBuilds tasks.LostPolicy
 	// Host names this worker in records and logs (default os.Hostname()).
 	Host string
 	// TaskCheckInterval is how often an idle worker polls its queues
@@ -40,9 +41,11 @@ type Config struct {
 	// commands/s for three releases; doc/benchmarks.md, "Idle cost").
 	TaskCheckInterval time.Duration
 	// LeaseTTL is how long a build's lease lasts without renewal (default
-	// 30 s); a running build without a lease is reaped.
+	// tasks.DefaultLeaseTTL, at least tasks.MinLeaseTTL); it is renewed
+	// every third of that. A running build without a lease is reaped.
 	LeaseTTL time.Duration
-	// ReapInterval is how often the reaper looks for lost builds (default 10 s).
+	// ReapInterval is how often the reaper looks for lost builds (default
+	// tasks.DefaultReapInterval, at least tasks.MinReapInterval).
 	ReapInterval time.Duration
 	// TransferRetryFor is how long a failed transfer is retried before the
 	// build fails (default 1 h).
@@ -80,13 +83,6 @@ func (c *Config) fill() error {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 10 * time.Minute
 	}
-	switch c.LostBuilds {
-	case "":
-		c.LostBuilds = "requeue"
-	case "requeue", "fail":
-	default:
-		return fmt.Errorf("worker: lost_builds must be requeue or fail, not %q", c.LostBuilds)
-	}
 	if c.Host == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -97,11 +93,14 @@ func (c *Config) fill() error {
 	if c.TaskCheckInterval <= 0 {
 		c.TaskCheckInterval = 600 * time.Millisecond
 	}
-	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 30 * time.Second
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = tasks.DefaultLeaseTTL
 	}
-	if c.ReapInterval <= 0 {
-		c.ReapInterval = 10 * time.Second
+	if c.LeaseTTL < tasks.MinLeaseTTL {
+		return fmt.Errorf("worker: lease TTL %s is shorter than the minimum %s", c.LeaseTTL, tasks.MinLeaseTTL)
+	}
+	if c.ReapInterval == 0 {
+		c.ReapInterval = tasks.DefaultReapInterval
 	}
 	if c.TransferRetryFor <= 0 {
 		c.TransferRetryFor = time.Hour
@@ -132,7 +131,7 @@ type Server struct {
 	pipe   *pipeline.Pipeline
 	srv    *asynq.Server
 	queue  *asynq.Client
-	reaper *Reaper
+	reaper *reaper.Reaper
 	beat   *heartbeat
 	log    *slog.Logger
 
@@ -178,11 +177,15 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		},
 	})
 	s.queue = asynq.NewClientFromRedisClient(rdb)
-	s.beat = newHeartbeat(s.store, &s.cfg, s.current)
-	s.reaper = NewReaper(rdb, ReaperConfig{
+	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current})
+	r, err := reaper.New(rdb, reaper.Config{
 		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
 		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	s.reaper = r
 	return s, nil
 }
 
@@ -224,7 +227,7 @@ func (s *Server) Shutdown() {
 		t.Stop()
 		close(s.stopped)
 		s.reaper.Stop()
-		s.beat.Stop(context.Background())
+		s.beat.Stop()
 		s.queue.Close()
 		s.log.Info("worker stopped")
 	})
@@ -261,7 +264,10 @@ var (
 	errTimeout   = errors.New("build timed out")
 	errLeaseLost = errors.New("worker lost its lease on the build (Redis unreachable)")
 	errCancelled = errors.New("build cancelled")
-	errSkip      = errors.New("skip")
+	// errNotOurs ends an update of a build record that is not this
+	// worker's to change: taken by another task, over, or moved on to
+	// another attempt.
+	errNotOurs = errors.New("build record is not this worker's to change")
 )
 
 // slogAdapter lets asynq log through slog.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // Error is one problem in a spec.
@@ -21,6 +23,9 @@ type Error struct {
 	// (a missing key in a missing section).
 	Line   int
 	Reason string
+	// Field is the tasks field path of Section and Key ("arch",
+	// "ksiso.iso", "kickstart"), the name adapters map to their own.
+	Field string
 }
 
 // Error formats e as "boot.conf:12: [boot] version: must not be empty".
@@ -78,4 +83,62 @@ func name(s string) string {
 		}
 	}
 	return s
+}
+
+// Key returns the section and key of the spec of type t that hold the field
+// at path (a tasks field path): "arch" is [DEFAULT] arch, "ksiso.iso" is
+// [ksiso] iso, "kickstart" is config= and "nvr" and "bid" are keys of the
+// type's section. An empty path is the whole file.
+func Key(t tasks.ImageType, path string) (section, key string) {
+	switch path {
+	case "":
+		return "", ""
+	case tasks.FieldType, tasks.FieldArch, tasks.FieldRelease, tasks.FieldStaging, tasks.FieldEmail:
+		return defaultSection, path
+	case tasks.FieldKickstart:
+		return string(t), "config"
+	case tasks.FieldNVRs, tasks.FieldBuildIDs:
+		return string(t), path
+	}
+	if s, k, ok := strings.Cut(path, "."); ok {
+		return s, k
+	}
+	return path, ""
+}
+
+// fieldPath is the tasks field path of section and key: Key's inverse.
+func fieldPath(section, key string) string {
+	switch {
+	case section == "" || strings.EqualFold(section, defaultSection):
+		return key
+	case key == "config":
+		return tasks.FieldKickstart
+	case key == tasks.FieldNVRs, key == tasks.FieldBuildIDs:
+		return key
+	case key == "":
+		return section
+	}
+	return section + "." + key
+}
+
+// Where names the field at path of a spec of type t as the spec does:
+// "[DEFAULT] arch", "[ksiso] iso", or "spec" for the whole file.
+func Where(t tasks.ImageType, path string) string {
+	section, key := Key(t, path)
+	return where(section, key)
+}
+
+// Where names the key at fault as Where does.
+func (e *Error) Where() string { return where(e.Section, e.Key) }
+
+func where(section, key string) string {
+	switch {
+	case section != "" && key != "":
+		return "[" + section + "] " + key
+	case section != "":
+		return "[" + section + "]"
+	case key != "":
+		return key
+	}
+	return "spec"
 }

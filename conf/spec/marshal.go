@@ -10,7 +10,8 @@ import (
 
 // Marshal renders a spec as INI text in the format Parse reads: [DEFAULT]
 // and the section of the spec's type, keys in a fixed order, booleans as 0
-// or 1, lists joined by semicolons. Resubmission and the /rest API use it,
+// or 1, lists joined by semicolons, empty values left out (so Parse reports
+// a required one as missing: the web form is written with Marshal too). Resubmission and the /rest API use it,
 // so Parse(Marshal(s)) gives s back for every spec Parse produced.
 func Marshal(s *tasks.Spec) []byte {
 	var w writer
@@ -19,7 +20,7 @@ func Marshal(s *tasks.Spec) []byte {
 	w.key("arch", s.Arch)
 	w.key("release", s.Release)
 	w.key("staging", s.Staging)
-	w.opt("email", s.Email)
+	w.key("email", s.Email)
 	w.header(string(s.Type))
 	switch s.Type {
 	case tasks.TypeBoot:
@@ -30,10 +31,10 @@ func Marshal(s *tasks.Spec) []byte {
 			w.boolean("updates", b.Updates)
 			w.boolean("updates-testing", b.UpdatesTesting)
 			for _, r := range b.Repos {
-				w.opt(r.Name+"_url", r.URL)
-				w.opt(r.Name+"_mirror", r.Mirror)
+				w.key(r.Name+"_url", r.URL)
+				w.key(r.Name+"_mirror", r.Mirror)
 			}
-			w.opt("proxy", b.Proxy)
+			w.key("proxy", b.Proxy)
 		}
 	case tasks.TypeDVD:
 		if d := s.DVD; d != nil {
@@ -41,17 +42,17 @@ func Marshal(s *tasks.Spec) []byte {
 			w.key("version", d.Version)
 			w.key("flavor", d.Flavor)
 			w.key("config", d.Config)
-			w.opt("bugurl", d.BugURL)
+			w.key("bugurl", d.BugURL)
 			w.boolean("nosource", d.NoSource)
 			w.boolean("sourceisos", d.SourceISOs)
 			w.boolean("force", d.Force)
-			w.opt("stage", d.Stage)
+			w.key("stage", d.Stage)
 		}
 	case tasks.TypeLive:
 		if l := s.Live; l != nil {
 			w.key("label", l.Label)
-			w.opt("title", l.Title)
-			w.opt("product", l.Product)
+			w.key("title", l.Title)
+			w.key("product", l.Product)
 			w.key("releasever", l.ReleaseVer)
 			w.key("config", l.Config)
 			w.key("builder", l.Builder)
@@ -60,11 +61,11 @@ func Marshal(s *tasks.Spec) []byte {
 		if k := s.KSISO; k != nil {
 			w.key("iso", k.ISO)
 			w.key("config", k.Config)
-			w.opt("cmdline", k.Cmdline)
+			w.key("cmdline", k.Cmdline)
 		}
 	}
-	w.opt("nvr", strings.Join(s.NVRs, ";"))
-	w.opt("bid", strings.Join(s.BuildIDs, ";"))
+	w.key("nvr", strings.Join(s.NVRs, ";"))
+	w.key("bid", strings.Join(s.BuildIDs, ";"))
 	return w.Bytes()
 }
 
@@ -78,20 +79,16 @@ func (w *writer) header(name string) {
 }
 
 func (w *writer) key(k, v string) {
-	w.WriteString(k + "=" + quoteValue(v) + "\n")
-}
-
-func (w *writer) opt(k, v string) {
 	if v != "" {
-		w.key(k, v)
+		w.WriteString(k + "=" + quoteValue(v) + "\n")
 	}
 }
 
 func (w *writer) boolean(k string, v bool) {
 	if v {
-		w.key(k, "1")
+		w.WriteString(k + "=1\n")
 	} else {
-		w.key(k, "0")
+		w.WriteString(k + "=0\n")
 	}
 }
 

@@ -1,14 +1,12 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
-	"net"
-	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -26,6 +24,23 @@ type Result struct {
 	// Warnings are formatted like errors ("file:line: [section] key:
 	// reason") and name what was ignored and why.
 	Warnings []string `json:"warnings,omitempty"`
+
+	name string
+	idx  *inilines.Index
+}
+
+// ErrorAt is a problem that a later check found with the field at path
+// (a tasks field path such as "ksiso.iso"), placed in the file like a
+// parse error: file, line, section and key.
+func (r *Result) ErrorAt(field, reason string) *Error {
+	section, key := Key(r.Spec.Type, field)
+	e := &Error{File: r.name, Section: section, Key: key, Reason: reason, Field: field}
+	if r.idx != nil {
+		if e.Line = r.idx.KeyLine(section, key); e.Line == 0 {
+			e.Line = r.idx.SectionLine(section)
+		}
+	}
+	return e
 }
 
 // ParseFile reads and parses the spec at path; messages name path.
@@ -114,19 +129,49 @@ func Parse(name string, data []byte) (*Result, error) {
 			p.readType(&spec, s)
 		}
 	}
+	p.validate(&spec)
 	if len(p.errs) > 0 {
 		sortByLine(p.errs)
 		return nil, p.errs
 	}
-	if err := spec.Validate(); err != nil {
-		return nil, Errors{{File: name, Reason: err.Error()}}
-	}
 	sortByLine(p.warns)
-	r := &Result{Spec: spec}
+	r := &Result{Spec: spec, name: name, idx: p.idx}
 	for _, w := range p.warns {
 		r.Warnings = append(r.Warnings, w.Error())
 	}
 	return r, nil
+}
+
+// validate adds the problems tasks.Spec.Validate finds, which holds every
+// rule on a field's value, to those of the file's form, one per key.
+func (p *parser) validate(spec *tasks.Spec) {
+	err := spec.Validate()
+	if err == nil {
+		return
+	}
+	var fe tasks.Errors
+	if !errors.As(err, &fe) {
+		p.errs = append(p.errs, &Error{File: p.name, Reason: err.Error()})
+		return
+	}
+	seen := map[[2]string]bool{}
+	for _, e := range p.errs {
+		seen[[2]string{e.Section, e.Key}] = true
+	}
+	for _, e := range fe {
+		section, key := Key(spec.Type, e.Field)
+		if seen[[2]string{section, key}] || (section != defaultSection && len(p.idx.Section(section)) == 0) {
+			continue // said already, or about a section the file lacks, which is said
+		}
+		line := p.idx.KeyLine(section, key)
+		if line == 0 {
+			line = p.idx.SectionLine(section)
+		}
+		p.errorAt(section, key, line, "%s", e.Message)
+		if e.Field != tasks.FieldNVRs && e.Field != tasks.FieldBuildIDs {
+			seen[[2]string{section, key}] = true
+		}
+	}
 }
 
 type parser struct {
@@ -137,7 +182,8 @@ type parser struct {
 }
 
 func (p *parser) errorAt(section, key string, line int, format string, args ...any) {
-	p.errs = append(p.errs, &Error{File: p.name, Section: section, Key: key, Line: line, Reason: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.name, Section: section, Key: key, Line: line, Reason: fmt.Sprintf(format, args...),
+		Field: fieldPath(section, key)})
 }
 
 func (p *parser) warnAt(section, key string, line int, format string, args ...any) {
@@ -255,18 +301,16 @@ func (s *section) boolean(key string) bool {
 }
 
 // list reads a list separated by semicolons (the original's separator),
-// commas or spaces, reporting each element check rejects.
-func (s *section) list(key string, check func(string) string) []string {
+// commas or spaces.
+func (s *section) list(key string) []string {
 	v, _ := s.get(key)
-	var out []string
-	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) }) {
-		if reason := check(e); reason != "" {
-			s.errorf(key, "%s", reason)
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
+	return SplitList(v)
+}
+
+// SplitList splits a list value (nvr=, bid=) on semicolons, commas and
+// spaces, as the spec format and the web form write them.
+func SplitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) })
 }
 
 // finish reports the keys nobody asked for: the original's directory keys
@@ -290,36 +334,12 @@ func (s *section) finish() {
 func (p *parser) readDefault(d *section) tasks.Spec {
 	const every = "every spec needs one"
 	var spec tasks.Spec
-	if t := d.required("type", every); t != "" {
-		spec.Type = tasks.ImageType(t)
-		if !spec.Type.Valid() {
-			d.errorf("type", "unknown image type %q (want boot, dvd, live or ksiso)", t)
-		}
-	}
-	if a := d.required("arch", every); a != "" {
-		spec.Arch = a
-		if !tasks.ValidArch(a) {
-			d.errorf("arch", "unknown arch %q (want one of %s)", a, strings.Join(tasks.Arches, ", "))
-		}
-	}
-	if r := d.required("release", every); r != "" {
-		spec.Release = r
-		if !tasks.ValidRelease(r) {
-			d.errorf("release", "unknown release %q (want a number such as 42, or rawhide)", r)
-		}
-	}
-	if st := d.required("staging", "where the images go"); st != "" {
-		spec.Staging = st
-		if reason := checkStaging(st); reason != "" {
-			d.errorf("staging", "%s", reason)
-		}
-	}
-	if e := d.optional("email"); e != "" {
-		spec.Email = e
-		if a, err := mail.ParseAddress(e); err != nil || a.Address == "" {
-			d.errorf("email", "%q is not a single mail address", e)
-		}
-	}
+	// The values' rules are tasks.Spec.Validate's, checked in validate.
+	spec.Type = tasks.ImageType(d.required("type", every))
+	spec.Arch = d.required("arch", every)
+	spec.Release = d.required("release", every)
+	spec.Staging = d.required("staging", "where the images go")
+	spec.Email = d.optional("email")
 	d.finish()
 	return spec
 }
@@ -369,12 +389,8 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 		if l.ReleaseVer == "" {
 			l.ReleaseVer = spec.Release
 		}
-		switch l.Builder {
-		case "":
+		if l.Builder == "" {
 			l.Builder = tasks.BuilderLiveMedia
-		case tasks.BuilderLiveMedia, tasks.BuilderLiveCD:
-		default:
-			s.errorf("builder", "unknown live builder %q (want %s or %s)", l.Builder, tasks.BuilderLiveMedia, tasks.BuilderLiveCD)
 		}
 		spec.Live = l
 	case tasks.TypeKSISO:
@@ -383,25 +399,10 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 			Config:  kickstart(s, need),
 			Cmdline: s.optional("cmdline"),
 		}
-		if strings.Contains(k.ISO, "://") {
-			if reason := checkURL(k.ISO, "http", "https"); reason != "" {
-				s.errorf("iso", "%s", reason)
-			}
-		}
 		spec.KSISO = k
 	}
-	spec.NVRs = s.list("nvr", func(n string) string {
-		if !tasks.ValidNVR(n) {
-			return fmt.Sprintf("malformed NVR %q (want name-version-release, e.g. wget-1.24.5-1.fc41)", n)
-		}
-		return ""
-	})
-	spec.BuildIDs = s.list("bid", func(b string) string {
-		if n, err := strconv.Atoi(b); err != nil || n <= 0 || strings.Trim(b, "0123456789") != "" {
-			return fmt.Sprintf("malformed Koji build ID %q (want a positive number)", b)
-		}
-		return ""
-	})
+	spec.NVRs = s.list("nvr")
+	spec.BuildIDs = s.list("bid")
 	s.finish()
 }
 
@@ -547,74 +548,4 @@ func urlErr(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// checkStaging says why v is not a staging location, or "". Whether a
-// directory is allowed is the worker's decision, not the parser's.
-func checkStaging(v string) string {
-	const want = "want file:///dir, sftp://user@host[:port]/dir, ftp://[user@]host[:port]/dir, ftps://[user@]host[:port]/dir or a bare host for anonymous FTP"
-	if !strings.Contains(v, "://") {
-		if validHostPort(v) {
-			return ""
-		}
-		return fmt.Sprintf("staging %q is neither a URL nor a host name (%s)", v, want)
-	}
-	u, err := url.Parse(v)
-	if err != nil {
-		return fmt.Sprintf("staging %q is not a URL: %v", v, urlErr(err))
-	}
-	switch u.Scheme {
-	case "file":
-		if u.Host != "" {
-			return fmt.Sprintf("staging %q names host %q: a file URL is file:///absolute/dir", v, u.Host)
-		}
-		if !strings.HasPrefix(u.Path, "/") {
-			return fmt.Sprintf("staging %q has no absolute directory: a file URL is file:///absolute/dir", v)
-		}
-	case "sftp", "ftp", "ftps":
-		if u.Hostname() == "" {
-			return fmt.Sprintf("staging %q has no host", v)
-		}
-		if u.Scheme == "sftp" && u.User.Username() == "" {
-			return fmt.Sprintf("staging %q has no user: write sftp://user@host/dir", v)
-		}
-		if _, set := u.User.Password(); set {
-			return fmt.Sprintf("staging %s carries a password: specs are shown and mailed, give the worker the credentials instead", u.Redacted())
-		}
-		if p := u.Port(); p != "" {
-			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-				return fmt.Sprintf("staging %q has a bad port %q", v, p)
-			}
-		}
-	default:
-		return fmt.Sprintf("staging %q has unsupported scheme %q (%s)", v, u.Scheme, want)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Sprintf("staging %q must not have a query or fragment", v)
-	}
-	return ""
-}
-
-var hostnameRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
-})
-
-// validHostPort reports whether v is a host name or IP address with an
-// optional port.
-func validHostPort(v string) bool {
-	host := v
-	if h, port, err := net.SplitHostPort(v); err == nil {
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
-			return false
-		}
-		host = h
-	} else if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
-		host = v[1 : len(v)-1]
-		return net.ParseIP(host) != nil
-	}
-	if net.ParseIP(host) != nil {
-		return true
-	}
-	return len(host) <= 253 && hostnameRE().MatchString(host)
 }

@@ -223,32 +223,32 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "bare host with path",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=host.example.org/pub", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging "host.example.org/pub" is neither a URL nor a host name (want file:///dir, sftp://user@host[:port]/dir, ftp://[user@]host[:port]/dir, ftps://[user@]host[:port]/dir or a bare host for anonymous FTP)`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging "host.example.org/pub": neither a URL (file://, sftp://, ftp://, ftps://) nor a bare FTP host name`},
 		},
 		{
 			name: "scheme",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=scp://me@host/dir", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging "scp://me@host/dir" has unsupported scheme "scp" (want file:///dir, sftp://user@host[:port]/dir, ftp://[user@]host[:port]/dir, ftps://[user@]host[:port]/dir or a bare host for anonymous FTP)`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging URL scp://me@host/dir: unknown scheme "scp" (want file, sftp, ftp or ftps)`},
 		},
 		{
 			name: "sftp without user",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=sftp://host/dir", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging "sftp://host/dir" has no user: write sftp://user@host/dir`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging URL sftp://host/dir has no user: write sftp://user@host/dir`},
 		},
 		{
 			name: "password in staging",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=ftp://me:hunter2@host/dir", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging ftp://me:xxxxx@host/dir carries a password: specs are shown and mailed, give the worker the credentials instead`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging URL ftp://me@host/dir carries a password: specs are shown and mailed, give the worker the credentials instead`},
 		},
 		{
 			name: "bad port",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=ftp://host:99999/dir", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging "ftp://host:99999/dir" has a bad port "99999"`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging URL ftp://host:99999/dir: bad port "99999"`},
 		},
 		{
 			name: "relative file URL",
 			text: strings.Replace(base, "staging=file:///srv/fbs/staging", "staging=file://", 1),
-			want: []string{`t.conf:5: [DEFAULT] staging: staging "file://" has no absolute directory: a file URL is file:///absolute/dir`},
+			want: []string{`t.conf:5: [DEFAULT] staging: staging URL file:: file:// needs an absolute directory (file:///dir)`},
 		},
 		{
 			name: "email list",

@@ -5,7 +5,9 @@
 // Each series is a set of fields of one Redis hash, incremented with HINCRBY:
 // one field per bucket (not cumulative; the reader sums them), a count and a
 // sum in milliseconds. Bucket fields carry their upper bound ("le=60"), so a
-// change of bucket layout never mixes old counts into the wrong bucket.
+// change of bucket layout never mixes old counts into the wrong bucket. The
+// hashes are rediskey.BuildSeconds and rediskey.StageSeconds; Recorder is
+// the only code that reads or writes them.
 package metrics
 
 import (
@@ -21,12 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
-)
-
-// Redis hashes holding the histograms.
-const (
-	keyBuild = "fbs:metrics:build_seconds"
-	keyStage = "fbs:metrics:stage_seconds"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // BuildBuckets are the upper bounds, in seconds, of the build duration
@@ -60,7 +57,7 @@ func (r *Recorder) BuildDone(ctx context.Context, typ tasks.ImageType, state tas
 	if !state.Final() {
 		return fmt.Errorf("record build duration: state %q is not final", state)
 	}
-	return r.observe(ctx, keyBuild, string(typ)+"/"+string(state), BuildBuckets, d)
+	return r.observe(ctx, rediskey.BuildSeconds, string(typ)+"/"+string(state), BuildBuckets, d)
 }
 
 // StageDone records that a pipeline stage took d.
@@ -68,7 +65,7 @@ func (r *Recorder) StageDone(ctx context.Context, stage tasks.Stage, d time.Dura
 	if stage == "" || strings.ContainsAny(string(stage), "/\n") {
 		return fmt.Errorf("record stage duration: bad stage name %q", stage)
 	}
-	return r.observe(ctx, keyStage, string(stage), StageBuckets, d)
+	return r.observe(ctx, rediskey.StageSeconds, string(stage), StageBuckets, d)
 }
 
 func (r *Recorder) observe(ctx context.Context, key, series string, buckets []float64, d time.Duration) error {
@@ -121,8 +118,8 @@ func (r *Recorder) Histograms(ctx context.Context) ([]Histogram, error) {
 		labels      []string
 		buckets     []float64
 	}{
-		{keyBuild, FamilyBuild, []string{"type", "state"}, BuildBuckets},
-		{keyStage, FamilyStage, []string{"stage"}, StageBuckets},
+		{rediskey.BuildSeconds, FamilyBuild, []string{"type", "state"}, BuildBuckets},
+		{rediskey.StageSeconds, FamilyStage, []string{"stage"}, StageBuckets},
 	} {
 		m, err := r.rdb.HGetAll(ctx, f.key).Result()
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/monitor/metrics"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 )
 
@@ -94,7 +95,7 @@ func TestRecorderRejects(t *testing.T) {
 		t.Errorf("after refused records: Histograms = %v, %v; want none", h, err)
 	}
 	// A foreign field in the hash is reported, naming it.
-	rdb.HSet(ctx, "fbs:metrics:stage_seconds", "junk", "1")
+	rdb.HSet(ctx, rediskey.StageSeconds, "junk", "1")
 	if _, err := r.Histograms(ctx); err == nil || !strings.Contains(err.Error(), `"junk"`) {
 		t.Errorf("Histograms over a foreign field: err = %v, want one naming \"junk\"", err)
 	}

@@ -6,6 +6,9 @@
 // file in the outbox. Without an SMTP server every mail goes to the outbox,
 // which `fbs serve` lists (Outbox, OpenMessage).
 //
+// The server takes its own settings (Config, SMTP), not the service's
+// configuration: the command maps the [smtp] section onto them.
+//
 // Mails are multipart plain text and HTML (html/template, so a kickstart
 // name or log line is escaped). Links point at Config.PublicURL, never at a
 // guessed address.
@@ -21,7 +24,7 @@
 //     is set (kept 30 days); every run checks it first, so a task run again
 //     after a successful send (its completion lost, enqueued again after
 //     retention) sends nothing. A lock key keeps two runs from sending at
-//     once.
+//     once. Both keys are the ledger's (ledger.go; names in tasks/rediskey).
 //   - If Redis does not take the key after a send, the process remembers
 //     the mail and does not send it again.
 //

@@ -191,7 +191,7 @@ func TestExactlyOnce(t *testing.T) {
 	if _, err := b.queue.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Fatalf("second enqueue: %v, want a task ID conflict", err)
 	}
-	b.enqueue(t, bd.ID, tasks.MailSubmitted) // tasks.EnqueueNotify takes the conflict as done
+	b.enqueue(t, bd.ID, tasks.MailSubmitted) // client.EnqueueNotify takes the conflict as done
 	b.waitTask(t, bd.ID, tasks.MailSubmitted, asynq.TaskStateCompleted)
 
 	// The task runs again after the mail went out.
@@ -391,7 +391,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 	t.Parallel()
 	const wrong = "wrong-Pa55word-never-logged"
 	b := setup(t, setupOpts{smtp: smtptest.Options{TLS: smtptest.TLSStartTLS, Username: "fbs", Password: password}})
-	if err := os.WriteFile(b.cfg.SMTP.PasswordFile, []byte(wrong), 0o600); err != nil {
+	if err := os.WriteFile(b.passwordFile, []byte(wrong), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	bd := b.newBuild(t, nil)
@@ -401,7 +401,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(b.cfg.SMTP.PasswordFile, []byte(password+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(b.passwordFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b.smtp.Wait(t, 1, waitLimit)
@@ -521,44 +521,6 @@ func outboxSubjects(t *testing.T, dir string) []string {
 	return out
 }
 
-func TestNewTask(t *testing.T) {
-	t.Parallel()
-	id := tasks.NewBuildID()
-	task, err := tasks.NewNotifyTask(id, tasks.MailFinished)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if task.Type() != tasks.TypeNotify {
-		t.Errorf("type %q", task.Type())
-	}
-	for name, bad := range map[string]func() error{
-		"bad id":   func() error { _, err := tasks.NewNotifyTask("../x", tasks.MailSubmitted); return err },
-		"bad kind": func() error { _, err := tasks.NewNotifyTask(id, "started"); return err },
-	} {
-		if err := bad(); err == nil {
-			t.Errorf("%s: tasks.NewNotifyTask accepted it", name)
-		}
-	}
-}
-
-// TestRetrySpan checks the default schedule: retries for about a day.
-func TestRetrySpan(t *testing.T) {
-	t.Parallel()
-	var total time.Duration
-	for n := range tasks.NotifyMaxRetry {
-		total += tasks.NotifyRetryDelay(n)
-	}
-	if total < 23*time.Hour || total > 25*time.Hour {
-		t.Errorf("%d retries span %v, want about 24h", tasks.NotifyMaxRetry, total)
-	}
-	if d := tasks.NotifyRetryDelay(0); d != 30*time.Second {
-		t.Errorf("first retry after %v", d)
-	}
-	if d := tasks.NotifyRetryDelay(100); d != time.Hour {
-		t.Errorf("late retry after %v, want the 1h cap", d)
-	}
-}
-
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t).Client()
@@ -569,10 +531,11 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no smtp no outbox", notify.Config{}, "no SMTP host and no outbox directory"},
 		{"bad public url", notify.Config{OutboxDir: "/x", PublicURL: "ftp://x"}, `public URL "ftp://x" is not an http(s) URL`},
-		{"bad tls", notify.Config{SMTP: conf.SMTP{Host: "h", TLS: "ssl"}}, `SMTP tls "ssl" is not one of none, starttls, tls`},
-		{"bad port", notify.Config{SMTP: conf.SMTP{Host: "h", Port: 70000}}, "SMTP port 70000 is out of range"},
-		{"missing password file", notify.Config{SMTP: conf.SMTP{Host: "h", Username: "u", PasswordFile: "/nonexistent/pw"}}, "read SMTP password"},
-		{"bad from", notify.Config{OutboxDir: "/x", SMTP: conf.SMTP{From: "not an address"}}, `sender address "not an address"`},
+		{"bad tls", notify.Config{SMTP: notify.SMTP{Host: "h", TLS: "ssl"}}, `SMTP tls "ssl" is not one of none, starttls, tls`},
+		{"bad port", notify.Config{SMTP: notify.SMTP{Host: "h", Port: 70000}}, "SMTP port 70000 is out of range"},
+		{"missing password file", notify.Config{SMTP: notify.SMTP{Host: "h", Username: "u", Password: conf.SMTP{PasswordFile: "/nonexistent/pw"}.Password}}, "read SMTP password"},
+		{"user without password", notify.Config{SMTP: notify.SMTP{Host: "h", Username: "u"}}, "SMTP user u has no password"},
+		{"bad from", notify.Config{OutboxDir: "/x", SMTP: notify.SMTP{From: "not an address"}}, `sender address "not an address"`},
 	}
 	for _, tc := range tests {
 		_, err := notify.New(r, tc.cfg)

@@ -2,9 +2,7 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +15,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
@@ -32,11 +29,45 @@ const (
 	CounterFailed = "emails_failed"
 )
 
+// SMTP is the mail server the mails go through. The command maps the
+// [smtp] section of the configuration onto it.
+type SMTP struct {
+	// Host is the mail server; "" means no SMTP: mails are written as
+	// .eml files to Config.OutboxDir instead.
+	Host string
+	// Port is the server's port. Default 25.
+	Port int
+	// TLS is how the connection is secured. Default TLSStartTLS.
+	TLS TLSMode
+	// Username, if set, authenticates with the password Password returns.
+	Username string
+	// Password returns the password of Username. It is called once by New,
+	// so a missing password file shows at start, and again for every
+	// delivery, so a rotated password is picked up. Required with
+	// Username.
+	Password func() (string, error)
+	// From is the sender address. Default fbs@localhost.
+	From string
+}
+
+// TLSMode is how the connection to the mail server is secured.
+type TLSMode string
+
+// TLS modes, the words of the [smtp] tls key.
+const (
+	// TLSNone is plain SMTP.
+	TLSNone TLSMode = "none"
+	// TLSStartTLS upgrades a plain connection with STARTTLS.
+	TLSStartTLS TLSMode = "starttls"
+	// TLSImplicit speaks TLS from the start (SMTPS, port 465).
+	TLSImplicit TLSMode = "tls"
+)
+
 // Config configures a Server.
 type Config struct {
 	// SMTP is the mail server. Host "" means no SMTP: mails are written
 	// as .eml files to OutboxDir instead.
-	SMTP conf.SMTP
+	SMTP SMTP
 	// OutboxDir receives the mails when there is no SMTP server, and the
 	// mails given up on after a day of retries when there is one. The
 	// caller passes <data_dir>/outbox. Required without SMTP.
@@ -107,12 +138,15 @@ func (c *Config) fill() error {
 	}
 	switch c.SMTP.TLS {
 	case "":
-		c.SMTP.TLS = conf.TLSStartTLS
-	case conf.TLSNone, conf.TLSStartTLS, conf.TLSImplicit:
+		c.SMTP.TLS = TLSStartTLS
+	case TLSNone, TLSStartTLS, TLSImplicit:
 	default:
 		return fmt.Errorf("notifications: SMTP tls %q is not one of none, starttls, tls", c.SMTP.TLS)
 	}
 	if c.SMTP.Username != "" {
+		if c.SMTP.Password == nil {
+			return fmt.Errorf("notifications: SMTP user %s has no password", c.SMTP.Username)
+		}
 		// Read once now so a missing password file shows at start, not a
 		// day later; it is read again for every delivery so a rotated
 		// password is picked up.
@@ -127,8 +161,8 @@ func (c *Config) fill() error {
 // queue. Start runs it; Shutdown stops it.
 type Server struct {
 	cfg    Config
-	rdb    redis.UniversalClient
 	store  *builds.Store
+	ledger ledger
 	srv    *asynq.Server
 	log    *slog.Logger
 	tmpl   *templates
@@ -164,7 +198,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
 		domain = from.Address[at+1:]
 	}
 	s := &Server{
-		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), log: cfg.Logger, tmpl: tmpl, from: from, domain: domain,
+		cfg: cfg, store: builds.NewStore(rdb), ledger: ledger{rdb}, log: cfg.Logger, tmpl: tmpl, from: from, domain: domain,
 		unrecorded: map[string]bool{},
 	}
 	if cfg.SMTP.Host != "" {
@@ -236,14 +270,6 @@ func (s *Server) Shutdown() {
 // or another sender holds the mail. It is retried without counting.
 var errNotYet = errors.New("not yet")
 
-const (
-	keySentPrefix = "fbs:notify:sent:"
-	keyLockPrefix = "fbs:notify:lock:"
-	// sentTTL keeps the dedupe key well past tasks.NotifyRetention, so a task enqueued
-	// again after asynq forgot the first still sends nothing.
-	sentTTL = 30 * 24 * time.Hour
-)
-
 // process sends one mail. See the package doc for the delivery guarantee.
 func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeNotifyPayload(t.Payload())
@@ -259,11 +285,11 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 		s.record(ctx, log, key)
 		return nil
 	}
-	sent, err := s.rdb.Exists(ctx, keySentPrefix+key).Result()
+	sent, err := s.ledger.sent(ctx, key)
 	if err != nil {
-		return fmt.Errorf("check whether the %s mail of build %s was sent: %w", p.Kind, p.ID, err)
+		return err
 	}
-	if sent > 0 {
+	if sent {
 		log.Info("mail already sent; not sending again")
 		return nil
 	}
@@ -365,30 +391,21 @@ func (s *Server) failed(ctx context.Context, log *slog.Logger, t *asynq.Task, p 
 
 // lock takes the per-mail send lock; the returned func releases it.
 func (s *Server) lock(ctx context.Context, key string) (func(), error) {
-	var tok [16]byte
-	_, _ = rand.Read(tok[:])
-	token := hex.EncodeToString(tok[:])
-	ok, err := s.rdb.SetNX(ctx, keyLockPrefix+key, token, s.cfg.SendTimeout+time.Minute).Result()
+	token, err := s.ledger.lock(ctx, key, s.cfg.SendTimeout+time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("lock mail %s: %w", key, err)
+		return nil, err
 	}
-	if !ok {
+	if token == "" {
 		return nil, fmt.Errorf("mail %s is being sent by another run: %w", key, errNotYet)
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := unlockScript.Run(ctx, s.rdb, []string{keyLockPrefix + key}, token).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		if err := s.ledger.unlock(ctx, key, token); err != nil {
 			s.log.Warn("release mail lock", "mail", key, "err", err)
 		}
 	}, nil
 }
-
-// unlockScript deletes a lock only if it is still ours.
-var unlockScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
 
 // record stores that mail key was sent, retrying briefly; if Redis does
 // not take it, the process remembers it instead.
@@ -397,7 +414,7 @@ func (s *Server) record(ctx context.Context, log *slog.Logger, key string) {
 	defer cancel()
 	var err error
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
-		if err = s.rdb.Set(ctx, keySentPrefix+key, time.Now().UTC().Format(time.RFC3339), sentTTL).Err(); err == nil {
+		if err = s.ledger.markSent(ctx, key, time.Now()); err == nil {
 			s.mu.Lock()
 			delete(s.unrecorded, key)
 			s.mu.Unlock()
@@ -437,7 +454,7 @@ func (m *mailer) String() string {
 	if m == nil {
 		return ""
 	}
-	s := m.addr() + " tls=" + m.cfg.TLS
+	s := m.addr() + " tls=" + string(m.cfg.TLS)
 	if m.cfg.Username != "" {
 		s += " user=" + m.cfg.Username
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/testing/smtptest"
 )
@@ -40,6 +41,8 @@ type bundle struct {
 	cfg    notify.Config
 	logs   *syncBuffer
 	outbox string
+	// passwordFile holds the SMTP password when the server wants one.
+	passwordFile string
 }
 
 type setupOpts struct {
@@ -65,16 +68,19 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	}
 	if !o.outbox {
 		b.smtp = smtptest.Start(t, o.smtp)
-		cfg.SMTP = conf.SMTP{Host: b.smtp.Host, Port: b.smtp.Port, TLS: o.smtp.TLS, From: "Fedora Build Service <fbs@builds.example.org>"}
+		cfg.SMTP = notify.SMTP{Host: b.smtp.Host, Port: b.smtp.Port, TLS: notify.TLSMode(o.smtp.TLS), From: "Fedora Build Service <fbs@builds.example.org>"}
 		if cfg.SMTP.TLS == "" {
-			cfg.SMTP.TLS = conf.TLSNone
+			cfg.SMTP.TLS = notify.TLSNone
 		}
 		if o.smtp.Username != "" {
-			pw := filepath.Join(t.TempDir(), "smtp-password")
-			if err := os.WriteFile(pw, []byte(o.smtp.Password+"\n"), 0o600); err != nil {
+			// The password comes from a file, as conf reads it, so a
+			// test can rotate it.
+			b.passwordFile = filepath.Join(t.TempDir(), "smtp-password")
+			if err := os.WriteFile(b.passwordFile, []byte(o.smtp.Password+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg.SMTP.Username, cfg.SMTP.PasswordFile = o.smtp.Username, pw
+			cfg.SMTP.Username = o.smtp.Username
+			cfg.SMTP.Password = conf.SMTP{PasswordFile: b.passwordFile}.Password
 		}
 		cfg.TLS = b.smtp.ClientTLS()
 	}
@@ -153,7 +159,7 @@ func (b *bundle) appendLog(t *testing.T, id string, n int, text func(int) string
 
 func (b *bundle) enqueue(t *testing.T, id string, kind tasks.MailKind) {
 	t.Helper()
-	if err := tasks.EnqueueNotify(context.Background(), b.queue, id, kind); err != nil {
+	if err := client.EnqueueNotify(context.Background(), b.queue, id, kind); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 }

@@ -11,13 +11,11 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"github.com/fedora-fbs/fbs/conf"
 )
 
 // mailer delivers one message to an SMTP server.
 type mailer struct {
-	cfg     conf.SMTP
+	cfg     SMTP
 	tls     *tls.Config
 	timeout time.Duration
 }
@@ -61,13 +59,13 @@ func (m *mailer) send(ctx context.Context, from string, to []string, msg []byte)
 	}
 	var c *smtp.Client
 	switch m.cfg.TLS {
-	case conf.TLSImplicit:
+	case TLSImplicit:
 		tc := tls.Client(conn, tlsConf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail("TLS handshake", err)
 		}
 		c = smtp.NewClient(tc)
-	case conf.TLSStartTLS:
+	case TLSStartTLS:
 		c, err = smtp.NewClientStartTLS(conn, tlsConf)
 		if err != nil {
 			return fail("STARTTLS", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // LogLine is one numbered line of a build log. Line numbers start at 1.
@@ -163,7 +164,7 @@ func (s *Store) AppendLogText(ctx context.Context, id string, first int, text []
 		}
 		args = append(args, n, k, "l", run)
 	}
-	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), keyStats}, args...).Int()
+	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), rediskey.Counters}, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("publish log of build %s: %w", id, err)
 	}

@@ -2,7 +2,10 @@
 // carry them: one JSON record per build and its summary (tasks.Summary,
 // written with it in one transaction, for lists), an index newest first,
 // the set of running builds the reaper watches, the per-build lease of the
-// worker that runs it, and the payload needed to queue a build again.
+// worker that runs it, the payload needed to queue a build again, the log
+// streams (log.go), the workers' heartbeats (workers.go) and the
+// service-wide counters. Store is the only code that reads or writes those
+// keys; their names, types and lifetimes are listed in tasks/rediskey.
 package builds
 
 import (
@@ -15,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // ErrNotFound is returned for an unknown build ID.
@@ -24,24 +28,11 @@ var ErrNotFound = errors.New("build not found")
 // record is not in a state that allows it (for example a stale worker).
 var ErrConflict = errors.New("build record changed by someone else")
 
-const (
-	keyIndex   = "fbs:builds"
-	keyRunning = "fbs:builds:running"
-	keyByState = "fbs:builds:bystate"
-	keyStats   = "fbs:stats"
-)
-
-func keyBuild(id string) string   { return "fbs:build:" + id }
-func keySummary(id string) string { return "fbs:summary:" + id }
-func keyOwner(o string) string    { return "fbs:builds:owner:" + o }
-func keyState(st tasks.State) string {
-	return "fbs:builds:state:" + string(st)
-}
-func keyPayload(id string) string { return "fbs:payload:" + id }
-func keyLease(id string) string   { return "fbs:lease:" + id }
+// keyState is the index of the builds in state st.
+func keyState(st tasks.State) string { return rediskey.BuildsIn(string(st)) }
 
 // LogKey is the Redis stream that carries the log lines of build id.
-func LogKey(id string) string { return "fbs:log:" + id }
+func LogKey(id string) string { return rediskey.Log(id) }
 
 // Store reads and writes build records.
 type Store struct {
@@ -62,7 +53,7 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 	if err != nil {
 		return fmt.Errorf("encode summary of build %s: %w", b.ID, err)
 	}
-	ok, err := s.rdb.SetNX(ctx, keyBuild(b.ID), data, 0).Result()
+	ok, err := s.rdb.SetNX(ctx, rediskey.Build(b.ID), data, 0).Result()
 	if err != nil {
 		return fmt.Errorf("store build %s: %w", b.ID, err)
 	}
@@ -70,17 +61,17 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 		return fmt.Errorf("store build %s: %w", b.ID, ErrConflict)
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keyPayload(b.ID), payload, 0)
+		p.Set(ctx, rediskey.Payload(b.ID), payload, 0)
 		// The summary is written with the indexes: no list can reach the
 		// build before it has one.
-		p.Set(ctx, keySummary(b.ID), sum, 0)
+		p.Set(ctx, rediskey.Summary(b.ID), sum, 0)
 		// Score 0 for all: the indexes are ordered by ID, and IDs sort by
 		// time. Owner and state indexes let filtered lists read only what
 		// they return.
-		p.ZAdd(ctx, keyIndex, redis.Z{Score: 0, Member: b.ID})
-		p.ZAdd(ctx, keyOwner(b.Owner), redis.Z{Score: 0, Member: b.ID})
+		p.ZAdd(ctx, rediskey.Builds, redis.Z{Score: 0, Member: b.ID})
+		p.ZAdd(ctx, rediskey.BuildsOf(b.Owner), redis.Z{Score: 0, Member: b.ID})
 		p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: b.ID})
-		p.HIncrBy(ctx, keyByState, string(b.State), 1)
+		p.HIncrBy(ctx, rediskey.CountByState, string(b.State), 1)
 		return nil
 	})
 	if err != nil {
@@ -98,13 +89,13 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if b != nil {
-			p.HIncrBy(ctx, keyByState, string(b.State), -1)
-			p.ZRem(ctx, keyOwner(b.Owner), id)
+			p.HIncrBy(ctx, rediskey.CountByState, string(b.State), -1)
+			p.ZRem(ctx, rediskey.BuildsOf(b.Owner), id)
 			p.ZRem(ctx, keyState(b.State), id)
 		}
-		p.Del(ctx, keyBuild(id), keySummary(id), keyPayload(id), keyLease(id), LogKey(id))
-		p.ZRem(ctx, keyIndex, id)
-		p.SRem(ctx, keyRunning, id)
+		p.Del(ctx, rediskey.Build(id), rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id), LogKey(id))
+		p.ZRem(ctx, rediskey.Builds, id)
+		p.SRem(ctx, rediskey.Running, id)
 		return nil
 	})
 	if err != nil {
@@ -118,7 +109,7 @@ func (s *Store) Get(ctx context.Context, id string) (*tasks.Build, error) {
 	if !tasks.ValidBuildID(id) {
 		return nil, fmt.Errorf("build %q: %w", id, ErrNotFound)
 	}
-	data, err := s.rdb.Get(ctx, keyBuild(id)).Bytes()
+	data, err := s.rdb.Get(ctx, rediskey.Build(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("build %s: %w", id, ErrNotFound)
 	}
@@ -138,7 +129,7 @@ func decode(id string, data []byte) (*tasks.Build, error) {
 
 // Payload returns the encoded task payload of build id.
 func (s *Store) Payload(ctx context.Context, id string) ([]byte, error) {
-	data, err := s.rdb.Get(ctx, keyPayload(id)).Bytes()
+	data, err := s.rdb.Get(ctx, rediskey.Payload(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("payload of build %s: %w", id, ErrNotFound)
 	}
@@ -152,7 +143,7 @@ func (s *Store) Payload(ctx context.Context, id string) ([]byte, error) {
 // changes the record meanwhile, fn runs again on the new record. fn returns
 // an error to leave the record unchanged; Update returns that error.
 func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) error) (*tasks.Build, error) {
-	key := keyBuild(id)
+	key := rediskey.Build(id)
 	var out *tasks.Build
 	txf := func(tx *redis.Tx) error {
 		data, err := tx.Get(ctx, key).Bytes()
@@ -182,17 +173,17 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 			// Record and summary change in one transaction, on the
 			// record as read (WATCH): they never disagree.
 			p.Set(ctx, key, next, 0)
-			p.Set(ctx, keySummary(id), sum, 0)
+			p.Set(ctx, rediskey.Summary(id), sum, 0)
 			// A build waiting for a transfer retry holds no lease: it is
 			// not for the reaper.
 			if b.State == tasks.StateRunning && b.Waiting == "" {
-				p.SAdd(ctx, keyRunning, id)
+				p.SAdd(ctx, rediskey.Running, id)
 			} else {
-				p.SRem(ctx, keyRunning, id)
+				p.SRem(ctx, rediskey.Running, id)
 			}
 			if was != b.State {
-				p.HIncrBy(ctx, keyByState, string(was), -1)
-				p.HIncrBy(ctx, keyByState, string(b.State), 1)
+				p.HIncrBy(ctx, rediskey.CountByState, string(was), -1)
+				p.HIncrBy(ctx, rediskey.CountByState, string(b.State), 1)
 				p.ZRem(ctx, keyState(was), id)
 				p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: id})
 			}
@@ -233,7 +224,7 @@ type ListOptions struct {
 // every record read.
 func (s *Store) List(ctx context.Context, opts ListOptions) ([]*tasks.Build, error) {
 	var out []*tasks.Build
-	read := scanRead{key: keyBuild, readAhead: opts.Match != nil || (opts.Owner != "" && opts.State != "")}
+	read := scanRead{key: rediskey.Build, readAhead: opts.Match != nil || (opts.Owner != "" && opts.State != "")}
 	err := s.scan(ctx, opts, read, func(id, raw string) (bool, error) {
 		b, err := decode(id, []byte(raw))
 		if err != nil {
@@ -272,13 +263,13 @@ type Page struct {
 // the state index and the read of its record is left out, as List leaves
 // it out: a page never disagrees with its filter.
 func (s *Store) ListJSON(ctx context.Context, opts ListOptions) (*Page, error) {
-	return s.listJSON(ctx, opts, keyBuild, nil)
+	return s.listJSON(ctx, opts, rediskey.Build, nil)
 }
 
 // ListSummaries is ListJSON for summaries (tasks.Summary): a page of them
 // is about a quarter of the bytes of a page of records.
 func (s *Store) ListSummaries(ctx context.Context, opts ListOptions) (*Page, error) {
-	return s.listJSON(ctx, opts, keySummary, s.summaryOfRecord)
+	return s.listJSON(ctx, opts, rediskey.Summary, s.summaryOfRecord)
 }
 
 // summaryOfRecord makes the summary of a build stored before summaries
@@ -355,10 +346,10 @@ func (opts ListOptions) bounds() (index, max string, limit int, err error) {
 		}
 		max = "(" + opts.Before
 	}
-	index = keyIndex
+	index = rediskey.Builds
 	switch {
 	case opts.Owner != "":
-		index = keyOwner(opts.Owner)
+		index = rediskey.BuildsOf(opts.Owner)
 	case opts.State != "":
 		index = keyState(opts.State)
 	}
@@ -432,7 +423,7 @@ func (s *Store) scan(ctx context.Context, opts ListOptions, read scanRead, keep 
 
 // Running returns the IDs of the builds in state running.
 func (s *Store) Running(ctx context.Context) ([]string, error) {
-	ids, err := s.rdb.SMembers(ctx, keyRunning).Result()
+	ids, err := s.rdb.SMembers(ctx, rediskey.Running).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list running builds: %w", err)
 	}
@@ -443,7 +434,7 @@ func (s *Store) Running(ctx context.Context) ([]string, error) {
 // running a build renews it while it runs; a running build without a lease
 // has lost its worker.
 func (s *Store) HoldLease(ctx context.Context, id, holder string, ttl time.Duration) error {
-	if err := s.rdb.Set(ctx, keyLease(id), holder, ttl).Err(); err != nil {
+	if err := s.rdb.Set(ctx, rediskey.Lease(id), holder, ttl).Err(); err != nil {
 		return fmt.Errorf("renew lease of build %s: %w", id, err)
 	}
 	return nil
@@ -451,7 +442,7 @@ func (s *Store) HoldLease(ctx context.Context, id, holder string, ttl time.Durat
 
 // DropLease removes the lease of build id.
 func (s *Store) DropLease(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, keyLease(id)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, rediskey.Lease(id)).Err(); err != nil {
 		return fmt.Errorf("drop lease of build %s: %w", id, err)
 	}
 	return nil
@@ -459,7 +450,7 @@ func (s *Store) DropLease(ctx context.Context, id string) error {
 
 // LeaseHolder returns who holds the lease of build id, or "" if nobody does.
 func (s *Store) LeaseHolder(ctx context.Context, id string) (string, error) {
-	h, err := s.rdb.Get(ctx, keyLease(id)).Result()
+	h, err := s.rdb.Get(ctx, rediskey.Lease(id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
@@ -472,7 +463,7 @@ func (s *Store) LeaseHolder(ctx context.Context, id string) (string, error) {
 // Lock takes a short exclusive lock named name for ttl; it reports whether
 // this caller got it. Reapers on several hosts use it so one acts per build.
 func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, "fbs:lock:"+name, "1", ttl).Result()
+	ok, err := s.rdb.SetNX(ctx, rediskey.Lock(name), "1", ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("take lock %s: %w", name, err)
 	}
@@ -481,7 +472,7 @@ func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (bool,
 
 // CountByState returns how many builds are in each state.
 func (s *Store) CountByState(ctx context.Context) (map[tasks.State]int64, error) {
-	m, err := s.rdb.HGetAll(ctx, keyByState).Result()
+	m, err := s.rdb.HGetAll(ctx, rediskey.CountByState).Result()
 	if err != nil {
 		return nil, fmt.Errorf("count builds: %w", err)
 	}
@@ -497,7 +488,7 @@ func (s *Store) CountByState(ctx context.Context) (map[tasks.State]int64, error)
 // Count adds n to the service-wide counter name (log lines published,
 // emails sent...), kept in Redis so every host's work adds up.
 func (s *Store) Count(ctx context.Context, name string, n int64) error {
-	if err := s.rdb.HIncrBy(ctx, keyStats, name, n).Err(); err != nil {
+	if err := s.rdb.HIncrBy(ctx, rediskey.Counters, name, n).Err(); err != nil {
 		return fmt.Errorf("count %s: %w", name, err)
 	}
 	return nil
@@ -505,7 +496,7 @@ func (s *Store) Count(ctx context.Context, name string, n int64) error {
 
 // Counters returns the service-wide counters.
 func (s *Store) Counters(ctx context.Context) (map[string]int64, error) {
-	m, err := s.rdb.HGetAll(ctx, keyStats).Result()
+	m, err := s.rdb.HGetAll(ctx, rediskey.Counters).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read counters: %w", err)
 	}

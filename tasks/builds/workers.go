@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-const keyWorkers = "fbs:workers"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
+)
 
 // WorkerInfo is what a worker tells about itself in its heartbeat.
 type WorkerInfo struct {
@@ -36,8 +36,8 @@ func (s *Store) Heartbeat(ctx context.Context, w *WorkerInfo, ttl time.Duration)
 		return fmt.Errorf("encode worker %s: %w", w.ID, err)
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keyWorkers+":"+w.ID, data, ttl)
-		p.SAdd(ctx, keyWorkers, w.ID)
+		p.Set(ctx, rediskey.Worker(w.ID), data, ttl)
+		p.SAdd(ctx, rediskey.Workers, w.ID)
 		return nil
 	})
 	if err != nil {
@@ -49,8 +49,8 @@ func (s *Store) Heartbeat(ctx context.Context, w *WorkerInfo, ttl time.Duration)
 // Leave removes worker id at once (a clean shutdown).
 func (s *Store) Leave(ctx context.Context, id string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, keyWorkers+":"+id)
-		p.SRem(ctx, keyWorkers, id)
+		p.Del(ctx, rediskey.Worker(id))
+		p.SRem(ctx, rediskey.Workers, id)
 		return nil
 	})
 	if err != nil {
@@ -61,15 +61,15 @@ func (s *Store) Leave(ctx context.Context, id string) error {
 
 // Workers returns the workers alive, by host; it forgets the dead ones.
 func (s *Store) Workers(ctx context.Context) ([]*WorkerInfo, error) {
-	ids, err := s.rdb.SMembers(ctx, keyWorkers).Result()
+	ids, err := s.rdb.SMembers(ctx, rediskey.Workers).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
 	}
 	var out []*WorkerInfo
 	for _, id := range ids {
-		data, err := s.rdb.Get(ctx, keyWorkers+":"+id).Bytes()
+		data, err := s.rdb.Get(ctx, rediskey.Worker(id)).Bytes()
 		if err != nil {
-			s.rdb.SRem(ctx, keyWorkers, id)
+			s.rdb.SRem(ctx, rediskey.Workers, id)
 			continue
 		}
 		var w WorkerInfo

@@ -1,6 +1,9 @@
 // Package client is how fbs submits, inspects, cancels and follows builds
 // through Redis: the CLI and the web app both use it, so a build is recorded
-// and enqueued the same way whoever asks.
+// and enqueued the same way whoever asks. It is also where a command gets
+// its Redis connection (ConnectRedis) and where tasks are enqueued
+// (EnqueueNotify); the tasks themselves are made by the constructors of
+// package tasks, and the records kept by tasks/builds.
 package client
 
 import (
@@ -35,9 +38,11 @@ type Client struct {
 	cfg     Config
 }
 
-// Connect parses a Redis URL (redis://, rediss://, redis-sentinel://) and
-// returns a connected go-redis client. It fails if Redis does not answer.
-func Connect(ctx context.Context, url string) (redis.UniversalClient, error) {
+// ConnectRedis parses a Redis URL (redis://, rediss://, redis-sentinel://)
+// and returns a connected go-redis client, which every command then hands
+// to the client, stores and servers it builds. It fails if Redis does not
+// answer.
+func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
 	opt, err := asynq.ParseRedisURI(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL %q: %w", url, err)
@@ -92,20 +97,6 @@ func (c *Client) Close() error {
 	return errors.Join(c.queue.Close(), c.inspect.Close())
 }
 
-// TaskOptions are the asynq options of every build task: its queue, its ID,
-// an explicit timeout, no retries (a failed or cancelled build is final; a
-// build whose worker died is re-queued by the reaper, not by asynq), and a
-// day of retention so the task stays inspectable.
-func TaskOptions(p *tasks.Payload, taskID string, timeout time.Duration) []asynq.Option {
-	return []asynq.Option{
-		asynq.Queue(p.Spec.Queue()),
-		asynq.TaskID(taskID),
-		asynq.MaxRetry(0),
-		asynq.Timeout(timeout),
-		asynq.Retention(24 * time.Hour),
-	}
-}
-
 // Submit records the build and enqueues it. Either both happen or neither:
 // if the enqueue fails the record is removed again.
 func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, error) {
@@ -123,25 +114,24 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 			return nil, fmt.Errorf("submit build: email: %w", err)
 		}
 	}
-	data, err := p.Encode()
+	task, err := tasks.NewBuildTask(p, p.ID, c.cfg.BuildTimeout)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("submit build: %w", err)
 	}
 	b := &tasks.Build{
 		ID: p.ID, Spec: p.Spec, KickstartName: p.KickstartName, Owner: p.Owner,
 		State: tasks.StateQueued, Queue: p.Spec.Queue(), TaskID: p.ID, Created: p.SubmittedAt,
 	}
-	if err := c.store.Create(ctx, b, data); err != nil {
+	if err := c.store.Create(ctx, b, task.Payload()); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
 	}
 	// The submission mail is queued before the build, so that either both
 	// are queued or, after a failure, neither is left behind.
 	if p.Spec.Email != "" {
-		if err := tasks.EnqueueNotify(ctx, c.queue, p.ID, tasks.MailSubmitted); err != nil {
+		if err := EnqueueNotify(ctx, c.queue, p.ID, tasks.MailSubmitted); err != nil {
 			return nil, c.undo(ctx, p.ID, false, err)
 		}
 	}
-	task := asynq.NewTask(tasks.TypeBuild, data, TaskOptions(p, p.ID, c.cfg.BuildTimeout)...)
 	if _, err := c.queue.EnqueueContext(ctx, task); err != nil {
 		return nil, c.undo(ctx, p.ID, p.Spec.Email != "", fmt.Errorf("enqueue build %s: %w", p.ID, err))
 	}
@@ -176,7 +166,24 @@ func Notify(ctx context.Context, q *asynq.Client, b *tasks.Build) error {
 	if b.Spec.Email == "" || !b.State.Final() {
 		return nil
 	}
-	return tasks.EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+	return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+}
+
+// EnqueueNotify queues the kind mail of build id through q. A mail already
+// queued or sent (a task ID conflict) is not an error.
+func EnqueueNotify(ctx context.Context, q *asynq.Client, id string, kind tasks.MailKind) error {
+	t, err := tasks.NewNotifyTask(id, kind)
+	if err != nil {
+		return err
+	}
+	_, err = q.EnqueueContext(ctx, t)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s mail of build %s: %w", kind, id, err)
+	}
+	return nil
 }
 
 // Get returns the record of build id.

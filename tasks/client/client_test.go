@@ -130,10 +130,10 @@ func TestConnectRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	url := srv.URL
 	srv.Stop()
-	if _, err := client.Connect(context.Background(), url); err == nil {
+	if _, err := client.ConnectRedis(context.Background(), url); err == nil {
 		t.Fatal("Connect to a stopped Redis succeeded")
 	}
-	if _, err := client.Connect(context.Background(), "http://nope"); err == nil {
+	if _, err := client.ConnectRedis(context.Background(), "http://nope"); err == nil {
 		t.Fatal("Connect accepted an http URL")
 	}
 }

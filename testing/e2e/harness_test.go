@@ -52,6 +52,9 @@ type env struct {
 	ksDir   string
 	// wrapper, when set, is used as xorriso by workers: see slowXorriso.
 	wrapper string
+	// workerConf is added to the [worker] section of every config: see
+	// shortLease.
+	workerConf string
 	// stagingConf is added to the [staging] section of every config.
 	stagingConf string
 	// moreConf is added at the end of every config (whole sections).
@@ -61,6 +64,11 @@ type env struct {
 }
 
 const volID = "Fedora-E-dvd-x86_64-41"
+
+// shortLease, as env.workerConf, has the builds of a killed worker found
+// lost within about 4 s instead of the 40 s of the default lease TTL and
+// reap interval: the shortest values fbs allows.
+const shortLease = "lease_ttl = 3s\nreap_interval = 1s"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -112,11 +120,12 @@ drain_timeout = 3s
 build_timeout = 10m
 poll_interval = 20ms
 %s
+%s
 [staging]
 file_root = %s
 %s
 %s
-%s`, e.redis.URL, data, e.isoDir, extra, e.staging, e.stagingConf, tools, e.moreConf))
+%s`, e.redis.URL, data, e.isoDir, e.workerConf, extra, e.staging, e.stagingConf, tools, e.moreConf))
 	return path
 }
 

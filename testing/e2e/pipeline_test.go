@@ -311,6 +311,7 @@ func TestCancelQueued(t *testing.T) {
 func TestWorkerKilledBuildRequeued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.workerConf = shortLease
 	_, pids := e.slowXorriso(600)
 	w1 := e.worker("host1")
 	cfg := e.config("client", "")
@@ -332,6 +333,7 @@ func TestWorkerKilledBuildRequeued(t *testing.T) {
 func TestWorkerKilledBuildFailsWhenConfigured(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.workerConf = shortLease
 	_, pids := e.slowXorriso(600)
 	cfg1 := e.config("host1", "lost_builds = fail")
 	w1 := e.start("worker", "--config", cfg1)
@@ -435,13 +437,15 @@ func mustRead(t *testing.T, path string) string {
 func TestRedisLostMidBuild(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, pids := e.slowXorriso(20)
+	e.workerConf = shortLease
+	_, pids := e.slowXorriso(10)
 	e.worker("host1")
 	cfg := e.config("client", "")
 	id := e.submitSlow(cfg, "k.conf", pids)
 	e.redis.Restart()
-	// Within a lease renewal (10 s) the record is back, still running, and
-	// the stream holds the lines written before the restart.
+	// Within a lease renewal (1 s with the short lease) the record is back,
+	// still running, and the stream holds the lines written before the
+	// restart.
 	var b tasks.Build
 	e.waitFor(30*time.Second, "the record to be written again", func() bool {
 		out, _, code := e.run("status", "--config", cfg, "--json", id)

@@ -1,7 +1,10 @@
 // Package auth holds the web app's identities and credentials in Redis: who
-// a user is (User), browser sessions (Sessions) and API tokens (Tokens),
-// which are stored only as SHA-256 hashes and shown to their owner once.
-// It knows nothing of HTTP.
+// a user is (User), browser sessions and sign-ins in progress (Sessions),
+// API tokens (Tokens), which are stored only as SHA-256 hashes and shown to
+// their owner once, the HMAC secret all web instances share (WebSecret) and
+// the per-user submission counters of the rate limit (RateLimits). These
+// store types are the web app's only way to its keys (named in
+// tasks/rediskey). It knows nothing of HTTP.
 package auth
 
 import (

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // Session is a signed-in browser.
@@ -28,8 +30,6 @@ func NewSessions(rdb redis.UniversalClient, ttl time.Duration) *Sessions {
 	return &Sessions{rdb: rdb, ttl: ttl}
 }
 
-func keySession(h string) string { return "fbs:web:session:" + h }
-
 // Create starts a session for u and returns the cookie value.
 func (s *Sessions) Create(ctx context.Context, u User) (string, error) {
 	id := randomString(32)
@@ -37,7 +37,7 @@ func (s *Sessions) Create(ctx context.Context, u User) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create session of %s: %w", u.Name, err)
 	}
-	if err := s.rdb.Set(ctx, keySession(hash(id)), data, s.ttl).Err(); err != nil {
+	if err := s.rdb.Set(ctx, rediskey.Session(hash(id)), data, s.ttl).Err(); err != nil {
 		return "", fmt.Errorf("store session of %s: %w", u.Name, err)
 	}
 	return id, nil
@@ -48,7 +48,7 @@ func (s *Sessions) Get(ctx context.Context, id string) (*Session, error) {
 	if id == "" {
 		return nil, ErrNoSession
 	}
-	data, err := s.rdb.Get(ctx, keySession(hash(id))).Bytes()
+	data, err := s.rdb.Get(ctx, rediskey.Session(hash(id))).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNoSession
 	}
@@ -64,7 +64,7 @@ func (s *Sessions) Get(ctx context.Context, id string) (*Session, error) {
 
 // Delete ends the session of cookie value id.
 func (s *Sessions) Delete(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, keySession(hash(id))).Err(); err != nil {
+	if err := s.rdb.Del(ctx, rediskey.Session(hash(id))).Err(); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
 	return nil
@@ -72,7 +72,7 @@ func (s *Sessions) Delete(ctx context.Context, id string) error {
 
 // PutState remembers an OIDC sign-in in progress (state -> value) for ttl.
 func (s *Sessions) PutState(ctx context.Context, state string, value []byte, ttl time.Duration) error {
-	if err := s.rdb.Set(ctx, "fbs:web:oidcstate:"+hash(state), value, ttl).Err(); err != nil {
+	if err := s.rdb.Set(ctx, rediskey.SignInState(hash(state)), value, ttl).Err(); err != nil {
 		return fmt.Errorf("store sign-in state: %w", err)
 	}
 	return nil
@@ -81,7 +81,7 @@ func (s *Sessions) PutState(ctx context.Context, state string, value []byte, ttl
 // TakeState returns and forgets the value of state; ErrNoSession if it is
 // unknown, used or expired.
 func (s *Sessions) TakeState(ctx context.Context, state string) ([]byte, error) {
-	v, err := s.rdb.GetDel(ctx, "fbs:web:oidcstate:"+hash(state)).Bytes()
+	v, err := s.rdb.GetDel(ctx, rediskey.SignInState(hash(state))).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNoSession
 	}

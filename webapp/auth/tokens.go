@@ -11,14 +11,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // TokenPrefix starts every API token, so leaked tokens are recognisable.
 const TokenPrefix = "fbs_"
-
-// revokedKeep is how long a revoked token is remembered, to tell its user
-// "revoked" rather than "unknown".
-const revokedKeep = 30 * 24 * time.Hour
 
 // TokenInfo describes a token; the secret itself is never stored.
 type TokenInfo struct {
@@ -111,9 +109,6 @@ func (c *tokenCache) revoke(h string, info *TokenInfo, until time.Time) {
 	c.m[h] = cachedToken{info: info, until: until}
 }
 
-func keyToken(h string) string      { return "fbs:web:token:" + h }
-func keyUserTokens(u string) string { return "fbs:web:tokens:" + u }
-
 // Create issues a token for u named name, valid for ttl (0: no expiry). It
 // returns the secret, which is shown once and never stored.
 func (t *Tokens) Create(ctx context.Context, u User, name string, ttl time.Duration) (string, *TokenInfo, error) {
@@ -132,8 +127,8 @@ func (t *Tokens) Create(ctx context.Context, u User, name string, ttl time.Durat
 		return "", nil, fmt.Errorf("create token: %w", err)
 	}
 	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keyToken(h), data, 0)
-		p.HSet(ctx, keyUserTokens(u.Name), info.ID, h)
+		p.Set(ctx, rediskey.Token(h), data, 0)
+		p.HSet(ctx, rediskey.TokensOf(u.Name), info.ID, h)
 		return nil
 	})
 	if err != nil {
@@ -173,7 +168,7 @@ func (t *Tokens) Verify(ctx context.Context, secret string) (*TokenInfo, error) 
 }
 
 func (t *Tokens) get(ctx context.Context, h string) (*TokenInfo, error) {
-	data, err := t.rdb.Get(ctx, keyToken(h)).Bytes()
+	data, err := t.rdb.Get(ctx, rediskey.Token(h)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrUnknownToken
 	}
@@ -189,7 +184,7 @@ func (t *Tokens) get(ctx context.Context, h string) (*TokenInfo, error) {
 
 // List returns user's tokens that are not revoked, newest first.
 func (t *Tokens) List(ctx context.Context, user string) ([]*TokenInfo, error) {
-	m, err := t.rdb.HGetAll(ctx, keyUserTokens(user)).Result()
+	m, err := t.rdb.HGetAll(ctx, rediskey.TokensOf(user)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list tokens of %s: %w", user, err)
 	}
@@ -213,7 +208,7 @@ func (t *Tokens) List(ctx context.Context, user string) ([]*TokenInfo, error) {
 // Revoke revokes user's token id. A token of another user is
 // ErrUnknownToken: nobody learns which IDs exist.
 func (t *Tokens) Revoke(ctx context.Context, user, id string) error {
-	h, err := t.rdb.HGet(ctx, keyUserTokens(user), id).Result()
+	h, err := t.rdb.HGet(ctx, rediskey.TokensOf(user), id).Result()
 	if errors.Is(err, redis.Nil) {
 		return ErrUnknownToken
 	}
@@ -230,8 +225,8 @@ func (t *Tokens) Revoke(ctx context.Context, user, id string) error {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
 	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keyToken(h), data, revokedKeep)
-		p.HDel(ctx, keyUserTokens(user), id)
+		p.Set(ctx, rediskey.Token(h), data, rediskey.RevokedTokenTTL)
+		p.HDel(ctx, rediskey.TokensOf(user), id)
 		return nil
 	})
 	if err != nil {

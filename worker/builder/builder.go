@@ -123,21 +123,21 @@ func New(spec *tasks.Spec, tools Tools) (Builder, error) {
 		if spec.Boot == nil {
 			return nil, errors.New("new builder: boot spec has no [boot] section")
 		}
-		return &lorax{run: r}, nil
+		return &lorax{runner: r}, nil
 	case tasks.TypeDVD:
 		if spec.DVD == nil {
 			return nil, errors.New("new builder: dvd spec has no [dvd] section")
 		}
-		return &pungi{run: r}, nil
+		return &pungi{runner: r}, nil
 	case tasks.TypeLive:
 		if spec.Live == nil {
 			return nil, errors.New("new builder: live spec has no [live] section")
 		}
 		switch spec.Live.Builder {
 		case tasks.BuilderLiveMedia, "":
-			return &liveMedia{run: r}, nil
+			return &liveMedia{runner: r}, nil
 		case tasks.BuilderLiveCD:
-			return &liveCD{run: r}, nil
+			return &liveCD{runner: r}, nil
 		}
 		return nil, fmt.Errorf("new builder: unknown live builder %q (want %s or %s)",
 			spec.Live.Builder, tasks.BuilderLiveMedia, tasks.BuilderLiveCD)
@@ -145,7 +145,7 @@ func New(spec *tasks.Spec, tools Tools) (Builder, error) {
 		if spec.KSISO == nil {
 			return nil, errors.New("new builder: ksiso spec has no [ksiso] section")
 		}
-		return &ksiso{run: r}, nil
+		return &ksiso{runner: r}, nil
 	}
 	return nil, fmt.Errorf("new builder: unknown image type %q", spec.Type)
 }

@@ -18,7 +18,7 @@ import (
 // the ISO and GRUB 2 inside the EFI boot image) gets inst.ks= pointing at it.
 // The volume ID, the El Torito boot records and the hybrid MBR are replayed
 // from the input.
-type ksiso struct{ run *runner }
+type ksiso struct{ runner *runner }
 
 var _ Builder = (*ksiso)(nil)
 
@@ -217,7 +217,7 @@ func (k *ksiso) Build(ctx context.Context, job *Job) error {
 	}
 
 	argv := k.command(job, d, updated, efiImage)
-	return k.run.run(ctx, job, command{tool: "xorriso", args: argv[1:], env: []string{"LANG=C", "LC_ALL=C"}})
+	return k.runner.runTool(ctx, job, command{tool: "xorriso", args: argv[1:], env: []string{"LANG=C", "LC_ALL=C"}})
 }
 
 // checkISO9660 verifies that path holds an ISO 9660 image: xorriso would
@@ -274,7 +274,7 @@ func (k *ksiso) inspect(ctx context.Context, job *Job) (isoDetails, error) {
 		}
 	}
 	args := []string{"-indev", job.ISO, "-pvd_info", "-report_el_torito", "as_mkisofs", "-find", "/", "-type", "f"}
-	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}, stdout: collect}); err != nil {
+	if err := k.runner.runTool(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}, stdout: collect}); err != nil {
 		return d, err
 	}
 	if !haveVolID || d.volID == "" {
@@ -290,7 +290,7 @@ func (k *ksiso) extract(ctx context.Context, job *Job, dir string, files []strin
 	for _, f := range files {
 		args = append(args, "-extract", "/"+f, filepath.Join(dir, filepath.FromSlash(f)))
 	}
-	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
+	if err := k.runner.runTool(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
 		return err
 	}
 	for _, f := range files {
@@ -309,7 +309,7 @@ func (k *ksiso) extractAppendedEFI(ctx context.Context, job *Job, dir string) (s
 		return "", fmt.Errorf("mkksiso: %w", err)
 	}
 	args := []string{"-osirrox", "on", "-indev", job.ISO, "-extract_boot_images", boot + "/"}
-	if err := k.run.run(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
+	if err := k.runner.runTool(ctx, job, command{tool: "xorriso", args: args, env: []string{"LANG=C", "LC_ALL=C"}}); err != nil {
 		return "", err
 	}
 	found, err := filepath.Glob(filepath.Join(boot, "*part2_efi.img"))
@@ -345,7 +345,7 @@ func (k *ksiso) editEFIImage(ctx context.Context, job *Job, img string, edit ker
 		name := path.Base(strings.TrimSpace(line))
 		present[strings.ToLower(name)] = name
 	}
-	if err := k.run.run(ctx, job, command{tool: "mdir", args: []string{"-b", "-i", img, "::/EFI/BOOT"}, env: env, stdout: list}); err != nil {
+	if err := k.runner.runTool(ctx, job, command{tool: "mdir", args: []string{"-b", "-i", img, "::/EFI/BOOT"}, env: env, stdout: list}); err != nil {
 		return fmt.Errorf("mkksiso: list EFI/BOOT in %s: %w", efiBootImage, err)
 	}
 	dir := filepath.Join(filepath.Dir(img), "efiboot")
@@ -360,14 +360,14 @@ func (k *ksiso) editEFIImage(ctx context.Context, job *Job, img string, edit ker
 		}
 		inImage := "::/EFI/BOOT/" + name
 		local := filepath.Join(dir, name)
-		if err := k.run.run(ctx, job, command{tool: "mcopy", args: []string{"-n", "-i", img, inImage, local}, env: env}); err != nil {
+		if err := k.runner.runTool(ctx, job, command{tool: "mcopy", args: []string{"-n", "-i", img, inImage, local}, env: env}); err != nil {
 			return fmt.Errorf("mkksiso: read %s from %s: %w", inImage, efiBootImage, err)
 		}
 		c := bootConfig{path: efiBootImage + ":/EFI/BOOT/" + name, cmds: grubCmds}
 		if err := editFile(local, c, edit, job); err != nil {
 			return fmt.Errorf("mkksiso: %s: %w", c.path, err)
 		}
-		if err := k.run.run(ctx, job, command{tool: "mcopy", args: []string{"-o", "-i", img, local, inImage}, env: env}); err != nil {
+		if err := k.runner.runTool(ctx, job, command{tool: "mcopy", args: []string{"-o", "-i", img, local, inImage}, env: env}); err != nil {
 			return fmt.Errorf("mkksiso: write %s into %s: %w", inImage, efiBootImage, err)
 		}
 		edited++

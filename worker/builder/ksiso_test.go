@@ -161,7 +161,7 @@ func TestKSISOBadInput(t *testing.T) {
 	if err := os.WriteFile(junk, []byte(strings.Repeat("not an iso\n", 10000)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, junk, ""))
+	err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), ksisoJob(t, junk, ""))
 	if err == nil || !strings.Contains(err.Error(), junk+" is not an ISO 9660 image") {
 		t.Errorf("Build(junk) = %v, want an error naming the file", err)
 	}
@@ -176,13 +176,13 @@ func TestKSISOBadInput(t *testing.T) {
 	if err := os.WriteFile(trunc, b[:40*2048], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, trunc, ""))
+	err = (&ksiso{runner: newRunner(nil)}).Build(context.Background(), ksisoJob(t, trunc, ""))
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Tool != "xorriso" || len(ee.Tail) == 0 {
 		t.Errorf("Build(truncated) = %#v, want an *ExitError from xorriso with a tail", err)
 	}
 
-	err = (&ksiso{run: newRunner(nil)}).Build(context.Background(), ksisoJob(t, iso, `inst.ks=http://example/ks`))
+	err = (&ksiso{runner: newRunner(nil)}).Build(context.Background(), ksisoJob(t, iso, `inst.ks=http://example/ks`))
 	if err == nil || !strings.Contains(err.Error(), "sets inst.ks") {
 		t.Errorf("Build with inst.ks in cmdline = %v, want a refusal", err)
 	}
@@ -221,7 +221,7 @@ func TestKSISOSideRepo(t *testing.T) {
 	for i, name := range []string{"fbs-first", "fbs-second"} {
 		job := ksisoJob(t, iso, "")
 		job.SideRepoDir = sideRepo(t, name)
-		if err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), job); err != nil {
+		if err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), job); err != nil {
 			t.Fatalf("build %d: %v", i+1, err)
 		}
 		iso = filepath.Join(job.OutDir, outputName(iso))
@@ -248,7 +248,7 @@ func TestKSISOSideRepoWithoutMetadata(t *testing.T) {
 	t.Parallel()
 	job := ksisoJob(t, isotest.BootISO(t, ksVolID), "")
 	job.SideRepoDir = t.TempDir()
-	err := (&ksiso{run: newRunner(nil)}).Build(context.Background(), job)
+	err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), job)
 	if err == nil || !strings.Contains(err.Error(), "side repository "+job.SideRepoDir) {
 		t.Errorf("Build with a side repository lacking repodata: err = %v, want one naming it", err)
 	}

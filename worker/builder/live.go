@@ -11,7 +11,7 @@ import (
 
 // liveMedia builds live ISOs with livemedia-creator, running anaconda
 // directly on the worker (--no-virt).
-type liveMedia struct{ run *runner }
+type liveMedia struct{ runner *runner }
 
 var _ Builder = (*liveMedia)(nil)
 
@@ -64,7 +64,7 @@ func (b *liveMedia) Build(ctx context.Context, job *Job) error {
 	if err != nil {
 		return err
 	}
-	if err := b.run.run(ctx, job, command{tool: "livemedia-creator", args: argv[1:]}); err != nil {
+	if err := b.runner.runTool(ctx, job, command{tool: "livemedia-creator", args: argv[1:]}); err != nil {
 		return err
 	}
 	name := isoFileName(job.Spec.Live.Label)
@@ -75,7 +75,7 @@ func (b *liveMedia) Build(ctx context.Context, job *Job) error {
 }
 
 // liveCD builds live ISOs with livecd-creator, as the original fbs did.
-type liveCD struct{ run *runner }
+type liveCD struct{ runner *runner }
 
 var _ Builder = (*liveCD)(nil)
 
@@ -127,7 +127,7 @@ func (b *liveCD) Build(ctx context.Context, job *Job) error {
 			return fmt.Errorf("livecd-creator: %w", err)
 		}
 	}
-	if err := b.run.run(ctx, job, command{tool: "livecd-creator", args: argv[1:]}); err != nil {
+	if err := b.runner.runTool(ctx, job, command{tool: "livecd-creator", args: argv[1:]}); err != nil {
 		return err
 	}
 	name := job.Spec.Live.Label + ".iso"

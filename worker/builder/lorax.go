@@ -12,7 +12,7 @@ import (
 )
 
 // lorax builds boot ISOs.
-type lorax struct{ run *runner }
+type lorax struct{ runner *runner }
 
 var _ Builder = (*lorax)(nil)
 
@@ -88,7 +88,7 @@ func (l *lorax) Build(ctx context.Context, job *Job) error {
 	if err != nil {
 		return err
 	}
-	if err := l.run.run(ctx, job, command{tool: "lorax", args: argv[1:]}); err != nil {
+	if err := l.runner.runTool(ctx, job, command{tool: "lorax", args: argv[1:]}); err != nil {
 		return err
 	}
 	src := filepath.Join(job.WorkDir, loraxResult, "images", "boot.iso")

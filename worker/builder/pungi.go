@@ -11,7 +11,7 @@ import (
 
 // pungi builds installation DVDs with pungi's classic command line, as the
 // original fbs did.
-type pungi struct{ run *runner }
+type pungi struct{ runner *runner }
 
 var _ Builder = (*pungi)(nil)
 
@@ -89,7 +89,7 @@ func (p *pungi) Build(ctx context.Context, job *Job) error {
 	if err != nil {
 		return err
 	}
-	if err := p.run.run(ctx, job, command{tool: "pungi", args: argv[1:]}); err != nil {
+	if err := p.runner.runTool(ctx, job, command{tool: "pungi", args: argv[1:]}); err != nil {
 		return err
 	}
 	d := job.Spec.DVD

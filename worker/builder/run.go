@@ -53,10 +53,10 @@ type command struct {
 	quiet bool
 }
 
-// run runs c for job in job.WorkDir and waits for it and every process it
+// runTool runs c for job in job.WorkDir and waits for it and every process it
 // left in its group. On ctx's end the whole group gets SIGTERM, then SIGKILL
-// after the grace period, and run returns an error wrapping ctx.Err().
-func (r *runner) run(ctx context.Context, job *Job, c command) error {
+// after the grace period, and runTool returns an error wrapping ctx.Err().
+func (r *runner) runTool(ctx context.Context, job *Job, c command) error {
 	path, err := r.tools.path(c.tool)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func TestRunStreamsLines(t *testing.T) {
 	out := newRecorder(t, "")
 	job := testJob(t, out)
 	r := newRunner(nil)
-	err := r.run(context.Background(), job, sh(`echo one; echo two >&2; printf 'three\nno newline'`))
+	err := r.runTool(context.Background(), job, sh(`echo one; echo two >&2; printf 'three\nno newline'`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestRunSplitsLongLines(t *testing.T) {
 	out := newRecorder(t, "")
 	job := testJob(t, out)
 	const n = 3*maxLine + 100
-	err := newRunner(nil).run(context.Background(), job, sh(`head -c `+strconv.Itoa(n)+` /dev/zero | tr '\0' x; echo; echo after`))
+	err := newRunner(nil).runTool(context.Background(), job, sh(`head -c `+strconv.Itoa(n)+` /dev/zero | tr '\0' x; echo; echo after`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestRunSplitsLongLines(t *testing.T) {
 func TestRunExitError(t *testing.T) {
 	t.Parallel()
 	out := newRecorder(t, "")
-	err := newRunner(nil).run(context.Background(), testJob(t, out), sh(`seq 1 30; echo fatal: no space >&2; exit 3`))
+	err := newRunner(nil).runTool(context.Background(), testJob(t, out), sh(`seq 1 30; echo fatal: no space >&2; exit 3`))
 	var ee *ExitError
 	if !errors.As(err, &ee) {
 		t.Fatalf("err = %v, want *ExitError", err)
@@ -135,7 +135,7 @@ func TestRunMissingTool(t *testing.T) {
 		{Tools{"xorriso": "/nonexistent/bin/xorriso"}, "xorriso", `xorriso not found at /nonexistent/bin/xorriso: install it with "dnf install xorriso" (Fedora) or "apt-get install xorriso" (Debian)`},
 	}
 	for _, tt := range tests {
-		err := newRunner(tt.tools).run(context.Background(), job, command{tool: tt.tool})
+		err := newRunner(tt.tools).runTool(context.Background(), job, command{tool: tt.tool})
 		var te *ToolError
 		if !errors.As(err, &te) {
 			t.Errorf("run(%s) = %v, want *ToolError", tt.tool, err)
@@ -216,7 +216,7 @@ func TestRunCancelKillsGroup(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errc := make(chan error, 1)
-			go func() { errc <- r.run(ctx, job, sh(script)) }()
+			go func() { errc <- r.runTool(ctx, job, sh(script)) }()
 			select {
 			case <-out.seen:
 			case err := <-errc:
@@ -250,7 +250,7 @@ func TestRunDeadline(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err := newRunner(nil).run(ctx, testJob(t, newRecorder(t, "")), sh(`exec sleep 1000`))
+	err := newRunner(nil).runTool(ctx, testJob(t, newRecorder(t, "")), sh(`exec sleep 1000`))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want one wrapping context.DeadlineExceeded", err)
 	}
@@ -263,7 +263,7 @@ func TestRunKillsLeftovers(t *testing.T) {
 	out := newRecorder(t, "")
 	job := testJob(t, out)
 	pid := filepath.Join(job.WorkDir, "child")
-	if err := newRunner(nil).run(context.Background(), job, sh(`sleep 1000 & echo $! > `+pid)); err != nil {
+	if err := newRunner(nil).runTool(context.Background(), job, sh(`sleep 1000 & echo $! > `+pid)); err != nil {
 		t.Fatal(err)
 	}
 	fd, err := unix.PidfdOpen(readPID(t, pid), 0)
@@ -286,7 +286,7 @@ func TestRunEscapedProcess(t *testing.T) {
 	r := newRunner(nil)
 	r.grace = 100 * time.Millisecond
 	start := time.Now()
-	err := r.run(context.Background(), job, sh(`setsid sh -c 'echo $$ > `+pid+`; exec sleep 1000' & while [ ! -s `+pid+` ]; do :; done`))
+	err := r.runTool(context.Background(), job, sh(`setsid sh -c 'echo $$ > `+pid+`; exec sleep 1000' & while [ ! -s `+pid+` ]; do :; done`))
 	t.Cleanup(func() { _ = unix.Kill(readPID(t, pid), unix.SIGKILL) })
 	if err != nil {
 		t.Fatal(err)

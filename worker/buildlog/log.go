@@ -169,8 +169,8 @@ func (l *Log) Sync() error {
 	return l.Err()
 }
 
-// Lines is how many lines the log holds.
-func (l *Log) Lines() int {
+// LineCount is how many lines the log holds.
+func (l *Log) LineCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lines

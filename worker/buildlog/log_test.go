@@ -12,6 +12,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/testing/redistest"
+	"github.com/fedora-fbs/fbs/testing/startstoptest"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 )
 
@@ -32,8 +33,8 @@ func TestLogLinesAndTail(t *testing.T) {
 	}
 	data, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != 26 || l.Lines() != 26 {
-		t.Fatalf("%d lines in file, Lines() = %d; want 26", len(lines), l.Lines())
+	if len(lines) != 26 || l.LineCount() != 26 {
+		t.Fatalf("%d lines in file, LineCount() = %d; want 26", len(lines), l.LineCount())
 	}
 	if want := "2026-11-22T10:00:00.000Z fbs | stage build: started"; lines[0] != want {
 		t.Errorf("line 1 = %q, want %q", lines[0], want)
@@ -48,8 +49,8 @@ func TestLogLinesAndTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if l2.Lines() != 26 {
-		t.Errorf("reopened Lines() = %d, want 26", l2.Lines())
+	if l2.LineCount() != 26 {
+		t.Errorf("reopened LineCount() = %d, want 26", l2.LineCount())
 	}
 }
 
@@ -80,9 +81,8 @@ func TestPublisherSurvivesRedisRestart(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := pub.Stop(sctx); err != nil {
+	pub.Stop()
+	if err := pub.Err(); err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := st.ReadLog(ctx, id, 0, 10000, 0)
@@ -136,9 +136,8 @@ func TestPublisherCatchesUpAfterOutage(t *testing.T) {
 	// Redis comes back empty (it keeps nothing): the publisher must notice
 	// and publish all 300 lines again, once each.
 	srv.Restart()
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := pub.Stop(sctx); err != nil {
+	pub.Stop()
+	if err := pub.Err(); err != nil {
 		t.Fatal(err)
 	}
 	got, _, _ := st.ReadLog(ctx, id, 0, 1000, 0)
@@ -219,9 +218,8 @@ func TestPublisherFileShapes(t *testing.T) {
 				data = data[k:]
 				pub.Wake()
 			}
-			sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			if err := pub.Stop(sctx); err != nil {
+			pub.Stop()
+			if err := pub.Err(); err != nil {
 				t.Fatal(err)
 			}
 			got, _, err := st.ReadLog(ctx, id, 0, 1e6, 0)
@@ -269,7 +267,7 @@ func TestPublisherResync(t *testing.T) {
 	}
 	defer l.Close()
 	pub.Start(ctx)
-	defer pub.Stop(ctx)
+	defer pub.Stop()
 	for i := 0; i < 100; i++ {
 		fmt.Fprintf(l, "line %d\n", i)
 	}
@@ -281,4 +279,42 @@ func TestPublisherResync(t *testing.T) {
 	if err != nil || len(got) != 100 || got[0].N != 1 || !strings.HasSuffix(got[99].Text, "line 99") {
 		t.Fatalf("stream after Resync: %d lines, %v", len(got), err)
 	}
+}
+
+// TestPublisherStartStop checks that Stop is safe when Start never ran and
+// when called twice, and that lines Redis would not take are reported by
+// Err and stay in the file.
+func TestPublisherStartStop(t *testing.T) {
+	t.Parallel()
+	st := builds.NewStore(redistest.Start(t).Client())
+	startstoptest.Run(t, func(t *testing.T) startstoptest.Service {
+		path := filepath.Join(t.TempDir(), "build.log")
+		if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := buildlog.NewPublisher(st, tasks.NewBuildID(), path, buildlog.PublisherOptions{})
+		t.Cleanup(func() {
+			if err := p.Err(); err != nil {
+				t.Errorf("Err() = %v", err)
+			}
+		})
+		return p
+	})
+
+	t.Run("redis away", func(t *testing.T) {
+		t.Parallel()
+		down := redistest.Start(t)
+		path := filepath.Join(t.TempDir(), "build.log")
+		if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := buildlog.NewPublisher(builds.NewStore(down.Client()), tasks.NewBuildID(), path,
+			buildlog.PublisherOptions{Retry: 10 * time.Millisecond, FlushTimeout: 100 * time.Millisecond})
+		down.Stop()
+		p.Start(context.Background())
+		p.Stop()
+		if err := p.Err(); err == nil || !strings.Contains(err.Error(), "publish the rest of the log") {
+			t.Errorf("Err() = %v, want the lines left unpublished", err)
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/startstop"
 )
 
 // Streamer is where a Publisher sends lines; *builds.Store implements it.
@@ -32,6 +33,9 @@ type PublisherOptions struct {
 	Batch int
 	// Retry is how long to wait after a failed publish (default 1 s).
 	Retry time.Duration
+	// FlushTimeout bounds how long Stop keeps trying to publish the lines
+	// left (default 30 s); what it could not publish stays in the file.
+	FlushTimeout time.Duration
 	// Logger receives the publisher's own problems (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -47,11 +51,9 @@ type Publisher struct {
 
 	wake   chan struct{}
 	resync atomic.Bool
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	loop   startstop.Loop
 
-	// owned by the run goroutine
+	// owned by the publishing goroutine
 	f    *os.File
 	read int // complete lines read from the file so far
 	skip int // lines already in the stream at start (-1: not known yet)
@@ -65,6 +67,7 @@ type Publisher struct {
 
 	statusMu sync.Mutex
 	lastErr  error
+	flushErr error // what the last Stop could not publish
 }
 
 // NewPublisher returns a publisher for the log of build id at path.
@@ -75,13 +78,13 @@ func NewPublisher(st Streamer, id, path string, opts PublisherOptions) *Publishe
 	if opts.Retry <= 0 {
 		opts.Retry = time.Second
 	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = 30 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Publisher{
-		st: st, id: id, path: path, opts: opts, skip: -1,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-	}
+	return &Publisher{st: st, id: id, path: path, opts: opts, skip: -1, wake: make(chan struct{}, 1)}
 }
 
 // Resync has the publisher check the stream against the file before its
@@ -102,20 +105,35 @@ func (p *Publisher) Wake() {
 	}
 }
 
-// Start runs the publisher until Stop.
+// Start publishes the file as it grows, until Stop or until ctx ends; then
+// it publishes what is left.
 func (p *Publisher) Start(ctx context.Context) {
-	go p.run(ctx)
+	p.loop.Start(ctx, p.publish)
 }
 
-func (p *Publisher) run(ctx context.Context) {
-	defer close(p.done)
+// Stop publishes what is left, trying for up to FlushTimeout, and stops.
+// It is safe to call when Start never ran, and more than once. Err says
+// whether lines were left unpublished.
+func (p *Publisher) Stop() { p.loop.Stop() }
+
+// Err returns, after Stop, why lines could not be published (they remain in
+// the log file), or nil.
+func (p *Publisher) Err() error {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
+	return p.flushErr
+}
+
+// publish is the publisher's loop.
+func (p *Publisher) publish(ctx context.Context, stop <-chan struct{}) {
+	defer p.flush(ctx)
 	retry := time.NewTimer(p.opts.Retry)
 	defer retry.Stop()
 	for {
 		err := p.pump(ctx)
 		p.setErr(err)
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-ctx.Done():
 			return
@@ -130,6 +148,33 @@ func (p *Publisher) run(ctx context.Context) {
 		}
 		retry.Reset(p.opts.Retry)
 	}
+}
+
+// flush publishes what is left, trying for up to FlushTimeout.
+func (p *Publisher) flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.FlushTimeout)
+	defer cancel()
+	var flushErr error
+	for {
+		err := p.pump(ctx)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			flushErr = fmt.Errorf("publish the rest of the log of build %s: %w", p.id, errors.Join(err, ctx.Err()))
+		case <-time.After(p.opts.Retry):
+			continue
+		}
+		break
+	}
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	p.statusMu.Lock()
+	p.flushErr = flushErr
+	p.statusMu.Unlock()
 }
 
 func (p *Publisher) setErr(err error) {
@@ -262,28 +307,4 @@ func (p *Publisher) fill() (eof bool, err error) {
 			p.pending = max(p.pending-cut, 0)
 		}
 	}
-}
-
-// Stop publishes what is left, trying until ctx ends, then stops. It is safe
-// to call more than once. It returns an error if lines could not be
-// published (they remain in the log file).
-func (p *Publisher) Stop(ctx context.Context) error {
-	p.once.Do(func() { close(p.stop) })
-	<-p.done
-	for {
-		err := p.pump(ctx)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("publish the rest of the log of build %s: %w", p.id, errors.Join(err, ctx.Err()))
-		case <-time.After(p.opts.Retry):
-		}
-	}
-	if p.f != nil {
-		p.f.Close()
-		p.f = nil
-	}
-	return nil
 }

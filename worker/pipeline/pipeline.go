@@ -133,7 +133,7 @@ func (e *StageError) Unwrap() error { return e.Err }
 // the error (a *StageError wrapping ctx's error when ctx ended). Even then
 // the log and the kickstart are staged when possible.
 func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
-	r := p.newRun(pl, log, observe)
+	r := p.newExecution(pl, log, observe)
 	// A build handed back by a draining worker may have left these here.
 	for _, d := range []string{r.work, r.out} {
 		if err := os.RemoveAll(d); err != nil {
@@ -167,7 +167,7 @@ func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log
 // Retransfer tries again to stage the images of a build whose transfer
 // failed, from where Run left them on this host.
 func (p *Pipeline) Retransfer(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
-	r := p.newRun(pl, log, observe)
+	r := p.newExecution(pl, log, observe)
 	if _, err := os.Stat(filepath.Join(r.out, "CHECKSUM")); err != nil {
 		return r.res, &StageError{Stage: tasks.StageTransfer, Err: fmt.Errorf("the images of build %s are no longer on this host: %w", pl.ID, err)}
 	}
@@ -186,7 +186,7 @@ func fileExists(path string) bool {
 
 // finishTransfer stages a built build and, once its images are verified in
 // staging, lets the worker's copy go (keeping the last KeepBuilds).
-func (r *run) finishTransfer(ctx context.Context) error {
+func (r *execution) finishTransfer(ctx context.Context) error {
 	if err := r.transfer(ctx, true); err != nil {
 		r.res.Failed = tasks.StageTransfer
 		return err
@@ -229,18 +229,19 @@ func failWord(ctx context.Context) string {
 	return "failed"
 }
 
-// newRun sets up one build's run and its directories' names.
-func (p *Pipeline) newRun(pl *tasks.Payload, log *buildlog.Log, observe Observer) *run {
+// newExecution sets up one build's execution and its directories' names.
+func (p *Pipeline) newExecution(pl *tasks.Payload, log *buildlog.Log, observe Observer) *execution {
 	if observe == nil {
 		observe = func(tasks.StageTiming, bool) {}
 	}
 	dir := p.BuildDir(pl.ID)
-	return &run{p: p, pl: pl, log: log, observe: observe, res: &Result{},
+	return &execution{p: p, pl: pl, log: log, observe: observe, res: &Result{},
 		dir: dir, work: filepath.Join(dir, "work"), out: filepath.Join(dir, "out")}
 }
 
-// run is one build in progress.
-type run struct {
+// execution is one build going through the pipeline on this host: its
+// payload, log, directories and what the stages found so far.
+type execution struct {
 	p       *Pipeline
 	pl      *tasks.Payload
 	log     *buildlog.Log
@@ -256,7 +257,7 @@ type run struct {
 }
 
 // stage runs fn as stage s, timing it in the log and the record.
-func (r *run) stage(ctx context.Context, s tasks.Stage, fn func() error) error {
+func (r *execution) stage(ctx context.Context, s tasks.Stage, fn func() error) error {
 	t := tasks.StageTiming{Stage: s, Started: time.Now().UTC()}
 	r.observe(t, false)
 	r.log.Printf("stage %s: started", s)
@@ -275,7 +276,7 @@ func (r *run) stage(ctx context.Context, s tasks.Stage, fn func() error) error {
 	return nil
 }
 
-func (r *run) build(ctx context.Context) error {
+func (r *execution) build(ctx context.Context) error {
 	spec := &r.pl.Spec
 	r.log.Printf("build %s: %s image for Fedora %s on %s, owner %s", r.pl.ID, spec.Type, spec.Release, spec.Arch, r.pl.Owner)
 	if spec.Type == tasks.TypeKSISO {
@@ -332,7 +333,7 @@ func (r *run) build(ctx context.Context) error {
 // flatten checks the kickstart that came with the payload: it must already
 // be self-contained, so it is flattened again confined to itself, which
 // refuses any %include and so never reads a file of this host.
-func (r *run) flatten(ctx context.Context) error {
+func (r *execution) flatten(ctx context.Context) error {
 	if r.pl.Kickstart == "" {
 		return errors.New("the request carries no kickstart text")
 	}
@@ -354,7 +355,7 @@ func (r *run) flatten(ctx context.Context) error {
 // sideRepo builds the repository of extra packages and adds it to the
 // build: as a repo line in the kickstart (for a kickstart ISO, naming the
 // copy the builder puts on the ISO), or as a lorax source.
-func (r *run) sideRepo(ctx context.Context) error {
+func (r *execution) sideRepo(ctx context.Context) error {
 	if r.p.cfg.SideRepos == nil {
 		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
 	}
@@ -388,7 +389,7 @@ func (r *run) sideRepo(ctx context.Context) error {
 }
 
 // images lists the regular files a builder left in the output dir.
-func (r *run) images() ([]string, error) {
+func (r *execution) images() ([]string, error) {
 	ents, err := os.ReadDir(r.out)
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
@@ -404,7 +405,7 @@ func (r *run) images() ([]string, error) {
 }
 
 // checksum writes CHECKSUM in the format `sha256sum -c` reads.
-func (r *run) checksum() error {
+func (r *execution) checksum() error {
 	imgs, err := r.images()
 	if err != nil {
 		return err
@@ -444,7 +445,7 @@ func fileSHA256(path string) (string, error) {
 
 // transfer stages the build's files. After a success: images, CHECKSUM,
 // kickstart, then the log; after a failure: the kickstart and the log.
-func (r *run) transfer(ctx context.Context, ok bool) error {
+func (r *execution) transfer(ctx context.Context, ok bool) error {
 	return r.stage(ctx, tasks.StageTransfer, func() error {
 		opts := r.p.cfg.Staging
 		opts.Logf = r.log.Printf
@@ -493,7 +494,7 @@ func (r *run) transfer(ctx context.Context, ok bool) error {
 }
 
 // snapshotLog copies the log as it is now to the scratch dir.
-func (r *run) snapshotLog() (string, error) {
+func (r *execution) snapshotLog() (string, error) {
 	if err := r.log.Sync(); err != nil {
 		return "", fmt.Errorf("snapshot build log: %w", err)
 	}

@@ -190,9 +190,12 @@ func (r *Resolver) Lookup(ctx context.Context, arch string, nvrs, buildIDs []str
 		infos, names = append(infos, n), append(names, "NVR "+n)
 	}
 	for _, b := range buildIDs {
-		id, err := strconv.Atoi(b)
-		if err != nil || id <= 0 {
+		if !tasks.ValidKojiBuildID(b) {
 			return nil, fmt.Errorf("side repo: Koji build ID %q is not a positive number: %w", b, ErrMalformed)
+		}
+		id, err := strconv.Atoi(b)
+		if err != nil {
+			return nil, fmt.Errorf("side repo: Koji build ID %q: %w", b, err)
 		}
 		infos, names = append(infos, id), append(names, "build ID "+b)
 	}

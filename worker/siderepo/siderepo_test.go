@@ -174,6 +174,7 @@ func TestLookupErrors(t *testing.T) {
 		{"malformed NVR", "x86_64", []string{"wget"}, nil, siderepo.ErrMalformed, `"wget"`},
 		{"malformed NVR with slash", "x86_64", []string{"a/b-1-1"}, nil, siderepo.ErrMalformed, `"a/b-1-1"`},
 		{"malformed build ID", "x86_64", nil, []string{"12a"}, siderepo.ErrMalformed, `"12a"`},
+		{"signed build ID", "x86_64", nil, []string{"+5"}, siderepo.ErrMalformed, `"+5"`},
 		{"bad arch", "sparc", nil, []string{"1"}, siderepo.ErrMalformed, `"sparc"`},
 	}
 	for _, tt := range tests {

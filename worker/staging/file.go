@@ -24,7 +24,7 @@ var _ remoteFS = (*fileStager)(nil)
 
 func openFile(t *target, opts Options) (*fileStager, error) {
 	if opts.Remote {
-		dir, err := underRoot(t.dir, opts.FileRoot, true)
+		dir, err := underRoot(t.dir, opts.FileRoot)
 		if err != nil {
 			return nil, fmt.Errorf("staging URL %s: %w", t, err)
 		}
@@ -44,7 +44,7 @@ func (s *fileStager) Put(ctx context.Context, buildID string, files []string) ([
 		if buildID != "" {
 			dir = filepath.Join(dir, buildID)
 		}
-		if _, err := underRoot(dir, s.opts.FileRoot, true); err != nil {
+		if _, err := underRoot(dir, s.opts.FileRoot); err != nil {
 			return nil, fmt.Errorf("stage to %s: %w", s.t, err)
 		}
 	}

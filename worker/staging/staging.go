@@ -7,16 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/user"
-	"path"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/fedora-fbs/fbs/tasks"
 )
@@ -77,13 +72,13 @@ type Stager interface {
 
 // Scheme names as they appear in staging URLs.
 const (
-	schemeFile = "file"
-	schemeSFTP = "sftp"
-	schemeFTP  = "ftp"
-	schemeFTPS = "ftps"
+	schemeFile = tasks.SchemeFile
+	schemeSFTP = tasks.SchemeSFTP
+	schemeFTP  = tasks.SchemeFTP
+	schemeFTPS = tasks.SchemeFTPS
 )
 
-// target is a parsed staging URL.
+// target is a parsed staging URL, as the transfers use it.
 type target struct {
 	scheme   string
 	user     string // empty: anonymous FTP, or the local user for sftp
@@ -94,34 +89,17 @@ type target struct {
 	dir      string // remote directory; for file:// a local absolute path
 }
 
+// url is the target as the domain's staging URL.
+func (t *target) url() *tasks.StagingURL {
+	return &tasks.StagingURL{Scheme: t.scheme, User: t.user, Password: t.password, HasPassword: t.hasPass,
+		Host: t.host, Port: t.port, Dir: t.dir}
+}
+
 // hostport is host:port as net.Dial wants it.
-func (t *target) hostport() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
+func (t *target) hostport() string { return t.url().HostPort() }
 
 // String is the URL without any password, for artifacts, logs and errors.
-func (t *target) String() string {
-	if t.scheme == schemeFile {
-		return (&url.URL{Scheme: schemeFile, Path: t.dir}).String()
-	}
-	u := &url.URL{Scheme: t.scheme, Host: t.host}
-	if t.port != defaultPort(t.scheme) {
-		u.Host = t.hostport()
-	} else if strings.Contains(t.host, ":") {
-		u.Host = "[" + t.host + "]"
-	}
-	if t.user != "" {
-		u.User = url.User(t.user)
-	}
-	u.Path = "/" + strings.TrimPrefix(t.dir, "/")
-	if !strings.HasPrefix(t.dir, "/") {
-		// A relative remote directory (relative to the login directory)
-		// is written as /~/dir, the form sftp(1) users know.
-		u.Path = "/~/" + t.dir
-		if t.dir == "" || t.dir == "." {
-			u.Path = "/~/"
-		}
-	}
-	return u.String()
-}
+func (t *target) String() string { return t.url().String() }
 
 // fileURL is the artifact URL of name inside sub (the build directory).
 func (t *target) fileURL(sub, name string) string {
@@ -130,16 +108,6 @@ func (t *target) fileURL(sub, name string) string {
 		s += "/" + url.PathEscape(sub)
 	}
 	return s + "/" + url.PathEscape(name)
-}
-
-func defaultPort(scheme string) int {
-	switch scheme {
-	case schemeSFTP:
-		return 22
-	case schemeFTP, schemeFTPS:
-		return 21
-	}
-	return 0
 }
 
 // credKeys are the keys credentials are looked up under, most specific first.
@@ -157,186 +125,60 @@ func (t *target) lookup(m map[string]string) (string, bool) {
 	return "", false
 }
 
-// parse turns a staging URL into a target. Errors never quote the password.
+// parse turns a staging URL into a target: the grammar is the domain's
+// (tasks.ParseStagingURL); an sftp:// URL that names nobody logs in as the
+// local user. Errors never quote the password.
 func parse(raw string) (*target, error) {
-	if raw == "" {
-		return nil, errors.New("empty staging URL")
-	}
-	if !strings.Contains(raw, "://") {
-		// The original service's bare host: anonymous FTP into pub/.
-		h, p, err := splitHostPort(raw, 21)
-		if err != nil || !bareHostRE().MatchString(raw) {
-			shown := strconv.Quote(raw)
-			if strings.Contains(raw, "@") {
-				shown = "value" // user:password@host typed without a scheme
-			}
-			return nil, fmt.Errorf("staging %s: neither a URL (file://, sftp://, ftp://, ftps://) nor a bare FTP host name", shown)
-		}
-		return &target{scheme: schemeFTP, host: h, port: p, dir: "/pub"}, nil
-	}
-	u, err := url.Parse(raw)
+	u, err := tasks.ParseStagingURL(raw)
 	if err != nil {
-		// url.Error quotes the URL, which may hold a password.
-		return nil, fmt.Errorf("staging URL %s: malformed", redact(raw))
+		return nil, err
 	}
-	t := &target{scheme: strings.ToLower(u.Scheme)}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("staging URL %s: query and fragment are not allowed", redactURL(u))
-	}
-	switch t.scheme {
-	case schemeFile:
-		if u.User != nil || (u.Host != "" && u.Host != "localhost") {
-			return nil, fmt.Errorf("staging URL %s: file:// takes no host or user (file:///dir)", redactURL(u))
-		}
-		if u.Path == "" || !path.IsAbs(u.Path) {
-			return nil, fmt.Errorf("staging URL %s: file:// needs an absolute directory (file:///dir)", redactURL(u))
-		}
-		t.dir = filepath.Clean(filepath.FromSlash(u.Path))
-		return t, nil
-	case schemeSFTP, schemeFTP, schemeFTPS:
-	default:
-		return nil, fmt.Errorf("staging URL %s: unknown scheme %q (want file, sftp, ftp or ftps)", redactURL(u), u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("staging URL %s: no host", redactURL(u))
-	}
-	t.host, t.port, err = splitHostPort(u.Host, defaultPort(t.scheme))
-	if err != nil {
-		return nil, fmt.Errorf("staging URL %s: %v", redactURL(u), err)
-	}
-	if u.User != nil {
-		t.user = u.User.Username()
-		t.password, t.hasPass = u.User.Password()
-		if t.user == "" {
-			return nil, fmt.Errorf("staging URL %s: empty user name", redactURL(u))
-		}
-	}
+	return targetOf(u)
+}
+
+func targetOf(u *tasks.StagingURL) (*target, error) {
+	t := &target{scheme: u.Scheme, user: u.User, password: u.Password, hasPass: u.HasPassword,
+		host: u.Host, port: u.Port, dir: u.Dir}
 	if t.scheme == schemeSFTP && t.user == "" {
 		cur, err := user.Current()
 		if err != nil {
-			return nil, fmt.Errorf("staging URL %s: no user given and the local user is unknown: %w", redactURL(u), err)
+			return nil, fmt.Errorf("staging URL %s: no user given and the local user is unknown: %w", u, err)
 		}
 		t.user = cur.Username
 	}
-	p := u.Path
-	switch {
-	case p == "" || p == "/":
-		t.dir = "/"
-		if t.scheme == schemeSFTP {
-			t.dir = "."
-		}
-	case t.scheme == schemeSFTP && (p == "/~" || strings.HasPrefix(p, "/~/")):
-		t.dir = strings.TrimPrefix(strings.TrimPrefix(p, "/~"), "/")
-		if t.dir == "" {
-			t.dir = "."
-		}
-	default:
-		t.dir = p
-	}
-	if t.dir != "." && t.dir != "/" {
-		clean := path.Clean(t.dir)
-		if strings.HasPrefix(clean, "../") || clean == ".." {
-			return nil, fmt.Errorf("staging URL %s: directory leaves the login directory", redactURL(u))
-		}
-		t.dir = clean
-	}
 	return t, nil
-}
-
-// bareHostRE is a host name or IPv4 address, with an optional port.
-var bareHostRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
-})
-
-func splitHostPort(hp string, def int) (string, int, error) {
-	host, portStr := hp, ""
-	if h, p, err := net.SplitHostPort(hp); err == nil {
-		host, portStr = h, p
-	} else if strings.HasPrefix(hp, "[") && strings.HasSuffix(hp, "]") {
-		host = hp[1 : len(hp)-1]
-	}
-	if host == "" || strings.ContainsAny(host, " /\\@[]") {
-		return "", 0, fmt.Errorf("bad host %q", hp)
-	}
-	port := def
-	if portStr != "" {
-		n, err := strconv.Atoi(portStr)
-		if err != nil || n <= 0 || n > 65535 {
-			return "", 0, fmt.Errorf("bad port %q", portStr)
-		}
-		port = n
-	}
-	return host, port, nil
-}
-
-// redactURL renders u with any password replaced.
-func redactURL(u *url.URL) string {
-	c := *u
-	c.RawQuery, c.Fragment = "", ""
-	return c.Redacted()
-}
-
-// redact hides a password in a URL that did not parse.
-func redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "(unparsable)"
-	}
-	auth, tail, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(auth, "@"); at >= 0 {
-		if u, _, ok := strings.Cut(auth[:at], ":"); ok {
-			auth = u + ":xxxxx" + auth[at:]
-		}
-	}
-	return scheme + "://" + auth + "/" + tail
 }
 
 // Check validates a staging URL at submit time without connecting: scheme
 // and form, the file_root rule and the ban on passwords when opts.Remote.
+// It is tasks.CheckStaging, with the worker's options.
 func Check(rawURL string, opts Options) error {
-	_, err := check(rawURL, opts)
+	_, err := tasks.CheckStaging(rawURL, tasks.StagingPolicy{Remote: opts.Remote, FileRoot: opts.FileRoot})
 	return err
 }
 
 func check(rawURL string, opts Options) (*target, error) {
-	t, err := parse(rawURL)
+	u, err := tasks.CheckStaging(rawURL, tasks.StagingPolicy{Remote: opts.Remote, FileRoot: opts.FileRoot})
 	if err != nil {
 		return nil, err
 	}
-	if !opts.Remote {
-		return t, nil
-	}
-	if t.hasPass {
-		return nil, fmt.Errorf("staging URL %s: a password in the URL is refused for remote submissions; the worker's configuration holds credentials by host", t)
-	}
-	if t.scheme == schemeFile {
-		if _, err := underRoot(t.dir, opts.FileRoot, false); err != nil {
-			return nil, fmt.Errorf("staging URL %s: %w", t, err)
-		}
-	}
-	return t, nil
+	return targetOf(u)
 }
 
-// underRoot checks that dir lies inside root once both are cleaned and,
-// when resolve is set, their symlinks resolved as far as they exist. It
-// returns dir resolved.
-func underRoot(dir, root string, resolve bool) (string, error) {
-	if root == "" {
-		return "", errors.New("file:// staging is not allowed for remote submissions on this worker (no [staging] file_root)")
-	}
-	root, dir = filepath.Clean(root), filepath.Clean(dir)
-	if resolve {
+// underRoot checks that dir lies inside root once both are cleaned and
+// their symlinks resolved as far as they exist. It returns dir resolved.
+func underRoot(dir, root string) (string, error) {
+	if root != "" {
 		var err error
-		if root, err = filepath.EvalSymlinks(root); err != nil {
+		if root, err = filepath.EvalSymlinks(filepath.Clean(root)); err != nil {
 			return "", fmt.Errorf("resolve [staging] file_root %s: %w", root, err)
 		}
-		if dir, err = resolveExisting(dir); err != nil {
+		if dir, err = resolveExisting(filepath.Clean(dir)); err != nil {
 			return "", err
 		}
 	}
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%s is outside the staging root %s", dir, root)
+	if err := tasks.UnderStagingRoot(dir, root); err != nil {
+		return "", err
 	}
 	return dir, nil
 }

@@ -1,4 +1,13 @@
-package worker
+// Package reaper finds builds marked running whose worker stopped renewing
+// its lease (killed, powered off, cut off from Redis) and queues them again
+// for another worker or fails them, as [worker] lost_builds says.
+//
+// It sits under tasks, beside the build store and the queue client it works
+// through, because it belongs to the queue, not to any one process: every
+// worker, `fbs serve` and `fbs monitor` run one, and a short lock per build
+// makes sure one of them acts. A worker is only one of its hosts, and the
+// monitor must not need the worker's code to run it.
+package reaper
 
 import (
 	"context"
@@ -6,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -15,76 +23,62 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/startstop"
 )
 
-// ReaperConfig configures a Reaper.
-type ReaperConfig struct {
-	// Interval between looks at the running builds (default 10 s).
+// Config configures a Reaper.
+type Config struct {
+	// Interval between looks at the running builds (default
+	// tasks.DefaultReapInterval; at least tasks.MinReapInterval).
 	Interval time.Duration
-	// LostBuilds is "requeue" (once, then fail) or "fail".
-	LostBuilds string
+	// LostBuilds says what to do with a lost build (default
+	// tasks.LostRequeue).
+	LostBuilds tasks.LostPolicy
 	// BuildTimeout is the asynq timeout of re-queued tasks.
 	BuildTimeout time.Duration
 	// Logger receives what the reaper did.
 	Logger *slog.Logger
 }
 
-// Reaper finds builds marked running whose worker stopped renewing its lease
-// (killed, powered off, cut off) and re-queues them once for another worker
-// or marks them failed with "worker lost". Every worker and `fbs serve` run
-// one; a lock makes sure one acts per build.
+// Reaper finds builds marked running whose worker stopped renewing its
+// lease and re-queues them once for another worker or marks them failed
+// with "worker lost".
 type Reaper struct {
-	cfg   ReaperConfig
+	cfg   Config
 	store *builds.Store
-	queue *asynq.Client
-
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	queue *asynq.Client // over rdb, which its owner closes
+	loop  startstop.Loop
 }
 
-// NewReaper returns a reaper over rdb.
-func NewReaper(rdb redis.UniversalClient, cfg ReaperConfig) *Reaper {
-	if cfg.Interval <= 0 {
-		cfg.Interval = 10 * time.Second
+// New returns a reaper over rdb; Start runs it.
+func New(rdb redis.UniversalClient, cfg Config) (*Reaper, error) {
+	if cfg.Interval == 0 {
+		cfg.Interval = tasks.DefaultReapInterval
 	}
-	if cfg.LostBuilds == "" {
-		cfg.LostBuilds = "requeue"
+	if cfg.Interval < tasks.MinReapInterval {
+		return nil, fmt.Errorf("reaper: interval %s is shorter than the minimum %s", cfg.Interval, tasks.MinReapInterval)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Reaper{cfg: cfg, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return &Reaper{cfg: cfg, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb)}, nil
 }
 
-// Start runs the reaper until Stop.
+// Start looks for lost builds now and then every Interval, until Stop or
+// until ctx ends.
 func (r *Reaper) Start(ctx context.Context) {
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(r.cfg.Interval)
-		defer t.Stop()
-		for {
+	r.loop.Start(ctx, func(ctx context.Context, stop <-chan struct{}) {
+		startstop.Every(ctx, stop, r.cfg.Interval, func(ctx context.Context) {
 			if err := r.Reap(ctx); err != nil {
 				r.cfg.Logger.Warn("reaper", "err", err)
 			}
-			select {
-			case <-r.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+		})
+	})
 }
 
-// Stop ends the reaper; safe to call more than once.
-func (r *Reaper) Stop() {
-	r.once.Do(func() { close(r.stop) })
-	<-r.done
-	r.queue.Close()
-}
+// Stop ends the reaper after the look under way. It is safe to call when
+// Start never ran, and more than once.
+func (r *Reaper) Stop() { r.loop.Stop() }
 
 // Reap looks once at every running build and deals with the lost ones.
 func (r *Reaper) Reap(ctx context.Context) error {
@@ -119,13 +113,13 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	var lostMsg string
 	b, err := r.store.Update(ctx, id, func(b *tasks.Build) error {
 		if b.State != tasks.StateRunning {
-			return errSkip
+			return errNotLost
 		}
 		if h, err := r.store.LeaseHolder(ctx, id); err != nil || h != "" {
-			return errSkip
+			return errNotLost
 		}
 		lostMsg = fmt.Sprintf("worker lost: %s stopped responding during stage %s", b.Worker, orBuild(b.Stage))
-		requeue = r.cfg.LostBuilds == "requeue" && b.Attempt < 2
+		requeue = r.cfg.LostBuilds == tasks.LostRequeue && b.Attempt < 2
 		if requeue {
 			b.State, b.Stage = tasks.StateQueued, ""
 			b.TaskID = fmt.Sprintf("%s-%d", b.ID, b.Attempt+1)
@@ -135,7 +129,7 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 		}
 		return nil
 	})
-	if errors.Is(err, errSkip) {
+	if errors.Is(err, errNotLost) {
 		return nil
 	}
 	if err != nil {
@@ -150,8 +144,10 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	if err == nil {
 		var p *tasks.Payload
 		if p, err = tasks.DecodePayload(data); err == nil {
-			t := asynq.NewTask(tasks.TypeBuild, data, client.TaskOptions(p, b.TaskID, r.cfg.BuildTimeout)...)
-			_, err = r.queue.EnqueueContext(ctx, t)
+			var t *asynq.Task
+			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
+				_, err = r.queue.EnqueueContext(ctx, t)
+			}
 		}
 	}
 	if err != nil {
@@ -180,6 +176,10 @@ func (r *Reaper) note(ctx context.Context, id, msg string, requeue bool) {
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	_, _ = r.store.AppendLog(ctx, id, []builds.LogLine{{N: last + 1, Text: ts + " fbs | " + strings.TrimSpace(msg)}}, 0)
 }
+
+// errNotLost ends an update of a build that turned out not to be lost: it
+// finished, or its worker renewed the lease meanwhile.
+var errNotLost = errors.New("build is not lost")
 
 func orBuild(s tasks.Stage) tasks.Stage {
 	if s == "" {

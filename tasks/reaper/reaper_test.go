@@ -1,4 +1,4 @@
-package worker_test
+package reaper_test
 
 import (
 	"context"
@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/reaper"
 	"github.com/fedora-fbs/fbs/testing/redistest"
-	"github.com/fedora-fbs/fbs/worker"
+	"github.com/fedora-fbs/fbs/testing/startstoptest"
 )
 
 func runningBuild(t *testing.T, st *builds.Store, attempt int) *tasks.Build {
@@ -56,7 +58,7 @@ func TestReaper(t *testing.T) {
 	lostTwice := runningBuild(t, st, 2)
 	failPolicy := runningBuild(t, st, 1)
 
-	r := worker.NewReaper(rdb, worker.ReaperConfig{LostBuilds: "requeue", BuildTimeout: time.Hour})
+	r := newReaper(t, rdb, reaper.Config{LostBuilds: tasks.LostRequeue, BuildTimeout: time.Hour})
 	// Only the first three exist when this reaper looks; failPolicy is
 	// handled by a reaper configured to fail.
 	if err := st.HoldLease(ctx, failPolicy.ID, "hide/1/x", time.Minute); err != nil {
@@ -95,7 +97,7 @@ func TestReaper(t *testing.T) {
 	if err := st.DropLease(ctx, failPolicy.ID); err != nil {
 		t.Fatal(err)
 	}
-	fr := worker.NewReaper(rdb, worker.ReaperConfig{LostBuilds: "fail"})
+	fr := newReaper(t, rdb, reaper.Config{LostBuilds: tasks.LostFail})
 	if err := fr.Reap(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -104,5 +106,31 @@ func TestReaper(t *testing.T) {
 	}
 	if ids, _ := st.Running(ctx); len(ids) != 1 || ids[0] != leased.ID {
 		t.Errorf("running after reaping: %v, want only the leased build", ids)
+	}
+}
+
+func newReaper(t *testing.T, rdb redis.UniversalClient, cfg reaper.Config) *reaper.Reaper {
+	t.Helper()
+	r, err := reaper.New(rdb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReaperStartStop(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t).Client()
+	startstoptest.Run(t, func(t *testing.T) startstoptest.Service { return newReaper(t, rdb, reaper.Config{}) })
+}
+
+func TestReaperInterval(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t).Client()
+	if _, err := reaper.New(rdb, reaper.Config{Interval: 500 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "shorter than the minimum 1s") {
+		t.Errorf("interval 500ms: error %v, want one naming the minimum", err)
+	}
+	if _, err := reaper.New(rdb, reaper.Config{Interval: tasks.MinReapInterval}); err != nil {
+		t.Errorf("interval %s: %v", tasks.MinReapInterval, err)
 	}
 }

@@ -1,0 +1,324 @@
+// Package submission turns a build request into the payload that goes on
+// the queue. It is the one submission path: `fbs submit`, `fbs build
+// --local`, the web form, POST /api/v1/builds and POST /rest each map their
+// input to a Request, call Prepare, and map the field errors it returns
+// back to their own names (a form field, a JSON path, a spec key with its
+// line).
+//
+// Prepare checks every field first and reports every problem at once, as
+// tasks.Errors whose Field is a tasks field path ("arch", "ksiso.iso",
+// "kickstart"); then it reads, validates and flattens the kickstart on this
+// machine, so the payload carries the kickstart's text and never a path.
+//
+// What a request may name depends on where it comes from, which the caller
+// says in Config: a request from someone else (the web app) names no file
+// on this machine or on a worker; `fbs submit` may name kickstart files on
+// the submitter's machine; only `fbs build --local` may name a local ISO.
+package submission
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fedora-fbs/fbs/kickstarts"
+	"github.com/fedora-fbs/fbs/tasks"
+)
+
+// Config is what the submitter decides, not the request.
+type Config struct {
+	// Releases are the releases offered; empty offers every valid one.
+	Releases []string
+	// Staging is the policy the staging URL is checked against. Nil checks
+	// the grammar alone: the request goes to a server that applies its
+	// own (`fbs submit --server`), or the build runs here.
+	Staging *tasks.StagingPolicy
+	// LocalKickstarts lets the spec's config= name a kickstart file on this
+	// machine (relative to Request.Dir), read and flattened here: the CLI.
+	// Without it a kickstart is an uploaded file, a URL or a standard name.
+	LocalKickstarts bool
+	// LocalISO lets iso= name an ISO file on this machine: `fbs build
+	// --local` alone, where the build runs here too.
+	LocalISO bool
+	// KickstartsDir is the site's directory of standard kickstarts.
+	KickstartsDir string
+	// AllowPrivateURLs lets kickstart URLs point at private addresses.
+	AllowPrivateURLs bool
+	// MaxFiles and MaxKickstart limit the uploaded kickstarts: how many,
+	// and the bytes of each. Zero means no limit.
+	MaxFiles     int
+	MaxKickstart int64
+}
+
+// Request is a build request as an adapter read it.
+type Request struct {
+	Spec tasks.Spec
+	// Owner is who submits: user, account or token owner.
+	Owner string
+	// Dir is the directory of the spec file, against which relative paths
+	// in it resolve; empty for requests that name no local files.
+	Dir string
+}
+
+// Prepared is a checked request: the payload to enqueue and what the
+// flattening warned about ("file:line: message").
+type Prepared struct {
+	Payload  *tasks.Payload
+	Warnings []string
+}
+
+// Preparer prepares requests under one Config.
+type Preparer struct {
+	cfg Config
+}
+
+// New returns a Preparer for cfg.
+func New(cfg Config) *Preparer { return &Preparer{cfg: cfg} }
+
+// Prepare checks req and, when it is acceptable, flattens its kickstart
+// (from files, the uploaded kickstarts by name, or wherever the spec says)
+// and returns the payload. Problems of the request are tasks.Errors, one
+// per field, in the order of the spec's fields; other errors are failures
+// of this machine.
+func (p *Preparer) Prepare(ctx context.Context, req Request, files map[string][]byte) (*Prepared, error) {
+	sp := req.Spec
+	if err := p.check(&sp, files); err != nil {
+		return nil, err
+	}
+	if sp.KSISO != nil && p.cfg.LocalISO && !strings.Contains(sp.KSISO.ISO, "://") &&
+		tasks.CheckISORef(sp.KSISO.ISO, false) != nil && !filepath.IsAbs(sp.KSISO.ISO) {
+		sp.KSISO.ISO = filepath.Join(req.Dir, sp.KSISO.ISO)
+	}
+	pl := &tasks.Payload{ID: tasks.NewBuildID(), Spec: sp, Owner: req.Owner, SubmittedAt: time.Now().UTC()}
+	out := &Prepared{Payload: pl}
+	if ref := sp.KickstartRef(); ref != "" {
+		text, warnings, err := p.flatten(ctx, ref, req.Dir, files)
+		if err != nil {
+			return nil, kickstartError(err)
+		}
+		pl.Kickstart, pl.KickstartName = text, ref
+		out.Warnings = warnings
+	}
+	return out, nil
+}
+
+// check runs every rule on the request's fields: the spec's own
+// (tasks.Spec.Validate), then where it comes from and what is offered.
+func (p *Preparer) check(sp *tasks.Spec, files map[string][]byte) error {
+	var errs tasks.Errors
+	if err := sp.Validate(); err != nil && !errors.As(err, &errs) {
+		return err
+	}
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Field] = true
+	}
+	add := func(field, format string, args ...any) {
+		if !bad[field] {
+			errs = append(errs, tasks.Invalid(field, format, args...))
+			bad[field] = true
+		}
+	}
+	if len(p.cfg.Releases) > 0 && !slices.Contains(p.cfg.Releases, sp.Release) {
+		add(tasks.FieldRelease, "release %q is not offered: want one of %s", sp.Release, strings.Join(p.cfg.Releases, ", "))
+	}
+	if p.cfg.Staging != nil && sp.Staging != "" {
+		if _, err := tasks.CheckStaging(sp.Staging, *p.cfg.Staging); err != nil {
+			add(tasks.FieldStaging, "%v", err)
+		}
+	}
+	if sp.KSISO != nil && sp.KSISO.ISO != "" {
+		if err := tasks.CheckISORef(sp.KSISO.ISO, p.cfg.LocalISO); err != nil {
+			add(tasks.FieldISO, "boot ISO %v", err)
+		}
+	}
+	if err := p.checkUploads(files); err != nil && !bad[tasks.FieldKickstart] {
+		errs = append(errs, err)
+	}
+	slices.SortStableFunc(errs, func(a, b *tasks.Error) int { return cmp.Compare(fieldRank(a.Field), fieldRank(b.Field)) })
+	return errs.Err()
+}
+
+// fieldRank orders errors as the spec's fields are: [DEFAULT] first.
+func fieldRank(field string) int {
+	for i, f := range []string{tasks.FieldType, tasks.FieldArch, tasks.FieldRelease, tasks.FieldStaging, tasks.FieldEmail} {
+		if f == field {
+			return i
+		}
+	}
+	return 5
+}
+
+// checkUploads enforces the upload limits and file name rules.
+func (p *Preparer) checkUploads(files map[string][]byte) *tasks.Error {
+	if p.cfg.MaxFiles > 0 && len(files) > p.cfg.MaxFiles {
+		return tasks.Errorf(tasks.CodeTooLarge, tasks.FieldKickstart, "%d kickstart files: at most %d per build", len(files), p.cfg.MaxFiles)
+	}
+	for _, name := range sortedKeys(files) {
+		data := files[name]
+		switch {
+		case name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." || !fs.ValidPath(name):
+			return tasks.Invalid(tasks.FieldKickstart, "kickstart file name %q: want a plain file name", name)
+		case p.cfg.MaxKickstart > 0 && int64(len(data)) > p.cfg.MaxKickstart:
+			return tasks.Errorf(tasks.CodeTooLarge, tasks.FieldKickstart, "kickstart %s is %d bytes: at most %d", name, len(data), p.cfg.MaxKickstart)
+		case !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0:
+			return tasks.Invalid(tasks.FieldKickstart, "kickstart %s is not text", name)
+		}
+	}
+	return nil
+}
+
+// flatten reads the kickstart ref: one of the uploaded files (includes
+// confined to the upload), else a URL, else (for the CLI) a file on this
+// machine, else a standard kickstart. It refuses anything else, such as a
+// path on a server.
+func (p *Preparer) flatten(ctx context.Context, ref, dir string, files map[string][]byte) (string, []string, error) {
+	opts := kickstarts.Options{Confined: !p.cfg.LocalKickstarts, AllowPrivate: p.cfg.AllowPrivateURLs, SiteDir: p.cfg.KickstartsDir}
+	var (
+		problems []kickstarts.Problem
+		res      *kickstarts.Result
+		err      error
+	)
+	switch {
+	case len(files) > 0:
+		if _, ok := files[ref]; !ok {
+			return "", nil, tasks.Invalid(tasks.FieldKickstart, "the spec's kickstart %q is not among the uploaded files (%s)", ref, strings.Join(sortedKeys(files), ", "))
+		}
+		fsys := memFS(files)
+		opts.Confined = true
+		if problems, err = kickstarts.ValidateFS(ctx, fsys, ref, opts); err == nil && !kickstarts.HasErrors(problems) {
+			res, err = kickstarts.FlattenFS(ctx, fsys, ref, opts)
+		}
+	case isURL(ref), p.cfg.LocalKickstarts:
+		if p.cfg.LocalKickstarts {
+			ref = resolve(dir, ref)
+		}
+		// Validate first: its problems point into the files as written.
+		if problems, err = kickstarts.Validate(ctx, ref, opts); err == nil && !kickstarts.HasErrors(problems) {
+			res, err = kickstarts.Flatten(ctx, ref, opts)
+		}
+	default:
+		std, lerr := kickstarts.Standard(p.cfg.KickstartsDir)
+		if lerr != nil {
+			return "", nil, lerr
+		}
+		if !slices.ContainsFunc(std, func(e kickstarts.Entry) bool { return e.Name == ref || e.Name+".ks" == ref }) {
+			return "", nil, tasks.Invalid(tasks.FieldKickstart, "kickstart %q was not uploaded, is not an http(s) or ftp URL and is not a standard kickstart (see /api/v1/kickstarts)", ref)
+		}
+		res, err = kickstarts.Flatten(ctx, strings.TrimSuffix(ref, ".ks"), opts)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if kickstarts.HasErrors(problems) {
+		var msgs []string
+		for _, p := range problems {
+			if p.Severity == "error" {
+				msgs = append(msgs, p.String())
+			}
+		}
+		return "", nil, tasks.Errorf(tasks.CodeInvalidKickstart, tasks.FieldKickstart, "kickstart is not valid: %s", strings.Join(msgs, "; "))
+	}
+	var warnings []string
+	for _, w := range res.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	return res.Text, warnings, nil
+}
+
+// kickstartError gives the kickstart package's errors their code and the
+// kickstart field; failures of this machine stay as they are.
+func kickstartError(err error) error {
+	var (
+		te *tasks.Error
+		pe *kickstarts.ParseError
+		fe *kickstarts.FetchError
+	)
+	switch {
+	case errors.As(err, &te):
+		if te.Field == "" {
+			c := *te
+			c.Field = tasks.FieldKickstart
+			te = &c
+		}
+		return tasks.Errors{te}
+	case errors.As(err, &fe):
+		return tasks.Errors{tasks.Errorf(tasks.CodeKickstartFetch, tasks.FieldKickstart, "%v", err)}
+	case errors.As(err, &pe), errors.Is(err, kickstarts.ErrNotFound), errors.Is(err, kickstarts.ErrRefused),
+		errors.Is(err, kickstarts.ErrLimit):
+		return tasks.Errors{tasks.Errorf(tasks.CodeInvalidKickstart, tasks.FieldKickstart, "%v", err)}
+	}
+	return fmt.Errorf("flatten kickstart: %w", err)
+}
+
+// resolve makes a relative kickstart path relative to the spec file's
+// directory when such a file exists there; URLs and standard names pass
+// through.
+func resolve(dir, ref string) string {
+	if strings.Contains(ref, "://") || filepath.IsAbs(ref) {
+		return ref
+	}
+	p := filepath.Join(dir, ref)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ref
+}
+
+func isURL(ref string) bool {
+	u, err := url.Parse(ref)
+	return err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "ftp")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// memFS is uploaded files as an fs.FS, for kickstarts.FlattenFS.
+type memFS map[string][]byte
+
+func (m memFS) Open(name string) (fs.File, error) {
+	data, ok := m[name]
+	if !ok || !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return &memFile{name: path.Base(name), r: bytes.NewReader(data), size: int64(len(data))}, nil
+}
+
+type memFile struct {
+	name string
+	r    *bytes.Reader
+	size int64
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return memInfo{f.name, f.size}, nil }
+func (f *memFile) Read(b []byte) (int, error) { return f.r.Read(b) }
+func (f *memFile) Close() error               { return nil }
+
+type memInfo struct {
+	name string
+	size int64
+}
+
+func (i memInfo) Name() string       { return i.name }
+func (i memInfo) Size() int64        { return i.size }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }
