@@ -118,6 +118,7 @@ def main(vers):
     out("// versionCommandTable maps each syntax version to its command names and\n// the class implementing each (aliases share a class, hence a slot). It\n// builds the table anew: use versionCommands, which builds it once.\n")
     out("func versionCommandTable() map[string]map[string]string {\n\treturn map[string]map[string]string{\n")
     body = []
+    w = body.append
     for v in vers:
         w("\t%s: {\n" % q(v))
         for name, key in sorted(versions[v].items()):
