@@ -12,6 +12,11 @@
 #   FBS_BENCH_BEFORE=REV  also times `fbs version` of commit REV (git archive),
 #                     built with the release flags: what the code changes gave
 #   FBS_BENCH_RUNS    runs per command and round (default 100)
+# It also times "libraries": a hello-world that only imports the libraries
+# fbs is built on (gin, Prometheus client_golang, asynq, go-redis,
+# x/crypto/ssh, pkg/sftp, S2, cobra), at fbs's versions, so it pays their
+# package initialisation and nothing else: the floor for any one binary
+# made of them.
 #   FBS_BENCH_ROUNDS  rounds (default 5)
 # Needs hyperfine and jq (apt-get install hyperfine jq / dnf install hyperfine jq).
 # Run it under `flock /tmp/fbs-bench.lock` on a shared machine.
@@ -40,11 +45,36 @@ import (
 func main() { fmt.Fprintln(os.Stdout, "hello") }
 EOF
 printf 'module hello\n\ngo 1.23\n' >"$out/hello/go.mod"
-# Both built by the release build script, so both get the same flags.
+mkdir "$out/libs"
+cat >"$out/libs/main.go" <<'EOF'
+package main
+
+import (
+	"fmt"
+	"os"
+
+	_ "github.com/gin-gonic/gin"
+	_ "github.com/hibiken/asynq"
+	_ "github.com/klauspost/compress/s2"
+	_ "github.com/pkg/sftp"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/spf13/cobra"
+	_ "golang.org/x/crypto/ssh"
+)
+
+func main() { fmt.Fprintln(os.Stdout, "hello") }
+EOF
+# fbs's go.mod and go.sum, so the libraries are the versions fbs links.
+sed 's#^module .*#module libs#' go.mod >"$out/libs/go.mod"
+cp go.sum "$out/libs/go.sum"
+# All built by the release build script, so all get the same flags.
 bash deploy/build.sh "$out/hello.bin" "$out/hello"
+GOFLAGS=-mod=mod bash deploy/build.sh "$out/libs.bin" "$out/libs"
 bash deploy/build.sh "$out/fbs"
 
 cmds=(-n hello "$out/hello.bin"
+  -n libraries "$out/libs.bin"
   -n "fbs version" "$out/fbs version"
   -n "fbs ks flatten" "$out/fbs ks flatten $ks")
 if [ "${FBS_BENCH_STEPS:-}" = 1 ]; then
@@ -63,7 +93,7 @@ if [ -n "${FBS_BENCH_BEFORE:-}" ]; then
   cmds+=(-n "fbs version: $FBS_BENCH_BEFORE, release flags" "$out/fbs-before version")
 fi
 echo "binaries (bytes):"
-ls -l "$out"/hello.bin "$out"/fbs "$out"/fbs-* | awk '{print "  " $5 "  " $NF}' | sed "s#$out/##"
+shopt -s nullglob; ls -l "$out"/hello.bin "$out"/libs.bin "$out"/fbs "$out"/fbs-* | awk '{print "  " $5 "  " $NF}' | sed "s#$out/##"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Other work on the machine comes and goes; hyperfine times one command after
 # the other, so the commands are timed in several short rounds and each
