@@ -14,13 +14,19 @@ type SourceURL struct {
 	URL string
 }
 
-// sourceOptions are the options of the source commands whose values are
-// URLs, by command.
-var sourceOptions = map[string][]string{
-	"url":         {"--url", "--mirrorlist", "--metalink", "--proxy"},
-	"repo":        {"--baseurl", "--mirrorlist", "--metalink", "--proxy"},
-	"liveimg":     {"--url", "--proxy"},
-	"ostreesetup": {"--url"},
+// sourceOptions returns the options of a source command whose values are
+// URLs; nil for any other command. (A switch, not a map: no work when
+// the package loads.)
+func sourceOptions(command string) []string {
+	switch command {
+	case "url", "repo":
+		return []string{"--url", "--baseurl", "--mirrorlist", "--metalink", "--proxy"}
+	case "liveimg":
+		return []string{"--url", "--proxy"}
+	case "ostreesetup":
+		return []string{"--url"}
+	}
+	return nil
 }
 
 // SourceURLs lists the URLs of the installation source commands (url,
@@ -44,7 +50,7 @@ func SourceURLs(ks string) []SourceURL {
 		if err != nil || len(args) == 0 {
 			continue
 		}
-		opts := sourceOptions[args[0]]
+		opts := sourceOptions(args[0])
 		for j := 1; j < len(args); j++ {
 			name, val, hasVal := strings.Cut(args[j], "=")
 			for _, o := range opts {
