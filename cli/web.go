@@ -66,7 +66,7 @@ func (a *app) serveWeb(ctx context.Context, c *client.Client, listen string, mou
 		mode = "OIDC sign-in via " + wcfg.OIDC.Issuer
 	}
 	fmt.Fprintf(a.env.Stdout, "fbs web: serving %s on %s, %s\n", wcfg.PublicURL, ln.Addr(), mode)
-	return serveHTTP(ctx, ln, engine)
+	return serveHTTP(ctx, ln, engine, cfg.Web)
 }
 
 func (a *app) newWebCmd() *cobra.Command {
