@@ -322,7 +322,8 @@ func TestEnvOverrides(t *testing.T) {
 }
 
 // TestWorkerTimingMinimums checks the floors of the lease and reap
-// durations, which tests and impatient admins set low.
+// durations, which tests and impatient admins set low, and the
+// listeners' limits.
 func TestWorkerTimingMinimums(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -333,6 +334,10 @@ func TestWorkerTimingMinimums(t *testing.T) {
 		{env{"FBS_WORKER_LEASE_TTL": "2s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 2s is shorter than the minimum 3s"},
 		{env{"FBS_WORKER_REAP_INTERVAL": "500ms"}, "$FBS_WORKER_REAP_INTERVAL: [worker] reap_interval: 500ms is shorter than the minimum 1s"},
 		{env{"FBS_WORKER_LEASE_TTL": "0s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 0s is shorter than the minimum 3s"},
+		{env{"FBS_WEB_BODY_TIMEOUT": "1s", "FBS_MONITOR_MAX_CONNS_PER_IP": "0"}, ""},
+		{env{"FBS_WEB_BODY_TIMEOUT": "0s"}, "$FBS_WEB_BODY_TIMEOUT: [web] body_timeout: 0s is shorter than the minimum 1s"},
+		{env{"FBS_MONITOR_BODY_TIMEOUT": "500ms"}, "$FBS_MONITOR_BODY_TIMEOUT: [monitor] body_timeout: 500ms is shorter than the minimum 1s"},
+		{env{"FBS_WEB_MAX_CONNS_PER_IP": "-1"}, "$FBS_WEB_MAX_CONNS_PER_IP: [web] max_conns_per_ip: -1 is less than 0"},
 	}
 	for _, tt := range tests {
 		tt.env["HOME"] = "/home/u"
