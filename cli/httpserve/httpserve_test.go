@@ -3,7 +3,6 @@ package httpserve
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedora-fbs/fbs/testing/conntest"
 )
 
 // start serves h with cfg on a loopback port until the test ends and
@@ -31,46 +32,6 @@ func start(t *testing.T, h http.Handler, cfg Config) string {
 		}
 	})
 	return ln.Addr().String()
-}
-
-// dial opens a raw connection to addr that the test closes at its end.
-func dial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// endOf reads c until the server closes it or limit passes; it returns
-// what was read and how long that took, failing the test at limit.
-func endOf(t *testing.T, c net.Conn, limit time.Duration) (string, time.Duration) {
-	t.Helper()
-	t0 := time.Now()
-	c.SetReadDeadline(t0.Add(limit))
-	data, err := io.ReadAll(c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("connection still open after %s; read %q", limit, data)
-	}
-	return string(data), time.Since(t0)
-}
-
-// trickle writes body one byte every gap until stop closes or writing
-// fails.
-func trickle(c net.Conn, body string, gap time.Duration, stop <-chan struct{}) {
-	for i := range len(body) {
-		select {
-		case <-stop:
-			return
-		case <-time.After(gap):
-		}
-		if _, err := c.Write([]byte{body[i]}); err != nil {
-			return
-		}
-	}
 }
 
 // readBody answers with the size of the body it read, or the read error.
@@ -95,13 +56,11 @@ var refuse = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func TestTricklingBodyIsCut(t *testing.T) {
 	t.Parallel()
 	addr := start(t, readBody, Config{BodyTimeout: time.Second})
-	c := dial(t, addr)
+	c := conntest.Dial(t, addr)
 	body := strings.Repeat("x", 600) // a minute at 10 bytes a second
 	fmt.Fprintf(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", len(body))
-	stop := make(chan struct{})
-	defer close(stop)
-	go trickle(c, body, 100*time.Millisecond, stop)
-	got, took := endOf(t, c, 10*time.Second)
+	conntest.Trickle(t, c, body, 100*time.Millisecond)
+	got, took := conntest.UntilClosed(t, c, 10*time.Second)
 	if took < 500*time.Millisecond {
 		t.Errorf("connection ended after %s, before the 1s deadline: %q", took, got)
 	}
@@ -110,9 +69,9 @@ func TestTricklingBodyIsCut(t *testing.T) {
 	}
 
 	// In time, the body is read.
-	c = dial(t, addr)
+	c = conntest.Dial(t, addr)
 	fmt.Fprintf(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
-	if got, _ := endOf(t, c, 10*time.Second); !strings.Contains(got, "read 600 bytes") {
+	if got, _ := conntest.UntilClosed(t, c, 10*time.Second); !strings.Contains(got, "read 600 bytes") {
 		t.Errorf("a body sent at once: %q", got)
 	}
 }
@@ -130,9 +89,9 @@ func TestUnreadBodyAnsweredAtOnce(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := dial(t, addr)
+			c := conntest.Dial(t, addr)
 			fmt.Fprintf(c, "POST /api/v1/builds HTTP/1.1\r\nHost: a\r\n%s\r\n", hdr)
-			got, took := endOf(t, c, 5*time.Second)
+			got, took := conntest.UntilClosed(t, c, 5*time.Second)
 			if !strings.HasPrefix(got, "HTTP/1.1 401 ") || !strings.Contains(got, "Connection: close") {
 				t.Errorf("answer %q", got)
 			}
@@ -152,7 +111,7 @@ func TestConnectionsPerAddress(t *testing.T) {
 	addr := start(t, readBody, Config{MaxConnsPerIP: max})
 	var held []net.Conn
 	for range max {
-		c := dial(t, addr)
+		c := conntest.Dial(t, addr)
 		// Each is served (so accepted and counted) and kept alive.
 		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 		res, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -162,17 +121,17 @@ func TestConnectionsPerAddress(t *testing.T) {
 		res.Body.Close()
 		held = append(held, c)
 	}
-	extra := dial(t, addr)
+	extra := conntest.Dial(t, addr)
 	fmt.Fprintf(extra, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-	if got, _ := endOf(t, extra, 5*time.Second); got != "" {
+	if got, _ := conntest.UntilClosed(t, extra, 5*time.Second); got != "" {
 		t.Errorf("connection %d was served: %q", max+1, got)
 	}
 	held[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c := dial(t, addr)
+		c := conntest.Dial(t, addr)
 		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-		got, _ := endOf(t, c, 5*time.Second)
+		got, _ := conntest.UntilClosed(t, c, 5*time.Second)
 		if strings.HasPrefix(got, "HTTP/1.1 200 ") {
 			break
 		}
@@ -203,13 +162,13 @@ func TestStreamOutlivesBodyDeadline(t *testing.T) {
 	for _, method := range []string{"GET", "POST"} {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
-			c := dial(t, addr)
+			c := conntest.Dial(t, addr)
 			body := ""
 			if method == "POST" {
 				body = "x=1"
 			}
 			fmt.Fprintf(c, "%s /stream HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, len(body), body)
-			got, took := endOf(t, c, 20*time.Second)
+			got, took := conntest.UntilClosed(t, c, 20*time.Second)
 			if !strings.Contains(got, fmt.Sprintf("data: %d\n", lines-1)) || took < 2*time.Second {
 				t.Errorf("stream ended after %s: %q", took, got)
 			}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-fbs/fbs/testing/conntest"
 	"github.com/fedora-fbs/fbs/testing/oidctest"
 )
 
@@ -48,31 +49,6 @@ func (e *env) runWithin(limit time.Duration, args ...string) (stdout, stderr str
 		e.t.Fatalf("run fbs %v: %v", args, err)
 	}
 	return out.String(), errb.String(), code, took
-}
-
-// rawConn dials addr; the connection is closed when the test ends.
-func rawConn(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// untilClosed reads c until the server closes it, failing the test if
-// that takes longer than limit; it returns what was read and the time.
-func untilClosed(t *testing.T, c net.Conn, limit time.Duration) (string, time.Duration) {
-	t.Helper()
-	t0 := time.Now()
-	c.SetReadDeadline(t0.Add(limit))
-	data, err := io.ReadAll(c)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("connection still open after %s; read %q", limit, data)
-	}
-	return string(data), time.Since(t0)
 }
 
 // limitsConf sets short body deadlines and a low connection cap on both
@@ -112,9 +88,9 @@ func TestSlowClients(t *testing.T) {
 			"/account": "Cookie: fbs_csrf=x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n",
 			"/builds/01JAAAAAAAAAAAAAAAAAAAAAAA/cancel": "Cookie: fbs_csrf=x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n",
 		} {
-			c := rawConn(t, webAddr)
+			c := conntest.Dial(t, webAddr)
 			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", path, webAddr, hdr)
-			got, took := untilClosed(t, c, 10*time.Second)
+			got, took := conntest.UntilClosed(t, c, 10*time.Second)
 			status := strings.SplitN(got, "\r\n", 2)[0]
 			if status != "HTTP/1.1 401 Unauthorized" && status != "HTTP/1.1 303 See Other" || took > 3*time.Second {
 				t.Errorf("POST %s: %q after %s", path, status, took)
@@ -146,33 +122,20 @@ func TestSlowClients(t *testing.T) {
 			cookies = append(cookies, ck.Name+"="+ck.Value)
 		}
 		body := "csrf=" + url.QueryEscape(string(m[1])) + "&action=create&name=" + strings.Repeat("x", 500)
-		c := rawConn(t, webAddr)
+		c := conntest.Dial(t, webAddr)
 		fmt.Fprintf(c, "POST /account HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n",
 			webAddr, strings.Join(cookies, "; "), len(body))
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			for i := range len(body) {
-				select {
-				case <-stop:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				if _, err := c.Write([]byte{body[i]}); err != nil {
-					return
-				}
-			}
-		}()
-		got, took := untilClosed(t, c, 15*time.Second)
+		conntest.Trickle(t, c, body, 100*time.Millisecond)
+		got, took := conntest.UntilClosed(t, c, 15*time.Second)
 		if took < 500*time.Millisecond || strings.Contains(got, "Token created") {
 			t.Errorf("connection ended after %s: %q", took, got)
 		}
 	})
 
 	t.Run("monitor body never sent", func(t *testing.T) {
-		c := rawConn(t, monAddr)
+		c := conntest.Dial(t, monAddr)
 		fmt.Fprintf(c, "GET /status HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n\r\n", monAddr)
-		got, took := untilClosed(t, c, 10*time.Second)
+		got, took := conntest.UntilClosed(t, c, 10*time.Second)
 		if !strings.HasPrefix(got, "HTTP/1.1 200 ") || took > 3*time.Second {
 			t.Errorf("GET /status with a body never sent: %q after %s", strings.SplitN(got, "\r\n", 2)[0], took)
 		}
@@ -185,7 +148,7 @@ func TestSlowClients(t *testing.T) {
 			// by the fifth.
 			served := 0
 			for {
-				c := rawConn(t, addr)
+				c := conntest.Dial(t, addr)
 				fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 				c.SetReadDeadline(time.Now().Add(10 * time.Second))
 				res, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -209,7 +172,7 @@ func TestSlowClients(t *testing.T) {
 			t.Fatalf("submit: %s", errs)
 		}
 		id := strings.TrimSpace(out)
-		c := rawConn(t, monAddr)
+		c := conntest.Dial(t, monAddr)
 		fmt.Fprintf(c, "GET /builds/%s/log/stream HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", id, monAddr)
 		br := bufio.NewReader(c)
 		res, err := http.ReadResponse(br, nil)
@@ -277,11 +240,7 @@ func TestServeRefusesNonLoopback(t *testing.T) {
 func TestServeHostCheck(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cfg := e.config("serve", "")
-	e.write(cfg, strings.Replace(mustRead(t, cfg), "url = "+e.redis.URL, "", 1))
-	broker, web := freeAddr(t), freeAddr(t)
-	srv := e.start("serve", "--config", cfg, "--broker-listen", broker, "--listen", web)
-	e.waitFor(30*time.Second, "fbs serve", func() bool { return strings.Contains(srv.out.String(), "fbs web: serving") })
+	cfg, broker, web, _ := e.serve()
 	out, errs, code := e.run("submit", "--config", cfg, "--redis", "redis://"+broker+"/0", e.spec("q.conf", otherArch(), "boot.iso"))
 	if code != 0 {
 		t.Fatalf("submit: %s", errs)
