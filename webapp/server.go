@@ -101,13 +101,13 @@ func (s *Server) Register(r gin.IRouter) {
 	g.GET("/builds", s.dashboard)
 	// Form posts check the user before the CSRF field, which is in the
 	// body: an anonymous post is answered without reading it.
-	g.POST("/builds/:id/cancel", s.member, s.csrf, s.cancelForm)
-	g.POST("/builds/:id/resubmit", s.member, s.csrf, s.resubmitForm)
+	g.POST("/builds/:id/cancel", s.requireUser, s.csrf, s.cancelForm)
+	g.POST("/builds/:id/resubmit", s.requireUser, s.csrf, s.resubmitForm)
 	g.GET("/login", s.login)
 	g.GET("/callback", s.callback)
 	g.POST("/logout", s.inSession, s.csrf, s.logout)
 	g.GET("/account", s.account)
-	g.POST("/account", s.member, s.csrf, s.accountPost)
+	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
 
 	api := g.Group("/api/v1")
@@ -264,9 +264,9 @@ func crossSite(r *http.Request, public *url.URL) bool {
 	return false
 }
 
-// member sends anonymous browsers to sign in before anything reads the
+// requireUser sends anonymous browsers to sign in before anything reads the
 // request's body.
-func (s *Server) member(c *gin.Context) {
+func (s *Server) requireUser(c *gin.Context) {
 	if s.signedIn(c) == nil {
 		return
 	}
