@@ -37,11 +37,26 @@ func (a *app) newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			if listen == "" {
 				listen = cfg.Web.Listen
 			}
+			// Refuse what cannot be served safely before anything
+			// runs: a web listener beyond loopback in local mode, an
+			// embedded broker beyond loopback, a port in use.
 			url := cfg.Redis.URL
+			if url == "" {
+				if err := broker.CheckAddr(brokerAddr); err != nil {
+					return err
+				}
+			}
+			ln, wcfg, err := a.listenWeb(cfg, listen)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			// The web server failing stops everything else.
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
 			if url == "" {
 				b, err := broker.Start(brokerAddr)
 				if err != nil {
@@ -91,10 +106,15 @@ func (a *app) newServeCmd() *cobra.Command {
 			}
 			webErr := make(chan error, 1)
 			go func() {
-				webErr <- a.serveWeb(ctx, c, listen, mon.Register, outboxRoutes(mcfg.OutboxDir))
+				err := a.serveWeb(ctx, cfg, c, ln, wcfg, mon.Register, outboxRoutes(mcfg.OutboxDir))
+				if err != nil {
+					stop()
+				}
+				webErr <- err
 			}()
 			werr := a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
-			return errors.Join(werr, <-webErr)
+			stop() // a worker that failed takes the web server down with it
+			return errors.Join(<-webErr, werr)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port of the web app and monitor (default [web] listen)")

@@ -113,7 +113,18 @@ type Listener struct {
 	// PublicURL is how users reach the server, for links in mails; empty
 	// means derived from Listen.
 	PublicURL string
+	// BodyTimeout bounds reading a request's body after its headers: a
+	// client sending slower is cut off. Responses (log streams) have no
+	// deadline. Default 1m, at least MinBodyTimeout.
+	BodyTimeout time.Duration
+	// MaxConnsPerIP caps the open connections of one client address (one
+	// /64 for IPv6); 0 means no limit. Default 64. A reverse proxy in
+	// front counts as one client.
+	MaxConnsPerIP int
 }
+
+// MinBodyTimeout is the shortest [web] and [monitor] body_timeout.
+const MinBodyTimeout = time.Second
 
 // SMTP is the [smtp] section.
 type SMTP struct {

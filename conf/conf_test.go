@@ -43,8 +43,8 @@ func defaults() *Config {
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
 		},
-		Web:      Listener{Listen: "127.0.0.1:5000"},
-		Monitor:  Listener{Listen: "127.0.0.1:5100"},
+		Web:      Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
+		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
 		Koji:     Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
@@ -147,8 +147,8 @@ func TestLoadFiles(t *testing.T) {
 				LeaseTTL:     30 * time.Second,
 				ReapInterval: 10 * time.Second,
 			}
-			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
-			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
+			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
+			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor", BodyTimeout: 2 * time.Minute, MaxConnsPerIP: 200}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
 			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
@@ -326,7 +326,8 @@ func TestEnvOverrides(t *testing.T) {
 }
 
 // TestWorkerTimingMinimums checks the floors of the lease and reap
-// durations, which tests and impatient admins set low.
+// durations, which tests and impatient admins set low, and the
+// listeners' limits.
 func TestWorkerTimingMinimums(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -337,6 +338,10 @@ func TestWorkerTimingMinimums(t *testing.T) {
 		{env{"FBS_WORKER_LEASE_TTL": "2s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 2s is shorter than the minimum 3s"},
 		{env{"FBS_WORKER_REAP_INTERVAL": "500ms"}, "$FBS_WORKER_REAP_INTERVAL: [worker] reap_interval: 500ms is shorter than the minimum 1s"},
 		{env{"FBS_WORKER_LEASE_TTL": "0s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 0s is shorter than the minimum 3s"},
+		{env{"FBS_WEB_BODY_TIMEOUT": "1s", "FBS_MONITOR_MAX_CONNS_PER_IP": "0"}, ""},
+		{env{"FBS_WEB_BODY_TIMEOUT": "0s"}, "$FBS_WEB_BODY_TIMEOUT: [web] body_timeout: 0s is shorter than the minimum 1s"},
+		{env{"FBS_MONITOR_BODY_TIMEOUT": "500ms"}, "$FBS_MONITOR_BODY_TIMEOUT: [monitor] body_timeout: 500ms is shorter than the minimum 1s"},
+		{env{"FBS_WEB_MAX_CONNS_PER_IP": "-1"}, "$FBS_WEB_MAX_CONNS_PER_IP: [web] max_conns_per_ip: -1 is less than 0"},
 	}
 	for _, tt := range tests {
 		tt.env["HOME"] = "/home/u"

@@ -50,9 +50,13 @@ func fields() []field {
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
+		{section: "web", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Web.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
+		{section: "web", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Web.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
+		{section: "monitor", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Monitor.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
+		{section: "monitor", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Monitor.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
 
 		{section: "smtp", key: "host", bind: func(c *Config) value { return str{&c.SMTP.Host} }},
 		{section: "smtp", key: "port", bind: func(c *Config) value { return integer{&c.SMTP.Port} }, def: "25", check: port},

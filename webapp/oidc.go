@@ -62,17 +62,9 @@ type signIn struct {
 	Next     string `json:"next"`
 }
 
-// localPath keeps only same-site paths as redirect targets.
-func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return "/"
-	}
-	return p
-}
-
 // login is GET /login: off to the provider, with state, nonce and PKCE.
 func (s *Server) login(c *gin.Context) {
-	next := localPath(c.Query("next"))
+	next := safeNext(c.Query("next"))
 	if s.oidc == nil {
 		c.Redirect(http.StatusSeeOther, next)
 		return
@@ -169,7 +161,7 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	s.setCookie(c, sessionCookie, id, int(s.cfg.SessionTTL.Seconds()))
 	s.cfg.Logger.Info("signed in", "user", u.Name, "admin", u.Admin, "can_submit", u.CanSubmit)
-	c.Redirect(http.StatusSeeOther, localPath(in.Next))
+	c.Redirect(http.StatusSeeOther, safeNext(in.Next))
 }
 
 // userFromClaims makes the user of an ID token: preferred_username (else

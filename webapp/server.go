@@ -88,20 +88,26 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 func (s *Server) LocalMode() bool { return !s.cfg.OIDC.Enabled() }
 
 // Register mounts the web app's routes on r. The monitor's routes
-// (/builds/:id, /api/v1/builds/:id, /status...) are not among them.
+// (/builds/:id, /api/v1/builds/:id, /status...) are not among them, but
+// Register first installs the security headers and, in local mode, the
+// Host check on r itself, so every route mounted on r after it (the
+// monitor's, the outbox of `fbs serve`) and its 404s get them too.
 func (s *Server) Register(r gin.IRouter) {
-	g := r.Group("", s.secure, s.limitBody, s.identify)
+	r.Use(s.secure)
+	g := r.Group("", s.limitBody, s.identify)
 	g.GET("/", s.home)
 	g.GET("/build", s.buildForm)
 	g.POST("/build", s.submitForm) // checks the CSRF field of its multipart body
 	g.GET("/builds", s.dashboard)
-	g.POST("/builds/:id/cancel", s.csrf, s.cancelForm)
-	g.POST("/builds/:id/resubmit", s.csrf, s.resubmitForm)
+	// Form posts check the user before the CSRF field, which is in the
+	// body: an anonymous post is answered without reading it.
+	g.POST("/builds/:id/cancel", s.requireUser, s.csrf, s.cancelForm)
+	g.POST("/builds/:id/resubmit", s.requireUser, s.csrf, s.resubmitForm)
 	g.GET("/login", s.login)
 	g.GET("/callback", s.callback)
-	g.POST("/logout", s.csrf, s.logout)
+	g.POST("/logout", s.inSession, s.csrf, s.logout)
 	g.GET("/account", s.account)
-	g.POST("/account", s.csrf, s.accountPost)
+	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
 
 	api := g.Group("/api/v1")
@@ -256,6 +262,26 @@ func crossSite(r *http.Request, public *url.URL) bool {
 		}
 	}
 	return false
+}
+
+// requireUser sends anonymous browsers to sign in before anything reads the
+// request's body.
+func (s *Server) requireUser(c *gin.Context) {
+	if s.signedIn(c) == nil {
+		return
+	}
+	c.Next()
+}
+
+// inSession lets only browsers with a session cookie on to signing out:
+// the others have nothing to sign out of and go home unread.
+func (s *Server) inSession(c *gin.Context) {
+	if id, err := c.Cookie(sessionCookie); err != nil || id == "" {
+		c.Redirect(http.StatusSeeOther, "/")
+		c.Abort()
+		return
+	}
+	c.Next()
 }
 
 // csrf guards form posts: the csrf field must match the browser's CSRF
