@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -31,8 +32,9 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,
 			SubmitGroup: cfg.OIDC.SubmitGroup, AdminGroup: cfg.OIDC.AdminGroup,
 		},
-		LocalUser: currentUser(),
-		Logger:    a.logger,
+		LocalUser:        currentUser(),
+		MaxTokenLifetime: time.Duration(cfg.Web.TokenMaxDays) * 24 * time.Hour,
+		Logger:           a.logger,
 	}
 }
 

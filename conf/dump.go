@@ -28,7 +28,7 @@ func (c *Config) Dump() string {
 			fmt.Fprintf(&b, "\n[%s]\n", section)
 		}
 		if v != "" {
-			v = mask(f, v)
+			v = mask(f, f.bind(c), v)
 		}
 		fmt.Fprintf(&b, "%s = %s\n", f.key, v)
 	}
@@ -41,9 +41,14 @@ func (c *Config) String() string { return c.Dump() }
 // masked replaces secrets, as url.URL.Redacted does.
 const masked = "xxxxx"
 
-func mask(f field, v string) string {
+// mask returns v, value val of key f, as Dump shows it. Keys are guessed
+// secret by name, except numbers and durations ([web] token_max_days is a
+// count of days, not a token).
+func mask(f field, val value, v string) string {
 	k := strings.ToLower(f.key)
-	if f.secret || (!strings.HasSuffix(k, "_file") &&
+	_, isInt := val.(integer)
+	_, isDur := val.(duration)
+	if f.secret || (!strings.HasSuffix(k, "_file") && !isInt && !isDur &&
 		(strings.Contains(k, "password") || strings.Contains(k, "secret") || strings.Contains(k, "token"))) {
 		return masked
 	}

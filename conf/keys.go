@@ -49,6 +49,7 @@ func fields() []field {
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
+		{section: "web", key: "token_max_days", bind: func(c *Config) value { return integer{&c.Web.TokenMaxDays} }, def: "365", check: between(1, 3650)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
@@ -204,6 +205,15 @@ func atLeast(min int) func(value) string {
 	return func(v value) string {
 		if n := *v.(integer).p; n < min {
 			return fmt.Sprintf("%d is less than %d", n, min)
+		}
+		return ""
+	}
+}
+
+func between(min, max int) func(value) string {
+	return func(v value) string {
+		if n := *v.(integer).p; n < min || n > max {
+			return fmt.Sprintf("%d is out of range %d-%d", n, min, max)
 		}
 		return ""
 	}

@@ -162,6 +162,12 @@ func (s *Server) callback(c *gin.Context) {
 		s.fail(c, signInError("%v", err))
 		return
 	}
+	// The user's tokens act with the rights of this sign-in from now on.
+	if err := s.users.Put(ctx, *u, time.Now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.tokens.ForgetUser(u.Name)
 	id, err := s.sessions.Create(ctx, *u)
 	if err != nil {
 		s.fail(c, err)
@@ -184,7 +190,7 @@ func (s *Server) userFromClaims(idt *oidc.IDToken) (*auth.User, error) {
 	if u.Name == "" {
 		u.Name = idt.Subject
 	}
-	if u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n:/") {
+	if !auth.ValidUserName(u.Name) {
 		return nil, fmt.Errorf("ID token names no usable user (preferred_username %q, sub %q)", str("preferred_username"), idt.Subject)
 	}
 	switch g := claims[s.cfg.OIDC.GroupsClaim].(type) {

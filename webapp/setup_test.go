@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -216,10 +217,15 @@ func (f *fixture) queued(t testing.TB) (tasksQueued, records int) {
 	return tasksQueued, int(n)
 }
 
-// token issues an API token for u directly in the store.
+// token issues an API token for u directly in the store, and records u's
+// rights as a sign-in would: the token acts with them.
 func (f *fixture) token(t testing.TB, u auth.User) string {
 	t.Helper()
-	secret, _, err := auth.NewTokens(f.rdb, nil).Create(context.Background(), u, "test", 0)
+	ctx := context.Background()
+	if err := auth.NewUsers(f.rdb, 0).Put(ctx, u, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := auth.NewTokens(f.rdb, auth.TokenOptions{}).Create(ctx, u, "test", auth.DefaultTokenLifetime)
 	if err != nil {
 		t.Fatal(err)
 	}

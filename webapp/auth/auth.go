@@ -71,3 +71,20 @@ func hash(secret string) string {
 	h := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(h[:])
 }
+
+// maxUserName bounds a user name: it is part of Redis key names.
+const maxUserName = 256
+
+// ValidUserName reports whether name can name a user: 1 to 256
+// characters, none of them space, control, ':' or '/'.
+func ValidUserName(name string) bool {
+	if name == "" || len(name) > maxUserName {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f || r == ':' || r == '/' {
+			return false
+		}
+	}
+	return true
+}
