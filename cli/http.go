@@ -49,10 +49,10 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
-// newEngine returns a gin engine for a service: no debug output, panics
-// recovered, and a 404 rather than a redirect for paths that are no route.
+// newEngine returns a gin engine for a service: panics recovered, and a
+// 404 rather than a redirect for paths that are no route. (Main has put
+// gin in release mode: no debug output.)
 func newEngine() *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())
 	e.RedirectTrailingSlash = false

@@ -3,7 +3,6 @@ package conf
 import (
 	"fmt"
 	"net"
-	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -295,21 +294,25 @@ func redisURL(v value) string {
 	switch u.Scheme {
 	case "redis", "rediss":
 		if u.Host == "" {
-			return fmt.Sprintf("%s has no host", u.Redacted())
+			return fmt.Sprintf("%s has no host", tasks.RedactURL(s))
 		}
 	case "unix":
 		if u.Path == "" {
-			return fmt.Sprintf("%s has no socket path", u.Redacted())
+			return fmt.Sprintf("%s has no socket path", tasks.RedactURL(s))
 		}
 	default:
-		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", u.Redacted(), u.Scheme)
+		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", tasks.RedactURL(s), u.Scheme)
 	}
 	return ""
 }
 
+// address is tasks.CheckEmail, the one mail address rule.
 func address(v value) string {
-	if a, err := mail.ParseAddress(v.String()); err != nil || a.Address == "" {
-		return fmt.Sprintf("%q is not a single mail address", v.String())
+	switch s := v.String(); {
+	case len(s) > tasks.MaxEmail:
+		return fmt.Sprintf("mail address of %d characters: at most %d", len(s), tasks.MaxEmail)
+	case tasks.CheckEmail(s) != nil:
+		return fmt.Sprintf("%q is not a single mail address", s)
 	}
 	return ""
 }

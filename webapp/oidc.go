@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +102,27 @@ func signInError(format string, args ...any) error {
 	return tasks.Errorf(CodeUnauthenticated, "", "sign-in failed: %s", fmt.Sprintf(format, args...))
 }
 
+// oauthErrors are the error codes an authorization response may carry, as
+// registered with IANA (OAuth Extensions Error Registry: RFC 6749 4.1.2.1
+// and OpenID Connect Core 3.1.2.6).
+var oauthErrors = []string{
+	"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
+	"server_error", "temporarily_unavailable", "interaction_required", "login_required",
+	"account_selection_required", "consent_required", "invalid_request_uri", "invalid_request_object",
+	"request_not_supported", "request_uri_not_supported", "registration_not_supported",
+}
+
+// providerError is a sign-in the provider refused (?error= on the
+// callback). Anyone can send a browser to /callback with any text, so the
+// page shows a fixed message, with the error code only if it is a
+// registered one, and never error_description.
+func providerError(code string) error {
+	if slices.Contains(oauthErrors, code) {
+		return signInError("the identity provider refused it (%s)", code)
+	}
+	return signInError("the identity provider refused it")
+}
+
 // callback is GET /callback: the provider sends the browser back here.
 func (s *Server) callback(c *gin.Context) {
 	if s.oidc == nil {
@@ -109,7 +131,7 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if e := c.Query("error"); e != "" {
-		s.fail(c, signInError("the identity provider said %s: %s", e, c.Query("error_description")))
+		s.fail(c, providerError(e))
 		return
 	}
 	state := c.Query("state")
@@ -140,7 +162,10 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	tok, err := oc.Exchange(ctx, c.Query("code"), oauth2.VerifierOption(in.Verifier))
 	if err != nil {
-		s.fail(c, signInError("exchange the code with the identity provider: %v", err))
+		// The provider's answer is logged, not shown: the page says only
+		// what the server chose to say.
+		s.cfg.Logger.Warn("sign-in: code exchange failed", "err", err)
+		s.fail(c, signInError("the identity provider did not accept the sign-in; start again"))
 		return
 	}
 	raw, ok := tok.Extra("id_token").(string)
@@ -150,7 +175,8 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	idt, err := verifier.Verify(ctx, raw)
 	if err != nil {
-		s.fail(c, signInError("ID token: %v", err))
+		s.cfg.Logger.Warn("sign-in: ID token refused", "err", err)
+		s.fail(c, signInError("the identity provider's ID token is not valid"))
 		return
 	}
 	if idt.Nonce != in.Nonce {

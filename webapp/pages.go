@@ -288,7 +288,27 @@ func (s *Server) dashboard(c *gin.Context) {
 	}
 	d := &dashData{Query: q, Rows: dashRows(bs, u.Admin, tok, time.Now()), Next: next, Arches: tasks.Arches, Rels: s.cfg.Releases, Admin: u.Admin,
 		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
-	s.render(c, http.StatusOK, "dashboard", "Builds", d, c.Query("flash"))
+	s.render(c, http.StatusOK, "dashboard", "Builds", d, flashMessage(c.Query("flash"), c.Query("id")))
+}
+
+// Flash codes: ?flash= on the dashboard names one of the server's
+// messages, never carries text, so a link cannot put words on the page.
+const (
+	// flashCancelled says build ?id= was cancelled.
+	flashCancelled = "cancelled"
+)
+
+// flashMessage is the message of flash code code about build id; "" for
+// an unknown code. The build ID is shown only when it is one.
+func flashMessage(code, id string) string {
+	switch code {
+	case flashCancelled:
+		if tasks.ValidBuildID(id) {
+			return "Build " + id + " cancelled."
+		}
+		return "Build cancelled."
+	}
+	return ""
 }
 
 // dashList runs q for the dashboard. A query the store's indexes answer
@@ -329,7 +349,7 @@ func (s *Server) cancelForm(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/builds?flash="+url.QueryEscape("Build "+c.Param("id")+" cancelled."))
+	c.Redirect(http.StatusSeeOther, "/builds?flash="+flashCancelled+"&id="+url.QueryEscape(c.Param("id")))
 }
 
 func (s *Server) resubmitForm(c *gin.Context) {
