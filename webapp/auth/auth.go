@@ -1,7 +1,9 @@
 // Package auth holds the web app's identities and credentials in Redis: who
-// a user is (User), browser sessions and sign-ins in progress (Sessions),
-// API tokens (Tokens), which are stored only as SHA-256 hashes and shown to
-// their owner once, the HMAC secret all web instances share (WebSecret) and
+// a user is (User), what they may do as of their latest sign-in (Users),
+// browser sessions and sign-ins in progress (Sessions), API tokens
+// (Tokens), which are stored only as SHA-256 hashes, shown to their owner
+// once, and act with their user's current rights, never rights of their
+// own, the HMAC secret all web instances share (WebSecret) and
 // the per-user submission counters of the rate limit (RateLimits). These
 // store types are the web app's only way to its keys (named in
 // tasks/rediskey). It knows nothing of HTTP.
