@@ -210,7 +210,12 @@ func (s *Server) identify(c *gin.Context) {
 		ses, err := s.sessions.Get(c.Request.Context(), id)
 		switch {
 		case err == nil:
-			c.Set(keyUser, &ses.User)
+			u, err := s.latestRights(c.Request.Context(), ses.User)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.Set(keyUser, &u)
 			c.Set(keyVia, viaSession)
 		case !errors.Is(err, auth.ErrNoSession):
 			s.fail(c, err)
@@ -218,6 +223,21 @@ func (s *Server) identify(c *gin.Context) {
 		}
 	}
 	c.Next()
+}
+
+// latestRights is u, a session's user, with the rights of the user's
+// latest sign-in, which may be another session's: a browser signed in as
+// an admin loses admin rights when its user signs in again elsewhere
+// without them. Sessions from before rights were recorded keep their own.
+func (s *Server) latestRights(ctx context.Context, u auth.User) (auth.User, error) {
+	r, err := s.users.Get(ctx, u.Name)
+	switch {
+	case errors.Is(err, auth.ErrNoRights):
+		return u, nil
+	case err != nil:
+		return auth.User{}, err
+	}
+	return r.User, nil
 }
 
 // localUser is name in local mode, where everyone may do everything.

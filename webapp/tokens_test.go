@@ -62,6 +62,10 @@ func TestTokenRightsFollowSignIn(t *testing.T) {
 	// Out of the admin group, signed in again (another browser).
 	p.QueueUser(oidctest.User{Subject: "1", Username: "alice", Email: "alice@example.org", Groups: []string{"packager"}})
 	signIn(t, f, "/account")
+	// The first browser's session acts with the latest sign-in's rights too.
+	if r := f.do(t, hc, http.MethodGet, "/api/v1/builds?owner=bob", "", nil, nil); r.status != 403 {
+		t.Errorf("former admin's older session lists bob's builds: %d", r.status)
+	}
 	if r := f.get(t, "/api/v1/builds?owner=bob", bearer(at)); r.status != 403 || r.apiError(t).Code != webapp.CodeForbidden {
 		t.Errorf("former admin's old token lists bob's builds: %d %s", r.status, r.body)
 	}
