@@ -232,6 +232,36 @@ func (f *fixture) token(t testing.TB, u auth.User) string {
 	return secret
 }
 
+// postCall is one POST without a body to path with token tok ("" for
+// none), and the answer it should get: status and, for errors, the code.
+type postCall struct {
+	name, tok, path string
+	status          int
+	code            string
+}
+
+// check makes the call and reports a wrong answer; it returns the answer
+// and whether it was right.
+func (pc postCall) check(t testing.TB, f *fixture) (resp, bool) {
+	t.Helper()
+	hdr := map[string]string{}
+	if pc.tok != "" {
+		hdr = bearer(pc.tok)
+	}
+	r := f.do(t, nil, http.MethodPost, pc.path, "", nil, hdr)
+	if r.status != pc.status {
+		t.Errorf("%s: status %d, want %d: %s", pc.name, r.status, pc.status, r.body)
+		return r, false
+	}
+	if pc.code != "" {
+		if e := r.apiError(t); e.Code != pc.code {
+			t.Errorf("%s: code %s, want %s", pc.name, e.Code, pc.code)
+			return r, false
+		}
+	}
+	return r, true
+}
+
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

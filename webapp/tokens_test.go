@@ -104,36 +104,17 @@ func TestAdminRevokesUserTokens(t *testing.T) {
 			t.Fatalf("token before revocation: %d", r.status)
 		}
 	}
-	tests := []struct {
-		name, tok, path string
-		status          int
-		code            string
-	}{
+	for _, pc := range []postCall{
 		{"not an admin", carol, "/api/v1/users/bob/tokens/revoke", 403, webapp.CodeForbidden},
 		{"no token", "", "/api/v1/users/bob/tokens/revoke", 401, webapp.CodeUnauthenticated},
 		{"bad name", admin, "/api/v1/users/b%20ob/tokens/revoke", 422, webapp.CodeInvalid},
-		{"admin", admin, "/api/v1/users/bob/tokens/revoke", 200, ""},
+	} {
+		pc.check(t, f)
 	}
-	for _, tc := range tests {
-		hdr := map[string]string{}
-		if tc.tok != "" {
-			hdr = bearer(tc.tok)
-		}
-		r := f.do(t, nil, http.MethodPost, tc.path, "", nil, hdr)
-		if r.status != tc.status {
-			t.Errorf("%s: status %d, want %d: %s", tc.name, r.status, tc.status, r.body)
-			continue
-		}
-		if tc.code != "" {
-			if e := r.apiError(t); e.Code != tc.code {
-				t.Errorf("%s: code %s, want %s", tc.name, e.Code, tc.code)
-			}
-			continue
-		}
-		var got apiclient.RevokedTokens
-		if err := json.Unmarshal(r.body, &got); err != nil || got != (apiclient.RevokedTokens{User: "bob", Revoked: 2}) {
-			t.Errorf("%s: %s (%v)", tc.name, r.body, err)
-		}
+	r, ok := postCall{"admin", admin, "/api/v1/users/bob/tokens/revoke", 200, ""}.check(t, f)
+	var got apiclient.RevokedTokens
+	if err := json.Unmarshal(r.body, &got); ok && (err != nil || got != (apiclient.RevokedTokens{User: "bob", Revoked: 2})) {
+		t.Errorf("admin revokes bob's tokens: %s (%v)", r.body, err)
 	}
 	for _, tok := range bobs {
 		if r := f.get(t, "/api/v1/builds", bearer(tok)); r.status != 401 || r.apiError(t).Code != webapp.CodeTokenRevoked {
@@ -151,7 +132,7 @@ func TestAdminRevokesUserTokens(t *testing.T) {
 	if strings.Contains(string(page.body), `value="revoke-user"`) {
 		t.Error("account page of a non-admin shows the revoke-user control")
 	}
-	r := f.do(t, dc, http.MethodPost, "/account", "application/x-www-form-urlencoded",
+	r = f.do(t, dc, http.MethodPost, "/account", "application/x-www-form-urlencoded",
 		strings.NewReader("action=revoke-user&user=carol&csrf="+urlq(csrfOf(t, page.body))), nil)
 	if r.status != 403 {
 		t.Errorf("non-admin revokes carol's tokens on the account page: %d", r.status)

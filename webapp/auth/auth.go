@@ -10,12 +10,17 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // User is a signed-in person, or the implicit local user in local mode.
@@ -66,6 +71,23 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// getJSON reads the JSON value of key into v; a missing key is missing.
+// Other errors say whether reading or decoding failed; callers add what
+// they were looking up.
+func getJSON(ctx context.Context, rdb redis.UniversalClient, key string, v any, missing error) error {
+	data, err := rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return missing
+	}
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
 }
 
 // hash is how secrets are stored: hex SHA-256.

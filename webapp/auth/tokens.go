@@ -254,16 +254,12 @@ func (t *Tokens) ForgetUser(user string) {
 }
 
 func (t *Tokens) get(ctx context.Context, h string) (*TokenInfo, error) {
-	data, err := t.rdb.Get(ctx, rediskey.Token(h)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrUnknownToken
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up token: %w", err)
-	}
 	var info TokenInfo
-	if err := json.Unmarshal(data, &info); err != nil {
-		return nil, fmt.Errorf("decode token %s: %w", h[:12], err)
+	if err := getJSON(ctx, t.rdb, rediskey.Token(h), &info, ErrUnknownToken); err != nil {
+		if errors.Is(err, ErrUnknownToken) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("look up token %s: %w", h[:12], err)
 	}
 	if limit := info.Created.Add(t.max); info.Expires.IsZero() || info.Expires.After(limit) {
 		info.Expires = limit

@@ -52,16 +52,12 @@ func (s *Users) Put(ctx context.Context, u User, at time.Time) error {
 
 // Get returns name's rights as of their latest sign-in, or ErrNoRights.
 func (s *Users) Get(ctx context.Context, name string) (*Rights, error) {
-	data, err := s.rdb.Get(ctx, rediskey.User(name)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNoRights
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up rights of %s: %w", name, err)
-	}
 	var r Rights
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("decode rights of %s: %w", name, err)
+	if err := getJSON(ctx, s.rdb, rediskey.User(name), &r, ErrNoRights); err != nil {
+		if errors.Is(err, ErrNoRights) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("look up rights of %s: %w", name, err)
 	}
 	return &r, nil
 }
