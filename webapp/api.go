@@ -303,6 +303,9 @@ func parseListQuery(c *gin.Context, u *auth.User) (listQuery, error) {
 	if len(q.Text) > 200 {
 		return q, invalid("q", "search text over 200 characters")
 	}
+	if q.Owner != "" && !auth.ValidUserName(q.Owner) {
+		return q, invalid("owner", "not a user name")
+	}
 	if !u.Admin {
 		if q.Owner != "" && q.Owner != u.Name {
 			return q, tasks.Errorf(CodeForbidden, "owner", "only admins list other users' builds")

@@ -79,6 +79,13 @@ func TestFieldLimits(t *testing.T) {
 	if n, recs := f.queued(t); n != 0 || recs != 0 {
 		t.Errorf("%d tasks, %d records after refused submissions", n, recs)
 	}
+
+	// List filters: search text and owner names are bounded too.
+	for _, q := range []string{"q=" + strings.Repeat("q", 201), "owner=" + strings.Repeat("o", 257), "owner=" + urlq("a b")} {
+		if r := f.get(t, "/api/v1/builds?"+q, bearer(tok)); r.status != 422 || len(r.body) > 300 {
+			t.Errorf("list with %.20s...: %d %.300s", q, r.status, r.body)
+		}
+	}
 }
 
 // TestFlashShowsOnlyServerMessages: ?flash= on the dashboard names one of
