@@ -463,6 +463,7 @@ func TestMask(t *testing.T) {
 		{field{key: "hub_url", secret: true}, nil, "https://x", masked},
 		{field{key: "url"}, nil, "redis://:pw@h:1/0", "redis://:" + masked + "@h:1/0"},
 		{field{key: "url"}, nil, "redis://h:1/0", "redis://h:1/0"},
+		{field{key: "url"}, nil, "redis://:pw@h:notaport/0", "redis://:" + masked + "@h:notaport/0"},
 	}
 	for _, tt := range tests {
 		if got := mask(tt.f, tt.val, tt.v); got != tt.want {

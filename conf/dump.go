@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // Dump renders the effective configuration as INI text Load reads back, with
@@ -52,10 +54,16 @@ func mask(f field, val value, v string) string {
 		(strings.Contains(k, "password") || strings.Contains(k, "secret") || strings.Contains(k, "token"))) {
 		return masked
 	}
-	if u, err := url.Parse(v); err == nil && u.User != nil {
+	u, err := url.Parse(v)
+	switch {
+	case err == nil && u.User != nil:
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
 		}
+	case err != nil && strings.Contains(v, "@"):
+		// A malformed URL (a --redis flag is not checked by Load) may
+		// still hold a password.
+		return tasks.RedactURL(v)
 	}
 	return v
 }
