@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -101,7 +102,9 @@ func (a *app) newServeCmd() *cobra.Command {
 	return cmd
 }
 
-var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
+// outboxPage is parsed on first use, not when fbs starts.
+var outboxPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("outbox").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fbs outbox</title></head>
 <body><h1>Outbox</h1>
 <p>Mails fbs would have sent; no mail server is configured.</p>
@@ -110,6 +113,7 @@ var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 {{end}}</table>{{else}}<p>No mail yet.</p>{{end}}
 </body></html>
 `))
+})
 
 // outboxRoutes lists the mails of local mode at /outbox and shows each one.
 func outboxRoutes(dir string) func(gin.IRouter) {
@@ -121,7 +125,7 @@ func outboxRoutes(dir string) func(gin.IRouter) {
 				return
 			}
 			c.Header("Content-Type", "text/html; charset=utf-8")
-			if err := outboxPage.Execute(c.Writer, msgs); err != nil {
+			if err := outboxPage().Execute(c.Writer, msgs); err != nil {
 				c.Error(err)
 			}
 		})

@@ -86,9 +86,10 @@ type Worker struct {
 	// LostBuilds says what happens to a build whose worker died:
 	// tasks.LostRequeue (default) or tasks.LostFail.
 	LostBuilds tasks.LostPolicy
-	// PollInterval is how often an idle worker looks for new builds: the
-	// submit-to-start latency is about half of it, and each idle worker
-	// costs Redis one call per queue per interval.
+	// PollInterval is how often an idle worker looks for new builds
+	// (default 600ms): a build waits 0.3-0.9 times it to start, and each
+	// idle worker costs Redis three commands per queue per interval
+	// (doc/benchmarks.md, "Idle cost").
 	PollInterval time.Duration
 	// KeepBuilds is how many builds' images a worker keeps after they were
 	// staged and verified; older ones are removed.

@@ -39,7 +39,7 @@ func defaults() *Config {
 			BuildTimeout: 6 * time.Hour,
 			DrainTimeout: 10 * time.Minute,
 			LostBuilds:   tasks.LostRequeue,
-			PollInterval: 20 * time.Millisecond,
+			PollInterval: 600 * time.Millisecond,
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
 		},
@@ -143,7 +143,7 @@ func TestLoadFiles(t *testing.T) {
 				BuildTimeout: 150 * time.Minute,
 				DrainTimeout: 90 * time.Second,
 				LostBuilds:   tasks.LostFail,
-				PollInterval: 20 * time.Millisecond,
+				PollInterval: 600 * time.Millisecond,
 				LeaseTTL:     30 * time.Second,
 				ReapInterval: 10 * time.Second,
 			}

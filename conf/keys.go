@@ -42,7 +42,7 @@ func fields() []field {
 		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
 		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return lostPolicy{&c.Worker.LostBuilds} }, def: "requeue"},
 		{section: "worker", key: "keep_builds", bind: func(c *Config) value { return integer{&c.Worker.KeepBuilds} }, def: "0", check: atLeast(0)},
-		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "20ms", check: positive},
+		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "600ms", check: positive},
 		{section: "worker", key: "lease_ttl", bind: func(c *Config) value { return duration{&c.Worker.LeaseTTL} }, def: tasks.DefaultLeaseTTL.String(), check: atLeastDuration(tasks.MinLeaseTTL)},
 		{section: "worker", key: "reap_interval", bind: func(c *Config) value { return duration{&c.Worker.ReapInterval} }, def: tasks.DefaultReapInterval.String(), check: atLeastDuration(tasks.MinReapInterval)},
 
