@@ -19,10 +19,10 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, l conf.List
 	return httpserve.Serve(ctx, ln, h, httpserve.Config{BodyTimeout: l.BodyTimeout, MaxConnsPerIP: l.MaxConnsPerIP})
 }
 
-// newEngine returns a gin engine for a service: no debug output, panics
-// recovered, and a 404 rather than a redirect for paths that are no route.
+// newEngine returns a gin engine for a service: panics recovered, and a
+// 404 rather than a redirect for paths that are no route. (Main has put
+// gin in release mode: no debug output.)
 func newEngine() *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())
 	e.RedirectTrailingSlash = false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -32,8 +33,9 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,
 			SubmitGroup: cfg.OIDC.SubmitGroup, AdminGroup: cfg.OIDC.AdminGroup,
 		},
-		LocalUser: currentUser(),
-		Logger:    a.logger,
+		LocalUser:        currentUser(),
+		MaxTokenLifetime: time.Duration(cfg.Web.TokenMaxDays) * 24 * time.Hour,
+		Logger:           a.logger,
 	}
 }
 
@@ -72,7 +74,7 @@ func (a *app) serveWeb(ctx context.Context, cfg *conf.Config, c *client.Client, 
 		mode = "OIDC sign-in via " + wcfg.OIDC.Issuer
 	}
 	fmt.Fprintf(a.env.Stdout, "fbs web: serving %s on %s, %s\n", wcfg.PublicURL, ln.Addr(), mode)
-	return serveHTTP(ctx, ln, engine, cfg.Web)
+	return serveHTTP(ctx, ln, engine, cfg.Web.Listener)
 }
 
 func (a *app) newWebCmd() *cobra.Command {

@@ -28,8 +28,8 @@ type Config struct {
 	Redis Redis
 	// Worker configures `fbs worker`.
 	Worker Worker
-	// Web is the web front end's listener ([web]).
-	Web Listener
+	// Web is the web front end's listener and its API token policy ([web]).
+	Web Web
 	// Monitor is the build monitor's listener ([monitor]).
 	Monitor Listener
 	// SMTP is the mail server notifications go through.
@@ -125,6 +125,15 @@ type Listener struct {
 
 // MinBodyTimeout is the shortest [web] and [monitor] body_timeout.
 const MinBodyTimeout = time.Second
+
+// Web is the [web] section.
+type Web struct {
+	Listener
+	// TokenMaxDays is the longest an API token lives, in days: every token
+	// expires, after 90 days unless its maker asks for fewer, never after
+	// more than this. Lowering it shortens existing tokens. Default 365.
+	TokenMaxDays int
+}
 
 // SMTP is the [smtp] section.
 type SMTP struct {

@@ -43,7 +43,7 @@ func defaults() *Config {
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
 		},
-		Web:      Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
+		Web:      Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365},
 		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
@@ -147,7 +147,7 @@ func TestLoadFiles(t *testing.T) {
 				LeaseTTL:     30 * time.Second,
 				ReapInterval: 10 * time.Second,
 			}
-			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
+			c.Web.Listener = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor", BodyTimeout: 2 * time.Minute, MaxConnsPerIP: 200}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
@@ -457,21 +457,25 @@ func TestDumpHidesSecrets(t *testing.T) {
 
 func TestMask(t *testing.T) {
 	t.Parallel()
+	days := 365
 	tests := []struct {
 		f    field
+		val  value
 		v    string
 		want string
 	}{
-		{field{key: "client_secret"}, "abc", masked},
-		{field{key: "password"}, "abc", masked},
-		{field{key: "api_token"}, "abc", masked},
-		{field{key: "password_file"}, "/etc/pw", "/etc/pw"},
-		{field{key: "hub_url", secret: true}, "https://x", masked},
-		{field{key: "url"}, "redis://:pw@h:1/0", "redis://:" + masked + "@h:1/0"},
-		{field{key: "url"}, "redis://h:1/0", "redis://h:1/0"},
+		{field{key: "client_secret"}, nil, "abc", masked},
+		{field{key: "token_max_days"}, integer{&days}, "365", "365"},
+		{field{key: "password"}, nil, "abc", masked},
+		{field{key: "api_token"}, nil, "abc", masked},
+		{field{key: "password_file"}, nil, "/etc/pw", "/etc/pw"},
+		{field{key: "hub_url", secret: true}, nil, "https://x", masked},
+		{field{key: "url"}, nil, "redis://:pw@h:1/0", "redis://:" + masked + "@h:1/0"},
+		{field{key: "url"}, nil, "redis://h:1/0", "redis://h:1/0"},
+		{field{key: "url"}, nil, "redis://:pw@h:notaport/0", "redis://:" + masked + "@h:notaport/0"},
 	}
 	for _, tt := range tests {
-		if got := mask(tt.f, tt.v); got != tt.want {
+		if got := mask(tt.f, tt.val, tt.v); got != tt.want {
 			t.Errorf("mask(%s, %q) = %q, want %q", tt.f.key, tt.v, got, tt.want)
 		}
 	}

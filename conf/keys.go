@@ -3,7 +3,6 @@ package conf
 import (
 	"fmt"
 	"net"
-	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -52,6 +51,7 @@ func fields() []field {
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
 		{section: "web", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Web.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
 		{section: "web", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Web.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
+		{section: "web", key: "token_max_days", bind: func(c *Config) value { return integer{&c.Web.TokenMaxDays} }, def: "365", check: between(1, 3650)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
@@ -217,6 +217,15 @@ func atLeast(min int) func(value) string {
 	}
 }
 
+func between(min, max int) func(value) string {
+	return func(v value) string {
+		if n := *v.(integer).p; n < min || n > max {
+			return fmt.Sprintf("%d is out of range %d-%d", n, min, max)
+		}
+		return ""
+	}
+}
+
 func port(v value) string {
 	if n := *v.(integer).p; n < 1 || n > 65535 {
 		return fmt.Sprintf("port %d is out of range 1-65535", n)
@@ -293,21 +302,25 @@ func redisURL(v value) string {
 	switch u.Scheme {
 	case "redis", "rediss":
 		if u.Host == "" {
-			return fmt.Sprintf("%s has no host", u.Redacted())
+			return fmt.Sprintf("%s has no host", tasks.RedactURL(s))
 		}
 	case "unix":
 		if u.Path == "" {
-			return fmt.Sprintf("%s has no socket path", u.Redacted())
+			return fmt.Sprintf("%s has no socket path", tasks.RedactURL(s))
 		}
 	default:
-		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", u.Redacted(), u.Scheme)
+		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", tasks.RedactURL(s), u.Scheme)
 	}
 	return ""
 }
 
+// address is tasks.CheckEmail, the one mail address rule.
 func address(v value) string {
-	if a, err := mail.ParseAddress(v.String()); err != nil || a.Address == "" {
-		return fmt.Sprintf("%q is not a single mail address", v.String())
+	switch s := v.String(); {
+	case len(s) > tasks.MaxEmail:
+		return fmt.Sprintf("mail address of %d characters: at most %d", len(s), tasks.MaxEmail)
+	case tasks.CheckEmail(s) != nil:
+		return fmt.Sprintf("%q is not a single mail address", s)
 	}
 	return ""
 }

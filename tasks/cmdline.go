@@ -5,11 +5,6 @@ import (
 	"strings"
 )
 
-// MaxCmdline is the longest kernel command line a spec may add: the
-// kernel's own limit on x86 is 2048 bytes, and the boot menu adds its own
-// arguments.
-const MaxCmdline = 1024
-
 // cmdlineForbidden are the characters that mean something to the boot
 // menus a kernel command line is written into rather than to the kernel:
 // in grub.cfg a command ends at ';', '|', '&' or a newline, '{' '}' open
@@ -22,7 +17,8 @@ const cmdlineForbidden = ";|&{}$\\'`<>#[]*?"
 // line in a boot menu (the cmdline= of [ksiso]): printable ASCII, words
 // separated by spaces, double quotes only in balanced pairs (the kernel's
 // own quoting of a value with spaces), none of the characters grub or
-// isolinux would read as syntax, and at most MaxCmdline bytes. So a value
+// isolinux would read as syntax, and at most MaxCmdline bytes (the
+// kernel's own limit on x86 is 2048, and the boot menu adds arguments). So a value
 // can neither end the kernel line nor add a menu entry in either syntax.
 func CheckKernelCmdline(s string) error {
 	if len(s) > MaxCmdline {

@@ -178,6 +178,9 @@ const (
 // nil. Where a request may come from and what a server offers are checked
 // on top of it by tasks/submission.
 func (s *Spec) Validate() error {
+	if errs := s.checkLimits(); len(errs) > 0 {
+		return errs // nothing past a limit is parsed or quoted back
+	}
 	var errs Errors
 	add := func(field, format string, args ...any) { errs = append(errs, Invalid(field, format, args...)) }
 	if !s.Type.Valid() {

@@ -262,16 +262,4 @@ func redactURL(u *url.URL) string {
 }
 
 // redact hides a password in a URL that did not parse.
-func redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "(unparsable)"
-	}
-	auth, tail, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(auth, "@"); at >= 0 {
-		if u, _, ok := strings.Cut(auth[:at], ":"); ok {
-			auth = u + ":xxxxx" + auth[at:]
-		}
-	}
-	return scheme + "://" + auth + "/" + tail
-}
+func redact(raw string) string { return RedactURL(raw) }

@@ -45,6 +45,7 @@ type Server struct {
 	cfg         Config
 	public      *url.URL
 	tokens      *auth.Tokens
+	users       *auth.Users
 	sessions    *auth.Sessions
 	secret      *auth.WebSecret
 	limits      *auth.RateLimits
@@ -70,9 +71,13 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A user's rights outlive their sign-in as long as a token made in
+	// its session can.
+	users := auth.NewUsers(c.Redis(), cfg.MaxTokenLifetime+cfg.SessionTTL)
 	s := &Server{
-		buildClient: c, cfg: cfg, public: pub, pages: pages,
-		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
+		buildClient: c, cfg: cfg, public: pub, pages: pages, users: users,
+		tokens: auth.NewTokens(c.Redis(), auth.TokenOptions{Users: users, MaxLifetime: cfg.MaxTokenLifetime}).
+			Cached(tokenCacheTTL),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 		secret:   auth.NewWebSecret(c.Redis()),
 		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
@@ -120,6 +125,7 @@ func (s *Server) Register(r gin.IRouter) {
 	api.GET("/arches", s.apiAuth, s.apiArches)
 	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
 	api.GET("/workers", s.apiAuth, s.apiWorkers)
+	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
 }
 
 // secure sets the security headers of every response and, in local mode,
@@ -190,14 +196,18 @@ func (s *Server) identify(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		u := info.User
+		u := info.User // with its rights as of the user's latest sign-in
+		if s.LocalMode() {
+			u = s.localUser(u.Name)
+		}
 		c.Set(keyUser, &u)
 		c.Set(keyVia, viaToken)
 		c.Next()
 		return
 	}
 	if s.LocalMode() {
-		c.Set(keyUser, &auth.User{Name: s.cfg.LocalUser, Email: s.cfg.LocalEmail, Admin: true, CanSubmit: true})
+		u := s.localUser(s.cfg.LocalUser)
+		c.Set(keyUser, &u)
 		c.Set(keyVia, viaLocal)
 		c.Next()
 		return
@@ -206,7 +216,12 @@ func (s *Server) identify(c *gin.Context) {
 		ses, err := s.sessions.Get(c.Request.Context(), id)
 		switch {
 		case err == nil:
-			c.Set(keyUser, &ses.User)
+			u, err := s.latestRights(c.Request.Context(), ses.User)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.Set(keyUser, &u)
 			c.Set(keyVia, viaSession)
 		case !errors.Is(err, auth.ErrNoSession):
 			s.fail(c, err)
@@ -214,6 +229,26 @@ func (s *Server) identify(c *gin.Context) {
 		}
 	}
 	c.Next()
+}
+
+// latestRights is u, a session's user, with the rights of the user's
+// latest sign-in, which may be another session's: a browser signed in as
+// an admin loses admin rights when its user signs in again elsewhere
+// without them. Sessions from before rights were recorded keep their own.
+func (s *Server) latestRights(ctx context.Context, u auth.User) (auth.User, error) {
+	r, err := s.users.Get(ctx, u.Name)
+	switch {
+	case errors.Is(err, auth.ErrNoRights):
+		return u, nil
+	case err != nil:
+		return auth.User{}, err
+	}
+	return r.User, nil
+}
+
+// localUser is name in local mode, where everyone may do everything.
+func (s *Server) localUser(name string) auth.User {
+	return auth.User{Name: name, Email: s.cfg.LocalEmail, Admin: true, CanSubmit: true}
 }
 
 // user is the request's user, nil when anonymous.
