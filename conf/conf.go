@@ -29,6 +29,9 @@ type Config struct {
 	Worker Worker
 	// Web is the web front end's listener ([web]).
 	Web Listener
+	// Access says who may see builds ([web] visibility and link_ttl); every
+	// listener showing builds (web, monitor, serve) and the mails use it.
+	Access Access
 	// Monitor is the build monitor's listener ([monitor]).
 	Monitor Listener
 	// SMTP is the mail server notifications go through.
@@ -109,6 +112,17 @@ type Listener struct {
 	// PublicURL is how users reach the server, for links in mails; empty
 	// means derived from Listen.
 	PublicURL string
+}
+
+// Access is who may see a build: keys of [web], applied by every listener.
+type Access struct {
+	// Visibility is private (a build is its owner's and admins', and
+	// its mail links') or public (anyone's, without email addresses and
+	// staging users). Default private.
+	Visibility tasks.Visibility
+	// LinkTTL is how long the build links in mails work without sign-in.
+	// Default 720h (30 days), at least a minute.
+	LinkTTL time.Duration
 }
 
 // SMTP is the [smtp] section.

@@ -44,6 +44,7 @@ func defaults() *Config {
 			ReapInterval: 10 * time.Second,
 		},
 		Web:      Listener{Listen: "127.0.0.1:5000"},
+		Access:   Access{Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
 		Monitor:  Listener{Listen: "127.0.0.1:5100"},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
@@ -148,6 +149,7 @@ func TestLoadFiles(t *testing.T) {
 				ReapInterval: 10 * time.Second,
 			}
 			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
+			c.Access = Access{Visibility: tasks.VisibilityPublic, LinkTTL: 7 * 24 * time.Hour}
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}

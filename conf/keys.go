@@ -49,6 +49,8 @@ func fields() []field {
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
+		{section: "web", key: "visibility", bind: func(c *Config) value { return visibility{&c.Access.Visibility} }, def: "private"},
+		{section: "web", key: "link_ttl", bind: func(c *Config) value { return duration{&c.Access.LinkTTL} }, def: "720h", check: atLeastDuration(time.Minute)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
@@ -149,6 +151,15 @@ func (v lostPolicy) set(s string) (err error) {
 	return err
 }
 func (v lostPolicy) String() string { return v.p.String() }
+
+// visibility is read once, here, like lostPolicy.
+type visibility struct{ p *tasks.Visibility }
+
+func (v visibility) set(s string) (err error) {
+	*v.p, err = tasks.ParseVisibility(s)
+	return err
+}
+func (v visibility) String() string { return v.p.String() }
 
 // list is comma separated.
 type list struct{ p *[]string }
