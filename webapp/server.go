@@ -2,13 +2,9 @@ package webapp
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,9 +40,9 @@ type Server struct {
 	buildClient *client.Client
 	cfg         Config
 	public      *url.URL
+	ident       *Identifier
 	tokens      *auth.Tokens
 	sessions    *auth.Sessions
-	secret      *auth.WebSecret
 	limits      *auth.RateLimits
 	oidc        *oidcProvider
 	pages       map[string]*template.Template
@@ -72,11 +68,16 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		buildClient: c, cfg: cfg, public: pub, pages: pages,
-		tokens:   auth.NewTokens(c.Redis(), nil).Cached(tokenCacheTTL),
+		ident: NewIdentifier(c.Redis(), IdentifierConfig{
+			Local: !cfg.OIDC.Enabled(), LocalUser: cfg.LocalUser, LocalEmail: cfg.LocalEmail,
+			SecureCookies: pub.Scheme == "https",
+		}),
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
-		secret:   auth.NewWebSecret(c.Redis()),
 		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
 	}
+	// One token store for identifying and revoking: a revocation takes
+	// effect at once on this instance.
+	s.tokens = s.ident.tokens
 	if cfg.OIDC.Enabled() {
 		s.oidc = newOIDCProvider(cfg.OIDC)
 	}
@@ -169,43 +170,18 @@ const (
 	viaLocal   = "local"
 )
 
-// identify finds who is asking: a bearer token, the local user, or a
-// session cookie. A bad token fails the request at once; a stale session
-// cookie only leaves it anonymous.
+// identify finds who is asking (Identifier): a bearer token, the local
+// user, or a session cookie. A bad token fails the request at once; a
+// stale session cookie only leaves it anonymous.
 func (s *Server) identify(c *gin.Context) {
-	if h := c.GetHeader("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			s.fail(c, tasks.Errorf(CodeBadToken, "Authorization", "Authorization must be \"Bearer TOKEN\""))
-			return
-		}
-		info, err := s.tokens.Verify(c.Request.Context(), strings.TrimSpace(tok))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		u := info.User
-		c.Set(keyUser, &u)
-		c.Set(keyVia, viaToken)
-		c.Next()
+	u, via, err := s.ident.identify(c.Request)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	if s.LocalMode() {
-		c.Set(keyUser, &auth.User{Name: s.cfg.LocalUser, Email: s.cfg.LocalEmail, Admin: true, CanSubmit: true})
-		c.Set(keyVia, viaLocal)
-		c.Next()
-		return
-	}
-	if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
-		ses, err := s.sessions.Get(c.Request.Context(), id)
-		switch {
-		case err == nil:
-			c.Set(keyUser, &ses.User)
-			c.Set(keyVia, viaSession)
-		case !errors.Is(err, auth.ErrNoSession):
-			s.fail(c, err)
-			return
-		}
+	if u != nil {
+		c.Set(keyUser, u)
+		c.Set(keyVia, via)
 	}
 	c.Next()
 }
@@ -268,42 +244,16 @@ func (s *Server) csrf(c *gin.Context) {
 	c.Next()
 }
 
-func (s *Server) csrfOK(c *gin.Context) bool {
-	ck, err := c.Cookie(csrfCookie)
-	if err != nil || ck == "" {
-		return false
-	}
-	got := c.GetHeader(CSRFHeader)
-	if got == "" {
-		// Multipart forms are read by their handler, which checks the
-		// token itself (see submitForm); PostForm would consume them.
-		if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt == "multipart/form-data" {
-			return false
-		}
-		got = c.PostForm("csrf")
-	}
-	return s.csrfMatches(c, ck, got)
-}
+func (s *Server) csrfOK(c *gin.Context) bool { return s.ident.checkCSRF(c.Request) }
 
 // csrfMatches checks a CSRF token against cookie value ck.
 func (s *Server) csrfMatches(c *gin.Context, ck, got string) bool {
-	want, err := s.csrfToken(c.Request.Context(), ck)
-	if err != nil {
-		return false
-	}
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+	return s.ident.csrfMatches(c.Request.Context(), ck, got)
 }
 
-// csrfToken is the form token of CSRF cookie value ck: an HMAC under the
-// service's secret, so a cookie planted by a sibling domain is useless.
+// csrfToken is the form token of CSRF cookie value ck.
 func (s *Server) csrfToken(ctx context.Context, ck string) (string, error) {
-	key, err := s.secret.Key(ctx)
-	if err != nil {
-		return "", err
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(ck))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+	return s.ident.csrfToken(ctx, ck)
 }
 
 // pageCSRF returns the CSRF token for the page being rendered, setting the
