@@ -68,12 +68,13 @@ func (a *app) newServeCmd() *cobra.Command {
 			if public == "" {
 				public = "http://" + listen
 			}
-			mon, err := monitor.New(rdb, monitor.Config{PublicURL: public, Logger: a.logger})
+			acc := newAccess(cfg, rdb, !a.webConfig(cfg, listen).OIDC.Enabled(), public)
+			mon, err := monitor.New(rdb, acc.monitor(monitor.Config{PublicURL: public, Logger: a.logger}))
 			if err != nil {
 				return err
 			}
 			defer mon.Close()
-			mcfg := a.notifyConfig(cfg, public)
+			mcfg := acc.notify(a.notifyConfig(cfg, public))
 			mail, err := notify.New(rdb, mcfg)
 			if err != nil {
 				return err
@@ -90,7 +91,7 @@ func (a *app) newServeCmd() *cobra.Command {
 			}
 			webErr := make(chan error, 1)
 			go func() {
-				webErr <- a.serveWeb(ctx, c, listen, mon.Register, outboxRoutes(mcfg.OutboxDir))
+				webErr <- a.serveWeb(ctx, c, listen, acc.ident, mon.Register, outboxRoutes(mcfg.OutboxDir))
 			}()
 			werr := a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
 			return errors.Join(werr, <-webErr)

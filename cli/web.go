@@ -39,12 +39,13 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 // serveWeb serves the web app, plus whatever mounts register (the
 // monitor's routes, the outbox), on listen until ctx ends. `fbs web` and
 // `fbs serve` share it so both have one engine and one listener.
-func (a *app) serveWeb(ctx context.Context, c *client.Client, listen string, mounts ...func(gin.IRouter)) error {
+func (a *app) serveWeb(ctx context.Context, c *client.Client, listen string, ident *webapp.Identifier, mounts ...func(gin.IRouter)) error {
 	cfg, err := a.load()
 	if err != nil {
 		return err
 	}
 	wcfg := a.webConfig(cfg, listen)
+	wcfg.Identifier = ident
 	if err := webapp.CheckListen(listen, wcfg); err != nil {
 		return err
 	}
@@ -95,12 +96,14 @@ func (a *app) newWebCmd() *cobra.Command {
 			defer closeFn()
 			// The monitor's build pages share the engine: the form
 			// redirects to /builds/<id>.
-			mon, err := monitor.New(c.Redis(), monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger})
+			wcfg := a.webConfig(cfg, listen)
+			acc := newAccess(cfg, c.Redis(), !wcfg.OIDC.Enabled(), wcfg.PublicURL)
+			mon, err := monitor.New(c.Redis(), acc.monitor(monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger}))
 			if err != nil {
 				return err
 			}
 			defer mon.Close()
-			return a.serveWeb(ctx, c, listen, mon.Register)
+			return a.serveWeb(ctx, c, listen, acc.ident, mon.Register)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default [web] listen, 127.0.0.1:5000)")

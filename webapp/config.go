@@ -74,6 +74,11 @@ type Config struct {
 	// without expiry.
 	MaxTokenLifetime time.Duration
 
+	// Identifier, when set, is the one the web app shares with the
+	// monitor's routes of the same process (one token cache, so a token
+	// revoked here stops working at once on both); nil makes one.
+	Identifier *Identifier
+
 	// Logger receives service logs. Default slog.Default().
 	Logger *slog.Logger
 }

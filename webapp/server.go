@@ -68,12 +68,15 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		buildClient: c, cfg: cfg, public: pub, pages: pages,
-		ident: NewIdentifier(c.Redis(), IdentifierConfig{
-			Local: !cfg.OIDC.Enabled(), LocalUser: cfg.LocalUser, LocalEmail: cfg.LocalEmail,
-			SecureCookies: pub.Scheme == "https",
-		}),
+		ident:    cfg.Identifier,
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
+	}
+	if s.ident == nil {
+		s.ident = NewIdentifier(c.Redis(), IdentifierConfig{
+			Local: !cfg.OIDC.Enabled(), LocalUser: cfg.LocalUser, LocalEmail: cfg.LocalEmail,
+			SecureCookies: pub.Scheme == "https",
+		})
 	}
 	// One token store for identifying and revoking: a revocation takes
 	// effect at once on this instance.
