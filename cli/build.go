@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf"
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
@@ -92,7 +93,8 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	if err := mkdirFor(logPath); err != nil {
 		return err
 	}
-	l, err := buildlog.Create(logPath, buildlog.Options{})
+	// The log hides the kickstart's secrets as a worker's does.
+	l, err := buildlog.Create(logPath, buildlog.Options{Redact: kickstarts.Redact(p.Kickstart).Line})
 	if err != nil {
 		return err
 	}
