@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,15 +105,21 @@ func freeAddr(t *testing.T) string {
 func serveCmd(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncWriter
+	// The output is read only once the command has ended.
+	var out, errb bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, args, cli.Env{Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	ended := false
+	stop := func() {
+		if !ended {
+			cancel()
+			<-done
+			ended = true
+		}
+	}
+	t.Cleanup(stop)
 	var addr string
 	for i, a := range args {
 		if a == "--listen" {
@@ -125,7 +130,7 @@ func serveCmd(t *testing.T, args ...string) string {
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		select {
 		case code := <-done:
-			done <- code
+			ended = true
 			t.Fatalf("%v exited %d: %s", args, code, errb.String())
 		default:
 		}
@@ -136,26 +141,9 @@ func serveCmd(t *testing.T, args ...string) string {
 			}
 		}
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatalf("%v does not answer: %s", args, errb.String())
 		}
 		time.Sleep(20 * time.Millisecond) // polling for the listener: no readiness signal
 	}
-}
-
-// syncWriter is a buffer a command writes to while the test reads it.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -76,7 +76,7 @@ func TestBrowserBuild(t *testing.T) {
 	ident := webapp.NewIdentifier(rdb, webapp.IdentifierConfig{})
 	srv, err := webapp.New(c, webapp.Config{
 		Identifier: ident,
-		PublicURL: "http://" + ts.Listener.Addr().String(), Releases: []string{"41", "rawhide"}, FileRoot: stageRoot,
+		PublicURL:  "http://" + ts.Listener.Addr().String(), Releases: []string{"41", "rawhide"}, FileRoot: stageRoot,
 		OIDC: webapp.OIDC{Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret,
 			Scopes: []string{"profile", "email", "groups"}, SubmitGroup: "packager"},
 		Logger: quiet,
