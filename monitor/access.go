@@ -128,10 +128,14 @@ func (s *Server) recentFor(v tasks.Viewer) (owner string, any bool) {
 	return "", false
 }
 
-// Messages of the build page after an owner's action (?done=...): only
-// these, never text from the request.
-var doneMessages = map[string]string{
-	"links-revoked": "Every link to this build sent so far no longer works; signed-in access is unchanged.",
+// doneMessage is what the build page says after an owner's action
+// (?done=...): one of these, never text from the request.
+func doneMessage(done string) string {
+	switch done {
+	case "links-revoked":
+		return "Every link to this build sent so far no longer works; signed-in access is unchanged."
+	}
+	return ""
 }
 
 // revokeLinks makes every link to the build mailed so far stop working: an

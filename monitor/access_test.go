@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
 	"github.com/jordan-wright/email"
@@ -26,6 +28,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/testing/browsertest"
 	"github.com/fedora-fbs/fbs/testing/oidctest"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/webapp"
@@ -466,5 +469,72 @@ func TestMailLinkWithoutSignIn(t *testing.T) {
 		if got := fetch(t, nil, "GET", bare); got.status != http.StatusNotFound {
 			t.Errorf("%s without its key: %d", bare, got.status)
 		}
+	}
+}
+
+// TestBrowserMailedLinkAndRevoke opens a running build's page from a mailed
+// link in a real headless Chromium, without signing in, and checks the log
+// follows live through the link's key; then its owner signs in, revokes the
+// links with the page's button, and the link no longer opens the page.
+func TestBrowserMailedLinkAndRevoke(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, tasks.VisibilityPrivate)
+	ctx := context.Background()
+	id := tasks.NewBuildID()
+	b := &tasks.Build{ID: id, Owner: "alice", TaskID: id, State: tasks.StateQueued, Queue: tasks.QueueName("x86_64", "41"),
+		Spec: tasks.Spec{Type: tasks.TypeLive, Arch: "x86_64", Release: "41", Staging: "file:///srv/x", Email: "alice@example.org"}}
+	if err := s.store.Create(ctx, b, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Update(ctx, id, func(b *tasks.Build) error {
+		b.State, b.Started, b.Worker = tasks.StateRunning, time.Now(), "builder1"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.HoldLease(ctx, id, "builder1/7", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	line := func(n int) builds.LogLine { return builds.LogLine{N: n, Text: fmt.Sprintf("line %d", n)} }
+	if _, err := s.store.AppendLog(ctx, id, []builds.LogLine{line(1), line(2)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.links.Mint(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linkURL := s.web.URL + "/builds/" + id + "?key=" + url.QueryEscape(key)
+
+	br := browsertest.Start(t)
+	if err := chromedp.Do(br.Ctx, chromedp.Navigate(linkURL)); err != nil {
+		t.Fatal(err)
+	}
+	following := `document.getElementById("live-status").textContent.startsWith("Following")`
+	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](following, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the page opened by a link does not follow the log: %v", err)
+	}
+	if _, err := s.store.AppendLog(ctx, id, []builds.LogLine{line(3)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	last := `document.querySelector("#log .l:last-child").getAttribute("data-n") === "3"`
+	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](last, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("a line appended later never showed through the link: %v", err)
+	}
+	if n, err := chromedp.Run(br.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#revoke-links").length`)); err != nil || n != 0 {
+		t.Errorf("a link holder is offered the revoke form (%d, %v)", n, err)
+	}
+
+	// The owner signs in and revokes.
+	s.idp.QueueUser(alice)
+	if err := chromedp.Do(br.Ctx, chromedp.Navigate(s.web.URL+"/login?next=/builds/"+id),
+		chromedp.WaitVisible(chromedp.ID("revoke-links"))); err != nil {
+		t.Fatalf("owner's page after sign-in: %v", err)
+	}
+	if err := chromedp.Do(br.Ctx, chromedp.Click(chromedp.ID("revoke-button")), chromedp.WaitVisible(chromedp.ID("done"))); err != nil {
+		t.Fatalf("revoke with the page's button: %v", err)
+	}
+	t.Logf("screenshot: %s", br.Screenshot("links-revoked"))
+	if got := fetch(t, nil, "GET", linkURL); got.status != http.StatusNotFound {
+		t.Errorf("revoked link: %d", got.status)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Server) buildPage(c *gin.Context) {
 		B: b, Duration: b.Duration(time.Now()), Ended: end, PageLines: s.cfg.PageLines,
 		LogURL: s.link(1, "builds/"+id+"/log") + g.query(), StreamURL: s.link(1, "builds/"+id+"/log/stream") + g.query(),
 		APIURL: s.link(1, "api/v1/builds/"+id), StatusURL: s.link(1, "status"),
-		Script: s.script, Style: s.style, Done: doneMessages[c.Query("done")],
+		Script: s.script, Style: s.style, Done: doneMessage(c.Query("done")),
 	}
 	if g.link == "" && g.viewer.Owns(b.Owner) && s.cfg.Links != nil && s.cfg.Identifier != nil {
 		if v.RevokeCSRF, err = s.cfg.Identifier.FormToken(c.Writer, c.Request); err != nil {
