@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf"
-	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
@@ -93,8 +92,8 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	if err := mkdirFor(logPath); err != nil {
 		return err
 	}
-	// The log hides the kickstart's secrets as a worker's does.
-	l, err := buildlog.Create(logPath, buildlog.Options{Redact: kickstarts.Redact(p.Kickstart).Line})
+	// The log hides what a worker's does.
+	l, err := buildlog.Create(logPath, buildlog.Options{Redact: pipeline.LogRedactor(p)})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
@@ -33,8 +32,8 @@ type buildRun struct {
 	// copyEarlierLog has start copy the lines of earlier attempts, which
 	// may have run on other hosts, from the stream into the log file.
 	copyEarlierLog bool
-	// redact hides the kickstart's secrets in the log's lines; nil for
-	// builds without a kickstart.
+	// redact hides the kickstart's secrets and the staging user in the
+	// log's lines (pipeline.LogRedactor).
 	redact func(string) string
 
 	log    *buildlog.Log
@@ -69,9 +68,8 @@ func (s *Server) takeBuild(ctx context.Context, id, holder string, take func(*ta
 // done must be called when the run is over.
 func (s *Server) newBuildRun(ctx context.Context, b *tasks.Build, holder string, payload []byte, timeout time.Duration) *buildRun {
 	r := &buildRun{s: s, id: b.ID, attempt: b.Attempt, holder: holder, rec: newRecord(s.store, b, payload, s.log)}
-	// The log never shows the kickstart's secrets, whoever prints them.
-	if p, err := tasks.DecodePayload(payload); err == nil && p.Kickstart != "" {
-		r.redact = kickstarts.Redact(p.Kickstart).Line
+	if p, err := tasks.DecodePayload(payload); err == nil {
+		r.redact = pipeline.LogRedactor(p)
 	}
 	r.work, r.stop = context.WithCancelCause(ctx)
 	r.release = func() { r.stop(nil) }
