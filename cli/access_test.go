@@ -22,11 +22,12 @@ import (
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
-// TestListenersHideBuilds runs `fbs web` and `fbs monitor` as the
+// TestListenersHideBuilds runs `fbs web`, `fbs monitor` and `fbs serve` as the
 // commands build them (configuration file, real Redis, an OIDC issuer) and
 // checks their build routes: an anonymous caller gets a 404 for a build
 // that exists, a mailed link opens it, and `fbs monitor` on loopback
-// without OIDC serves the local user, who sees everything.
+// without OIDC serves the local user, who sees everything. `fbs serve` with
+// OIDC answers the same, and keeps its outbox to admins.
 func TestListenersHideBuilds(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -57,6 +58,7 @@ func TestListenersHideBuilds(t *testing.T) {
 		{"fbs monitor with OIDC", "monitor", oidc, http.StatusNotFound},
 		{"fbs monitor public", "monitor", oidc + "[web]\nvisibility = public\n", http.StatusOK},
 		{"fbs monitor local mode", "monitor", "", http.StatusOK},
+		{"fbs serve with OIDC", "serve", oidc, http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := freeAddr(t)
@@ -66,13 +68,18 @@ func TestListenersHideBuilds(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := serveCmd(t, tc.cmd, "--config", cfg, "--listen", addr)
-			for path, want := range map[string]int{
+			paths := map[string]int{
 				"/builds/" + id:        tc.anonymous,
 				"/api/v1/builds/" + id: tc.anonymous,
 				"/builds/" + id + "/log?key=" + url.QueryEscape(key):             http.StatusOK,
 				"/builds/" + id + "?key=" + url.QueryEscape(key):                 http.StatusOK,
 				"/builds/" + tasks.NewBuildID() + "?key=" + url.QueryEscape(key): http.StatusNotFound,
-			} {
+			}
+			if tc.cmd == "serve" {
+				// The outbox holds every build's mails and their links.
+				paths["/outbox"] = http.StatusNotFound
+			}
+			for path, want := range paths {
 				res, err := http.Get(base + path)
 				if err != nil {
 					t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks/broker"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/worker"
 )
 
@@ -91,7 +92,7 @@ func (a *app) newServeCmd() *cobra.Command {
 			}
 			webErr := make(chan error, 1)
 			go func() {
-				webErr <- a.serveWeb(ctx, c, listen, acc.ident, mon.Register, outboxRoutes(mcfg.OutboxDir))
+				webErr <- a.serveWeb(ctx, c, listen, acc.ident, mon.Register, outboxRoutes(mcfg.OutboxDir, acc.ident))
 			}()
 			werr := a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
 			return errors.Join(werr, <-webErr)
@@ -112,10 +113,19 @@ var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 </body></html>
 `))
 
-// outboxRoutes lists the mails of local mode at /outbox and shows each one.
-func outboxRoutes(dir string) func(gin.IRouter) {
+// outboxRoutes lists the mails of local mode at /outbox and shows each one,
+// to admins only (the local user is one): the mails hold every build's
+// address and links that open it.
+func outboxRoutes(dir string, ident *webapp.Identifier) func(gin.IRouter) {
+	adminOnly := func(c *gin.Context) {
+		if u, err := ident.Identify(c.Request); err != nil || u == nil || !u.Admin {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		c.Next()
+	}
 	return func(r gin.IRouter) {
-		r.GET("/outbox", func(c *gin.Context) {
+		r.GET("/outbox", adminOnly, func(c *gin.Context) {
 			msgs, err := notify.Outbox(dir)
 			if err != nil {
 				c.String(http.StatusInternalServerError, "outbox: %v", err)
@@ -126,7 +136,7 @@ func outboxRoutes(dir string) func(gin.IRouter) {
 				c.Error(err)
 			}
 		})
-		r.GET("/outbox/:name", func(c *gin.Context) {
+		r.GET("/outbox/:name", adminOnly, func(c *gin.Context) {
 			f, err := notify.OpenMessage(dir, c.Param("name"))
 			if errors.Is(err, fs.ErrNotExist) {
 				c.String(http.StatusNotFound, "no such mail")
