@@ -31,8 +31,9 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,
 			SubmitGroup: cfg.OIDC.SubmitGroup, AdminGroup: cfg.OIDC.AdminGroup,
 		},
-		LocalUser: currentUser(),
-		Logger:    a.logger,
+		LocalUser:  currentUser(),
+		Visibility: cfg.Access.Visibility,
+		Logger:     a.logger,
 	}
 }
 
