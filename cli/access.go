@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/url"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -28,12 +29,19 @@ type access struct {
 func newAccess(cfg *conf.Config, rdb redis.UniversalClient, local bool, publicURL string) *access {
 	u, _ := url.Parse(publicURL)
 	return &access{
-		visibility: cfg.Access.Visibility,
+		visibility: cfg.Web.Visibility,
+		// As the web app (webConfig) would make it for itself.
 		ident: webapp.NewIdentifier(rdb, webapp.IdentifierConfig{
 			Local: local, LocalUser: currentUser(), SecureCookies: u != nil && u.Scheme == "https",
+			MaxTokenLifetime: tokenMaxLifetime(cfg),
 		}),
-		links: auth.NewLinks(rdb, cfg.Access.LinkTTL, nil),
+		links: auth.NewLinks(rdb, cfg.Web.LinkTTL, nil),
 	}
+}
+
+// tokenMaxLifetime is [web] token_max_days as a duration.
+func tokenMaxLifetime(cfg *conf.Config) time.Duration {
+	return time.Duration(cfg.Web.TokenMaxDays) * 24 * time.Hour
 }
 
 // monitor returns mc with the access rules filled in.

@@ -80,7 +80,7 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				where = "http://" + ln.Addr().String()
 			}
 			fmt.Fprintf(a.env.Stdout, "fbs monitor: serving on %s (status page: %s/status)\n", ln.Addr(), where)
-			return serveHTTP(ctx, ln, mon.Handler())
+			return serveHTTP(ctx, ln, mon.Handler(), cfg.Monitor)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default [monitor] listen, 127.0.0.1:5100)")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf"
@@ -54,7 +55,15 @@ func (e *exitCode) Error() string {
 func (e *exitCode) Unwrap() error { return e.err }
 
 // Main runs the fbs command line with args and returns the exit status.
+//
+// Main owns the process, so it sets gin's mode, which is process-wide: to
+// release, once, before any command builds an engine. In gin's default
+// debug mode every engine (the web app's, the monitor's own in `fbs
+// monitor`) would print its routes and warnings to the process's stdout.
+// Setting it here, not in each engine's constructor, keeps the packages
+// that build engines free of global changes and covers every engine.
 func Main(ctx context.Context, args []string, env Env) int {
+	gin.SetMode(gin.ReleaseMode)
 	root := New(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -37,11 +38,26 @@ func (a *app) newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			if listen == "" {
 				listen = cfg.Web.Listen
 			}
+			// Refuse what cannot be served safely before anything
+			// runs: a web listener beyond loopback in local mode, an
+			// embedded broker beyond loopback, a port in use.
 			url := cfg.Redis.URL
+			if url == "" {
+				if err := broker.CheckAddr(brokerAddr); err != nil {
+					return err
+				}
+			}
+			ln, wcfg, err := a.listenWeb(cfg, listen)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			// The web server failing stops everything else.
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
 			if url == "" {
 				b, err := broker.Start(brokerAddr)
 				if err != nil {
@@ -69,7 +85,8 @@ func (a *app) newServeCmd() *cobra.Command {
 			if public == "" {
 				public = "http://" + listen
 			}
-			acc := newAccess(cfg, rdb, !a.webConfig(cfg, listen).OIDC.Enabled(), public)
+			acc := newAccess(cfg, rdb, !wcfg.OIDC.Enabled(), public)
+			wcfg.Identifier = acc.ident
 			mon, err := monitor.New(rdb, acc.monitor(monitor.Config{PublicURL: public, Logger: a.logger}))
 			if err != nil {
 				return err
@@ -92,10 +109,15 @@ func (a *app) newServeCmd() *cobra.Command {
 			}
 			webErr := make(chan error, 1)
 			go func() {
-				webErr <- a.serveWeb(ctx, c, listen, acc.ident, mon.Register, outboxRoutes(mcfg.OutboxDir, acc.ident))
+				err := a.serveWeb(ctx, cfg, c, ln, wcfg, mon.Register, outboxRoutes(mcfg.OutboxDir, acc.ident))
+				if err != nil {
+					stop()
+				}
+				webErr <- err
 			}()
 			werr := a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
-			return errors.Join(werr, <-webErr)
+			stop() // a worker that failed takes the web server down with it
+			return errors.Join(<-webErr, werr)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port of the web app and monitor (default [web] listen)")
@@ -103,7 +125,9 @@ func (a *app) newServeCmd() *cobra.Command {
 	return cmd
 }
 
-var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
+// outboxPage is parsed on first use, not when fbs starts.
+var outboxPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("outbox").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fbs outbox</title></head>
 <body><h1>Outbox</h1>
 <p>Mails fbs would have sent; no mail server is configured.</p>
@@ -112,6 +136,7 @@ var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 {{end}}</table>{{else}}<p>No mail yet.</p>{{end}}
 </body></html>
 `))
+})
 
 // outboxRoutes lists the mails of local mode at /outbox and shows each one,
 // to admins only (the local user is one): the mails hold every build's
@@ -132,7 +157,7 @@ func outboxRoutes(dir string, ident *webapp.Identifier) func(gin.IRouter) {
 				return
 			}
 			c.Header("Content-Type", "text/html; charset=utf-8")
-			if err := outboxPage.Execute(c.Writer, msgs); err != nil {
+			if err := outboxPage().Execute(c.Writer, msgs); err != nil {
 				c.Error(err)
 			}
 		})

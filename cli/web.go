@@ -31,27 +31,36 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,
 			SubmitGroup: cfg.OIDC.SubmitGroup, AdminGroup: cfg.OIDC.AdminGroup,
 		},
-		LocalUser:  currentUser(),
-		Visibility: cfg.Access.Visibility,
-		Logger:     a.logger,
+		LocalUser:        currentUser(),
+		MaxTokenLifetime: tokenMaxLifetime(cfg),
+		Visibility:       cfg.Web.Visibility,
+		Logger:           a.logger,
 	}
 }
 
-// serveWeb serves the web app, plus whatever mounts register (the
-// monitor's routes, the outbox), on listen until ctx ends. `fbs web` and
-// `fbs serve` share it so both have one engine and one listener.
-func (a *app) serveWeb(ctx context.Context, c *client.Client, listen string, ident *webapp.Identifier, mounts ...func(gin.IRouter)) error {
-	cfg, err := a.load()
-	if err != nil {
-		return err
-	}
+// listenWeb checks that the web app may serve on listen with cfg (local
+// mode: loopback only) and binds it, so that `fbs serve` can refuse to
+// start, before anything runs, when it cannot serve.
+func (a *app) listenWeb(cfg *conf.Config, listen string) (net.Listener, webapp.Config, error) {
 	wcfg := a.webConfig(cfg, listen)
-	wcfg.Identifier = ident
 	if err := webapp.CheckListen(listen, wcfg); err != nil {
-		return err
+		return nil, wcfg, err
 	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, wcfg, fmt.Errorf("web: listen on %s: %w", listen, err)
+	}
+	return ln, wcfg, nil
+}
+
+// serveWeb serves the web app, plus whatever mounts register (the
+// monitor's routes, the outbox), on ln (from listenWeb) until ctx ends.
+// `fbs web` and `fbs serve` share it so both have one engine and one
+// listener. It closes ln.
+func (a *app) serveWeb(ctx context.Context, cfg *conf.Config, c *client.Client, ln net.Listener, wcfg webapp.Config, mounts ...func(gin.IRouter)) error {
 	srv, err := webapp.New(c, wcfg)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	engine := newEngine()
@@ -59,16 +68,12 @@ func (a *app) serveWeb(ctx context.Context, c *client.Client, listen string, ide
 	for _, m := range mounts {
 		m(engine)
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("web: listen on %s: %w", listen, err)
-	}
 	mode := "local mode (no sign-in, loopback only)"
 	if !srv.LocalMode() {
 		mode = "OIDC sign-in via " + wcfg.OIDC.Issuer
 	}
 	fmt.Fprintf(a.env.Stdout, "fbs web: serving %s on %s, %s\n", wcfg.PublicURL, ln.Addr(), mode)
-	return serveHTTP(ctx, ln, engine)
+	return serveHTTP(ctx, ln, engine, cfg.Web.Listener)
 }
 
 func (a *app) newWebCmd() *cobra.Command {
@@ -90,21 +95,27 @@ func (a *app) newWebCmd() *cobra.Command {
 				listen = cfg.Web.Listen
 			}
 			ctx := cmd.Context()
+			ln, wcfg, err := a.listenWeb(cfg, listen)
+			if err != nil {
+				return err
+			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
+				ln.Close()
 				return err
 			}
 			defer closeFn()
-			// The monitor's build pages share the engine: the form
-			// redirects to /builds/<id>.
-			wcfg := a.webConfig(cfg, listen)
+			// The monitor's build pages share the engine (the form
+			// redirects to /builds/<id>) and who is asking.
 			acc := newAccess(cfg, c.Redis(), !wcfg.OIDC.Enabled(), wcfg.PublicURL)
+			wcfg.Identifier = acc.ident
 			mon, err := monitor.New(c.Redis(), acc.monitor(monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger}))
 			if err != nil {
+				ln.Close()
 				return err
 			}
 			defer mon.Close()
-			return a.serveWeb(ctx, c, listen, acc.ident, mon.Register)
+			return a.serveWeb(ctx, cfg, c, ln, wcfg, mon.Register)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default [web] listen, 127.0.0.1:5000)")

@@ -27,11 +27,8 @@ type Config struct {
 	Redis Redis
 	// Worker configures `fbs worker`.
 	Worker Worker
-	// Web is the web front end's listener ([web]).
-	Web Listener
-	// Access says who may see builds ([web] visibility and link_ttl); every
-	// listener showing builds (web, monitor, serve) and the mails use it.
-	Access Access
+	// Web is the web front end's listener and its API token policy ([web]).
+	Web Web
 	// Monitor is the build monitor's listener ([monitor]).
 	Monitor Listener
 	// SMTP is the mail server notifications go through.
@@ -89,9 +86,10 @@ type Worker struct {
 	// LostBuilds says what happens to a build whose worker died:
 	// tasks.LostRequeue (default) or tasks.LostFail.
 	LostBuilds tasks.LostPolicy
-	// PollInterval is how often an idle worker looks for new builds: the
-	// submit-to-start latency is about half of it, and each idle worker
-	// costs Redis one call per queue per interval.
+	// PollInterval is how often an idle worker looks for new builds
+	// (default 600ms): a build waits 0.3-0.9 times it to start, and each
+	// idle worker costs Redis three commands per queue per interval
+	// (doc/benchmarks.md, "Idle cost").
 	PollInterval time.Duration
 	// KeepBuilds is how many builds' images a worker keeps after they were
 	// staged and verified; older ones are removed.
@@ -112,12 +110,29 @@ type Listener struct {
 	// PublicURL is how users reach the server, for links in mails; empty
 	// means derived from Listen.
 	PublicURL string
+	// BodyTimeout bounds reading a request's body after its headers: a
+	// client sending slower is cut off. Responses (log streams) have no
+	// deadline. Default 1m, at least MinBodyTimeout.
+	BodyTimeout time.Duration
+	// MaxConnsPerIP caps the open connections of one client address (one
+	// /64 for IPv6); 0 means no limit. Default 64. A reverse proxy in
+	// front counts as one client.
+	MaxConnsPerIP int
 }
 
-// Access is who may see a build: keys of [web], applied by every listener.
-type Access struct {
-	// Visibility is private (a build is its owner's and admins', and
-	// its mail links') or public (anyone's, without email addresses and
+// MinBodyTimeout is the shortest [web] and [monitor] body_timeout.
+const MinBodyTimeout = time.Second
+
+// Web is the [web] section.
+type Web struct {
+	Listener
+	// TokenMaxDays is the longest an API token lives, in days: every token
+	// expires, after 90 days unless its maker asks for fewer, never after
+	// more than this. Lowering it shortens existing tokens. Default 365.
+	TokenMaxDays int
+	// Visibility says who may see a build, on every listener showing
+	// builds (web, monitor, serve): private (its owner, admins and its
+	// mailed links) or public (anyone, without email addresses and
 	// staging users). Default private.
 	Visibility tasks.Visibility
 	// LinkTTL is how long the build links in mails work without sign-in.

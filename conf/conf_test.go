@@ -39,13 +39,13 @@ func defaults() *Config {
 			BuildTimeout: 6 * time.Hour,
 			DrainTimeout: 10 * time.Minute,
 			LostBuilds:   tasks.LostRequeue,
-			PollInterval: 20 * time.Millisecond,
+			PollInterval: 600 * time.Millisecond,
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
 		},
-		Web:      Listener{Listen: "127.0.0.1:5000"},
-		Access:   Access{Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
-		Monitor:  Listener{Listen: "127.0.0.1:5100"},
+		Web: Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365,
+			Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
+		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
 		Koji:     Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
@@ -144,13 +144,13 @@ func TestLoadFiles(t *testing.T) {
 				BuildTimeout: 150 * time.Minute,
 				DrainTimeout: 90 * time.Second,
 				LostBuilds:   tasks.LostFail,
-				PollInterval: 20 * time.Millisecond,
+				PollInterval: 600 * time.Millisecond,
 				LeaseTTL:     30 * time.Second,
 				ReapInterval: 10 * time.Second,
 			}
-			c.Web = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/"}
-			c.Access = Access{Visibility: tasks.VisibilityPublic, LinkTTL: 7 * 24 * time.Hour}
-			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor"}
+			c.Web.Listener = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
+			c.Web.Visibility, c.Web.LinkTTL = tasks.VisibilityPublic, 7*24*time.Hour
+			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor", BodyTimeout: 2 * time.Minute, MaxConnsPerIP: 200}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
 			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
@@ -324,7 +324,8 @@ func TestEnvOverrides(t *testing.T) {
 }
 
 // TestWorkerTimingMinimums checks the floors of the lease and reap
-// durations, which tests and impatient admins set low.
+// durations, which tests and impatient admins set low, and the
+// listeners' limits.
 func TestWorkerTimingMinimums(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -335,6 +336,10 @@ func TestWorkerTimingMinimums(t *testing.T) {
 		{env{"FBS_WORKER_LEASE_TTL": "2s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 2s is shorter than the minimum 3s"},
 		{env{"FBS_WORKER_REAP_INTERVAL": "500ms"}, "$FBS_WORKER_REAP_INTERVAL: [worker] reap_interval: 500ms is shorter than the minimum 1s"},
 		{env{"FBS_WORKER_LEASE_TTL": "0s"}, "$FBS_WORKER_LEASE_TTL: [worker] lease_ttl: 0s is shorter than the minimum 3s"},
+		{env{"FBS_WEB_BODY_TIMEOUT": "1s", "FBS_MONITOR_MAX_CONNS_PER_IP": "0"}, ""},
+		{env{"FBS_WEB_BODY_TIMEOUT": "0s"}, "$FBS_WEB_BODY_TIMEOUT: [web] body_timeout: 0s is shorter than the minimum 1s"},
+		{env{"FBS_MONITOR_BODY_TIMEOUT": "500ms"}, "$FBS_MONITOR_BODY_TIMEOUT: [monitor] body_timeout: 500ms is shorter than the minimum 1s"},
+		{env{"FBS_WEB_MAX_CONNS_PER_IP": "-1"}, "$FBS_WEB_MAX_CONNS_PER_IP: [web] max_conns_per_ip: -1 is less than 0"},
 	}
 	for _, tt := range tests {
 		tt.env["HOME"] = "/home/u"
@@ -450,21 +455,25 @@ func TestDumpHidesSecrets(t *testing.T) {
 
 func TestMask(t *testing.T) {
 	t.Parallel()
+	days := 365
 	tests := []struct {
 		f    field
+		val  value
 		v    string
 		want string
 	}{
-		{field{key: "client_secret"}, "abc", masked},
-		{field{key: "password"}, "abc", masked},
-		{field{key: "api_token"}, "abc", masked},
-		{field{key: "password_file"}, "/etc/pw", "/etc/pw"},
-		{field{key: "hub_url", secret: true}, "https://x", masked},
-		{field{key: "url"}, "redis://:pw@h:1/0", "redis://:" + masked + "@h:1/0"},
-		{field{key: "url"}, "redis://h:1/0", "redis://h:1/0"},
+		{field{key: "client_secret"}, nil, "abc", masked},
+		{field{key: "token_max_days"}, integer{&days}, "365", "365"},
+		{field{key: "password"}, nil, "abc", masked},
+		{field{key: "api_token"}, nil, "abc", masked},
+		{field{key: "password_file"}, nil, "/etc/pw", "/etc/pw"},
+		{field{key: "hub_url", secret: true}, nil, "https://x", masked},
+		{field{key: "url"}, nil, "redis://:pw@h:1/0", "redis://:" + masked + "@h:1/0"},
+		{field{key: "url"}, nil, "redis://h:1/0", "redis://h:1/0"},
+		{field{key: "url"}, nil, "redis://:pw@h:notaport/0", "redis://:" + masked + "@h:notaport/0"},
 	}
 	for _, tt := range tests {
-		if got := mask(tt.f, tt.v); got != tt.want {
+		if got := mask(tt.f, tt.val, tt.v); got != tt.want {
 			t.Errorf("mask(%s, %q) = %q, want %q", tt.f.key, tt.v, got, tt.want)
 		}
 	}

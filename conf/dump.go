@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // Dump renders the effective configuration as INI text Load reads back, with
@@ -28,7 +30,7 @@ func (c *Config) Dump() string {
 			fmt.Fprintf(&b, "\n[%s]\n", section)
 		}
 		if v != "" {
-			v = mask(f, v)
+			v = mask(f, f.bind(c), v)
 		}
 		fmt.Fprintf(&b, "%s = %s\n", f.key, v)
 	}
@@ -41,16 +43,27 @@ func (c *Config) String() string { return c.Dump() }
 // masked replaces secrets, as url.URL.Redacted does.
 const masked = "xxxxx"
 
-func mask(f field, v string) string {
+// mask returns v, value val of key f, as Dump shows it. Keys are guessed
+// secret by name, except numbers and durations ([web] token_max_days is a
+// count of days, not a token).
+func mask(f field, val value, v string) string {
 	k := strings.ToLower(f.key)
-	if f.secret || (!strings.HasSuffix(k, "_file") &&
+	_, isInt := val.(integer)
+	_, isDur := val.(duration)
+	if f.secret || (!strings.HasSuffix(k, "_file") && !isInt && !isDur &&
 		(strings.Contains(k, "password") || strings.Contains(k, "secret") || strings.Contains(k, "token"))) {
 		return masked
 	}
-	if u, err := url.Parse(v); err == nil && u.User != nil {
+	u, err := url.Parse(v)
+	switch {
+	case err == nil && u.User != nil:
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
 		}
+	case err != nil && strings.Contains(v, "@"):
+		// A malformed URL (a --redis flag is not checked by Load) may
+		// still hold a password.
+		return tasks.RedactURL(v)
 	}
 	return v
 }

@@ -3,7 +3,6 @@ package conf
 import (
 	"fmt"
 	"net"
-	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -43,17 +42,22 @@ func fields() []field {
 		{section: "worker", key: "drain_timeout", bind: func(c *Config) value { return duration{&c.Worker.DrainTimeout} }, def: "10m", check: positive},
 		{section: "worker", key: "lost_builds", bind: func(c *Config) value { return lostPolicy{&c.Worker.LostBuilds} }, def: "requeue"},
 		{section: "worker", key: "keep_builds", bind: func(c *Config) value { return integer{&c.Worker.KeepBuilds} }, def: "0", check: atLeast(0)},
-		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "20ms", check: positive},
+		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "600ms", check: positive},
 		{section: "worker", key: "lease_ttl", bind: func(c *Config) value { return duration{&c.Worker.LeaseTTL} }, def: tasks.DefaultLeaseTTL.String(), check: atLeastDuration(tasks.MinLeaseTTL)},
 		{section: "worker", key: "reap_interval", bind: func(c *Config) value { return duration{&c.Worker.ReapInterval} }, def: tasks.DefaultReapInterval.String(), check: atLeastDuration(tasks.MinReapInterval)},
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
-		{section: "web", key: "visibility", bind: func(c *Config) value { return visibility{&c.Access.Visibility} }, def: "private"},
-		{section: "web", key: "link_ttl", bind: func(c *Config) value { return duration{&c.Access.LinkTTL} }, def: "720h", check: atLeastDuration(time.Minute)},
+		{section: "web", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Web.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
+		{section: "web", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Web.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
+		{section: "web", key: "token_max_days", bind: func(c *Config) value { return integer{&c.Web.TokenMaxDays} }, def: "365", check: between(1, 3650)},
+		{section: "web", key: "visibility", bind: func(c *Config) value { return visibility{&c.Web.Visibility} }, def: "private"},
+		{section: "web", key: "link_ttl", bind: func(c *Config) value { return duration{&c.Web.LinkTTL} }, def: "720h", check: atLeastDuration(time.Minute)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
+		{section: "monitor", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Monitor.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
+		{section: "monitor", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Monitor.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
 
 		{section: "smtp", key: "host", bind: func(c *Config) value { return str{&c.SMTP.Host} }},
 		{section: "smtp", key: "port", bind: func(c *Config) value { return integer{&c.SMTP.Port} }, def: "25", check: port},
@@ -220,6 +224,15 @@ func atLeast(min int) func(value) string {
 	}
 }
 
+func between(min, max int) func(value) string {
+	return func(v value) string {
+		if n := *v.(integer).p; n < min || n > max {
+			return fmt.Sprintf("%d is out of range %d-%d", n, min, max)
+		}
+		return ""
+	}
+}
+
 func port(v value) string {
 	if n := *v.(integer).p; n < 1 || n > 65535 {
 		return fmt.Sprintf("port %d is out of range 1-65535", n)
@@ -296,21 +309,25 @@ func redisURL(v value) string {
 	switch u.Scheme {
 	case "redis", "rediss":
 		if u.Host == "" {
-			return fmt.Sprintf("%s has no host", u.Redacted())
+			return fmt.Sprintf("%s has no host", tasks.RedactURL(s))
 		}
 	case "unix":
 		if u.Path == "" {
-			return fmt.Sprintf("%s has no socket path", u.Redacted())
+			return fmt.Sprintf("%s has no socket path", tasks.RedactURL(s))
 		}
 	default:
-		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", u.Redacted(), u.Scheme)
+		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", tasks.RedactURL(s), u.Scheme)
 	}
 	return ""
 }
 
+// address is tasks.CheckEmail, the one mail address rule.
 func address(v value) string {
-	if a, err := mail.ParseAddress(v.String()); err != nil || a.Address == "" {
-		return fmt.Sprintf("%q is not a single mail address", v.String())
+	switch s := v.String(); {
+	case len(s) > tasks.MaxEmail:
+		return fmt.Sprintf("mail address of %d characters: at most %d", len(s), tasks.MaxEmail)
+	case tasks.CheckEmail(s) != nil:
+		return fmt.Sprintf("%q is not a single mail address", s)
 	}
 	return ""
 }

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin
 bash deploy/setup.sh
-go build -o fbs .
+bash deploy/build.sh
 exec ./fbs serve "$@"

@@ -5,6 +5,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+)
+
+// The syntax tables (syntax_table.go) are built on first use, not at
+// start-up: every fbs command pays for package initialisation, and most
+// never read a kickstart. Each is built once, so *command pointers stay
+// comparable.
+var (
+	commandClasses  = sync.OnceValue(commandClassTable)
+	versionCommands = sync.OnceValue(versionCommandTable)
 )
 
 // kind says how the commands of a class combine when given more than once.
@@ -88,13 +98,13 @@ func lookupSyntax(version string) (*syntax, error) {
 	if _, err := strconv.Atoi(v); err == nil {
 		v = "F" + v
 	}
-	names, ok := versionCommands[v]
+	names, ok := versionCommands()[v]
 	if !ok {
 		return nil, fmt.Errorf("kickstart syntax version %q is not supported (supported: %s)", version, strings.Join(SupportedVersions(), ", "))
 	}
 	s := &syntax{version: v, commands: make(map[string]*command, len(names))}
 	for name, class := range names {
-		s.commands[name] = commandClasses[class]
+		s.commands[name] = commandClasses()[class]
 	}
 	return s, nil
 }
@@ -102,8 +112,9 @@ func lookupSyntax(version string) (*syntax, error) {
 // SupportedVersions lists the kickstart syntax versions fbs knows, oldest
 // first; the last one is the default.
 func SupportedVersions() []string {
-	vs := make([]string, 0, len(versionCommands))
-	for v := range versionCommands {
+	vc := versionCommands()
+	vs := make([]string, 0, len(vc))
+	for v := range vc {
 		vs = append(vs, v)
 	}
 	slices.SortFunc(vs, func(a, b string) int {

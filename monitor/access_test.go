@@ -208,11 +208,11 @@ func TestPrivateBuilds(t *testing.T) {
 	clients := map[string]*http.Client{
 		"anonymous": nil, "bob": s.signIn(t, bob), "alice": s.signIn(t, alice), "admin": s.signIn(t, root),
 	}
-	tok, _, err := auth.NewTokens(s.rdb, nil).Create(context.Background(), auth.User{Name: "bob"}, "cli", time.Hour)
+	tok, _, err := auth.NewTokens(s.rdb, auth.TokenOptions{}).Create(context.Background(), auth.User{Name: "bob"}, "cli", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	aliceTok, _, err := auth.NewTokens(s.rdb, nil).Create(context.Background(), auth.User{Name: "alice"}, "cli", time.Hour)
+	aliceTok, _, err := auth.NewTokens(s.rdb, auth.TokenOptions{}).Create(context.Background(), auth.User{Name: "alice"}, "cli", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestBuildLinks(t *testing.T) {
 		t.Errorf("link minted after the revocation: %d", got.status)
 	}
 	// The API revokes too, with a token and no CSRF token.
-	tok, _, err := auth.NewTokens(s.rdb, nil).Create(ctx, auth.User{Name: "alice"}, "cli", time.Hour)
+	tok, _, err := auth.NewTokens(s.rdb, auth.TokenOptions{}).Create(ctx, auth.User{Name: "alice"}, "cli", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -47,12 +48,12 @@ func NewBuildID() string {
 	return ulid.Make().String()
 }
 
-var buildIDRE = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
+var buildIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`) })
 
 // ValidBuildID reports whether id has the form NewBuildID gives. Everything
 // that takes a build ID from outside (URLs, CLI) checks it first, so an ID can
 // never smuggle a path or a Redis key pattern.
-func ValidBuildID(id string) bool { return buildIDRE.MatchString(id) }
+func ValidBuildID(id string) bool { return buildIDRE().MatchString(id) }
 
 // Payload is what a build task carries through the queue: the validated spec
 // and the kickstart already flattened on the submitter's side, never a path

@@ -1,7 +1,8 @@
 // Package tasks is the vocabulary every part of fbs shares: the build spec
 // and the rules on its fields (Spec.Validate, the staging URL grammar of
 // ParseStagingURL and CheckStaging, CheckEmail, ValidNVR,
-// ValidKojiBuildID, CheckISORef), the task payloads that travel through the
+// ValidKojiBuildID, CheckISORef, and the limits of every free-text field,
+// in limits.go), RedactURL for URLs in errors and logs, the task payloads that travel through the
 // queues, queue naming (build:<arch>:<release>, transfer:<host>, notify),
 // the three task constructors (NewBuildTask, NewTransferTask,
 // NewNotifyTask, in queue.go), build IDs, the build record with its states

@@ -60,6 +60,9 @@ func CheckEmail(addr string) error {
 
 // ParseRecipients parses a build's Email into its addresses.
 func ParseRecipients(addr string) ([]*mail.Address, error) {
+	if len(addr) > MaxEmail {
+		return nil, fmt.Errorf("mail address of %s", tooLong(len(addr), MaxEmail))
+	}
 	if strings.ContainsAny(addr, "\r\n") {
 		return nil, fmt.Errorf("mail address %q: contains a line break", addr)
 	}

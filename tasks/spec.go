@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ImageType is the kind of image a build produces.
@@ -176,6 +177,9 @@ const (
 // nil. Where a request may come from and what a server offers are checked
 // on top of it by tasks/submission.
 func (s *Spec) Validate() error {
+	if errs := s.checkLimits(); len(errs) > 0 {
+		return errs // nothing past a limit is parsed or quoted back
+	}
 	var errs Errors
 	add := func(field, format string, args ...any) { errs = append(errs, Invalid(field, format, args...)) }
 	if !s.Type.Valid() {
@@ -235,10 +239,12 @@ func (s *Spec) Validate() error {
 	return errs.Err()
 }
 
-var nvrRE = regexp.MustCompile(`^[A-Za-z0-9._+-]+-[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$`)
+var nvrRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9._+-]+-[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$`)
+})
 
 // ValidNVR reports whether s looks like a Koji name-version-release.
-func ValidNVR(s string) bool { return nvrRE.MatchString(s) }
+func ValidNVR(s string) bool { return nvrRE().MatchString(s) }
 
 // ValidKojiBuildID reports whether s is a Koji build ID: a positive
 // decimal number of at most 12 digits, without sign or spaces.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Staging URL schemes.
@@ -91,7 +92,7 @@ func ParseStagingURL(raw string) (*StagingURL, error) {
 	if !strings.Contains(raw, "://") {
 		// The original service's bare host: anonymous FTP into pub/.
 		h, p, err := splitHostPort(raw, 21)
-		if err != nil || !bareHostRE.MatchString(raw) {
+		if err != nil || !bareHostRE().MatchString(raw) {
 			shown := strconv.Quote(raw)
 			if strings.Contains(raw, "@") {
 				shown = "value" // user:password@host typed without a scheme
@@ -228,7 +229,9 @@ func UnderStagingRoot(dir, root string) error {
 }
 
 // bareHostRE is a host name or IPv4 address, with an optional port.
-var bareHostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+var bareHostRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+})
 
 func splitHostPort(hp string, def int) (string, int, error) {
 	host, portStr := hp, ""
@@ -259,16 +262,4 @@ func redactURL(u *url.URL) string {
 }
 
 // redact hides a password in a URL that did not parse.
-func redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "(unparsable)"
-	}
-	auth, tail, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndex(auth, "@"); at >= 0 {
-		if u, _, ok := strings.Cut(auth[:at], ":"); ok {
-			auth = u + ":xxxxx" + auth[at:]
-		}
-	}
-	return scheme + "://" + auth + "/" + tail
-}
+func redact(raw string) string { return RedactURL(raw) }

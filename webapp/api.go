@@ -303,6 +303,9 @@ func parseListQuery(c *gin.Context, u *auth.User) (listQuery, error) {
 	if len(q.Text) > 200 {
 		return q, invalid("q", "search text over 200 characters")
 	}
+	if q.Owner != "" && !auth.ValidUserName(q.Owner) {
+		return q, invalid("owner", "not a user name")
+	}
 	if !u.Admin {
 		if q.Owner != "" && q.Owner != u.Name {
 			return q, tasks.Errorf(CodeForbidden, "owner", "only admins list other users' builds")
@@ -482,6 +485,36 @@ func (s *Server) apiResubmit(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/builds/"+b.ID)
 	c.JSON(http.StatusCreated, apiclient.SubmitResponse{Build: b, URL: s.cfg.PublicURL + "/builds/" + b.ID})
+}
+
+// apiRevokeUserTokens is POST /api/v1/users/{name}/tokens/revoke.
+func (s *Server) apiRevokeUserTokens(c *gin.Context) {
+	name := c.Param("name")
+	n, err := s.revokeUserTokens(c, name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, apiclient.RevokedTokens{User: name, Revoked: n})
+}
+
+// revokeUserTokens revokes every token of user name: an admin cutting a
+// user off, or a user their own. They stop working at once on this
+// instance and within tokenCacheTTL on the others.
+func (s *Server) revokeUserTokens(c *gin.Context, name string) (int, error) {
+	u := user(c)
+	if !u.Admin && name != u.Name {
+		return 0, tasks.Errorf(CodeForbidden, "name", "only admins revoke other users' tokens")
+	}
+	if !auth.ValidUserName(name) {
+		return 0, invalid("name", "not a user name")
+	}
+	n, err := s.tokens.RevokeAll(c.Request.Context(), name)
+	if err != nil {
+		return 0, err
+	}
+	s.cfg.Logger.Info("tokens revoked", "user", name, "count", n, "by", u.Name)
+	return n, nil
 }
 
 // served maps queue names served by live, non-draining workers.

@@ -508,11 +508,7 @@ func TestCancelAndResubmit(t *testing.T) {
 		t.Fatalf("submit: %d %s", r.status, r.body)
 	}
 	id := sub.Build.ID
-	tests := []struct {
-		name, tok, path string
-		status          int
-		code            string
-	}{
+	for _, pc := range []postCall{
 		// Private visibility: another user's build is missing to bob.
 		{"another user's build", bt, "/api/v1/builds/" + id + "/cancel", 404, webapp.CodeNotFound},
 		{"another user's resubmit", bt, "/api/v1/builds/" + id + "/resubmit", 404, webapp.CodeNotFound},
@@ -521,22 +517,8 @@ func TestCancelAndResubmit(t *testing.T) {
 		{"no token", "", "/api/v1/builds/" + id + "/cancel", 401, webapp.CodeUnauthenticated},
 		{"own build", at, "/api/v1/builds/" + id + "/cancel", 200, ""},
 		{"already cancelled", at, "/api/v1/builds/" + id + "/cancel", 409, webapp.CodeFinished},
-	}
-	for _, tc := range tests {
-		hdr := map[string]string{}
-		if tc.tok != "" {
-			hdr = bearer(tc.tok)
-		}
-		r := f.do(t, nil, http.MethodPost, tc.path, "", nil, hdr)
-		if r.status != tc.status {
-			t.Errorf("%s: status %d, want %d: %s", tc.name, r.status, tc.status, r.body)
-			continue
-		}
-		if tc.code != "" {
-			if e := r.apiError(t); e.Code != tc.code {
-				t.Errorf("%s: code %s, want %s", tc.name, e.Code, tc.code)
-			}
-		}
+	} {
+		pc.check(t, f)
 	}
 	b, err := f.c.Get(ctx, id)
 	if err != nil || b.State != tasks.StateCancelled {

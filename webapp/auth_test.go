@@ -85,18 +85,18 @@ func TestTokens(t *testing.T) {
 	alice := auth.User{Name: "alice", CanSubmit: true}
 	good := f.token(t, alice)
 	// A token created two days ago for one day has expired.
-	expired, _, err := auth.NewTokens(f.rdb, func() time.Time { return time.Now().Add(-48 * time.Hour) }).Create(ctx, alice, "old", 24*time.Hour)
+	expired, _, err := auth.NewTokens(f.rdb, auth.TokenOptions{Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }}).Create(ctx, alice, "old", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, info, err := auth.NewTokens(f.rdb, nil).Create(ctx, alice, "gone", 0)
+	revoked, info, err := auth.NewTokens(f.rdb, auth.TokenOptions{}).Create(ctx, alice, "gone", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.NewTokens(f.rdb, nil).Revoke(ctx, "alice", info.ID); err != nil {
+	if err := auth.NewTokens(f.rdb, auth.TokenOptions{}).Revoke(ctx, "alice", info.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.NewTokens(f.rdb, nil).Revoke(ctx, "bob", info.ID); err != auth.ErrUnknownToken {
+	if err := auth.NewTokens(f.rdb, auth.TokenOptions{}).Revoke(ctx, "bob", info.ID); err != auth.ErrUnknownToken {
 		t.Errorf("bob revoking alice's token: %v", err)
 	}
 	tests := []struct {

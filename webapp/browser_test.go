@@ -60,7 +60,7 @@ func TestBrowserBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(rdb, pipe, worker.Config{Releases: []string{"41"}, Logger: quiet})
+	w, err := worker.New(rdb, pipe, worker.Config{Releases: []string{"41"}, TaskCheckInterval: 20 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
 // Defaults of Config.
@@ -70,8 +71,9 @@ type Config struct {
 	MaxFiles int
 	// SessionTTL is how long a sign-in lasts. Default 12h.
 	SessionTTL time.Duration
-	// MaxTokenLifetime caps API tokens' lifetime; 0 lets tokens be created
-	// without expiry.
+	// MaxTokenLifetime caps API tokens' lifetime ([web] token_max_days):
+	// every token expires, by default after DefaultTokenLifetime, at the
+	// latest after this. Default auth.DefaultTokenMaxLifetime (365 days).
 	MaxTokenLifetime time.Duration
 
 	// Visibility is [web] visibility: with private (the default), acting
@@ -145,6 +147,9 @@ func (c *Config) fill() error {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = DefaultSessionTTL
 	}
+	if c.MaxTokenLifetime == 0 {
+		c.MaxTokenLifetime = auth.DefaultTokenMaxLifetime
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -189,8 +194,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("web config: max body %d is below max kickstart %d", c.MaxBody, c.MaxKickstart)
 	case c.MaxKickstart <= 0 || c.MaxFiles <= 0:
 		return errors.New("web config: upload limits must be positive")
-	case c.MaxTokenLifetime < 0 || c.MaxTokenLifetime > maxTokenLifetimeLimit:
-		return fmt.Errorf("web config: max token lifetime %s: want 0 to 10 years", c.MaxTokenLifetime)
+	case c.MaxTokenLifetime < 24*time.Hour || c.MaxTokenLifetime > maxTokenLifetimeLimit:
+		return fmt.Errorf("web config: max token lifetime %s: want 1 day to 10 years", c.MaxTokenLifetime)
 	}
 	if c.OIDC.Enabled() {
 		o := c.OIDC

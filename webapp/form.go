@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/fedora-fbs/fbs/conf/spec"
 	"github.com/fedora-fbs/fbs/tasks"
@@ -117,7 +118,9 @@ func (s *Server) readForm(r *http.Request) (url.Values, map[string][]byte, []str
 
 // repoNameRE is a repository name of the form's boot_repos lines, as the
 // spec's keys take it: 41, 41-updates, rawhide.
-var repoNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+var repoNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+})
 
 // formDraft turns the form into a draft: the spec the form describes,
 // written by conf/spec.Marshal and read back by conf/spec.Parse, so the form
@@ -147,7 +150,7 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 			fs := strings.Fields(line)
 			switch {
 			case len(fs) == 0:
-			case (len(fs) == 2 || len(fs) == 3) && repoNameRE.MatchString(fs[0]):
+			case (len(fs) == 2 || len(fs) == 3) && repoNameRE().MatchString(fs[0]):
 				r := tasks.Repo{Name: fs[0], URL: fs[1]}
 				if len(fs) == 3 {
 					r.Mirror = fs[2]

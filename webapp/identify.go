@@ -8,7 +8,9 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,6 +26,7 @@ import (
 // CSRF tokens of forms.
 type Identifier struct {
 	tokens   *auth.Tokens
+	users    *auth.Users
 	sessions *auth.Sessions
 	secret   *auth.WebSecret
 	// local is the implicit user of local mode; nil otherwise.
@@ -41,13 +44,31 @@ type IdentifierConfig struct {
 	LocalUser, LocalEmail string
 	// SecureCookies marks the CSRF cookie Secure (an https public URL).
 	SecureCookies bool
+	// MaxTokenLifetime caps every API token's life ([web]
+	// token_max_days); default auth.DefaultTokenMaxLifetime.
+	MaxTokenLifetime time.Duration
+	// SessionTTL is how long a sign-in lasts (default DefaultSessionTTL):
+	// a user's rights are kept as long as a token made in a session can
+	// live past it.
+	SessionTTL time.Duration
 }
 
 // NewIdentifier returns an identifier over rdb; the caller owns rdb.
 func NewIdentifier(rdb redis.UniversalClient, cfg IdentifierConfig) *Identifier {
+	if cfg.MaxTokenLifetime <= 0 {
+		cfg.MaxTokenLifetime = auth.DefaultTokenMaxLifetime
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	// A user's rights outlive their sign-in as long as a token made in
+	// its session can.
+	users := auth.NewUsers(rdb, cfg.MaxTokenLifetime+cfg.SessionTTL)
 	i := &Identifier{
-		tokens:       auth.NewTokens(rdb, nil).Cached(tokenCacheTTL),
-		sessions:     auth.NewSessions(rdb, DefaultSessionTTL),
+		tokens: auth.NewTokens(rdb, auth.TokenOptions{Users: users, MaxLifetime: cfg.MaxTokenLifetime}).
+			Cached(tokenCacheTTL),
+		users:        users,
+		sessions:     auth.NewSessions(rdb, cfg.SessionTTL),
 		secret:       auth.NewWebSecret(rdb),
 		secureCookie: cfg.SecureCookies,
 	}
@@ -59,6 +80,15 @@ func NewIdentifier(rdb redis.UniversalClient, cfg IdentifierConfig) *Identifier 
 		i.local = &auth.User{Name: name, Email: cfg.LocalEmail, Admin: true, CanSubmit: true}
 	}
 	return i
+}
+
+// identifierConfig is the Identifier a web app of c makes for itself.
+func (c *Config) identifierConfig() IdentifierConfig {
+	u, _ := url.Parse(c.PublicURL)
+	return IdentifierConfig{
+		Local: !c.OIDC.Enabled(), LocalUser: c.LocalUser, LocalEmail: c.LocalEmail,
+		SecureCookies: u != nil && u.Scheme == "https", MaxTokenLifetime: c.MaxTokenLifetime, SessionTTL: c.SessionTTL,
+	}
 }
 
 // identify returns who sent r and how they were identified (viaToken,
@@ -74,7 +104,11 @@ func (i *Identifier) identify(r *http.Request) (*auth.User, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		u := info.User
+		u := info.User // with its rights as of the user's latest sign-in
+		if i.local != nil {
+			// Local mode: everyone may do everything.
+			u = auth.User{Name: u.Name, Email: i.local.Email, Admin: true, CanSubmit: true}
+		}
 		return &u, viaToken, nil
 	}
 	if i.local != nil {
@@ -85,12 +119,31 @@ func (i *Identifier) identify(r *http.Request) (*auth.User, string, error) {
 		ses, err := i.sessions.Get(r.Context(), ck.Value)
 		switch {
 		case err == nil:
-			return &ses.User, viaSession, nil
+			u, err := i.latestRights(r.Context(), ses.User)
+			if err != nil {
+				return nil, "", err
+			}
+			return &u, viaSession, nil
 		case !errors.Is(err, auth.ErrNoSession):
 			return nil, "", err
 		}
 	}
 	return nil, "", nil
+}
+
+// latestRights is u, a session's user, with the rights of the user's
+// latest sign-in, which may be another session's: a browser signed in as
+// an admin loses admin rights when its user signs in again elsewhere
+// without them. Sessions from before rights were recorded keep their own.
+func (i *Identifier) latestRights(ctx context.Context, u auth.User) (auth.User, error) {
+	r, err := i.users.Get(ctx, u.Name)
+	switch {
+	case errors.Is(err, auth.ErrNoRights):
+		return u, nil
+	case err != nil:
+		return auth.User{}, err
+	}
+	return r.User, nil
 }
 
 // Identify returns who sent r, nil for an anonymous request; a bad token is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,17 +63,9 @@ type signIn struct {
 	Next     string `json:"next"`
 }
 
-// localPath keeps only same-site paths as redirect targets.
-func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return "/"
-	}
-	return p
-}
-
 // login is GET /login: off to the provider, with state, nonce and PKCE.
 func (s *Server) login(c *gin.Context) {
-	next := localPath(c.Query("next"))
+	next := safeNext(c.Query("next"))
 	if s.oidc == nil {
 		c.Redirect(http.StatusSeeOther, next)
 		return
@@ -101,6 +94,27 @@ func signInError(format string, args ...any) error {
 	return tasks.Errorf(CodeUnauthenticated, "", "sign-in failed: %s", fmt.Sprintf(format, args...))
 }
 
+// oauthErrors are the error codes an authorization response may carry, as
+// registered with IANA (OAuth Extensions Error Registry: RFC 6749 4.1.2.1
+// and OpenID Connect Core 3.1.2.6).
+var oauthErrors = []string{
+	"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
+	"server_error", "temporarily_unavailable", "interaction_required", "login_required",
+	"account_selection_required", "consent_required", "invalid_request_uri", "invalid_request_object",
+	"request_not_supported", "request_uri_not_supported", "registration_not_supported",
+}
+
+// providerError is a sign-in the provider refused (?error= on the
+// callback). Anyone can send a browser to /callback with any text, so the
+// page shows a fixed message, with the error code only if it is a
+// registered one, and never error_description.
+func providerError(code string) error {
+	if slices.Contains(oauthErrors, code) {
+		return signInError("the identity provider refused it (%s)", code)
+	}
+	return signInError("the identity provider refused it")
+}
+
 // callback is GET /callback: the provider sends the browser back here.
 func (s *Server) callback(c *gin.Context) {
 	if s.oidc == nil {
@@ -109,7 +123,7 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if e := c.Query("error"); e != "" {
-		s.fail(c, signInError("the identity provider said %s: %s", e, c.Query("error_description")))
+		s.fail(c, providerError(e))
 		return
 	}
 	state := c.Query("state")
@@ -140,7 +154,10 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	tok, err := oc.Exchange(ctx, c.Query("code"), oauth2.VerifierOption(in.Verifier))
 	if err != nil {
-		s.fail(c, signInError("exchange the code with the identity provider: %v", err))
+		// The provider's answer is logged, not shown: the page says only
+		// what the server chose to say.
+		s.cfg.Logger.Warn("sign-in: code exchange failed", "err", err)
+		s.fail(c, signInError("the identity provider did not accept the sign-in; start again"))
 		return
 	}
 	raw, ok := tok.Extra("id_token").(string)
@@ -150,7 +167,8 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	idt, err := verifier.Verify(ctx, raw)
 	if err != nil {
-		s.fail(c, signInError("ID token: %v", err))
+		s.cfg.Logger.Warn("sign-in: ID token refused", "err", err)
+		s.fail(c, signInError("the identity provider's ID token is not valid"))
 		return
 	}
 	if idt.Nonce != in.Nonce {
@@ -162,6 +180,12 @@ func (s *Server) callback(c *gin.Context) {
 		s.fail(c, signInError("%v", err))
 		return
 	}
+	// The user's tokens act with the rights of this sign-in from now on.
+	if err := s.users.Put(ctx, *u, time.Now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.tokens.ForgetUser(u.Name)
 	id, err := s.sessions.Create(ctx, *u)
 	if err != nil {
 		s.fail(c, err)
@@ -169,7 +193,7 @@ func (s *Server) callback(c *gin.Context) {
 	}
 	s.setCookie(c, sessionCookie, id, int(s.cfg.SessionTTL.Seconds()))
 	s.cfg.Logger.Info("signed in", "user", u.Name, "admin", u.Admin, "can_submit", u.CanSubmit)
-	c.Redirect(http.StatusSeeOther, localPath(in.Next))
+	c.Redirect(http.StatusSeeOther, safeNext(in.Next))
 }
 
 // userFromClaims makes the user of an ID token: preferred_username (else
@@ -184,7 +208,7 @@ func (s *Server) userFromClaims(idt *oidc.IDToken) (*auth.User, error) {
 	if u.Name == "" {
 		u.Name = idt.Subject
 	}
-	if u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n:/") {
+	if !auth.ValidUserName(u.Name) {
 		return nil, fmt.Errorf("ID token names no usable user (preferred_username %q, sub %q)", str("preferred_username"), idt.Subject)
 	}
 	switch g := claims[s.cfg.OIDC.GroupsClaim].(type) {

@@ -288,7 +288,27 @@ func (s *Server) dashboard(c *gin.Context) {
 	}
 	d := &dashData{Query: q, Rows: dashRows(bs, u.Admin, tok, time.Now()), Next: next, Arches: tasks.Arches, Rels: s.cfg.Releases, Admin: u.Admin,
 		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
-	s.render(c, http.StatusOK, "dashboard", "Builds", d, c.Query("flash"))
+	s.render(c, http.StatusOK, "dashboard", "Builds", d, flashMessage(c.Query("flash"), c.Query("id")))
+}
+
+// Flash codes: ?flash= on the dashboard names one of the server's
+// messages, never carries text, so a link cannot put words on the page.
+const (
+	// flashCancelled says build ?id= was cancelled.
+	flashCancelled = "cancelled"
+)
+
+// flashMessage is the message of flash code code about build id; "" for
+// an unknown code. The build ID is shown only when it is one.
+func flashMessage(code, id string) string {
+	switch code {
+	case flashCancelled:
+		if tasks.ValidBuildID(id) {
+			return "Build " + id + " cancelled."
+		}
+		return "Build cancelled."
+	}
+	return ""
 }
 
 // dashList runs q for the dashboard. A query the store's indexes answer
@@ -329,7 +349,7 @@ func (s *Server) cancelForm(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/builds?flash="+url.QueryEscape("Build "+c.Param("id")+" cancelled."))
+	c.Redirect(http.StatusSeeOther, "/builds?flash="+flashCancelled+"&id="+url.QueryEscape(c.Param("id")))
 }
 
 func (s *Server) resubmitForm(c *gin.Context) {
@@ -349,7 +369,8 @@ type accountData struct {
 	Tokens []*auth.TokenInfo
 	// NewToken is a token just created, shown this once.
 	NewToken string
-	MaxDays  int
+	// DefaultDays and MaxDays bound a new token's lifetime in days.
+	DefaultDays, MaxDays int
 }
 
 func (s *Server) accountPage(c *gin.Context, status int, newToken, flash, flashErr string) {
@@ -362,14 +383,38 @@ func (s *Server) accountPage(c *gin.Context, status int, newToken, flash, flashE
 		s.fail(c, err)
 		return
 	}
+	defDays, maxDays := s.tokenDays()
 	s.render(c, status, "account", "Account", &accountData{Tokens: toks, NewToken: newToken,
-		MaxDays: int(s.cfg.MaxTokenLifetime / (24 * time.Hour))}, flash, flashErr)
+		DefaultDays: defDays, MaxDays: maxDays}, flash, flashErr)
+}
+
+// tokenDays are a new token's default and longest lifetimes in days.
+func (s *Server) tokenDays() (def, max int) {
+	max = int(s.cfg.MaxTokenLifetime / (24 * time.Hour))
+	return min(int(auth.DefaultTokenLifetime/(24*time.Hour)), max), max
+}
+
+// tokenLifetime reads the days field of a new token: empty is the default;
+// 0 (which once meant "never expires") and more than the maximum are
+// refused, not clamped, so nobody believes they got what they asked for.
+func (s *Server) tokenLifetime(v string) (time.Duration, error) {
+	def, max := s.tokenDays()
+	days := def
+	if v = strings.TrimSpace(v); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return 0, invalid("days", "want 1 to %d days (every token expires)", max)
+		}
+		days = n
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
 }
 
 func (s *Server) account(c *gin.Context) { s.accountPage(c, http.StatusOK, "", "", "") }
 
 // accountPost creates (action=create, name, days) or revokes
-// (action=revoke, id) an API token.
+// (action=revoke, id) an API token, or revokes every token of a user
+// (action=revoke-user, user; admins, or a user their own).
 func (s *Server) accountPost(c *gin.Context) {
 	u := s.signedIn(c)
 	if u == nil {
@@ -378,16 +423,10 @@ func (s *Server) accountPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	switch c.PostForm("action") {
 	case "create":
-		var days int
-		if v := c.PostForm("days"); v != "" {
-			if _, err := fmt.Sscan(v, &days); err != nil || days < 0 || days > 3650 {
-				s.accountPage(c, http.StatusUnprocessableEntity, "", "", "days: want a number from 0 (no expiry) to 3650")
-				return
-			}
-		}
-		ttl := time.Duration(days) * 24 * time.Hour
-		if max := s.cfg.MaxTokenLifetime; max > 0 && (ttl == 0 || ttl > max) {
-			ttl = max
+		ttl, err := s.tokenLifetime(c.PostForm("days"))
+		if err != nil {
+			s.accountPage(c, http.StatusUnprocessableEntity, "", "", err.Error())
+			return
 		}
 		secret, _, err := s.tokens.Create(ctx, *u, c.PostForm("name"), ttl)
 		if err != nil {
@@ -405,7 +444,20 @@ func (s *Server) accountPost(c *gin.Context) {
 			return
 		}
 		s.accountPage(c, http.StatusOK, "", "Token revoked.", "")
+	case "revoke-user":
+		name := strings.TrimSpace(c.PostForm("user"))
+		n, err := s.revokeUserTokens(c, name)
+		if err != nil {
+			st, body := toHTTP(err)
+			if logged(st) {
+				s.fail(c, err)
+				return
+			}
+			s.accountPage(c, st, "", "", body.Message)
+			return
+		}
+		s.accountPage(c, http.StatusOK, "", fmt.Sprintf("Revoked %d tokens of %s.", n, name), "")
 	default:
-		s.fail(c, badRequest("action", "action must be create or revoke"))
+		s.fail(c, badRequest("action", "action must be create, revoke or revoke-user"))
 	}
 }

@@ -42,6 +42,7 @@ type Server struct {
 	public      *url.URL
 	ident       *Identifier
 	tokens      *auth.Tokens
+	users       *auth.Users
 	sessions    *auth.Sessions
 	limits      *auth.RateLimits
 	oidc        *oidcProvider
@@ -66,21 +67,19 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ident := cfg.Identifier
+	if ident == nil {
+		ident = NewIdentifier(c.Redis(), cfg.identifierConfig())
+	}
+	// One token store and one record of rights for identifying, signing
+	// in and revoking: a revocation takes effect at once on this instance,
+	// on the web app's routes and the monitor's.
 	s := &Server{
 		buildClient: c, cfg: cfg, public: pub, pages: pages,
-		ident:    cfg.Identifier,
+		ident: ident, tokens: ident.tokens, users: ident.users,
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
 		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
 	}
-	if s.ident == nil {
-		s.ident = NewIdentifier(c.Redis(), IdentifierConfig{
-			Local: !cfg.OIDC.Enabled(), LocalUser: cfg.LocalUser, LocalEmail: cfg.LocalEmail,
-			SecureCookies: pub.Scheme == "https",
-		})
-	}
-	// One token store for identifying and revoking: a revocation takes
-	// effect at once on this instance.
-	s.tokens = s.ident.tokens
 	if cfg.OIDC.Enabled() {
 		s.oidc = newOIDCProvider(cfg.OIDC)
 	}
@@ -92,20 +91,26 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 func (s *Server) LocalMode() bool { return !s.cfg.OIDC.Enabled() }
 
 // Register mounts the web app's routes on r. The monitor's routes
-// (/builds/:id, /api/v1/builds/:id, /status...) are not among them.
+// (/builds/:id, /api/v1/builds/:id, /status...) are not among them, but
+// Register first installs the security headers and, in local mode, the
+// Host check on r itself, so every route mounted on r after it (the
+// monitor's, the outbox of `fbs serve`) and its 404s get them too.
 func (s *Server) Register(r gin.IRouter) {
-	g := r.Group("", s.secure, s.limitBody, s.identify)
+	r.Use(s.secure)
+	g := r.Group("", s.limitBody, s.identify)
 	g.GET("/", s.home)
 	g.GET("/build", s.buildForm)
 	g.POST("/build", s.submitForm) // checks the CSRF field of its multipart body
 	g.GET("/builds", s.dashboard)
-	g.POST("/builds/:id/cancel", s.csrf, s.cancelForm)
-	g.POST("/builds/:id/resubmit", s.csrf, s.resubmitForm)
+	// Form posts check the user before the CSRF field, which is in the
+	// body: an anonymous post is answered without reading it.
+	g.POST("/builds/:id/cancel", s.requireUser, s.csrf, s.cancelForm)
+	g.POST("/builds/:id/resubmit", s.requireUser, s.csrf, s.resubmitForm)
 	g.GET("/login", s.login)
 	g.GET("/callback", s.callback)
-	g.POST("/logout", s.csrf, s.logout)
+	g.POST("/logout", s.inSession, s.csrf, s.logout)
 	g.GET("/account", s.account)
-	g.POST("/account", s.csrf, s.accountPost)
+	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
 
 	api := g.Group("/api/v1")
@@ -118,6 +123,7 @@ func (s *Server) Register(r gin.IRouter) {
 	api.GET("/arches", s.apiAuth, s.apiArches)
 	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
 	api.GET("/workers", s.apiAuth, s.apiWorkers)
+	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
 }
 
 // secure sets the security headers of every response and, in local mode,
@@ -174,8 +180,9 @@ const (
 )
 
 // identify finds who is asking (Identifier): a bearer token, the local
-// user, or a session cookie. A bad token fails the request at once; a
-// stale session cookie only leaves it anonymous.
+// user, or a session cookie, with the rights of the user's latest sign-in.
+// A bad token fails the request at once; a stale session cookie only
+// leaves it anonymous.
 func (s *Server) identify(c *gin.Context) {
 	u, via, err := s.ident.identify(c.Request)
 	if err != nil {
@@ -235,6 +242,26 @@ func crossSite(r *http.Request, public *url.URL) bool {
 		}
 	}
 	return false
+}
+
+// requireUser sends anonymous browsers to sign in before anything reads the
+// request's body.
+func (s *Server) requireUser(c *gin.Context) {
+	if s.signedIn(c) == nil {
+		return
+	}
+	c.Next()
+}
+
+// inSession lets only browsers with a session cookie on to signing out:
+// the others have nothing to sign out of and go home unread.
+func (s *Server) inSession(c *gin.Context) {
+	if id, err := c.Cookie(sessionCookie); err != nil || id == "" {
+		c.Redirect(http.StatusSeeOther, "/")
+		c.Abort()
+		return
+	}
+	c.Next()
 }
 
 // csrf guards form posts: the csrf field must match the browser's CSRF

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -216,14 +217,49 @@ func (f *fixture) queued(t testing.TB) (tasksQueued, records int) {
 	return tasksQueued, int(n)
 }
 
-// token issues an API token for u directly in the store.
+// token issues an API token for u directly in the store, and records u's
+// rights as a sign-in would: the token acts with them.
 func (f *fixture) token(t testing.TB, u auth.User) string {
 	t.Helper()
-	secret, _, err := auth.NewTokens(f.rdb, nil).Create(context.Background(), u, "test", 0)
+	ctx := context.Background()
+	if err := auth.NewUsers(f.rdb, 0).Put(ctx, u, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := auth.NewTokens(f.rdb, auth.TokenOptions{}).Create(ctx, u, "test", auth.DefaultTokenLifetime)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return secret
+}
+
+// postCall is one POST without a body to path with token tok ("" for
+// none), and the answer it should get: status and, for errors, the code.
+type postCall struct {
+	name, tok, path string
+	status          int
+	code            string
+}
+
+// check makes the call and reports a wrong answer; it returns the answer
+// and whether it was right.
+func (pc postCall) check(t testing.TB, f *fixture) (resp, bool) {
+	t.Helper()
+	hdr := map[string]string{}
+	if pc.tok != "" {
+		hdr = bearer(pc.tok)
+	}
+	r := f.do(t, nil, http.MethodPost, pc.path, "", nil, hdr)
+	if r.status != pc.status {
+		t.Errorf("%s: status %d, want %d: %s", pc.name, r.status, pc.status, r.body)
+		return r, false
+	}
+	if pc.code != "" {
+		if e := r.apiError(t); e.Code != pc.code {
+			t.Errorf("%s: code %s, want %s", pc.name, e.Code, pc.code)
+			return r, false
+		}
+	}
+	return r, true
 }
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }

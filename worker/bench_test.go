@@ -29,7 +29,7 @@ import (
 //
 //	go test ./worker -run '^$' -bench SubmitToStart -benchtime 1000x
 func BenchmarkSubmitToStart(b *testing.B) {
-	for _, poll := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, time.Second} {
+	for _, poll := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 600 * time.Millisecond, time.Second} {
 		b.Run("poll="+poll.String(), func(b *testing.B) { benchSubmitToStart(b, poll) })
 	}
 }

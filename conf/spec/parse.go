@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -419,7 +420,9 @@ func kickstart(s *section, need string) string {
 
 // repoKeyRE matches the [boot] repository keys: 17_url, 42-updates_mirror,
 // rawhide_url...
-var repoKeyRE = regexp.MustCompile(`^([0-9]+|rawhide)(-updates|-updates-testing)?_(url|mirror)$`)
+var repoKeyRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+|rawhide)(-updates|-updates-testing)?_(url|mirror)$`)
+})
 
 func (p *parser) readBoot(spec *tasks.Spec, s *section, need string) *tasks.BootSpec {
 	// As in ConfigParser, [boot] release falls back to [DEFAULT]'s.
@@ -450,7 +453,7 @@ func (p *parser) readBoot(spec *tasks.Spec, s *section, need string) *tasks.Boot
 	repos := map[string]*tasks.Repo{}
 	var names []string
 	for _, k := range s.order {
-		m := repoKeyRE.FindStringSubmatch(k)
+		m := repoKeyRE().FindStringSubmatch(k)
 		if m == nil || !tasks.ValidRelease(m[1]) {
 			continue
 		}

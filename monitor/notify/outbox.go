@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
@@ -32,7 +33,7 @@ type Message struct {
 
 // outboxNameRE matches the names writeOutbox gives; nothing else in the
 // outbox is listed or opened.
-var outboxNameRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]{0,200}\.eml$`)
+var outboxNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]{0,200}\.eml$`) })
 
 // headerLimit bounds how much of a file Outbox reads for its header.
 const headerLimit = 64 << 10
@@ -50,7 +51,7 @@ func Outbox(dir string) ([]Message, error) {
 	}
 	var out []Message
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !outboxNameRE.MatchString(e.Name()) {
+		if !e.Type().IsRegular() || !outboxNameRE().MatchString(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
@@ -100,7 +101,7 @@ func readHeader(path string, m *Message) {
 // file name as Outbox lists it: anything else (a path, "..", a hidden
 // file) is refused with an error that wraps fs.ErrNotExist.
 func OpenMessage(dir, name string) (io.ReadCloser, error) {
-	if !outboxNameRE.MatchString(name) || strings.Contains(name, "..") {
+	if !outboxNameRE().MatchString(name) || strings.Contains(name, "..") {
 		return nil, fmt.Errorf("outbox message %q: %w", name, fs.ErrNotExist)
 	}
 	// OpenInRoot also refuses a symlink pointing out of the outbox.

@@ -5,6 +5,8 @@ package broker
 
 import (
 	"fmt"
+	"net"
+	"strings"
 
 	"github.com/alicebob/miniredis/v2"
 )
@@ -15,9 +17,28 @@ type Embedded struct {
 	m *miniredis.Miniredis
 }
 
+// CheckAddr tells whether the embedded broker may listen on addr: on
+// loopback only (127.0.0.0/8, ::1 or localhost), since it has no password
+// and whoever reaches it can queue builds and read every record.
+func CheckAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("embedded broker address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("embedded broker address %q is not loopback-only: the embedded broker has no password, "+
+			"so anyone who reaches it could queue builds and read every build; listen on 127.0.0.1, "+
+			"or configure [redis] url for a broker other hosts may use", addr)
+	}
+	return nil
+}
+
 // Start runs an embedded broker listening on addr (host:port; port 0 picks
-// a free one).
+// a free one), which must be a loopback address (see CheckAddr).
 func Start(addr string) (*Embedded, error) {
+	if err := CheckAddr(addr); err != nil {
+		return nil, err
+	}
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr(addr); err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", addr, err)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -43,29 +44,31 @@ type Client struct {
 // to the client, stores and servers it builds. It fails if Redis does not
 // answer.
 func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	// Errors name the URL only as tasks.RedactURL shows it: a malformed
+	// URL's parse error would quote it whole, password and all.
+	shown := tasks.RedactURL(url)
+	if _, err := neturl.Parse(url); err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
+	}
 	opt, err := asynq.ParseRedisURI(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %q: %w", url, err)
+		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
 	}
 	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
-		return nil, fmt.Errorf("redis URL %q: unsupported connection type", url)
+		return nil, fmt.Errorf("redis URL %s: unsupported connection type", shown)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("connect to Redis at %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("connect to Redis at %s: %w", shown, err)
 	}
 	return rdb, nil
-}
-
-func redactURL(u string) string {
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		return "(the configured URL)"
-	}
-	return opt.Addr
 }
 
 // New returns a client over rdb; the caller owns rdb and closes it after

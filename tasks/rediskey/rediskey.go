@@ -6,7 +6,7 @@
 //	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters
 //	monitor/notify   the notification ledger: sent marks and send locks
 //	monitor/metrics  metrics.Recorder: duration histograms
-//	webapp/auth      auth.Sessions, auth.Tokens, auth.WebSecret, auth.RateLimits, auth.Links
+//	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits, auth.Links
 //
 // A test walks the source tree and fails on an "fbs:" key literal outside
 // this file, so a new key is added here, with its type and lifetime, or not
@@ -144,6 +144,14 @@ const RevokedTokenTTL = 30 * 24 * time.Hour
 // TokensOf is a hash of the token ID (first 12 hex digits of the hash) to
 // the token hash of each live token of user; revoking removes the field.
 func TokensOf(user string) string { return "fbs:web:tokens:" + user }
+
+// User is a string: the JSON auth.Rights of user as of their latest
+// sign-in (name, email, groups, admin and submit rights, when). Each
+// sign-in overwrites it; API tokens act with these rights, never with
+// rights of their own. Its TTL is the longest a token made in a session of
+// that sign-in can live ([web] token_max_days plus the session lifetime),
+// renewed at each sign-in: past it, none of the user's tokens is valid.
+func User(user string) string { return "fbs:web:user:" + user }
 
 // WebSecret is a string: the HMAC key of CSRF tokens shared by every web
 // instance, set once by the first (SET NX) and kept for ever.

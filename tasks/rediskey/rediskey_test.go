@@ -121,6 +121,7 @@ func TestKeys(t *testing.T) {
 		rediskey.SignInState("ab"):               "fbs:web:oidcstate:ab",
 		rediskey.Token("ab"):                     "fbs:web:token:ab",
 		rediskey.TokensOf("alice"):               "fbs:web:tokens:alice",
+		rediskey.User("alice"):                   "fbs:web:user:alice",
 		rediskey.WebSecret:                       "fbs:web:secret",
 		rediskey.SubmitRate("alice", 29_999_999): "fbs:web:rate:alice:29999999",
 	} {

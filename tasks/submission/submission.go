@@ -168,6 +168,8 @@ func (p *Preparer) checkUploads(files map[string][]byte) *tasks.Error {
 	for _, name := range sortedKeys(files) {
 		data := files[name]
 		switch {
+		case len(name) > tasks.MaxFileName:
+			return tasks.Invalid(tasks.FieldKickstart, "kickstart file name of %d characters: at most %d", len(name), tasks.MaxFileName)
 		case name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." || !fs.ValidPath(name):
 			return tasks.Invalid(tasks.FieldKickstart, "kickstart file name %q: want a plain file name", name)
 		case p.cfg.MaxKickstart > 0 && int64(len(data)) > p.cfg.MaxKickstart:

@@ -51,6 +51,11 @@ func Start(tb testing.TB) *Browser {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// Tests reach loopback only: every host, name or IP literal,
+		// but localhost, 127.0.0.1 and ::1 resolves to nothing, so a
+		// page that regresses into sending the browser elsewhere (a
+		// hostile redirect) fails without dialing out.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]"),
 		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}

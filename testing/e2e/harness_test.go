@@ -118,6 +118,7 @@ data_dir = %s
 iso_dir = %s
 drain_timeout = 3s
 build_timeout = 10m
+poll_interval = 20ms
 %s
 %s
 [staging]

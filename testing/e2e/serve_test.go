@@ -33,20 +33,28 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// serve starts `fbs serve` with no Redis configured, so with its embedded
+// broker, and waits until its worker and web server run. It returns the
+// config, the broker's and the web server's addresses and the process.
+func (e *env) serve() (cfg, broker, web string, p *proc) {
+	e.t.Helper()
+	cfg = e.config("serve", "")
+	e.write(cfg, strings.Replace(mustRead(e.t, cfg), "url = "+e.redis.URL, "", 1))
+	broker, web = freeAddr(e.t), freeAddr(e.t)
+	p = e.start("serve", "--config", cfg, "--broker-listen", broker, "--listen", web)
+	e.waitFor(30*time.Second, "fbs serve", func() bool {
+		out := p.out.String()
+		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
+	})
+	return cfg, broker, web, p
+}
+
 // TestServeEmbeddedBroker runs `fbs serve` with no Redis configured: it
 // starts its embedded broker, and a submit against that broker builds.
 func TestServeEmbeddedBroker(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cfg := e.config("serve", "")
-	// No [redis] url: serve must start its own broker.
-	e.write(cfg, strings.Replace(mustRead(t, cfg), "url = "+e.redis.URL, "", 1))
-	addr, web := freeAddr(t), freeAddr(t)
-	srv := e.start("serve", "--config", cfg, "--broker-listen", addr, "--listen", web)
-	e.waitFor(30*time.Second, "fbs serve", func() bool {
-		out := srv.out.String()
-		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
-	})
+	cfg, addr, web, srv := e.serve()
 	url := "redis://" + addr + "/0"
 	if !strings.Contains(srv.out.String(), url) {
 		t.Errorf("serve does not say where its broker is:\n%s", srv.out.String())

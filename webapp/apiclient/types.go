@@ -26,6 +26,14 @@ type SubmitResponse struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// RevokedTokens is the answer to POST /api/v1/users/{name}/tokens/revoke.
+type RevokedTokens struct {
+	// User is whose tokens were revoked.
+	User string `json:"user"`
+	// Revoked is how many live tokens there were.
+	Revoked int `json:"revoked"`
+}
+
 // BuildList is the answer to GET /api/v1/builds.
 type BuildList struct {
 	Builds []*tasks.Build `json:"builds"`

@@ -1,19 +1,26 @@
 // Package auth holds the web app's identities and credentials in Redis: who
-// a user is (User), browser sessions and sign-ins in progress (Sessions),
-// API tokens (Tokens), which are stored only as SHA-256 hashes and shown to
-// their owner once, the HMAC secret all web instances share (WebSecret) and
+// a user is (User), what they may do as of their latest sign-in (Users),
+// browser sessions and sign-ins in progress (Sessions), API tokens
+// (Tokens), which are stored only as SHA-256 hashes, shown to their owner
+// once, and act with their user's current rights, never rights of their
+// own, the HMAC secret all web instances share (WebSecret) and
 // the per-user submission counters of the rate limit (RateLimits). These
 // store types are the web app's only way to its keys (named in
 // tasks/rediskey). It knows nothing of HTTP.
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // User is a signed-in person, or the implicit local user in local mode.
@@ -66,8 +73,42 @@ func lower(s string) string {
 	return string(b)
 }
 
+// getJSON reads the JSON value of key into v; a missing key is missing.
+// Other errors say whether reading or decoding failed; callers add what
+// they were looking up.
+func getJSON(ctx context.Context, rdb redis.UniversalClient, key string, v any, missing error) error {
+	data, err := rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return missing
+	}
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
+}
+
 // hash is how secrets are stored: hex SHA-256.
 func hash(secret string) string {
 	h := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(h[:])
+}
+
+// maxUserName bounds a user name: it is part of Redis key names.
+const maxUserName = 256
+
+// ValidUserName reports whether name can name a user: 1 to 256
+// characters, none of them space, control, ':' or '/'.
+func ValidUserName(name string) bool {
+	if name == "" || len(name) > maxUserName {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f || r == ':' || r == '/' {
+			return false
+		}
+	}
+	return true
 }

@@ -48,16 +48,12 @@ func (s *Sessions) Get(ctx context.Context, id string) (*Session, error) {
 	if id == "" {
 		return nil, ErrNoSession
 	}
-	data, err := s.rdb.Get(ctx, rediskey.Session(hash(id))).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNoSession
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up session: %w", err)
-	}
 	var ses Session
-	if err := json.Unmarshal(data, &ses); err != nil {
-		return nil, fmt.Errorf("decode session: %w", err)
+	if err := getJSON(ctx, s.rdb, rediskey.Session(hash(id)), &ses, ErrNoSession); err != nil {
+		if errors.Is(err, ErrNoSession) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("look up session: %w", err)
 	}
 	return &ses, nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
+const day = 24 * time.Hour
+
 // clock is a test clock that moves only when told.
 type clock struct {
 	mu sync.Mutex
@@ -47,19 +49,19 @@ func TestCachedTokens(t *testing.T) {
 	tests := []struct {
 		name     string
 		cacheTTL time.Duration // 0: no cache
-		expiry   time.Duration // token lifetime, 0: none
+		expiry   time.Duration // token lifetime
 		steps    []step
 	}{
-		{"revoked here: refused at once", ttl, 0, []step{
+		{"revoked here: refused at once", ttl, day, []step{
 			{want: nil}, {revokeHere: true, want: auth.ErrRevokedToken}, {wait: 2 * ttl, want: auth.ErrRevokedToken}}},
-		{"revoked elsewhere: refused within the cache's lifetime", ttl, 0, []step{
+		{"revoked elsewhere: refused within the cache's lifetime", ttl, day, []step{
 			{want: nil}, {revokeThere: true, want: nil}, {wait: ttl, want: auth.ErrRevokedToken}}},
-		{"revoked elsewhere before first use: refused", ttl, 0, []step{
+		{"revoked elsewhere before first use: refused", ttl, day, []step{
 			{revokeThere: true, want: auth.ErrRevokedToken}}},
 		{"expiry is checked at every use", ttl, 1500 * time.Millisecond, []step{
 			{want: nil}, {wait: time.Second, want: nil}, {wait: 400 * time.Millisecond, want: nil},
 			{wait: 100 * time.Millisecond, want: auth.ErrExpiredToken}}},
-		{"no cache: revoked elsewhere is refused at once", 0, 0, []step{
+		{"no cache: revoked elsewhere is refused at once", 0, day, []step{
 			{want: nil}, {revokeThere: true, want: auth.ErrRevokedToken}}},
 	}
 	for _, tc := range tests {
@@ -68,7 +70,7 @@ func TestCachedTokens(t *testing.T) {
 			ctx := context.Background()
 			rdb := redistest.Start(t).Client()
 			clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			here, there := auth.NewTokens(rdb, clk.now), auth.NewTokens(rdb, clk.now)
+			here, there := auth.NewTokens(rdb, auth.TokenOptions{Now: clk.now}), auth.NewTokens(rdb, auth.TokenOptions{Now: clk.now})
 			if tc.cacheTTL > 0 {
 				here = here.Cached(tc.cacheTTL)
 			}
@@ -106,8 +108,8 @@ func TestCachedTokens(t *testing.T) {
 func TestCachedTokensRevokeRace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	tokens := auth.NewTokens(redistest.Start(t).Client(), nil).Cached(time.Hour)
-	secret, info, err := tokens.Create(ctx, auth.User{Name: "alice"}, "ci", 0)
+	tokens := auth.NewTokens(redistest.Start(t).Client(), auth.TokenOptions{}).Cached(time.Hour)
+	secret, info, err := tokens.Create(ctx, auth.User{Name: "alice"}, "ci", day)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,7 +172,7 @@ func isDebug(name string) bool {
 }
 
 // safeField guards the Koji answers that become file and URL path names.
-var safeField = regexp.MustCompile(`^[A-Za-z0-9_+~^][A-Za-z0-9._+~^-]*$`)
+var safeField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+~^][A-Za-z0-9._+~^-]*$`) })
 
 // Lookup resolves nvrs and build IDs to the RPMs a side repo for arch
 // holds, without downloading anything. The same build named twice counts
@@ -238,7 +238,7 @@ func stateName(s int) string {
 // rpmsOf lists the RPMs of build b that belong in a side repo for arch.
 func (r *Resolver) rpmsOf(ctx context.Context, b *kojiBuild, arch string) ([]RPM, error) {
 	for _, f := range []string{b.Name, b.Version, b.Release} {
-		if !safeField.MatchString(f) {
+		if !safeField().MatchString(f) {
 			return nil, fmt.Errorf("side repo: Koji build %d has a malformed name, version or release %q", b.ID, f)
 		}
 	}
@@ -248,7 +248,7 @@ func (r *Resolver) rpmsOf(ctx context.Context, b *kojiBuild, arch string) ([]RPM
 	}
 	base := r.cfg.PackagesURL
 	if b.VolumeName != "" && b.VolumeName != "DEFAULT" {
-		if !safeField.MatchString(b.VolumeName) {
+		if !safeField().MatchString(b.VolumeName) {
 			return nil, fmt.Errorf("side repo: Koji build %s is on a malformed volume %q", b.NVR, b.VolumeName)
 		}
 		// koji.PathInfo.volumedir: <topdir>/vol/<volume>/packages
@@ -260,7 +260,7 @@ func (r *Resolver) rpmsOf(ctx context.Context, b *kojiBuild, arch string) ([]RPM
 			continue
 		}
 		for _, f := range []string{k.Name, k.Version, k.Release, k.Arch} {
-			if !safeField.MatchString(f) {
+			if !safeField().MatchString(f) {
 				return nil, fmt.Errorf("side repo: Koji build %s lists RPM %d with malformed field %q", b.NVR, k.ID, f)
 			}
 		}

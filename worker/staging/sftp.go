@@ -303,7 +303,7 @@ func (s *sftpStager) setSumMode(m, p string) {
 	s.sumMode = m
 }
 
-var sha256Line = regexp.MustCompile(`^([0-9a-f]{64}) `)
+var sha256Line = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{64}) `) })
 
 func (s *sftpStager) execSum(p string) (string, error) {
 	sess, err := s.ssh.NewSession()
@@ -325,7 +325,7 @@ func (s *sftpStager) execSum(p string) (string, error) {
 		}
 		return "", err
 	}
-	m := sha256Line.FindStringSubmatch(out.String())
+	m := sha256Line().FindStringSubmatch(out.String())
 	if m == nil {
 		return "", fmt.Errorf("unexpected sha256sum output %q", truncate(out.String(), 100))
 	}

@@ -71,8 +71,14 @@ def main(vers):
     w("package kickstarts\n\n")
     w("// newestVersion is the newest syntax version in the table.\n")
     w("const newestVersion = %s\n\n" % q(vers[-1]))
-    w("// commandClasses describes each command implementation, keyed by\n// module.Class as pykickstart names it.\n")
-    w("var commandClasses = map[string]*command{\n")
+    # The tables are functions, not package variables, so a process that
+    # never parses a kickstart (fbs version) does not build them at start-up;
+    # syntax.go builds each once, on first use. Table lines get one more tab
+    # (tab() below) as they sit inside a return statement.
+    w("// commandClassTable describes each command implementation, keyed by\n// module.Class as pykickstart names it. It builds the table anew: use\n// commandClasses, which builds it once, on first use.\n")
+    w("func commandClassTable() map[string]*command {\n\treturn map[string]*command{\n")
+    body = []
+    w = body.append
     for key in sorted(classes):
         kind, opts, conflicts = classes[key]
         w("\t%s: {class: %s, kind: %s" % (q(key), q(key), kind))
@@ -106,15 +112,25 @@ def main(vers):
                 w("\t\t{%s},\n" % ", ".join(f))
             w("\t}")
         w("},\n")
-    w("}\n\n")
-    w("// versionCommands maps each syntax version to its command names and\n// the class implementing each (aliases share a class, hence a slot).\n")
-    w("var versionCommands = map[string]map[string]string{\n")
+    out = sys.stdout.write
+    out(tab("".join(body)))
+    out("\t}\n}\n\n")
+    out("// versionCommandTable maps each syntax version to its command names and\n// the class implementing each (aliases share a class, hence a slot). It\n// builds the table anew: use versionCommands, which builds it once.\n")
+    out("func versionCommandTable() map[string]map[string]string {\n\treturn map[string]map[string]string{\n")
+    body = []
+    w = body.append
     for v in vers:
         w("\t%s: {\n" % q(v))
         for name, key in sorted(versions[v].items()):
             w("\t\t%s: %s,\n" % (q(name), q(key)))
         w("\t},\n")
-    w("}\n")
+    out(tab("".join(body)))
+    out("\t}\n}\n")
+
+
+def tab(text):
+    """Indents every non-empty line of text by one more tab."""
+    return "".join("\t" + l if l.strip() else l for l in text.splitlines(True))
 
 
 if __name__ == "__main__":
