@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,12 +26,11 @@ type access struct {
 // at publicURL. local is local mode: no sign-in, every request without a
 // token is the local user's.
 func newAccess(cfg *conf.Config, rdb redis.UniversalClient, local bool, publicURL string) *access {
-	u, _ := url.Parse(publicURL)
 	return &access{
 		visibility: cfg.Web.Visibility,
 		// As the web app (webConfig) would make it for itself.
 		ident: webapp.NewIdentifier(rdb, webapp.IdentifierConfig{
-			Local: local, LocalUser: currentUser(), SecureCookies: u != nil && u.Scheme == "https",
+			Local: local, LocalUser: currentUser(), PublicURL: publicURL,
 			MaxTokenLifetime: tokenMaxLifetime(cfg),
 		}),
 		links: auth.NewLinks(rdb, cfg.Web.LinkTTL, nil),

@@ -93,6 +93,20 @@ func TestListenersHideBuilds(t *testing.T) {
 					t.Errorf("GET %s public: shows the email address to an anonymous caller", path)
 				}
 			}
+			if tc.name == "fbs monitor local mode" {
+				// DNS rebinding: a page of another site reaching the
+				// loopback monitor is not the local user.
+				req, _ := http.NewRequest("GET", base+"/builds/"+id, nil)
+				req.Host = "evil.example"
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusNotFound {
+					t.Errorf("local mode, Host evil.example: %d, want 404", res.StatusCode)
+				}
+			}
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,10 @@ type Identifier struct {
 	sessions *auth.Sessions
 	secret   *auth.WebSecret
 	// local is the implicit user of local mode; nil otherwise.
-	local        *auth.User
+	local *auth.User
+	// publicHost is the public URL's host name, which local mode serves
+	// beside loopback names.
+	publicHost   string
 	secureCookie bool
 }
 
@@ -42,8 +46,10 @@ type IdentifierConfig struct {
 	// LocalUser and LocalEmail are the local user's name (default
 	// "local") and address.
 	LocalUser, LocalEmail string
-	// SecureCookies marks the CSRF cookie Secure (an https public URL).
-	SecureCookies bool
+	// PublicURL is how browsers reach the listener: an https URL marks
+	// the CSRF cookie Secure, and in local mode its host name is served
+	// the local user besides loopback names.
+	PublicURL string
 	// MaxTokenLifetime caps every API token's life ([web]
 	// token_max_days); default auth.DefaultTokenMaxLifetime.
 	MaxTokenLifetime time.Duration
@@ -67,10 +73,12 @@ func NewIdentifier(rdb redis.UniversalClient, cfg IdentifierConfig) *Identifier 
 	i := &Identifier{
 		tokens: auth.NewTokens(rdb, auth.TokenOptions{Users: users, MaxLifetime: cfg.MaxTokenLifetime}).
 			Cached(tokenCacheTTL),
-		users:        users,
-		sessions:     auth.NewSessions(rdb, cfg.SessionTTL),
-		secret:       auth.NewWebSecret(rdb),
-		secureCookie: cfg.SecureCookies,
+		users:    users,
+		sessions: auth.NewSessions(rdb, cfg.SessionTTL),
+		secret:   auth.NewWebSecret(rdb),
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		i.publicHost, i.secureCookie = u.Hostname(), u.Scheme == "https"
 	}
 	if cfg.Local {
 		name := cfg.LocalUser
@@ -84,10 +92,9 @@ func NewIdentifier(rdb redis.UniversalClient, cfg IdentifierConfig) *Identifier 
 
 // identifierConfig is the Identifier a web app of c makes for itself.
 func (c *Config) identifierConfig() IdentifierConfig {
-	u, _ := url.Parse(c.PublicURL)
 	return IdentifierConfig{
 		Local: !c.OIDC.Enabled(), LocalUser: c.LocalUser, LocalEmail: c.LocalEmail,
-		SecureCookies: u != nil && u.Scheme == "https", MaxTokenLifetime: c.MaxTokenLifetime, SessionTTL: c.SessionTTL,
+		PublicURL: c.PublicURL, MaxTokenLifetime: c.MaxTokenLifetime, SessionTTL: c.SessionTTL,
 	}
 }
 
@@ -112,6 +119,12 @@ func (i *Identifier) identify(r *http.Request) (*auth.User, string, error) {
 		return &u, viaToken, nil
 	}
 	if i.local != nil {
+		// Only to loopback Host names (and the public URL's): a page of
+		// another site that a rebinding DNS points at loopback gets
+		// nothing.
+		if !localHost(r.Host, i.publicHost) {
+			return nil, "", nil
+		}
 		u := *i.local
 		return &u, viaLocal, nil
 	}
@@ -225,4 +238,14 @@ func (i *Identifier) csrfToken(ctx context.Context, ck string) (string, error) {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(ck))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// localHost reports whether host, a request's Host header, names loopback
+// or is public, the public URL's host name: what local mode serves.
+func localHost(host, public string) bool {
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		host = hn
+	}
+	host = strings.Trim(host, "[]")
+	return loopbackHost(host) || public != "" && strings.EqualFold(host, public)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -141,12 +140,7 @@ func (s *Server) secure(c *gin.Context) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if s.LocalMode() {
-		host := c.Request.Host
-		if hn, _, err := net.SplitHostPort(host); err == nil {
-			host = hn
-		}
-		host = strings.Trim(host, "[]")
-		if !loopbackHost(host) && !strings.EqualFold(host, s.public.Hostname()) {
+		if !localHost(c.Request.Host, s.public.Hostname()) {
 			s.fail(c, tasks.Errorf(CodeForbidden, "Host", "local mode serves loopback host names only"))
 			return
 		}
