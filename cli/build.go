@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
@@ -69,6 +70,7 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 			CAFile:     cfg.Staging.CAFile,
 		},
 		Local:      local,
+		Egress:     cfg.Security.Egress(),
 		KeepBuilds: cfg.Worker.KeepBuilds,
 	}, nil
 }
@@ -83,6 +85,9 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	if err != nil {
 		return err
 	}
+	// The build runs here, for this machine's user, from a spec file they
+	// wrote: it may reach whatever they can.
+	pc.Egress = egress.Open()
 	pc.Logger = a.logger
 	pipe, err := pipeline.New(pc)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/kickstarts"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // newKSCmd returns `fbs ks`: flatten, validate and list kickstarts with the
@@ -33,7 +34,7 @@ func newKSCmd(out io.Writer) *cobra.Command {
 			"everything it includes, and prints one self-contained kickstart, as pykickstart's ksflatten does.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := kickstarts.Flatten(cmd.Context(), args[0], kickstarts.Options{Version: version, SiteDir: siteDir, AllowPrivate: true})
+			r, err := kickstarts.Flatten(cmd.Context(), args[0], kickstarts.Options{Version: version, SiteDir: siteDir, Egress: egress.Open()})
 			if err != nil {
 				return fmt.Errorf("flatten %s: %w", args[0], err)
 			}
@@ -59,7 +60,7 @@ func newKSCmd(out io.Writer) *cobra.Command {
 		Short: "Report problems in a kickstart with file:line; exit status 1 on errors",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			probs, err := kickstarts.Validate(cmd.Context(), args[0], kickstarts.Options{Version: vversion, SiteDir: siteDir, AllowPrivate: true})
+			probs, err := kickstarts.Validate(cmd.Context(), args[0], kickstarts.Options{Version: vversion, SiteDir: siteDir, Egress: egress.Open()})
 			for _, p := range probs {
 				fmt.Fprintln(out, p)
 			}

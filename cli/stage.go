@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
@@ -30,7 +31,8 @@ func newStageCmd(out io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, url := args[:len(args)-1], args[len(args)-1]
 			o := opts
-			o.Remote = false
+			// The user's own upload, from this machine: any host they can reach.
+			o.Remote, o.Egress = false, egress.Open()
 			progress := cmd.ErrOrStderr()
 			o.Logf = func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
 			st, err := staging.Open(cmd.Context(), url, o)

@@ -14,6 +14,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
 )
@@ -32,6 +33,7 @@ func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payl
 	}
 	return a.prepare(ctx, specPath, submission.Config{
 		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
+		Egress:        cfg.Security.Egress(),
 		KickstartsDir: cfg.Kickstarts.Dir,
 	})
 }
@@ -53,7 +55,7 @@ func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Pa
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{LocalISO: true, KickstartsDir: cfg.Kickstarts.Dir})
+	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, KickstartsDir: cfg.Kickstarts.Dir})
 }
 
 // prepare reads the spec file and runs it through the submission path; its
@@ -66,7 +68,9 @@ func (a *app) prepare(ctx context.Context, specPath string, cfg submission.Confi
 	for _, w := range res.Warnings {
 		fmt.Fprintln(a.env.Stderr, "warning:", w)
 	}
-	cfg.LocalKickstarts, cfg.AllowPrivateURLs = true, true
+	// The kickstart is read on this machine, for its user: any address
+	// the user can reach.
+	cfg.LocalKickstarts, cfg.FetchEgress = true, egress.Open()
 	pr, err := submission.New(cfg).Prepare(ctx, submission.Request{Spec: res.Spec, Owner: currentUser(), Dir: filepath.Dir(specPath)}, nil)
 	var fe tasks.Errors
 	if errors.As(err, &fe) {

@@ -26,6 +26,7 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 		Releases:      cfg.Releases,
 		KickstartsDir: cfg.Kickstarts.Dir,
 		FileRoot:      cfg.Staging.FileRoot,
+		Egress:        cfg.Security.Egress(),
 		OIDC: webapp.OIDC{
 			Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecretFile: cfg.OIDC.ClientSecretFile,
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/conf/internal/inilines"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // DefaultPath is where the service configuration lives; the CLI reads it
@@ -39,6 +40,8 @@ type Config struct {
 	Kickstarts Kickstarts
 	// Koji is where extra packages (nvr=, bid=) come from ([koji]).
 	Koji Koji
+	// Security is the outbound-address policy of requests ([security]).
+	Security Security
 	// Releases are the Fedora releases the service builds for ([releases]
 	// list, comma separated), each a number or rawhide.
 	Releases []string
@@ -243,6 +246,28 @@ func (s Staging) Passwords() (map[string]string, error) {
 		m[host] = strings.TrimSpace(pw)
 	}
 	return m, nil
+}
+
+// Security is the [security] section: which hosts a build request may make
+// fbs connect to besides public addresses (see tasks/egress).
+type Security struct {
+	// AllowHosts are host names (or addresses) requests may reach
+	// whatever they resolve to, comma separated.
+	AllowHosts []string
+	// AllowNetworks are networks (CIDR or single addresses) requests may
+	// reach although loopback, link-local or private, comma separated.
+	AllowNetworks []string
+}
+
+// Egress returns the outbound-address policy of the section.
+func (s Security) Egress() *egress.Policy {
+	cfg := egress.Config{AllowHosts: s.AllowHosts}
+	for _, n := range s.AllowNetworks {
+		if p, err := egress.ParseNetwork(n); err == nil {
+			cfg.AllowNetworks = append(cfg.AllowNetworks, p)
+		}
+	}
+	return egress.New(cfg)
 }
 
 // Kickstarts is the [kickstarts] section.

@@ -155,6 +155,7 @@ func TestLoadFiles(t *testing.T) {
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
 			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
 			c.Kickstarts.Dir = "/etc/fbs/kickstarts"
+			c.Security = Security{AllowHosts: []string{"mirror.internal", "Staging.Internal"}, AllowNetworks: []string{"10.20.0.0/16", "192.168.7.5"}}
 			c.Releases = []string{"40", "41", "42", "rawhide"}
 			c.Tools = map[string]string{"lorax": "/opt/lorax/bin/lorax", "xorriso": "xorriso-1.5", "livemedia-creator": "/usr/local/bin/lmc"}
 		}},
@@ -238,12 +239,15 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
 			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
-			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, koji, releases, oidc, tools)`,
+			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, security, koji, releases, oidc, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten)`,
 		}},
 		{"testdata/bad/syntax.conf", userEnv, []string{
 			`testdata/bad/syntax.conf:1: [DEFAULT]: section header has no closing ]`,
 			`testdata/bad/syntax.conf:2: [DEFAULT]: not a section header, key = value or comment: "concurrency 2"`,
+		}},
+		{"testdata/bad/security.conf", userEnv, []string{
+			`testdata/bad/security.conf:2: [security] allow_networks: network "10.0.0.0/33": want an address or address/bits`,
 		}},
 		{"testdata/bad/releases.conf", userEnv, []string{
 			`testdata/bad/releases.conf:2: [releases] list: unknown release "f42" (want numbers such as 42, or rawhide, separated by commas)`,
@@ -508,6 +512,18 @@ func TestEnvName(t *testing.T) {
 	} {
 		if got := envName(in[0], in[1]); got != want {
 			t.Errorf("envName(%q, %q) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}
+
+// TestSecurityEgress checks the policy [security] gives: the allowed
+// hosts and networks, nothing else private.
+func TestSecurityEgress(t *testing.T) {
+	t.Parallel()
+	p := Security{AllowHosts: []string{"Mirror.Internal"}, AllowNetworks: []string{"10.20.0.0/16", "192.168.7.5"}}.Egress()
+	for host, ok := range map[string]bool{"mirror.internal": true, "10.20.3.4": true, "192.168.7.5": true, "192.168.7.6": false, "10.21.0.1": false, "127.0.0.1": false} {
+		if err := p.CheckLiteral(host); (err == nil) != ok {
+			t.Errorf("CheckLiteral(%s) = %v, want allowed %v", host, err, ok)
 		}
 	}
 }

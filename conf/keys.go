@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // field is one key of the configuration file.
@@ -76,6 +77,9 @@ func fields() []field {
 		{section: "staging", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoff} }, def: "30s", check: positive},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
+
+		{section: "security", key: "allow_hosts", bind: func(c *Config) value { return list{&c.Security.AllowHosts} }},
+		{section: "security", key: "allow_networks", bind: func(c *Config) value { return list{&c.Security.AllowNetworks} }, check: networks},
 
 		{section: "koji", key: "hub_url", bind: func(c *Config) value { return str{&c.Koji.HubURL} }, def: "https://koji.fedoraproject.org/kojihub", check: httpURL},
 		{section: "koji", key: "packages_url", bind: func(c *Config) value { return str{&c.Koji.PackagesURL} }, def: "https://kojipkgs.fedoraproject.org/packages", check: httpURL},
@@ -337,6 +341,19 @@ func command(v value) string {
 	c := v.String()
 	if strings.ContainsRune(c, filepath.Separator) && !filepath.IsAbs(c) {
 		return fmt.Sprintf("%q is neither an absolute path nor a command name", c)
+	}
+	return ""
+}
+
+// networks accepts a comma-separated list of CIDR networks or addresses.
+func networks(v value) string {
+	if v.String() == "" {
+		return ""
+	}
+	for _, e := range strings.Split(v.String(), ",") {
+		if _, err := egress.ParseNetwork(e); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
 }

@@ -14,12 +14,10 @@ func AddRepo(ks, name, baseURL string) string {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		if inSec {
-			if t == "%end" || strings.HasPrefix(t, "%end ") || strings.HasPrefix(t, "%end\t") {
-				inSec = false
-			}
+			inSec = !sectionEnd(t)
 			continue
 		}
-		if strings.HasPrefix(t, "%") && !strings.HasPrefix(t, "%include") {
+		if sectionStart(t) {
 			inSec = true
 			if firstSec < 0 {
 				firstSec = i
@@ -68,4 +66,15 @@ func repoName(args []string) string {
 		}
 	}
 	return ""
+}
+
+// sectionStart reports whether a trimmed line opens a section (%packages,
+// %post...); %include is a command.
+func sectionStart(t string) bool {
+	return strings.HasPrefix(t, "%") && !strings.HasPrefix(t, "%include")
+}
+
+// sectionEnd reports whether a trimmed line closes a section.
+func sectionEnd(t string) bool {
+	return t == "%end" || strings.HasPrefix(t, "%end ") || strings.HasPrefix(t, "%end\t")
 }

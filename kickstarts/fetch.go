@@ -7,10 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"syscall"
 	"time"
+
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // Fetch limits (issue 3, section 3).
@@ -21,12 +21,11 @@ const (
 )
 
 // fetcher gets kickstarts by URL under the fetch rules: http, https or ftp
-// only, a timeout, at most 1 MiB, at most 5 redirects and, unless
-// allowPrivate, no loopback, link-local or private addresses.
+// only, a timeout, at most 1 MiB, at most 5 redirects and only addresses
+// the outbound-address policy allows.
 type fetcher struct {
-	client       *http.Client
-	allowPrivate bool
-	dialer       *net.Dialer
+	client *http.Client
+	policy *egress.Policy
 	// custom is set when the caller gave the client: its dials are not
 	// checked, so hosts are checked before each request.
 	custom bool
@@ -36,17 +35,7 @@ type fetcher struct {
 // given the redirect rules; its transport cannot be made to check the
 // addresses it dials, so hosts are checked before each request instead.
 func newFetcher(opts Options) *fetcher {
-	f := &fetcher{allowPrivate: opts.AllowPrivate}
-	f.dialer = &net.Dialer{Timeout: fetchTimeout}
-	if !opts.AllowPrivate {
-		f.dialer.Control = func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("dial %s: %w", address, err)
-			}
-			return checkAddr(ap.Addr())
-		}
-	}
+	f := &fetcher{policy: opts.Egress}
 	if opts.Client != nil {
 		c := *opts.Client
 		f.client = &c
@@ -57,7 +46,7 @@ func newFetcher(opts Options) *fetcher {
 				// No proxy from the environment: a proxy would dial the
 				// address for us, past the check.
 				Proxy:                 nil,
-				DialContext:           f.dialer.DialContext,
+				DialContext:           f.dial,
 				TLSHandshakeTimeout:   10 * time.Second,
 				ResponseHeaderTimeout: fetchTimeout,
 				// A flatten makes few requests; keeping no connection
@@ -75,41 +64,39 @@ func newFetcher(opts Options) *fetcher {
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 			return fmt.Errorf("redirect to %s: scheme %q: %w", req.URL.Redacted(), req.URL.Scheme, ErrRefused)
 		}
-		if custom && !f.allowPrivate {
-			return checkHost(req.Context(), req.URL.Hostname())
+		if custom {
+			return f.checkHost(req.Context(), req.URL.Hostname())
 		}
 		return nil
 	}
 	return f
 }
 
-// checkAddr refuses the addresses a kickstart URL must not reach from a
-// server: loopback, link-local (cloud metadata), private, CGNAT,
-// unspecified and multicast.
-func checkAddr(a netip.Addr) error {
-	a = a.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	thisNet := netip.MustParsePrefix("0.0.0.0/8")
-	if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsPrivate() ||
-		a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || cgnat.Contains(a) || thisNet.Contains(a) {
-		return fmt.Errorf("address %s is loopback, link-local or private: %w", a, ErrRefused)
+// policyError is a refusal of the outbound-address policy, which is also
+// one of this package's refusals (ErrRefused).
+type policyError struct{ err error }
+
+func (e policyError) Error() string   { return e.err.Error() }
+func (e policyError) Unwrap() []error { return []error{e.err, ErrRefused} }
+
+// dial connects to address if the policy allows it, checking the address
+// the connection is made to.
+func (f *fetcher) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := f.policy.DialContext(ctx, network, address)
+	if errors.Is(err, egress.ErrRefused) {
+		return nil, policyError{err}
 	}
-	return nil
+	return c, err
 }
 
-// checkHost resolves host and refuses it if any address is refused.
-func checkHost(ctx context.Context, host string) error {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return checkAddr(a)
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", host, err)
-	}
-	for _, a := range addrs {
-		if err := checkAddr(a); err != nil {
-			return err
+// checkHost resolves host and refuses it if the policy refuses any of its
+// addresses.
+func (f *fetcher) checkHost(ctx context.Context, host string) error {
+	if err := f.policy.CheckHost(ctx, host); err != nil {
+		if errors.Is(err, egress.ErrRefused) {
+			return policyError{err}
 		}
+		return err
 	}
 	return nil
 }
@@ -141,8 +128,8 @@ func (f *fetcher) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, fetchTimeout)
 		defer cancel()
 	}
-	if f.custom && !f.allowPrivate {
-		if err := checkHost(ctx, u.Hostname()); err != nil {
+	if f.custom {
+		if err := f.checkHost(ctx, u.Hostname()); err != nil {
 			return nil, err
 		}
 	}

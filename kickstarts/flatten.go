@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // Options tune Flatten, FlattenFS and Validate.
@@ -20,13 +22,14 @@ type Options struct {
 	// absolute paths, no "..", no symlink leading out. Set it whenever
 	// flattening for someone else. FlattenFS is always confined to its FS.
 	Confined bool
-	// AllowPrivate allows URL fetches (the kickstart itself or URL
-	// includes) to loopback, link-local and private addresses: tests, a
-	// config opt-in, or the local CLI. Without it they are refused, in
-	// every mode.
-	AllowPrivate bool
+	// Egress is the outbound-address policy URL fetches (the kickstart
+	// itself or URL includes) are checked against, on the address each
+	// connection is made to; nil is the default policy, which refuses
+	// loopback, link-local and private addresses (tasks/egress).
+	// egress.Open() allows every address: the local CLI.
+	Egress *egress.Policy
 	// Client does URL fetches; nil means a client with a 30 s timeout whose
-	// dialer refuses private addresses itself.
+	// dialer checks addresses against Egress itself.
 	Client *http.Client
 	// SiteDir is the [kickstarts] dir: site kickstarts, also resolvable by
 	// name.

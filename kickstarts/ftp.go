@@ -21,7 +21,7 @@ func (f *fetcher) getFTP(ctx context.Context, u *url.URL) ([]byte, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), "21")
 	}
-	conn, err := f.dialer.DialContext(ctx, "tcp", host)
+	conn, err := f.dial(ctx, "tcp", host)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (f *fetcher) getFTP(ctx context.Context, u *url.URL) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dc, err := f.dialer.DialContext(ctx, "tcp", dataAddr)
+	dc, err := f.dial(ctx, "tcp", dataAddr)
 	if err != nil {
 		return nil, fmt.Errorf("ftp data connection: %w", err)
 	}

@@ -64,7 +64,7 @@ func (s *Spec) checkLimits() Errors {
 			limit{FieldBuilder, l.Builder, MaxName})
 	}
 	if k := s.KSISO; k != nil {
-		ls = append(ls, limit{FieldISO, k.ISO, MaxURL}, limit{"ksiso.cmdline", k.Cmdline, MaxCmdline})
+		ls = append(ls, limit{FieldISO, k.ISO, MaxURL}, limit{FieldCmdline, k.Cmdline, MaxCmdline})
 	}
 	for _, n := range s.NVRs {
 		ls = append(ls, limit{FieldNVRs, n, MaxNVR})

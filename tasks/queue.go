@@ -96,6 +96,13 @@ type TransferTask struct {
 // Until allows; the handler gives up at Until, not asynq.
 const transferMaxRetry = 10000
 
+// TransferTaskID is the asynq task ID of the transfer retries of build
+// id's attempt: "<id>:transfer:<attempt>". A cancel signals it as well as
+// the build's own task, since it is what runs while a transfer is retried.
+func TransferTaskID(id string, attempt int) string {
+	return id + ":transfer:" + strconv.Itoa(attempt)
+}
+
 // NewTransferTask returns the task that retries the transfer of build p.ID
 // on the host that holds its images.
 func NewTransferTask(p TransferPayload, t TransferTask) (*asynq.Task, error) {
@@ -108,7 +115,7 @@ func NewTransferTask(p TransferPayload, t TransferTask) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeTransfer, data,
 		asynq.Queue(TransferQueue(t.Host)),
-		asynq.TaskID(p.ID+":transfer:"+strconv.Itoa(t.Attempt)),
+		asynq.TaskID(TransferTaskID(p.ID, t.Attempt)),
 		asynq.MaxRetry(transferMaxRetry),
 		asynq.Timeout(t.Timeout),
 		asynq.Retention(buildRetention),

@@ -166,6 +166,7 @@ const (
 	FieldEmail     = "email"
 	FieldKickstart = "kickstart" // config= of dvd, live and ksiso
 	FieldISO       = "ksiso.iso"
+	FieldCmdline   = "ksiso.cmdline"
 	FieldBuilder   = "live.builder"
 	FieldNVRs      = "nvr" // nvr= of the image type's section
 	FieldBuildIDs  = "bid" // bid= of the image type's section
@@ -221,6 +222,9 @@ func (s *Spec) Validate() error {
 			add(FieldISO, "type ksiso needs a boot ISO (iso)")
 		} else if err := CheckISORef(s.KSISO.ISO, true); err != nil {
 			add(FieldISO, "%v", err)
+		}
+		if err := CheckKernelCmdline(s.KSISO.Cmdline); err != nil {
+			add(FieldCmdline, "kernel command line: %v", err)
 		}
 	}
 	if s.Live != nil && s.Live.Builder != BuilderLiveMedia && s.Live.Builder != BuilderLiveCD {

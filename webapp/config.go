@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
@@ -47,9 +48,10 @@ type Config struct {
 	// FileRoot is [staging] file_root: file:// staging URLs must be under
 	// it. Empty refuses file:// staging.
 	FileRoot string
-	// AllowPrivateURLs lets kickstart URLs point at loopback and private
-	// addresses (tests, or a site whose kickstarts live on its LAN).
-	AllowPrivateURLs bool
+	// Egress is the outbound-address policy ([security]) of the URLs a
+	// request carries: the kickstart URLs this server fetches, and what
+	// workers will connect to. Nil is the default policy (tasks/egress).
+	Egress *egress.Policy
 
 	// OIDC configures sign-in; a zero OIDC means local mode (see CheckListen).
 	OIDC OIDC

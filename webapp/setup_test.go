@@ -23,6 +23,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/webapp/auth"
@@ -63,7 +64,7 @@ func setup(t testing.TB, mod func(*webapp.Config)) *fixture {
 	t.Cleanup(func() { c.Close() })
 	root := t.TempDir()
 	cfg := webapp.Config{
-		Releases: []string{"41", "rawhide"}, FileRoot: root, AllowPrivateURLs: true,
+		Releases: []string{"41", "rawhide"}, FileRoot: root, Egress: egress.Open(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if mod != nil {

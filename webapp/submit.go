@@ -37,6 +37,9 @@ func jsonName(path string) string {
 	case tasks.FieldBuildIDs:
 		return "spec.build_ids"
 	}
+	if k, ok := strings.CutPrefix(path, string(tasks.TypeBoot)+"."); ok && (strings.HasSuffix(k, "_url") || strings.HasSuffix(k, "_mirror")) {
+		return "spec.boot.repos" // the INI keys <name>_url, <name>_mirror
+	}
 	return "spec." + path
 }
 
@@ -50,12 +53,13 @@ func iniName(t tasks.ImageType) func(string) string {
 // it offers, its file_root, no file on this server or a worker.
 func (s *Server) preparer() *submission.Preparer {
 	return submission.New(submission.Config{
-		Releases:         s.cfg.Releases,
-		Staging:          &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
-		KickstartsDir:    s.cfg.KickstartsDir,
-		AllowPrivateURLs: s.cfg.AllowPrivateURLs,
-		MaxFiles:         s.cfg.MaxFiles,
-		MaxKickstart:     s.cfg.MaxKickstart,
+		Releases:      s.cfg.Releases,
+		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
+		KickstartsDir: s.cfg.KickstartsDir,
+		Egress:        s.cfg.Egress,
+		FetchEgress:   s.cfg.Egress,
+		MaxFiles:      s.cfg.MaxFiles,
+		MaxKickstart:  s.cfg.MaxKickstart,
 	})
 }
 

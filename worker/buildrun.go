@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
 )
@@ -187,9 +188,10 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 		// Another worker or the reaper owns the build now; write nothing.
 		r.closeLog("stopping: %v", runErr)
 		return fmt.Errorf("%v: %w", runErr, asynq.SkipRetry)
-	case res.Built && isTransferFailure(runErr):
+	case res.Built && isTransferFailure(runErr) && !errors.Is(runErr, egress.ErrRefused):
 		// The images are fine, staging is not: retry the transfer later
-		// from this host, without holding a build slot.
+		// from this host, without holding a build slot. A staging host
+		// the outbound-address policy refuses stays refused: no retry.
 		return r.park(ctx, res, runErr)
 	case errors.Is(runErr, errTimeout):
 		state = tasks.StateFailed

@@ -365,11 +365,11 @@ func TestMarshal(t *testing.T) {
 		KSISO: &tasks.KSISOSpec{
 			ISO:     "`odd`name.iso",
 			Config:  `"quoted"`,
-			Cmdline: "inst.ks=hd:LABEL=x;#y",
+			Cmdline: `inst.cmdline="a b" ip=dhcp`,
 		},
 	}
 	want := "[DEFAULT]\ntype=ksiso\narch=x86_64\nrelease=42\nstaging=file:///srv/fbs/staging\nemail=\"Build Bot\" <bot@example.org>\n\n" +
-		"[ksiso]\niso=``odd`name.iso`\nconfig=`\"quoted\"`\ncmdline=inst.ks=hd:LABEL=x;#y\nnvr=a-1-1;b-2-2\nbid=7\n"
+		"[ksiso]\niso=``odd`name.iso`\nconfig=`\"quoted\"`\ncmdline=inst.cmdline=\"a b\" ip=dhcp\nnvr=a-1-1;b-2-2\nbid=7\n"
 	got := Marshal(s)
 	if diff := cmp.Diff(want, string(got)); diff != "" {
 		t.Errorf("Marshal mismatch (-want +got):\n%s", diff)

@@ -242,8 +242,13 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 			return b, err
 		}
 	case tasks.StateRunning:
-		if err := c.inspect.CancelProcessing(b.TaskID); err != nil {
-			return b, fmt.Errorf("cancel build %s: signal its worker: %w", id, err)
+		// The build's task runs it; a transfer retry task runs the
+		// transfer of its attempt once it was parked. Signal both: the
+		// one running stops, transfer included.
+		for _, task := range []string{b.TaskID, tasks.TransferTaskID(b.ID, b.Attempt)} {
+			if err := c.inspect.CancelProcessing(task); err != nil {
+				return b, fmt.Errorf("cancel build %s: signal its worker: %w", id, err)
+			}
 		}
 	}
 	return b, nil

@@ -34,6 +34,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // Config is what the submitter decides, not the request.
@@ -41,20 +42,29 @@ type Config struct {
 	// Releases are the releases offered; empty offers every valid one.
 	Releases []string
 	// Staging is the policy the staging URL is checked against. Nil checks
-	// the grammar alone: the request goes to a server that applies its
-	// own (`fbs submit --server`), or the build runs here.
+	// the grammar alone, and skips the outbound-address checks (Egress):
+	// the request goes to a server that applies its own (`fbs submit
+	// --server`), or the build runs here.
 	Staging *tasks.StagingPolicy
 	// LocalKickstarts lets the spec's config= name a kickstart file on this
 	// machine (relative to Request.Dir), read and flattened here: the CLI.
 	// Without it a kickstart is an uploaded file, a URL or a standard name.
 	LocalKickstarts bool
-	// LocalISO lets iso= name an ISO file on this machine: `fbs build
-	// --local` alone, where the build runs here too.
-	LocalISO bool
+	// LocalFiles is set when the build runs here too (`fbs build --local`
+	// alone): iso= may name an ISO file on this machine, and repositories
+	// and mirrors may be file:// URLs.
+	LocalFiles bool
 	// KickstartsDir is the site's directory of standard kickstarts.
 	KickstartsDir string
-	// AllowPrivateURLs lets kickstart URLs point at private addresses.
-	AllowPrivateURLs bool
+	// Egress is the outbound-address policy of the URLs the build makes a
+	// worker, or a tool on it, connect to: staging, iso=, boot repositories,
+	// mirrors and proxy, and the kickstart's url and repo lines for the
+	// builders that install from them on the worker (dvd, live). Nil is the
+	// default policy (tasks/egress). The checks run when Staging is set.
+	Egress *egress.Policy
+	// FetchEgress is the policy kickstart URLs are fetched under here; nil
+	// is the default policy (tasks/egress).
+	FetchEgress *egress.Policy
 	// MaxFiles and MaxKickstart limit the uploaded kickstarts: how many,
 	// and the bytes of each. Zero means no limit.
 	MaxFiles     int
@@ -93,10 +103,10 @@ func New(cfg Config) *Preparer { return &Preparer{cfg: cfg} }
 // of this machine.
 func (p *Preparer) Prepare(ctx context.Context, req Request, files map[string][]byte) (*Prepared, error) {
 	sp := req.Spec
-	if err := p.check(&sp, files); err != nil {
+	if err := p.check(ctx, &sp, files); err != nil {
 		return nil, err
 	}
-	if sp.KSISO != nil && p.cfg.LocalISO && !strings.Contains(sp.KSISO.ISO, "://") &&
+	if sp.KSISO != nil && p.cfg.LocalFiles && !strings.Contains(sp.KSISO.ISO, "://") &&
 		tasks.CheckISORef(sp.KSISO.ISO, false) != nil && !filepath.IsAbs(sp.KSISO.ISO) {
 		sp.KSISO.ISO = filepath.Join(req.Dir, sp.KSISO.ISO)
 	}
@@ -107,15 +117,25 @@ func (p *Preparer) Prepare(ctx context.Context, req Request, files map[string][]
 		if err != nil {
 			return nil, kickstartError(err)
 		}
+		if p.cfg.Staging != nil {
+			if err := p.outbound().CheckKickstart(ctx, &sp, text); err != nil {
+				return nil, err
+			}
+		}
 		pl.Kickstart, pl.KickstartName = text, ref
 		out.Warnings = warnings
 	}
 	return out, nil
 }
 
+// outbound is the rule of the request's URLs under this Config.
+func (p *Preparer) outbound() Outbound {
+	return Outbound{Policy: p.cfg.Egress, LocalFiles: p.cfg.LocalFiles}
+}
+
 // check runs every rule on the request's fields: the spec's own
 // (tasks.Spec.Validate), then where it comes from and what is offered.
-func (p *Preparer) check(sp *tasks.Spec, files map[string][]byte) error {
+func (p *Preparer) check(ctx context.Context, sp *tasks.Spec, files map[string][]byte) error {
 	var errs tasks.Errors
 	if err := sp.Validate(); err != nil && !errors.As(err, &errs) {
 		return err
@@ -139,9 +159,12 @@ func (p *Preparer) check(sp *tasks.Spec, files map[string][]byte) error {
 		}
 	}
 	if sp.KSISO != nil && sp.KSISO.ISO != "" {
-		if err := tasks.CheckISORef(sp.KSISO.ISO, p.cfg.LocalISO); err != nil {
+		if err := tasks.CheckISORef(sp.KSISO.ISO, p.cfg.LocalFiles); err != nil {
 			add(tasks.FieldISO, "boot ISO %v", err)
 		}
+	}
+	if p.cfg.Staging != nil {
+		p.outbound().checkSpec(ctx, sp, add)
 	}
 	if err := p.checkUploads(files); err != nil && !bad[tasks.FieldKickstart] {
 		errs = append(errs, err)
@@ -186,7 +209,7 @@ func (p *Preparer) checkUploads(files map[string][]byte) *tasks.Error {
 // machine, else a standard kickstart. It refuses anything else, such as a
 // path on a server.
 func (p *Preparer) flatten(ctx context.Context, ref, dir string, files map[string][]byte) (string, []string, error) {
-	opts := kickstarts.Options{Confined: !p.cfg.LocalKickstarts, AllowPrivate: p.cfg.AllowPrivateURLs, SiteDir: p.cfg.KickstartsDir}
+	opts := kickstarts.Options{Confined: !p.cfg.LocalKickstarts, Egress: p.cfg.FetchEgress, SiteDir: p.cfg.KickstartsDir}
 	var (
 		problems []kickstarts.Problem
 		res      *kickstarts.Result

@@ -79,7 +79,7 @@ func TestPrepareLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	// `fbs build --local`: the ISO and the kickstart are files beside the spec.
-	p := submission.New(submission.Config{LocalISO: true, LocalKickstarts: true})
+	p := submission.New(submission.Config{LocalFiles: true, LocalKickstarts: true})
 	pr, err := p.Prepare(context.Background(), submission.Request{Spec: ksisoSpec("isos/boot.iso", "my.ks"), Owner: "alice", Dir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,9 @@ type env struct {
 	workerConf string
 	// stagingConf is added to the [staging] section of every config.
 	stagingConf string
+	// securityConf is the [security] section of every config; newEnv
+	// allows loopback, where the tests' servers listen.
+	securityConf string
 	// moreConf is added at the end of every config (whole sections).
 	moreConf string
 	// specExtra is added to the type section of every spec.
@@ -72,7 +75,7 @@ const shortLease = "lease_ttl = 3s\nreap_interval = 1s"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), redis: redistest.Start(t)}
+	e := &env{t: t, dir: t.TempDir(), redis: redistest.Start(t), securityConf: "allow_networks = 127.0.0.1/32"}
 	e.staging = filepath.Join(e.dir, "staging")
 	e.isoDir = filepath.Join(e.dir, "isos")
 	e.ksDir = filepath.Join(e.dir, "ks")
@@ -124,8 +127,10 @@ poll_interval = 20ms
 [staging]
 file_root = %s
 %s
+[security]
 %s
-%s`, e.redis.URL, data, e.isoDir, e.workerConf, extra, e.staging, e.stagingConf, tools, e.moreConf))
+%s
+%s`, e.redis.URL, data, e.isoDir, e.workerConf, extra, e.staging, e.stagingConf, e.securityConf, tools, e.moreConf))
 	return path
 }
 

@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // ksiso injects a kickstart into a boot ISO, like lorax's mkksiso but with
@@ -100,6 +102,11 @@ func outputName(iso string) string {
 // kernelEdit returns the edit for every kernel line: inst.ks= on the
 // kickstart at the ISO root, then the spec's extra arguments.
 func ksEdit(volID, cmdline string) (kernelEdit, error) {
+	// Checked at submit; checked again here, since what breaks out of the
+	// kernel line would write the boot menus.
+	if err := tasks.CheckKernelCmdline(cmdline); err != nil {
+		return kernelEdit{}, fmt.Errorf("[ksiso] cmdline: %w", err)
+	}
 	extra, err := splitArgs(cmdline)
 	if err != nil {
 		return kernelEdit{}, fmt.Errorf("[ksiso] cmdline: %w", err)

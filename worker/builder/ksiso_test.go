@@ -253,3 +253,89 @@ func TestKSISOSideRepoWithoutMetadata(t *testing.T) {
 		t.Errorf("Build with a side repository lacking repodata: err = %v, want one naming it", err)
 	}
 }
+
+// menuEntries counts the entries of a boot menu: grub's menuentry blocks
+// and isolinux's labels.
+func menuEntries(text string) int {
+	n := 0
+	for _, l := range strings.Split(text, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && (f[0] == "menuentry" || strings.EqualFold(f[0], "label")) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestKSISOCmdline builds kickstart ISOs with legitimate and hostile
+// kernel command lines: a legitimate one lands on every kernel line and
+// adds no menu entry; a hostile one (a new line, NUL, grub or isolinux
+// syntax) is refused by the builder itself, whatever came through the
+// queue, and no ISO is written.
+func TestKSISOCmdline(t *testing.T) {
+	t.Parallel()
+	iso := isotest.BootISO(t, ksVolID)
+	before := isotest.Inspect(t, iso)
+	menus := func(i isotest.Info) map[string]string {
+		m := map[string]string{"efiboot.img:EFI/BOOT/grub.cfg": i.EFIGrubCfg}
+		for _, f := range isotest.ConfigFiles() {
+			m[f] = i.Files[f]
+		}
+		return m
+	}
+	entries := map[string]int{}
+	for name, text := range menus(before) {
+		entries[name] = menuEntries(text)
+	}
+	t.Run("legitimate", func(t *testing.T) {
+		t.Parallel()
+		for _, cmdline := range []string{`console=ttyS0,115200 inst.text ip=dhcp rd.live.check`, `inst.cmdline="x y" quiet`} {
+			job := ksisoJob(t, iso, cmdline)
+			if err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), job); err != nil {
+				t.Fatalf("Build(%q): %v", cmdline, err)
+			}
+			for name, text := range menus(isotest.Inspect(t, filepath.Join(job.OutDir, "boot-ks.iso"))) {
+				if got := menuEntries(text); got != entries[name] {
+					t.Errorf("%q: %s has %d menu entries, want %d", cmdline, name, got, entries[name])
+				}
+				for _, l := range kernelLines(text) {
+					if !strings.HasSuffix(l, " "+cmdline) {
+						t.Errorf("%q: %s: kernel line %q does not end with it", cmdline, name, l)
+					}
+				}
+			}
+		}
+	})
+	for _, cmdline := range []string{
+		"quiet\nmenuentry 'evil' {\n  linux /evil\n}",
+		"quiet\r\nlabel evil\n  kernel /evil",
+		"quiet\x00rest",
+		"quiet\tinst.text\vx",
+		`quiet; linux /evil`,
+		`quiet } menuentry evil { linux /evil`,
+		`quiet $root`,
+		`quiet ${prefix}/x`,
+		`quiet "unbalanced`,
+		`quiet 'single'`,
+		`quiet \" x`,
+		`quiet # comment`,
+		`quiet | x & y`,
+		"quiet \u00e9",
+		strings.Repeat("a", tasks.MaxCmdline+1),
+	} {
+		t.Run("hostile", func(t *testing.T) {
+			t.Parallel()
+			job := ksisoJob(t, iso, cmdline)
+			err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), job)
+			if err == nil || !strings.Contains(err.Error(), "[ksiso] cmdline") {
+				t.Errorf("Build(%q) = %v, want a refusal of the cmdline", cmdline, err)
+			}
+			if ents, _ := os.ReadDir(job.OutDir); len(ents) != 0 {
+				t.Errorf("Build(%q) wrote %d files", cmdline, len(ents))
+			}
+			if err := tasks.CheckKernelCmdline(cmdline); err == nil {
+				t.Errorf("CheckKernelCmdline(%q) accepted it", cmdline)
+			}
+		})
+	}
+}

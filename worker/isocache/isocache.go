@@ -11,24 +11,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // DefaultMaxSize is the largest ISO Resolve downloads unless told otherwise.
 const DefaultMaxSize = 16 << 30
-
-// connectTimeout bounds connecting to the server of a download.
-const connectTimeout = 30 * time.Second
 
 // lockPoll is how often a caller waiting for another's download of the same
 // URL checks the lock again.
@@ -46,10 +42,12 @@ type Options struct {
 	// one. Its transport, when an *http.Transport, is cloned to add the
 	// connect timeout and the private address guard.
 	Client *http.Client
-	// AllowPrivate allows downloads from loopback, private and link-local
-	// addresses, which are refused by default so a request cannot reach
-	// the worker's own network.
-	AllowPrivate bool
+	// Egress is the outbound-address policy downloads are checked
+	// against, on the address each connection is made to (redirects and
+	// DNS rebinding included); nil is the default policy, which refuses
+	// loopback, private and link-local addresses so a request cannot
+	// reach the worker's own network.
+	Egress *egress.Policy
 	// MaxSize is the largest download accepted; 0 means DefaultMaxSize.
 	MaxSize int64
 }
@@ -125,10 +123,8 @@ func download(ctx context.Context, ref string, opts Options, logf func(string, .
 	if opts.CacheDir == "" {
 		return "", fmt.Errorf("resolve boot ISO %q: this worker has no ISO cache directory", ref)
 	}
-	if !opts.AllowPrivate {
-		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && private(ip) {
-			return "", fmt.Errorf("resolve boot ISO %q: %s is a private or loopback address", ref, ip)
-		}
+	if err := opts.Egress.CheckLiteral(u.Hostname()); err != nil {
+		return "", fmt.Errorf("resolve boot ISO %q: %w", ref, err)
 	}
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("resolve boot ISO %q: %w", ref, err)
@@ -256,9 +252,9 @@ func (p *progress) Write(b []byte) (int, error) {
 }
 
 // client returns the HTTP client for downloads: opts.Client or a default
-// one, with the connect timeout and, unless AllowPrivate, a dialer that
-// refuses private addresses (checked on the address actually dialled, so
-// neither DNS nor redirects get around it).
+// one, whose transport (when an *http.Transport) connects through the
+// outbound-address policy, checked on the address actually dialled, so
+// neither DNS nor redirects get around it.
 func client(opts Options) *http.Client {
 	c := &http.Client{}
 	if opts.Client != nil {
@@ -273,32 +269,11 @@ func client(opts Options) *http.Client {
 	default:
 		return c
 	}
-	d := &net.Dialer{Timeout: connectTimeout}
-	if !opts.AllowPrivate {
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return err
-			}
-			if private(ap.Addr()) {
-				return fmt.Errorf("refusing to connect to private or loopback address %s", ap.Addr())
-			}
-			return nil
-		}
-		// A proxy would hide the real destination from the guard.
-		tr.Proxy = nil
-	}
-	tr.DialContext = d.DialContext
+	tr.DialContext = opts.Egress.DialContext
+	// A proxy would hide the real destination from the policy.
+	tr.Proxy = nil
 	c.Transport = tr
 	return c
-}
-
-// private reports addresses a download must not reach by default.
-func private(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || cgnat.Contains(ip)
 }
 
 // lock takes an exclusive lock on path (shared by every worker process on

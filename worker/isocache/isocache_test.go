@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/testing/netnstest"
 )
 
 func TestMain(m *testing.M) {
@@ -86,7 +90,7 @@ func checkContent(t *testing.T, path string, want []byte) {
 func TestResolveDownload(t *testing.T) {
 	t.Parallel()
 	srv := newISOServer(t, 1<<20)
-	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	opts := Options{CacheDir: t.TempDir(), Egress: egress.Open()}
 	ref := srv.URL + "/boot.iso"
 	var l logs
 	ctx := context.Background()
@@ -134,7 +138,7 @@ func TestResolveDownload(t *testing.T) {
 func TestResolveConcurrent(t *testing.T) {
 	t.Parallel()
 	srv := newISOServer(t, 4<<20)
-	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	opts := Options{CacheDir: t.TempDir(), Egress: egress.Open()}
 	ref := srv.URL + "/boot.iso"
 	const n = 4
 	paths := make([]string, n)
@@ -167,24 +171,16 @@ func TestResolveDownloadErrors(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"private address", srv.URL + "/boot.iso", Options{}, "127.0.0.1 is a private or loopback address"},
-		{"localhost by name", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/boot.iso", Options{}, "refusing to connect to private or loopback address"},
-		{"not found", srv.URL + "/nope.iso", Options{AllowPrivate: true}, "HTTP 404"},
-		{"over the size limit", srv.URL + "/boot.iso", Options{AllowPrivate: true, MaxSize: 1000}, "over the limit of 1000"},
-		{"no host", "http:///boot.iso", Options{AllowPrivate: true}, "URL has no host"},
+		{"not found", srv.URL + "/nope.iso", Options{Egress: egress.Open()}, "HTTP 404"},
+		{"over the size limit", srv.URL + "/boot.iso", Options{Egress: egress.Open(), MaxSize: 1000}, "over the limit of 1000"},
+		{"no host", "http:///boot.iso", Options{Egress: egress.Open()}, "URL has no host"},
 		{"other scheme", "ftp://example.org/boot.iso", Options{}, "unsupported URL scheme"},
 	}
 	for _, tt := range tests {
 		tt.opts.CacheDir = t.TempDir()
-		before := srv.requests.Load()
 		_, err := Resolve(context.Background(), tt.ref, tt.opts, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.ref) {
 			t.Errorf("%s: err = %v, want one naming %q and containing %q", tt.name, err, tt.ref, tt.want)
-		}
-		if strings.HasPrefix(tt.name, "private") || strings.HasPrefix(tt.name, "localhost") {
-			if srv.requests.Load() != before {
-				t.Errorf("%s: the server was contacted", tt.name)
-			}
 		}
 		entries, _ := os.ReadDir(tt.opts.CacheDir)
 		for _, e := range entries {
@@ -192,6 +188,46 @@ func TestResolveDownloadErrors(t *testing.T) {
 				t.Errorf("%s: %s left in the cache", tt.name, e.Name())
 			}
 		}
+	}
+}
+
+// TestResolveRefused downloads from a loopback canary by address, by
+// localhost, by a name that resolves to loopback only when dialled (DNS
+// rebinding) and through a redirect: each is refused by the policy before
+// the canary is reached, and the canary is reachable once [security]
+// allows it. It runs in a loopback-only network namespace.
+func TestResolveRefused(t *testing.T) {
+	if !netnstest.Isolate(t) {
+		return
+	}
+	srv := newISOServer(t, 64<<10)
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	rebound := "http://" + netnstest.LoopbackName + ":" + port + "/boot.iso"
+	redirect := httptest.NewServer(http.RedirectHandler(rebound, http.StatusFound))
+	defer redirect.Close()
+	byName := egress.New(egress.Config{AllowHosts: []string{"127.0.0.1"}})
+	for _, tt := range []struct {
+		name string
+		ref  string
+		pol  *egress.Policy
+	}{
+		{"loopback address", srv.URL + "/boot.iso", nil},
+		{"localhost", "http://localhost:" + port + "/boot.iso", egress.New(egress.Config{})},
+		{"v4-mapped loopback", "http://[::ffff:127.0.0.1]:" + port + "/boot.iso", nil},
+		{"name resolving to loopback", rebound, nil},
+		{"redirect to a name resolving to loopback", redirect.URL + "/boot.iso", byName},
+	} {
+		_, err := Resolve(context.Background(), tt.ref, Options{CacheDir: t.TempDir(), Egress: tt.pol}, nil)
+		if !errors.Is(err, egress.ErrRefused) {
+			t.Errorf("%s: err = %v, want a refusal of the policy", tt.name, err)
+		}
+	}
+	if n := srv.requests.Load(); n != 0 {
+		t.Fatalf("the canary was reached %d times", n)
+	}
+	allow := egress.New(egress.Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	if _, err := Resolve(context.Background(), rebound, Options{CacheDir: t.TempDir(), Egress: allow}, nil); err != nil {
+		t.Fatalf("download allowed by [security]: %v", err)
 	}
 }
 
@@ -248,7 +284,7 @@ func TestResolveCancel(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opts := Options{CacheDir: t.TempDir(), AllowPrivate: true}
+	opts := Options{CacheDir: t.TempDir(), Egress: egress.Open()}
 	errc := make(chan error, 1)
 	go func() {
 		_, err := Resolve(ctx, srv.URL+"/boot.iso", opts, nil)

@@ -23,6 +23,8 @@ import (
 
 	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/isocache"
@@ -44,8 +46,13 @@ type Config struct {
 	// (`fbs build --local`, `fbs serve` in local mode): only then may a spec
 	// name local files such as a boot ISO path.
 	Local bool
-	// AllowPrivate lets ISO downloads reach loopback and private addresses.
-	AllowPrivate bool
+	// Egress is the outbound-address policy ([security]) of every
+	// connection a build makes for its request: the ISO download, the
+	// staging transfer (Staging.Egress is set from it) and, checked just
+	// before the tool runs, the URLs lorax, pungi and livemedia-creator
+	// connect to by themselves. Nil is the default policy (tasks/egress);
+	// `fbs build --local` gives egress.Open().
+	Egress *egress.Policy
 	// KeepBuilds is how many builds' images the worker keeps after they
 	// were staged and verified (default 0: removed at once).
 	KeepBuilds int
@@ -81,6 +88,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Staging.Remote = !cfg.Local
+	cfg.Staging.Egress = cfg.Egress
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "builds"), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -282,10 +290,10 @@ func (r *execution) build(ctx context.Context) error {
 	if spec.Type == tasks.TypeKSISO {
 		err := r.stage(ctx, tasks.StageFetch, func() error {
 			path, err := isocache.Resolve(ctx, spec.KSISO.ISO, isocache.Options{
-				ISODir:       r.p.cfg.ISODir,
-				CacheDir:     filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
-				AllowLocal:   r.p.cfg.Local,
-				AllowPrivate: r.p.cfg.AllowPrivate,
+				ISODir:     r.p.cfg.ISODir,
+				CacheDir:   filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
+				AllowLocal: r.p.cfg.Local,
+				Egress:     r.p.cfg.Egress,
 			}, r.log.Printf)
 			r.iso = path
 			return err
@@ -306,6 +314,9 @@ func (r *execution) build(ctx context.Context) error {
 		}
 	}
 	err := r.stage(ctx, tasks.StageBuild, func() error {
+		if err := r.checkOutbound(ctx); err != nil {
+			return err
+		}
 		b, err := builder.New(spec, r.p.cfg.Tools)
 		if err != nil {
 			return err
@@ -328,6 +339,28 @@ func (r *execution) build(ctx context.Context) error {
 		return err
 	}
 	return r.stage(ctx, tasks.StageChecksum, func() error { return r.checksum() })
+}
+
+// checkOutbound checks, just before the tool runs, the URLs it will
+// connect to by itself (boot repositories, mirrors and proxy for lorax;
+// the kickstart's url and repo lines for pungi and the live builders)
+// against the policy again: a name that resolves to a refused address by
+// now is refused.
+func (r *execution) checkOutbound(ctx context.Context) error {
+	o := submission.Outbound{Policy: r.p.cfg.Egress, LocalFiles: r.p.cfg.Local}
+	spec := r.pl.Spec
+	spec.Staging, spec.KSISO = "", nil // checked when dialled
+	if err := o.CheckSpec(ctx, &spec); err != nil {
+		return err
+	}
+	if r.ks == "" {
+		return nil
+	}
+	text, err := os.ReadFile(r.ks)
+	if err != nil {
+		return fmt.Errorf("read kickstart: %w", err)
+	}
+	return o.CheckKickstart(ctx, &spec, string(text))
 }
 
 // flatten checks the kickstart that came with the payload: it must already

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/sshtest"
 )
 
@@ -43,7 +44,7 @@ func TestBenchChild(t *testing.T) {
 	var res benchResult
 	sent := regexp.MustCompile(`bytes sent in (\S+)`)
 	verified := regexp.MustCompile(`verified size and sha256 \S+ in (\S+)`)
-	opts := Options{SSHKey: os.Getenv("FBS_BENCH_KEY"), KnownHosts: os.Getenv("FBS_BENCH_KNOWN_HOSTS")}
+	opts := Options{Egress: egress.Open(), SSHKey: os.Getenv("FBS_BENCH_KEY"), KnownHosts: os.Getenv("FBS_BENCH_KNOWN_HOSTS")}
 	opts.Logf = func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		fmt.Fprintln(os.Stderr, line)

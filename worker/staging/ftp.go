@@ -15,7 +15,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/jlaffaye/ftp"
@@ -105,8 +104,7 @@ func openFTP(ctx context.Context, t *target, opts Options) (*ftpStager, error) {
 func (s *ftpStager) dial(ctx context.Context, tlsCfg *tls.Config) func(network, addr string) (net.Conn, error) {
 	control := true
 	return func(network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: 30 * time.Second}
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := s.opts.Egress.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}

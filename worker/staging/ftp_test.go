@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/ftptest"
 )
 
@@ -33,7 +34,7 @@ func TestFTPSSuite(t *testing.T) {
 	runSuite(t, func(t *testing.T) env {
 		srv := ftptest.Start(t, ftptest.Options{TLS: true})
 		url := "ftps://" + srv.Addr() + "/pub/staging"
-		return env{url: url, opts: Options{CAFile: srv.CAFile}, dir: filepath.Join(srv.Pub, "staging"), base: url}
+		return env{url: url, opts: Options{Egress: egress.Open(), CAFile: srv.CAFile}, dir: filepath.Join(srv.Pub, "staging"), base: url}
 	})
 }
 
@@ -68,14 +69,14 @@ func TestFTPFailures(t *testing.T) {
 	}{
 		// vsftpd here is anonymous-only: any named login is refused
 		// (after USER, so the password is never even sent).
-		{"login refused", "ftp://fbs@" + srv.Addr() + "/pub", Options{Passwords: map[string]string{"127.0.0.1": "s3cret"}}, "log in as fbs: This FTP server is anonymous only"},
-		{"login refused, password in a local URL", "ftp://fbs:s3cret@" + srv.Addr() + "/pub", Options{}, "log in as fbs: This FTP server is anonymous only"},
-		{"no password configured", "ftp://fbs@" + srv.Addr() + "/pub", Options{}, "no password for FTP user fbs on 127.0.0.1"},
+		{"login refused", "ftp://fbs@" + srv.Addr() + "/pub", Options{Egress: egress.Open(), Passwords: map[string]string{"127.0.0.1": "s3cret"}}, "log in as fbs: This FTP server is anonymous only"},
+		{"login refused, password in a local URL", "ftp://fbs:s3cret@" + srv.Addr() + "/pub", Options{Egress: egress.Open()}, "log in as fbs: This FTP server is anonymous only"},
+		{"no password configured", "ftp://fbs@" + srv.Addr() + "/pub", Options{Egress: egress.Open()}, "no password for FTP user fbs on 127.0.0.1"},
 		// The anonymous root itself belongs to root.
-		{"not writable", "ftp://" + srv.Addr() + "/", Options{}, "make directory /"},
-		{"untrusted certificate", "ftps://" + tlsSrv.Addr() + "/pub", Options{}, "certificate signed by unknown authority"},
-		{"plain FTP where TLS is required", "ftp://" + tlsSrv.Addr() + "/pub", Options{}, "Anonymous sessions must use encryption"},
-		{"nobody listening", "ftp://127.0.0.1:1/pub", Options{}, "connection refused"},
+		{"not writable", "ftp://" + srv.Addr() + "/", Options{Egress: egress.Open()}, "make directory /"},
+		{"untrusted certificate", "ftps://" + tlsSrv.Addr() + "/pub", Options{Egress: egress.Open()}, "certificate signed by unknown authority"},
+		{"plain FTP where TLS is required", "ftp://" + tlsSrv.Addr() + "/pub", Options{Egress: egress.Open()}, "Anonymous sessions must use encryption"},
+		{"nobody listening", "ftp://127.0.0.1:1/pub", Options{Egress: egress.Open()}, "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -221,7 +222,7 @@ func TestFTPResumeAfterCut(t *testing.T) {
 	url := "ftp://" + proxy.l.Addr().String() + "/pub"
 
 	log := newLog(t)
-	s, err := Open(context.Background(), url, Options{Logf: log.logf})
+	s, err := Open(context.Background(), url, Options{Egress: egress.Open(), Logf: log.logf})
 	if err != nil {
 		t.Fatal(err)
 	}

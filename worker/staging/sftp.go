@@ -42,6 +42,10 @@ type sftpStager struct {
 	opts   Options
 	ssh    *ssh.Client
 	client *sftp.Client
+	// conn is the TCP connection under ssh: closing it is the one way to
+	// stop a write blocked on a slow or stalled server, where closing
+	// the SFTP session would wait for that write.
+	conn net.Conn
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,8 +68,7 @@ func openSFTP(ctx context.Context, t *target, opts Options) (*sftpStager, error)
 		return nil, fmt.Errorf("connect to %s: %w", where, err)
 	}
 	defer cleanup()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", t.hostport())
+	conn, err := opts.Egress.DialContext(ctx, "tcp", t.hostport())
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", where, err)
 	}
@@ -102,7 +105,7 @@ func openSFTP(ctx context.Context, t *target, opts Options) (*sftpStager, error)
 		return nil, fmt.Errorf("connect to %s: start sftp: %w", where, err)
 	}
 	opts.logf("staging: connected to %s", where)
-	return &sftpStager{t: t, opts: opts, ssh: sc, client: client}, nil
+	return &sftpStager{t: t, opts: opts, ssh: sc, client: client, conn: conn}, nil
 }
 
 // knownHostsName is the name known_hosts files use: host for port 22,
@@ -183,8 +186,13 @@ func sshAuth(t *target, opts *Options) (auth []ssh.AuthMethod, methods string, c
 // Put implements Stager.
 func (s *sftpStager) Put(ctx context.Context, buildID string, files []string) ([]tasks.Artifact, error) {
 	// Blocking SFTP calls take no context: closing the connection ends
-	// them, and the stager with it.
-	stop := context.AfterFunc(ctx, func() { s.Close() })
+	// them, and the stager with it. The TCP connection goes first: a
+	// write blocked on a slow server holds the SSH connection, which a
+	// polite close would wait for.
+	stop := context.AfterFunc(ctx, func() {
+		s.conn.Close()
+		s.Close()
+	})
 	defer stop()
 	arts, err := put(ctx, s, s.t, &s.opts, buildID, files)
 	if err != nil && ctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/sshtest"
 )
 
@@ -16,7 +17,7 @@ func sftpEnv(t *testing.T, opts sshtest.Options) (env, *sshtest.Server) {
 	dir := filepath.Join(t.TempDir(), "staging")
 	return env{
 		url:  srv.URL(dir),
-		opts: Options{SSHKey: srv.KeyFile, KnownHosts: srv.KnownHosts},
+		opts: Options{Egress: egress.Open(), SSHKey: srv.KeyFile, KnownHosts: srv.KnownHosts},
 		dir:  dir,
 		base: srv.URL(dir),
 	}, srv

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 )
 
 // Options carries what a stager needs besides the URL: the worker's
@@ -38,6 +39,11 @@ type Options struct {
 	// Passwords holds FTP (and SFTP password) credentials by host or
 	// host:port, from the worker's configuration.
 	Passwords map[string]string
+	// Egress is the outbound-address policy every connection to an SFTP
+	// or FTP server (control and data) is checked against, on the address
+	// it is made to; nil is the default policy (tasks/egress), which
+	// refuses loopback, link-local and private addresses.
+	Egress *egress.Policy
 	// CAFile is a PEM file of certificate authorities trusted for ftps://
 	// besides the system's, for staging servers with a private CA.
 	CAFile string

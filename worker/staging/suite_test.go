@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -92,6 +94,11 @@ func writeRemote(t testing.TB, dir, name string, b []byte) {
 func openEnv(t testing.TB, e env, log *logBuf) Stager {
 	t.Helper()
 	e.opts.Logf = log.logf
+	if e.opts.Egress == nil {
+		// The test servers listen on loopback, which only [security]
+		// opens to staging.
+		e.opts.Egress = egress.New(egress.Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	}
 	s, err := Open(context.Background(), e.url, e.opts)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", e.url, err)
