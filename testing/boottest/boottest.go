@@ -34,6 +34,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedora-fbs/fbs/testing/isotest"
 )
 
 // Debian paths of the boot loader files; Fedora's are tried after them.
@@ -191,7 +193,7 @@ func kernel() (image, modDir string, err error) {
 // a one-second timeout and the console on the serial port. The default
 // entry has an inst.ks= that a kickstart injector must replace.
 func IsolinuxCfg(volID string) string {
-	l := udevEscape(volID)
+	l := isotest.EscapeLabel(volID)
 	return `serial 0 115200
 default vesamenu.c32
 timeout 10
@@ -220,7 +222,7 @@ label local
 // inst.ks= in the default entry that a kickstart injector must replace. where
 // names the file (e.g. "efiboot" or "iso") in the entries' fbs.entry marks.
 func GrubCfg(volID, where string) string {
-	l := udevEscape(volID)
+	l := isotest.EscapeLabel(volID)
 	entry := func(name, args string) string {
 		return "\tlinux /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=" + l + " " + args +
 			" console=ttyS0,115200 quiet fbs.entry=" + where + "-" + name + "\n" +
@@ -255,20 +257,6 @@ submenu 'Troubleshooting -->' {
 // loaded from (for a CD, the CD).
 const embeddedGrubCfg = `configfile $cmdpath/grub.cfg
 `
-
-// udevEscape escapes a volume ID for hd:LABEL= as Fedora's tools do.
-func udevEscape(label string) string {
-	const blacklist = " !\"$%&'()*,/;<>?[\\]^`{|}~"
-	var b strings.Builder
-	for i := 0; i < len(label); i++ {
-		if c := label[i]; c < 32 || c >= 127 || strings.IndexByte(blacklist, c) >= 0 {
-			fmt.Fprintf(&b, `\x%02x`, c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
 
 // run runs a command, failing with its output.
 func run(name string, args ...string) error {

@@ -85,18 +85,3 @@ func TestInitrd(t *testing.T) {
 		t.Errorf("modules loaded twice: %v", order)
 	}
 }
-
-// TestUdevEscape checks the label escaping of the test ISO's menus against
-// the volume IDs Fedora uses.
-func TestUdevEscape(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"Fedora-E-dvd-x86_64-41": "Fedora-E-dvd-x86_64-41",
-		"Fedora 41 x86_64":       `Fedora\x2041\x20x86_64`,
-		"a/b(c)":                 `a\x2fb\x28c\x29`,
-	} {
-		if got := udevEscape(in); got != want {
-			t.Errorf("udevEscape(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -60,8 +60,9 @@ func requireTools(t testing.TB) {
 	t.Skip(msg)
 }
 
-// escapeLabel escapes a volume ID for hd:LABEL= the way Fedora's tools do.
-func escapeLabel(label string) string {
+// EscapeLabel escapes a volume ID for hd:LABEL= the way Fedora's tools do
+// (udev's escaping), for test boot menus.
+func EscapeLabel(label string) string {
 	const blacklist = " !\"$%&'()*,/;<>?[\\]^`{|}~"
 	var b strings.Builder
 	for i := 0; i < len(label); i++ {
@@ -78,7 +79,7 @@ func escapeLabel(label string) string {
 // entries (one with an inst.ks= that a kickstart injector must replace) and a
 // local boot entry without a kernel.
 func IsolinuxCfg(volid string) string {
-	l := escapeLabel(volid)
+	l := EscapeLabel(volid)
 	return `default vesamenu.c32
 timeout 600
 menu title Test boot menu
@@ -108,7 +109,7 @@ label local
 // GrubCfg is the GRUB 2 menu BootISO writes for volid; linux is "linuxefi"
 // for EFI/BOOT/grub.cfg and "linux" for boot/grub2/grub.cfg.
 func GrubCfg(volid, linux string) string {
-	l := escapeLabel(volid)
+	l := EscapeLabel(volid)
 	initrd := strings.Replace(linux, "linux", "initrd", 1)
 	return `set default="1"
 set timeout=60
