@@ -15,9 +15,9 @@
 // hash of everything it is made from, so only the first run pays for it.
 //
 // It needs root (the kernel image under /boot is readable only by root on
-// Debian) and the packages deploy/setup.sh installs. When something is
-// missing the test is skipped, unless the CI environment variable is set:
-// then it fails.
+// Debian; without root the test is skipped) and the packages
+// deploy/setup.sh installs (when one is missing the test is skipped, unless
+// the CI environment variable is set: then it fails). KVM is not needed.
 package boottest
 
 import (
@@ -121,11 +121,8 @@ func missing() []string {
 func require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		msg := "boottest needs root: the kernel image under /boot is readable only by root"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		// Even under CI: the tests' other helpers run as any user.
+		t.Skip("boottest needs root: the kernel image under /boot is readable only by root; run the test as root")
 	}
 	if m := missing(); len(m) > 0 {
 		msg := fmt.Sprintf("boottest needs %s: %s", strings.Join(m, ", "), aptInstall)
