@@ -180,3 +180,34 @@ func TestKernelEditPrm(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKSOptionsEdit checks that the edits of mkksiso's options never add a
+// line to a boot menu (so never a boot entry) and that a parameter file
+// comes out as lines of at most 80 columns unless one argument is longer.
+func FuzzKSOptionsEdit(f *testing.F) {
+	f.Add("search --no-floppy --set=root -l 'Fedora 41'\n\tlinux /vmlinuz inst.stage2=hd:LABEL=Fedora\\x2041 quiet\n", "quiet", "Install", "Deploy")
+	f.Add("ro ramdisk_size=40000 cio_ignore=all,!condev\nquiet\n", "quiet console", "ro", "rw")
+	f.Fuzz(func(t *testing.T, text, rm, from, to string) {
+		k := &tasks.KSISOSpec{RmArgs: rm, VolID: "KS-1", Replace: []tasks.Replace{{From: from, To: to}}}
+		e, err := ksEdit("Fedora 41", k)
+		if err != nil {
+			return
+		}
+		if r := e.relabel.search(text); strings.Count(r, "\n") != strings.Count(text, "\n") {
+			t.Fatalf("search(%q) = %q: lines added", text, r)
+		}
+		out, _, err := e.config(text, grubCmds, false)
+		if err == nil && strings.Count(out, "\n") != strings.Count(text, "\n") {
+			t.Fatalf("config(%q) = %q: lines added", text, out)
+		}
+		prm, err := e.prm(text)
+		if err != nil {
+			return
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(prm, "\n"), "\n") {
+			if len(l) > 80 && strings.Contains(strings.TrimSpace(l), " ") && !strings.Contains(l, `"`) {
+				t.Fatalf("prm line of %d columns: %q", len(l), l)
+			}
+		}
+	})
+}
