@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,4 +211,26 @@ func FuzzKSOptionsEdit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKSISOCommandOptions checks the xorriso command line of mkksiso's
+// options against xorriso's documented commands: -volid before the files,
+// then -map LOCAL /NAME for the updates image and each added file, as
+// mkksiso's own command (lorax's src/pylorax/cmdline/mkksiso.py).
+func TestKSISOCommandOptions(t *testing.T) {
+	t.Parallel()
+	job := &Job{ISO: "/w/boot.iso", OutDir: "/w/out", Kickstart: "/w/ks.cfg",
+		Spec: tasks.Spec{KSISO: &tasks.KSISOSpec{VolID: "KS-1"}}}
+	files := []ksFile{{local: "/isos/updates.img", name: "updates.img"}, {local: "/isos/repo", name: "repo"}}
+	got := (&ksiso{}).command(job, isoDetails{volID: "OLD"}, map[string]string{"EFI/BOOT/grub.cfg": "/t/grub.cfg", "images/cdboot.prm": "/t/cdboot.prm"}, "", files)
+	want := []string{"xorriso", "-indev", "/w/boot.iso", "-outdev", "/w/out/boot-ks.iso", "-boot_image", "any", "replay",
+		"-volid", "KS-1", "-map", "/w/ks.cfg", "/ks.cfg", "-map", "/isos/updates.img", "/updates.img", "-map", "/isos/repo", "/repo",
+		"-update", "/t/grub.cfg", "/EFI/BOOT/grub.cfg", "-update", "/t/cdboot.prm", "/images/cdboot.prm"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("command (-want +got):\n%s", diff)
+	}
+	job.Spec.KSISO.VolID = "OLD"
+	if got := (&ksiso{}).command(job, isoDetails{volID: "OLD"}, nil, "", nil); slices.Contains(got, "-volid") {
+		t.Errorf("command with the same volume ID sets it: %q", got)
+	}
 }
