@@ -17,13 +17,19 @@ const bootVolID = "Fedora-E-dvd-x86_64-41"
 // to every kernel line.
 const bootCmdline = "inst.text fbs.added=yes"
 
+// bootRmArgs is the spec's rm_args= in TestKSISOBoots: arguments fbs
+// removes from every kernel line. The default entries ("Test this media &
+// install") have it.
+const bootRmArgs = "rd.live.check"
+
 // TestKSISOBoots builds a kickstart ISO with `fbs build --local` from a
 // bootable ISO in Fedora's layout (a real kernel and a stand-in installer,
 // see testing/boottest) and boots the staged result in QEMU twice: BIOS
 // (isolinux.cfg) and UEFI through the GRUB EFI image in images/efiboot.img
 // (which reads the ISO's EFI/BOOT/grub.cfg). Each time
 // the default menu entry must have booted with inst.ks= pointing at the
-// injected kickstart (the old inst.ks= gone), the spec's cmdline added, and
+// injected kickstart (the old inst.ks= gone), the spec's rm_args removed
+// and its cmdline added, and
 // the stand-in installer must have found the volume by its label and read
 // the kickstart's first line.
 func TestKSISOBoots(t *testing.T) {
@@ -47,6 +53,7 @@ email=tester@example.org
 iso=`+iso+`
 config=main.ks
 cmdline=`+bootCmdline+`
+rm_args=`+bootRmArgs+`
 `)
 	out, errs, code := e.run("build", "--config", e.config("local", ""), "--local", spec)
 	if code != 0 {
@@ -76,16 +83,24 @@ cmdline=`+bootCmdline+`
 				args[a]++
 			}
 			wantKS := "inst.ks=hd:LABEL=" + bootVolID + ":/ks.cfg"
-			// The default entry of the menu this mode reads, kept as it
-			// was, with the kickstart and the spec's arguments added.
-			want := append([]string{tt.entry, "rd.live.check", "inst.stage2=hd:LABEL=" + bootVolID, wantKS}, strings.Fields(bootCmdline)...)
+			// The default entry of the menu this mode reads, with the
+			// kickstart and the spec's arguments added.
+			want := append([]string{tt.entry, "inst.stage2=hd:LABEL=" + bootVolID, "console=ttyS0,115200", wantKS}, strings.Fields(bootCmdline)...)
 			for _, a := range want {
 				if args[a] != 1 {
 					t.Errorf("kernel argument %q appears %d times, want once; /proc/cmdline: %s", a, args[a], r.Cmdline)
 				}
 			}
+			removed := map[string]bool{}
+			for _, name := range strings.Fields(bootRmArgs) {
+				removed[name] = true
+			}
 			for a := range args {
-				if strings.HasPrefix(a, "inst.ks=") && a != wantKS {
+				name, _, _ := strings.Cut(a, "=")
+				if removed[name] {
+					t.Errorf("kernel argument %q is in rm_args but was not removed; /proc/cmdline: %s", a, r.Cmdline)
+				}
+				if name == "inst.ks" && a != wantKS {
 					t.Errorf("kernel argument %q left beside %q; /proc/cmdline: %s", a, wantKS, r.Cmdline)
 				}
 			}
