@@ -23,6 +23,8 @@ type Package struct {
 	// Payload is the size of an incompressible file it carries, beside a
 	// small text file.
 	Payload int64
+	// Requires are the names of packages it depends on.
+	Requires []string
 }
 
 // Spec is a source package and the binary RPMs it builds.
@@ -50,8 +52,13 @@ func Build(tb testing.TB, s Spec) []string {
 		tb.Fatal(err)
 	}
 	var spec strings.Builder
-	fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\nSummary: test package\nLicense: MIT\n%%description\ntest package\n",
-		s.Name, s.Version, s.Release)
+	fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\nSummary: test package\nLicense: MIT\n", s.Name, s.Version, s.Release)
+	for _, p := range s.Packages {
+		if p.Name == s.Name {
+			writeRequires(&spec, p.Requires)
+		}
+	}
+	spec.WriteString("%description\ntest package\n")
 	var install, files strings.Builder
 	install.WriteString("%install\n")
 	rng := rand.New(rand.NewChaCha8([32]byte([]byte(fmt.Sprintf("%-32.32s", s.Name+s.Version+s.Release)))))
@@ -61,6 +68,7 @@ func Build(tb testing.TB, s Spec) []string {
 			if p.NoArch {
 				spec.WriteString("BuildArch: noarch\n")
 			}
+			writeRequires(&spec, p.Requires)
 			fmt.Fprintf(&spec, "%%description -n %s\n%s\n", p.Name, p.Name)
 			fmt.Fprintf(&files, "%%files -n %s\n", p.Name)
 		} else {
@@ -99,6 +107,12 @@ func Build(tb testing.TB, s Spec) []string {
 	}
 	sort.Strings(rpms)
 	return rpms
+}
+
+func writeRequires(spec *strings.Builder, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(spec, "Requires: %s\n", n)
+	}
 }
 
 func writeRandom(tb testing.TB, path string, n int64, rng *rand.Rand) {
