@@ -103,6 +103,17 @@ func (o Outbound) CheckKickstart(ctx context.Context, sp *tasks.Spec, text strin
 	return errs.Err()
 }
 
+// CheckRepoURL checks a repository URL of the worker's own configuration
+// ([dvd] repos) just before a tool connects to it: its host must be one the
+// policy allows. A file:// URL names the operator's local mirror and
+// passes.
+func (o Outbound) CheckRepoURL(ctx context.Context, raw string) error {
+	if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Scheme, "file") {
+		return nil
+	}
+	return o.checkURL(ctx, raw, repoSchemes)
+}
+
 // checkURL checks one URL: a scheme of schemes (file:// only for a build
 // that runs here), and a host the policy allows.
 func (o Outbound) checkURL(ctx context.Context, raw string, schemes []string) error {

@@ -89,11 +89,11 @@ type comps struct {
 // compsGroup is one group; names and descriptions in other languages are
 // dropped.
 type compsGroup struct {
-	ID           string       `xml:"id"`
-	Names        []langText   `xml:"name"`
-	Descriptions []langText   `xml:"description"`
-	Default      bool         `xml:"default"`
-	UserVisible  bool         `xml:"uservisible"`
+	ID           string        `xml:"id"`
+	Names        []langText    `xml:"name"`
+	Descriptions []langText    `xml:"description"`
+	Default      bool          `xml:"default"`
+	UserVisible  bool          `xml:"uservisible"`
 	Packages     []compsPkgReq `xml:"packagelist>packagereq"`
 }
 
