@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/isotest"
 	"github.com/fedora-fbs/fbs/testing/loraxtest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
 	"github.com/google/go-cmp/cmp"
@@ -158,17 +159,6 @@ func releaseRepo(t *testing.T, arch string) string {
 	return srv.URL + "/"
 }
 
-// extractISO copies the files of iso into a new directory with osirrox.
-func extractISO(t *testing.T, iso string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tree")
-	if out, err := exec.Command("osirrox", "-indev", iso, "-extract", "/", dir).CombinedOutput(); err != nil {
-		t.Fatalf("osirrox: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("chmod", "-R", "u+w", dir).Run() })
-	return dir
-}
-
 // TestDVDBuild runs the whole DVD pipeline for real (lorax stands in):
 // dnf downloads the kickstart's packages and groups with their
 // dependencies from a release repository on loopback HTTP, createrepo_c
@@ -208,14 +198,14 @@ func TestDVDBuild(t *testing.T) {
 		}
 	}
 
-	tree := extractISO(t, iso)
+	tree := isotest.Extract(t, iso, "")
 	got := rpmtest.RepoQuery(t, tree)
 	want := []string{"fbs-base-2-3.x86_64", "fbs-hello-1.0-1.x86_64", "fbs-lib-1.0-1.x86_64"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("packages on the DVD (-want +got):\n%s", diff)
 	}
 
-	c, err := cachedCompsOf(t, tree)
+	c, err := repoComps(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,14 +256,6 @@ func TestDVDBuild(t *testing.T) {
 	if err != nil || !strings.Contains(string(args), "--volid Fedora-Server-41-x86_64") {
 		t.Errorf("lorax ran with %q (%v)", args, err)
 	}
-}
-
-// cachedCompsOf reads the comps of the repository in dir.
-func cachedCompsOf(t *testing.T, dir string) (*comps, error) {
-	t.Helper()
-	// cachedComps reads dnf's cache layout, NAME/repodata/repomd.xml; the
-	// tree has the same one a level up.
-	return cachedComps(filepath.Dir(dir))
 }
 
 // TestDVDBuildErrors checks that a kickstart the release cannot satisfy

@@ -182,28 +182,9 @@ func cachedComps(cacheDir string) (*comps, error) {
 	sort.Strings(mds)
 	all := &comps{}
 	for _, md := range mds {
-		raw, err := os.ReadFile(md)
+		c, err := repoComps(filepath.Dir(filepath.Dir(md)))
 		if err != nil {
-			return nil, fmt.Errorf("read dnf cache: %w", err)
-		}
-		var r repomd
-		if err := xml.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("%s: %w", md, err)
-		}
-		var c *comps
-		for _, typ := range []string{"group_gz", "group"} {
-			for _, d := range r.Data {
-				if d.Type != typ || c != nil {
-					continue
-				}
-				p := filepath.Join(filepath.Dir(filepath.Dir(md)), filepath.FromSlash(d.Location.Href))
-				if c, err = readComps(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return nil, err
-				}
-			}
-		}
-		if c == nil {
-			continue
+			return nil, err
 		}
 		for _, g := range c.Groups {
 			if !slices.ContainsFunc(all.Groups, func(h compsGroup) bool { return h.ID == g.ID }) {
@@ -212,6 +193,33 @@ func cachedComps(cacheDir string) (*comps, error) {
 		}
 	}
 	return all, nil
+}
+
+// repoComps reads the comps file of the repository in dir (its
+// repodata/repomd.xml's group_gz or group, whichever is there); a
+// repository without one has no groups.
+func repoComps(dir string) (*comps, error) {
+	md := filepath.Join(dir, "repodata", "repomd.xml")
+	raw, err := os.ReadFile(md)
+	if err != nil {
+		return nil, fmt.Errorf("read repository metadata: %w", err)
+	}
+	var r repomd
+	if err := xml.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", md, err)
+	}
+	for _, typ := range []string{"group_gz", "group"} {
+		for _, d := range r.Data {
+			if d.Type != typ {
+				continue
+			}
+			c, err := readComps(filepath.Join(dir, filepath.FromSlash(d.Location.Href)))
+			if !errors.Is(err, os.ErrNotExist) {
+				return c, err
+			}
+		}
+	}
+	return &comps{}, nil
 }
 
 // readComps reads a comps file, gzip-compressed when its name ends in .gz.

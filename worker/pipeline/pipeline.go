@@ -411,7 +411,8 @@ func (r *execution) flatten(ctx context.Context) error {
 
 // sideRepo builds the repository of extra packages and adds it to the
 // build: as a repo line in the kickstart (for a kickstart ISO, naming the
-// copy the builder puts on the ISO), or as a lorax source.
+// copy the builder puts on the ISO), or as a source of lorax and, for a
+// DVD, dnf.
 func (r *execution) sideRepo(ctx context.Context) error {
 	if r.p.cfg.SideRepos == nil {
 		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
@@ -423,9 +424,11 @@ func (r *execution) sideRepo(ctx context.Context) error {
 	}
 	baseURL := (&url.URL{Scheme: "file", Path: dir}).String()
 	switch {
-	case r.ks == "":
+	case r.ks == "" || spec.Type == tasks.TypeDVD:
+		// lorax, and for a DVD dnf, take it as a source; a DVD's
+		// kickstart names no repository its builder reads.
 		r.sideRepos = append(r.sideRepos, baseURL)
-		r.log.Printf("side repository %s added as a lorax source", baseURL)
+		r.log.Printf("side repository %s added as a source of lorax (and dnf, for DVDs)", baseURL)
 		return nil
 	case spec.Type == tasks.TypeKSISO:
 		// The kickstart runs when the ISO installs a machine, where only
