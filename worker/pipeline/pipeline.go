@@ -49,7 +49,7 @@ type Config struct {
 	// Egress is the outbound-address policy ([security]) of every
 	// connection a build makes for its request: the ISO download, the
 	// staging transfer (Staging.Egress is set from it) and, checked just
-	// before the tool runs, the URLs lorax, pungi and livemedia-creator
+	// before the tool runs, the URLs lorax, dnf and livemedia-creator
 	// connect to by themselves. Nil is the default policy (tasks/egress);
 	// `fbs build --local` gives egress.Open().
 	Egress *egress.Policy
