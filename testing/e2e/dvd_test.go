@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,28 +20,12 @@ import (
 // serves it on loopback, standing in for a release's repository.
 func releaseRepo(t *testing.T, arch string) string {
 	t.Helper()
-	dir := t.TempDir()
 	rpms := rpmtest.Build(t, rpmtest.Spec{Name: "fbs-hello", Version: "1.0", Release: "1.fc17", Arch: arch,
 		Packages: []rpmtest.Package{{Name: "fbs-hello", Requires: []string{"fbs-lib"}}, {Name: "fbs-lib"}, {Name: "fbs-base"}, {Name: "fbs-unused"}}})
-	for _, r := range rpms {
-		if out, err := exec.Command("cp", r, dir).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v\n%s", err, out)
-		}
-	}
-	comps := filepath.Join(t.TempDir(), "comps.xml")
-	text := `<?xml version="1.0" encoding="UTF-8"?>
+	return rpmtest.Serve(t, rpmtest.Repo(t, rpms, `<?xml version="1.0" encoding="UTF-8"?>
 <comps><group><id>core</id><name>Core</name><description>Core</description><default>true</default><uservisible>false</uservisible>
 <packagelist><packagereq type="mandatory">fbs-base</packagereq></packagelist></group></comps>
-`
-	if err := os.WriteFile(comps, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("createrepo_c", "-q", "-g", comps, dir).CombinedOutput(); err != nil {
-		t.Fatalf("createrepo_c: %v\n%s", err, out)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/"
+`))
 }
 
 // TestBuildLocalOriginalDVD builds the original service's

@@ -6,6 +6,8 @@ package rpmtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,4 +192,42 @@ func RepoQuery(tb testing.TB, dir string) []string {
 	got := strings.Fields(string(out))
 	sort.Strings(got)
 	return got
+}
+
+// Repo makes a yum repository of rpms in a new directory with createrepo_c,
+// with comps (the text of a comps.xml) as its group file when not empty,
+// and returns the directory.
+func Repo(tb testing.TB, rpms []string, comps string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for _, r := range rpms {
+		raw, err := os.ReadFile(r)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(r)), raw, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	args := []string{"-q"}
+	if comps != "" {
+		path := filepath.Join(tb.TempDir(), "comps.xml")
+		if err := os.WriteFile(path, []byte(comps), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "-g", path)
+	}
+	if out, err := exec.Command("createrepo_c", append(args, dir)...).CombinedOutput(); err != nil {
+		tb.Fatalf("rpmtest: createrepo_c %s: %v\n%s", dir, err, out)
+	}
+	return dir
+}
+
+// Serve serves dir over HTTP on loopback until the test ends and returns
+// its base URL, ending in /.
+func Serve(tb testing.TB, dir string) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	tb.Cleanup(srv.Close)
+	return srv.URL + "/"
 }

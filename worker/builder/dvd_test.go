@@ -2,8 +2,6 @@ package builder
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,31 +130,12 @@ const testComps = `<?xml version="1.0" encoding="UTF-8"?>
 // it over loopback HTTP, as a release's repository would be.
 func releaseRepo(t *testing.T, arch string) string {
 	t.Helper()
-	dir := t.TempDir()
 	var rpms []string
 	rpms = append(rpms, rpmtest.Build(t, rpmtest.Spec{Name: "fbs-hello", Version: "1.0", Release: "1", Arch: arch,
 		Packages: []rpmtest.Package{{Name: "fbs-hello", Requires: []string{"fbs-lib"}}, {Name: "fbs-lib", Requires: []string{"fbs-base"}}}})...)
 	rpms = append(rpms, rpmtest.Build(t, rpmtest.Spec{Name: "fbs-base", Version: "2", Release: "3", Arch: arch,
 		Packages: []rpmtest.Package{{Name: "fbs-base"}, {Name: "fbs-tools", NoArch: true}, {Name: "fbs-unwanted", NoArch: true}, {Name: "fbs-docs", NoArch: true}}})...)
-	for _, r := range rpms {
-		raw, err := os.ReadFile(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(r)), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	comps := filepath.Join(t.TempDir(), "comps.xml")
-	if err := os.WriteFile(comps, []byte(testComps), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("createrepo_c", "-q", "-g", comps, dir).CombinedOutput(); err != nil {
-		t.Fatalf("createrepo_c: %v\n%s", err, out)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/"
+	return rpmtest.Serve(t, rpmtest.Repo(t, rpms, testComps))
 }
 
 // TestDVDBuild runs the whole DVD pipeline for real (lorax stands in):
