@@ -265,3 +265,27 @@ func TestDVDBuildErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePackages: any kickstart text parses or fails without a panic,
+// and what it yields is what dnf and comps take: names without the @ and -
+// markers.
+func FuzzParsePackages(f *testing.F) {
+	f.Add("%packages\n@core\nkernel\n-foo\n-@bar\n%end\n")
+	f.Add("%packages --nocore\n@web --optional\n@^env\n%end\n%packages\nvim*\n%end\n")
+	f.Fuzz(func(t *testing.T, ks string) {
+		pk, err := parsePackages(ks)
+		if err != nil {
+			return
+		}
+		for _, n := range append(append([]string{}, pk.names...), pk.excluded...) {
+			if n == "" || strings.HasPrefix(n, "@") {
+				t.Errorf("package name %q from %q", n, ks)
+			}
+		}
+		for _, g := range pk.groups {
+			if strings.HasPrefix(g.id, "^") {
+				t.Errorf("environment %q taken as a group from %q", g.id, ks)
+			}
+		}
+	})
+}

@@ -55,6 +55,8 @@ func parsePackages(ks string) (*ksPackages, error) {
 		case !in:
 		case f[0] == "%end":
 			in = false
+		case strings.TrimLeft(f[0], "-@^") == "":
+			return nil, fmt.Errorf("line %d: %%packages: %q names nothing", line, f[0])
 		case strings.HasPrefix(f[0], "@^"), strings.HasPrefix(f[0], "-@^"):
 			return nil, fmt.Errorf("line %d: %%packages: environment %s: environments are not supported on DVDs; name its groups instead", line, f[0])
 		case strings.HasPrefix(f[0], "-@"):
