@@ -75,6 +75,7 @@ func fields() []field {
 		{section: "staging", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoff} }, def: "30s", check: positive},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
+		{section: "kickstarts", key: "sync_dir", bind: func(c *Config) value { return str{&c.Kickstarts.SyncDir} }, check: absPath},
 
 		{section: "security", key: "allow_hosts", bind: func(c *Config) value { return list{&c.Security.AllowHosts} }},
 		{section: "security", key: "allow_networks", bind: func(c *Config) value { return list{&c.Security.AllowNetworks} }, check: networks},

@@ -55,7 +55,7 @@ func (s *Server) preparer() *submission.Preparer {
 	return submission.New(submission.Config{
 		Releases:      s.cfg.Releases,
 		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
-		KickstartsDir: s.cfg.KickstartsDir,
+		Kickstarts:    s.cfg.Kickstarts,
 		Egress:        s.cfg.Egress,
 		FetchEgress:   s.cfg.Egress,
 		MaxFiles:      s.cfg.MaxFiles,
