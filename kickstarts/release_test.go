@@ -1,8 +1,12 @@
 package kickstarts
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -169,7 +173,7 @@ func TestSyncRelease(t *testing.T) {
 		t.Errorf("failed syncs changed the link: %q -> %q", now, after)
 	}
 	left, _ := os.ReadDir(lib.SyncDir)
-	if len(left) != 2 { // 41 and the directory it points into
+	if len(left) != 3 { // .lock, 41 and the directory it points into
 		var names []string
 		for _, e := range left {
 			names = append(names, e.Name())
@@ -253,3 +257,34 @@ func TestReleaseSyntax(t *testing.T) {
 		t.Errorf("explicit F43 for release 41: %v", err)
 	}
 }
+
+// A sync writes at most syncMaxBytes: an archive that unpacks to more (a
+// few KiB of gzip) is refused, and nothing of it stays.
+func TestSyncLimit(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	size := int64(syncMaxBytes + 1)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "repo/big.ks", Mode: 0o644, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	gz.Close()
+	lib := Library{SyncDir: t.TempDir()}
+	_, err := SyncRelease(context.Background(), lib, "41", kstest.Serve(t, buf.Bytes()), Options{Egress: loopback()})
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("sync of a %d-byte file: error = %v, want ErrLimit", size, err)
+	}
+	left, _ := os.ReadDir(lib.SyncDir)
+	if len(left) != 1 || left[0].Name() != ".lock" {
+		t.Errorf("a refused sync left %v", left)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -68,6 +69,11 @@ func SyncRelease(ctx context.Context, lib Library, release, from string, opts Op
 	if err := os.MkdirAll(lib.SyncDir, 0o755); err != nil {
 		return nil, fmt.Errorf("sync kickstarts: %w", err)
 	}
+	unlock, err := lockSyncDir(lib.SyncDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	tmp, err := os.MkdirTemp(lib.SyncDir, "."+release+"-")
 	if err != nil {
 		return nil, fmt.Errorf("sync kickstarts: %w", err)
@@ -134,6 +140,21 @@ func SyncRelease(ctx context.Context, lib Library, release, from string, opts Op
 		}
 	}
 	return &SyncResult{Dir: dest, Files: w.files, Kickstarts: n}, nil
+}
+
+// lockSyncDir holds the sync directory's lock until the returned function
+// is called: syncs run one at a time, so each removes the copy it replaced
+// and none is left behind.
+func lockSyncDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("sync kickstarts: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync kickstarts: lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // redact hides a URL's password in messages.
