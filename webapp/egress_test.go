@@ -112,6 +112,20 @@ func TestSubmitRefusesNumericHosts(t *testing.T) {
 			}
 		}
 	}
+	// dnf reads a base URL as a list and replaces $variables in it.
+	live := tasks.Spec{Type: tasks.TypeLive, Arch: "x86_64", Release: "41", Staging: f.staging,
+		Live: &tasks.LiveSpec{Label: "L", Title: "T", Product: "Fedora", ReleaseVer: "41", Config: "k.ks", Builder: tasks.BuilderLiveCD}}
+	for _, line := range []string{
+		"repo --name=x --baseurl=https://mirror.example/,http://" + c.Addr + "/",
+		"repo --name=x --baseurl=\"https://mirror.example/ http://" + c.Addr + "/\"",
+		"url --url=http://127.0.0.1$releasever:" + port + "/",
+	} {
+		ks := map[string]string{"k.ks": "lang C\nkeyboard us\ntimezone UTC\n" + line + "\n"}
+		r := f.postJSON(t, "/api/v1/builds", apiclient.SubmitRequest{Spec: live, Kickstarts: ks}, nil)
+		if r.status != 422 || !strings.Contains(string(r.body), "refused by the outbound address policy") {
+			t.Errorf("kickstart line %q: status %d: %s", line, r.status, r.body)
+		}
+	}
 	if n, recs := f.queued(t); n != 0 || recs != 0 {
 		t.Errorf("refused submissions left %d tasks and %d records", n, recs)
 	}

@@ -175,7 +175,7 @@ func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
 }
 
 // checkForm refuses host names that other parsers read as addresses Go
-// does not: the IPv4 forms of inet_aton, libcurl and browsers (a name
+// does not, and names with characters no name has: the IPv4 forms of inet_aton, libcurl and browsers (a name
 // whose last label is a number: "2130706433", "0x7f.1", "127.1",
 // "0177.0.0.1"), checked as the address they mean, and non-ASCII names,
 // which IDNA maps ("①②⑦.0.0.1" is 127.0.0.1 to libcurl) and which must be
@@ -189,6 +189,14 @@ func (p *Policy) checkForm(host string) error {
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
+	}
+	// Anything but letters, digits, '-', '_' and '.' is not a name, and
+	// may be read otherwise by a tool: dnf replaces $releasever in
+	// "127.0.0.1$releasever" to make 127.0.0.142.
+	for i := 0; i < len(host); i++ {
+		if c := host[i] | 0x20; !(c >= 'a' && c <= 'z' || host[i] >= '0' && host[i] <= '9' || strings.IndexByte("-_.", host[i]) >= 0) {
+			return &RefusedError{Host: host, Kind: "not a host name"}
+		}
 	}
 	if !endsInNumber(host) {
 		return nil

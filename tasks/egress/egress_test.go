@@ -77,6 +77,9 @@ func TestCheckHost(t *testing.T) {
 		{def, "16843009", ""},
 		{def, "①②⑦.0.0.1", "non-ASCII"},
 		{def, "１２７.０.０.１", "non-ASCII"},
+		{def, "127.0.0.1$releasever", "not a host name"},
+		{def, "${host}", "not a host name"},
+		{def, "a b", "not a host name"},
 		// IPv6 addresses that reach an IPv4 address.
 		{def, "::127.0.0.1", "loopback"},
 		{def, "64:ff9b::7f00:1", "loopback"},
