@@ -138,7 +138,7 @@ func TestPrepareRelease(t *testing.T) {
 		want            string
 	}{
 		{"41", "a.ks", rdp, "kickstart invalid_kickstart"},      // rdp is new in F43
-		{"39", "a.ks", rdp, "release invalid"},                  // no syntax table
+		{"39", "a.ks", rdp, "kickstart invalid_kickstart"},      // read with F40's syntax, the oldest
 		{"41", "fedora-live-nowhere", nil, "kickstart invalid"}, // not a standard kickstart
 		{"41", "spin.ks", map[string][]byte{"spin.ks": []byte("%include nope.ks\n")}, "kickstart invalid_kickstart"},
 	} {
