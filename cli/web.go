@@ -25,6 +25,7 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 	return webapp.Config{
 		PublicURL:     public,
 		Releases:      cfg.Releases,
+		Arches:        cfg.Arches,
 		KickstartsDir: cfg.Kickstarts.Dir,
 		FileRoot:      cfg.Staging.FileRoot,
 		Egress:        cfg.Security.Egress(),

@@ -85,6 +85,7 @@ func fields() []field {
 		{section: "koji", key: "cache_max_gb", bind: func(c *Config) value { return integer{&c.Koji.CacheMaxGB} }, def: "20", check: atLeast(1)},
 
 		{section: "releases", key: "list", bind: func(c *Config) value { return list{&c.Releases} }, def: "41,42,rawhide", check: releases},
+		{section: "releases", key: "arches", bind: func(c *Config) value { return list{&c.Arches} }, def: "x86_64,aarch64,ppc64le,s390x", check: arches},
 
 		{section: "oidc", key: "issuer", bind: func(c *Config) value { return str{&c.OIDC.Issuer} }, check: httpURL},
 		{section: "oidc", key: "client_id", bind: func(c *Config) value { return str{&c.OIDC.ClientID} }},
@@ -186,6 +187,24 @@ func (v tool) String() string     { return v.m[v.name] }
 func arch(v value) string {
 	if a := v.String(); !tasks.ValidArch(a) {
 		return fmt.Sprintf("unknown arch %q (want one of %s)", a, strings.Join(tasks.Arches, ", "))
+	}
+	return ""
+}
+
+func arches(v value) string {
+	l := *v.(list).p
+	if len(l) == 0 {
+		return "empty list of arches"
+	}
+	seen := map[string]bool{}
+	for _, a := range l {
+		if !tasks.ValidArch(a) {
+			return fmt.Sprintf("unknown arch %q (want some of %s, separated by commas)", a, strings.Join(tasks.Arches, ", "))
+		}
+		if seen[a] {
+			return fmt.Sprintf("arch %s is listed twice", a)
+		}
+		seen[a] = true
 	}
 	return ""
 }

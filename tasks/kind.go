@@ -28,6 +28,11 @@ func (s *Spec) Kind() BuildKind {
 	return BuildKind(s.Type)
 }
 
+// CrossBuilds reports whether images of type t can be made on a machine of
+// another arch. Only a kickstart ISO can: it remasters an ISO, while lorax,
+// pungi and livemedia-creator install packages of the arch they run on.
+func (t ImageType) CrossBuilds() bool { return t == TypeKSISO }
+
 // Spec returns the smallest spec of kind k, enough to choose its builder.
 func (k BuildKind) Spec() *Spec {
 	s := &Spec{}
