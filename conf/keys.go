@@ -192,37 +192,30 @@ func arch(v value) string {
 }
 
 func arches(v value) string {
-	l := *v.(list).p
-	if len(l) == 0 {
-		return "empty list of arches"
-	}
-	seen := map[string]bool{}
-	for _, a := range l {
-		if !tasks.ValidArch(a) {
-			return fmt.Sprintf("unknown arch %q (want some of %s, separated by commas)", a, strings.Join(tasks.Arches, ", "))
-		}
-		if seen[a] {
-			return fmt.Sprintf("arch %s is listed twice", a)
-		}
-		seen[a] = true
-	}
-	return ""
+	return uniqueList(v, "arch", "arches", tasks.ValidArch, "some of "+strings.Join(tasks.Arches, ", "))
 }
 
 func releases(v value) string {
+	return uniqueList(v, "release", "releases", tasks.ValidRelease, "numbers such as 42, or rawhide")
+}
+
+// uniqueList checks a comma-separated list of things (one, many): not
+// empty, each valid, none twice; want says what is wanted instead of an
+// unknown one.
+func uniqueList(v value, one, many string, valid func(string) bool, want string) string {
 	l := *v.(list).p
 	if len(l) == 0 {
-		return "empty list of releases"
+		return "empty list of " + many
 	}
 	seen := map[string]bool{}
-	for _, r := range l {
-		if !tasks.ValidRelease(r) {
-			return fmt.Sprintf("unknown release %q (want numbers such as 42, or rawhide, separated by commas)", r)
+	for _, x := range l {
+		if !valid(x) {
+			return fmt.Sprintf("unknown %s %q (want %s, separated by commas)", one, x, want)
 		}
-		if seen[r] {
-			return fmt.Sprintf("release %s is listed twice", r)
+		if seen[x] {
+			return fmt.Sprintf("%s %s is listed twice", one, x)
 		}
-		seen[r] = true
+		seen[x] = true
 	}
 	return ""
 }
