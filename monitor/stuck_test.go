@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,35 @@ func TestStatusShowsStuckBuilds(t *testing.T) {
 	}
 	if strings.Contains(page, `<a href="builds/`+served.ID+`">`+served.ID+`</a></td><td>ksiso`) {
 		t.Errorf("/status lists the build a live worker can run as stuck")
+	}
+}
+
+// TestStuckBuildsFollowVisibility checks that with private visibility the
+// stuck builds on /status are, like the recent ones, the viewer's own (all
+// of them for admins) and nobody's for anonymous visitors.
+func TestStuckBuildsFollowVisibility(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, tasks.VisibilityPrivate)
+	ctx := context.Background()
+	b := &tasks.Build{ID: tasks.NewBuildID(), Owner: "alice", State: tasks.StateQueued, Queue: tasks.QueueName("x86_64", "41"),
+		Spec: tasks.Spec{Type: tasks.TypeKSISO, Arch: "x86_64", Release: "41", KSISO: &tasks.KSISOSpec{}}, Created: time.Now().UTC()}
+	b.TaskID = b.ID
+	if err := s.store.Create(ctx, b, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	clients := map[string]*http.Client{"anonymous": nil, "bob": s.signIn(t, bob), "alice": s.signIn(t, alice), "admin": s.signIn(t, root)}
+	for who, hc := range clients {
+		got := fetch(t, hc, "GET", s.mon.URL+"/api/v1/status")
+		var st monitor.Status
+		if err := json.Unmarshal([]byte(got.body), &st); err != nil {
+			t.Fatalf("status for %s: %d %v", who, got.status, err)
+		}
+		sees := who == "alice" || who == "admin"
+		if shown := len(st.Stuck) == 1 && st.Stuck[0].ID == b.ID && strings.Contains(st.Stuck[0].Reason, "no live worker serves x86_64"); shown != sees {
+			t.Errorf("stuck builds for %s: %+v; want alice's shown: %v", who, st.Stuck, sees)
+		}
+		if page := fetch(t, hc, "GET", s.mon.URL+"/status"); strings.Contains(page.body, b.ID) != sees {
+			t.Errorf("status page for %s shows alice's queued build: %v, want %v", who, !sees, sees)
+		}
 	}
 }
