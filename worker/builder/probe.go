@@ -3,7 +3,6 @@ package builder
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os/exec"
 	"strings"
 	"time"
@@ -48,7 +47,8 @@ func Capabilities(ctx context.Context, tools Tools) []tasks.Capability {
 }
 
 // version runs the tool at path to ask its version and returns the first
-// line it prints, or "" when it prints nothing or fails.
+// line it prints, or "" when it prints nothing or fails (a tool without
+// the option prints its usage and exits non-zero).
 func version(ctx context.Context, tool, path string) string {
 	arg := "--version"
 	if tool == "xorriso" {
@@ -61,10 +61,7 @@ func version(ctx context.Context, tool, path string) string {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || out.Len() == 0 {
-			return ""
-		}
+		return ""
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
