@@ -368,10 +368,24 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 		}
 		if d.Stage != "" {
 			stage, ok := pungiStage(d.Stage)
-			if !ok {
+			switch {
+			case !ok:
 				s.errorf("stage", "unknown pungi stage %q (want all, gather, createrepo, buildinstall or createiso)", d.Stage)
+			case stage != "all":
+				s.warnf("stage", "stage=%s no longer applies: pungi's classic stages are gone, every DVD build runs all of lorax, dnf, createrepo_c and xorriso", d.Stage)
 			}
 			d.Stage = stage
+		}
+		// The keys pungi's classic command line took that the DVD
+		// pipeline has no use for (doc/howto.md, "The [dvd] keys").
+		if v, ok := s.get("nosource"); ok && !d.NoSource {
+			s.warnf("nosource", "nosource=%s no longer applies: DVDs hold binary packages only, never source packages", v)
+		}
+		if d.SourceISOs {
+			s.warnf("sourceisos", "sourceisos=1 no longer applies: no source ISO is made")
+		}
+		if d.Force {
+			s.warnf("force", "force=1 no longer applies: every build starts in an empty work directory")
 		}
 		spec.DVD = d
 	case tasks.TypeLive:
@@ -398,12 +412,51 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 			ISO:     s.required("iso", need),
 			Config:  kickstart(s, need),
 			Cmdline: s.optional("cmdline"),
+			RmArgs:  s.optional("rm_args"),
+			Updates: s.optional("updates"),
+			Add:     s.list("add"),
+			VolID:   s.optional("volid"),
+			Replace: replacePairs(s),
+		}
+		if len(k.Add) == 0 {
+			k.Add = nil
 		}
 		spec.KSISO = k
 	}
 	spec.NVRs = s.list("nvr")
 	spec.BuildIDs = s.list("bid")
 	s.finish()
+}
+
+// replacePairs reads [ksiso] replace: "FROM TO" pairs separated by
+// semicolons, as mkksiso's repeated -R FROM TO.
+func replacePairs(s *section) []tasks.Replace {
+	v := s.optional("replace")
+	var pairs []tasks.Replace
+	for i, p := range strings.Split(v, ";") {
+		f := strings.Fields(p)
+		switch len(f) {
+		case 0:
+		case 2:
+			pairs = append(pairs, tasks.Replace{From: f[0], To: f[1]})
+		default:
+			s.errorf("replace", "pair %d: want \"FROM TO\" (two words), pairs separated by ';'", i+1)
+			return nil
+		}
+	}
+	return pairs
+}
+
+// FormatReplace writes pairs as the value of [ksiso] replace.
+func FormatReplace(pairs []tasks.Replace) string {
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.From + " " + p.To)
+	}
+	return b.String()
 }
 
 // kickstart reads config=: a standard kickstart name, a path, or an http(s)
