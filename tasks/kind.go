@@ -33,6 +33,14 @@ func (s *Spec) Kind() BuildKind {
 // pungi and livemedia-creator install packages of the arch they run on.
 func (t ImageType) CrossBuilds() bool { return t == TypeKSISO }
 
+// RunsOn reports whether a machine of arch host runs programs of arch:
+// its own, and i686 on x86_64, whose kernel runs i686 programs (how lorax
+// --buildarch i686 and dnf --forcearch i686 build i686 images there, as
+// the original service's i686 specs need).
+func RunsOn(host, arch string) bool {
+	return arch == host || (host == "x86_64" && arch == "i686")
+}
+
 // Spec returns the smallest spec of kind k, enough to choose its builder.
 func (k BuildKind) Spec() *Spec {
 	s := &Spec{}

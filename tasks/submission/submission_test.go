@@ -97,6 +97,14 @@ func TestPrepareLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := pr.Payload
+	// An x86_64 machine runs i686 programs: it builds i686 images.
+	i686 := ksisoSpec("isos/boot.iso", "my.ks")
+	i686.Type, i686.Arch, i686.KSISO = tasks.TypeLive, "i686", nil
+	i686.Live = &tasks.LiveSpec{Label: "L", Config: "my.ks", Builder: tasks.BuilderLiveMedia}
+	if _, err := submission.New(submission.Config{LocalFiles: true, LocalKickstarts: true, HostArch: "x86_64"}).Prepare(
+		context.Background(), submission.Request{Spec: i686, Owner: "alice", Dir: dir}, nil); err != nil {
+		t.Errorf("live image for i686 built on x86_64: %v", err)
+	}
 	// A ksiso remasters an ISO: it builds here for any arch.
 	foreign := ksisoSpec("isos/boot.iso", "my.ks")
 	foreign.Arch = "aarch64"
