@@ -33,11 +33,11 @@ func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payl
 		return nil, err
 	}
 	return a.prepare(ctx, specPath, submission.Config{
-		Releases:      cfg.Releases,
-		Arches:        cfg.Arches,
-		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
-		Egress:        cfg.Security.Egress(),
-		KickstartsDir: cfg.Kickstarts.Dir,
+		Releases:   cfg.Releases,
+		Arches:     cfg.Arches,
+		Staging:    &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
+		Egress:     cfg.Security.Egress(),
+		Kickstarts: cfg.Kickstarts.Library(),
 	})
 }
 
@@ -48,7 +48,7 @@ func (a *app) prepareForServer(ctx context.Context, specPath string) (*tasks.Pay
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{KickstartsDir: cfg.Kickstarts.Dir})
+	return a.prepare(ctx, specPath, submission.Config{Kickstarts: cfg.Kickstarts.Library()})
 }
 
 // prepareLocalBuild prepares a build for `fbs build --local`, which runs
@@ -58,7 +58,7 @@ func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Pa
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, HostArch: worker.HostArch(), KickstartsDir: cfg.Kickstarts.Dir})
+	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, HostArch: worker.HostArch(), Kickstarts: cfg.Kickstarts.Library()})
 }
 
 // prepare reads the spec file and runs it through the submission path; its
