@@ -539,7 +539,7 @@ func (s *Server) releases(served map[string]bool) []apiclient.Release {
 	out := make([]apiclient.Release, 0, len(s.cfg.Releases))
 	for _, r := range s.cfg.Releases {
 		e := apiclient.Release{Release: r, Arches: []string{}}
-		for _, a := range tasks.Arches {
+		for _, a := range s.cfg.Arches {
 			if served[tasks.QueueName(a, r)] {
 				e.Arches = append(e.Arches, a)
 			}
@@ -564,8 +564,8 @@ func (s *Server) apiArches(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]apiclient.Arch, 0, len(tasks.Arches))
-	for _, a := range tasks.Arches {
+	out := make([]apiclient.Arch, 0, len(s.cfg.Arches))
+	for _, a := range s.cfg.Arches {
 		e := apiclient.Arch{Arch: a, Releases: []string{}}
 		for _, r := range s.cfg.Releases {
 			if served[tasks.QueueName(a, r)] {

@@ -130,7 +130,16 @@ type formData struct {
 	Arches     []string
 	Releases   []apiclient.Release
 	Kickstarts []apiclient.Kickstart
-	Unserved   bool
+	// Unserved says why no live worker can run the build as chosen, or
+	// is empty; Reasons say it for every other choice, for the script.
+	Unserved string
+	Reasons  []unservedReason
+}
+
+// unservedReason is why no live worker can run a build kind for an arch
+// and release; Key is "kind arch release".
+type unservedReason struct {
+	Key, Why string
 }
 
 // Val is a field's value.
@@ -140,7 +149,7 @@ func (f *formData) Val(k string) string { return f.Values.Get(k) }
 func (f *formData) Err(k string) string { return f.Errors[k] }
 
 func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) (*formData, error) {
-	served, _, err := s.served(c)
+	served, ws, err := s.served(c)
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +157,22 @@ func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	fd := &formData{Values: v, Errors: errs, Types: tasks.ImageTypes, Arches: tasks.Arches,
+	fd := &formData{Values: v, Errors: errs, Types: tasks.ImageTypes, Arches: s.cfg.Arches,
 		Releases: s.releases(served), Kickstarts: ks}
-	if a, r := v.Get("arch"), v.Get("release"); a != "" && r != "" && !served[tasks.QueueName(a, r)] {
-		fd.Unserved = true
+	chosen := (&tasks.Spec{Type: tasks.ImageType(v.Get("type")), Live: &tasks.LiveSpec{Builder: v.Get("live_builder")}}).Kind()
+	for _, kind := range tasks.BuildKinds {
+		for _, a := range s.cfg.Arches {
+			for _, r := range s.cfg.Releases {
+				why := builds.Unserved(ws, a, r, kind)
+				if why == "" {
+					continue
+				}
+				fd.Reasons = append(fd.Reasons, unservedReason{Key: string(kind) + " " + a + " " + r, Why: why})
+				if kind == chosen && a == v.Get("arch") && r == v.Get("release") {
+					fd.Unserved = why
+				}
+			}
+		}
 	}
 	return fd, nil
 }

@@ -103,6 +103,18 @@ func New(cfg Config) (*Pipeline, error) {
 	return &Pipeline{cfg: cfg}, nil
 }
 
+// Check returns a *builder.ToolError when this host lacks a tool the
+// builder of spec runs: such a build is not this host's to take.
+func (p *Pipeline) Check(spec *tasks.Spec) error {
+	return builder.Check(spec, p.cfg.Tools)
+}
+
+// Capabilities lists the build kinds this host can run, with the tools
+// and versions it found, or the tool it lacks.
+func (p *Pipeline) Capabilities(ctx context.Context) []tasks.Capability {
+	return builder.Capabilities(ctx, p.cfg.Tools)
+}
+
 // BuildDir is where build id keeps its log, scratch and images on this host.
 func (p *Pipeline) BuildDir(id string) string {
 	return filepath.Join(p.cfg.DataDir, "builds", id)
