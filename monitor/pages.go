@@ -54,17 +54,17 @@ type lineView struct {
 
 // buildView is what the build page shows.
 type buildView struct {
-	B           *tasks.Build
-	Duration    time.Duration
-	Artifacts   []artifactView
+	B         *tasks.Build
+	Duration  time.Duration
+	Artifacts []artifactView
 	// ToolLogs are the build tool's own logs staged under logs/;
 	// ToolErrorLog is the one the tool's error is in.
 	ToolLogs     []artifactView
 	ToolErrorLog *artifactView
 	StagedLink   string
-	Checksum    string
-	ChecksumURL string
-	Lines       []lineView
+	Checksum     string
+	ChecksumURL  string
+	Lines        []lineView
 	// LastLine is the number of the last line shown (the SSE stream
 	// starts after it); Truncated says earlier lines exist.
 	LastLine  int
