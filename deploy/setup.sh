@@ -17,6 +17,8 @@ deps=(
   "rpmbuild:rpm:rpm-build"
   "createrepo_c:createrepo-c:createrepo_c"
   "dnf:dnf:dnf"
+  "implantisomd5:isomd5sum:isomd5sum"
+  "checkisomd5:isomd5sum:isomd5sum"
   "sha256sum:coreutils:coreutils"
   "openssl:openssl:openssl"
   "chromium:chromium:chromium"
@@ -46,6 +48,10 @@ for d in "${files[@]}"; do
   [ -e "$f" ] && continue
   if [ "$os" = fedora ]; then missing+=("$fed"); else missing+=("$deb"); fi
 done
+# DVD builds run `dnf download`, a plugin command on dnf 4 (dnf 5 has it built in).
+if ! dnf download --help >/dev/null 2>&1; then
+  missing+=(dnf-plugins-core)
+fi
 # Fedora ships isolinux.bin elsewhere; accept it there.
 if [ "$os" = fedora ] && [ -e /usr/share/syslinux/isolinux.bin ]; then
   missing=("${missing[@]/syslinux}")
