@@ -36,13 +36,12 @@ const (
 	// ("2024-05-01 10:00:00,123 ERROR: ...").
 	formatPython logFormat = iota
 	// formatDNF is dnf's own logs, dnf.log, dnf.librepo.log, hawkey.log
-	// ("2024-05-01T10:00:00+0000 ERROR ...").
+	// ("2024-05-01T10:00:00+0000 ERROR ..."), and dnf5's, which add the
+	// process ID ("2024-05-01T10:00:00+0000 [1234] ERROR ...").
 	formatDNF
 	// formatAnaconda is anaconda's logs, copied by livemedia-creator to
 	// anaconda/ ("10:00:00,123 ERR packaging: ...").
 	formatAnaconda
-	// formatPungi is the classic pungi's log ("Pungi.ERROR: ...").
-	formatPungi
 )
 
 // logPatterns holds, per format, the start of a log record with the level
@@ -50,9 +49,8 @@ const (
 var logPatterns = sync.OnceValue(func() map[logFormat]*regexp.Regexp {
 	return map[logFormat]*regexp.Regexp{
 		formatPython:   regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ([A-Z]+)\b`),
-		formatDNF:      regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* ([A-Z]+)\b`),
+		formatDNF:      regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* (?:\[\d+\] )?([A-Z]+)\b`),
 		formatAnaconda: regexp.MustCompile(`^\d\d:\d\d:\d\d(?:,\d{3})? ([A-Z]+)\b`),
-		formatPungi:    regexp.MustCompile(`^[A-Za-z][\w.]*\.([A-Z]+): `),
 	}
 })
 
@@ -75,8 +73,9 @@ type logSource struct {
 	format logFormat
 }
 
-// logSources lists, per tool, where it writes its logs, most telling first:
-// FindError reports the first log, in this order, that has an error.
+// logSources lists where the tool of builder b writes its logs, most
+// telling first: FindError reports the first log, in this order, that has
+// an error.
 //
 //   - lorax writes --logfile (lorax.log) and, beside it, program.log (the
 //     programs it ran) and dnf.log;
@@ -85,31 +84,43 @@ type logSource struct {
 //     from /tmp into anaconda/ beside them (program.log, packaging.log,
 //     storage.log, dnf.librepo.log, anaconda-tb-* tracebacks);
 //   - livecd-creator writes --logfile (livecd-creator.log);
-//   - the classic pungi writes <destdir>/logs/<flavor>.<arch>.log.
-var logSources = map[string][]logSource{
-	"lorax": {
+//   - a DVD build runs lorax as above, then dnf with --installroot, which
+//     logs into the install root's var/log (dnf.log, dnf.librepo.log,
+//     hawkey.log; dnf5.log), staged as dnf/.
+//
+// It switches on the builders' types, so a renamed builder cannot lose its
+// logs silently.
+func logSources(b Builder) []logSource {
+	loraxLogs := []logSource{
 		{dir: ".", glob: "lorax.log", format: formatPython},
 		{dir: ".", glob: "program.log", format: formatPython},
 		{dir: ".", glob: "dnf*.log", format: formatDNF},
-	},
-	"livemedia-creator": {
-		{dir: "anaconda", glob: "packaging.log", folder: "anaconda", format: formatAnaconda},
-		{dir: "anaconda", glob: "anaconda-tb-*", folder: "anaconda", format: formatAnaconda},
-		{dir: "anaconda", glob: "program.log", folder: "anaconda", format: formatAnaconda},
-		{dir: "anaconda", glob: "anaconda.log", folder: "anaconda", format: formatAnaconda},
-		{dir: "anaconda", glob: "storage.log", folder: "anaconda", format: formatAnaconda},
-		{dir: "anaconda", glob: "dnf*.log", folder: "anaconda", format: formatDNF},
-		{dir: "anaconda", glob: "hawkey.log", folder: "anaconda", format: formatDNF},
-		{dir: "anaconda", glob: "*log", folder: "anaconda", format: formatAnaconda},
-		{dir: ".", glob: "livemedia.log", format: formatPython},
-		{dir: ".", glob: "program.log", format: formatPython},
-	},
-	"livecd-creator": {
-		{dir: ".", glob: "livecd-creator.log", format: formatPython},
-	},
-	"pungi": {
-		{dir: filepath.Join(pungiDest, "logs"), glob: "*.log", format: formatPungi},
-	},
+	}
+	switch b.(type) {
+	case *lorax:
+		return loraxLogs
+	case *dvd:
+		dnfLogs := filepath.Join(dvdRoot, "var", "log")
+		return append(loraxLogs,
+			logSource{dir: dnfLogs, glob: "dnf*.log", folder: "dnf", format: formatDNF},
+			logSource{dir: dnfLogs, glob: "hawkey.log", folder: "dnf", format: formatDNF})
+	case *liveMedia:
+		return []logSource{
+			{dir: "anaconda", glob: "packaging.log", folder: "anaconda", format: formatAnaconda},
+			{dir: "anaconda", glob: "anaconda-tb-*", folder: "anaconda", format: formatAnaconda},
+			{dir: "anaconda", glob: "program.log", folder: "anaconda", format: formatAnaconda},
+			{dir: "anaconda", glob: "anaconda.log", folder: "anaconda", format: formatAnaconda},
+			{dir: "anaconda", glob: "storage.log", folder: "anaconda", format: formatAnaconda},
+			{dir: "anaconda", glob: "dnf*.log", folder: "anaconda", format: formatDNF},
+			{dir: "anaconda", glob: "hawkey.log", folder: "anaconda", format: formatDNF},
+			{dir: "anaconda", glob: "*log", folder: "anaconda", format: formatAnaconda},
+			{dir: ".", glob: "livemedia.log", format: formatPython},
+			{dir: ".", glob: "program.log", format: formatPython},
+		}
+	case *liveCD:
+		return []logSource{{dir: ".", glob: "livecd-creator.log", format: formatPython}}
+	}
+	return nil
 }
 
 // CollectLogs moves the logs the tool of b wrote under workDir into dst
@@ -121,7 +132,7 @@ func CollectLogs(b Builder, workDir, dst string) ([]ToolLog, error) {
 	var logs []ToolLog
 	seen := map[string]bool{}
 	var errs []error
-	for _, src := range logSources[b.Name()] {
+	for _, src := range logSources(b) {
 		matches, err := filepath.Glob(filepath.Join(workDir, src.dir, src.glob))
 		if err != nil {
 			return nil, fmt.Errorf("collect %s logs: %w", b.Name(), err)

@@ -70,10 +70,9 @@ Local variables in innermost frame:
 			`  File "/usr/lib64/python3.13/site-packages/pyanaconda/payload/dnf.py", line 12, in install`,
 			"    raise PayloadInstallError(msg)",
 			"pyanaconda.modules.common.errors.installation.PayloadInstallError: failed to install"}},
-		{"pungi", formatPungi, `Pungi.INFO: Checking deps of kernel.x86_64
-Pungi.ERROR: Could not find a match for nosuchpkg in any configured repo
-Pungi.INFO: Finished gathering package objects.
-`, 2, []string{"Pungi.ERROR: Could not find a match for nosuchpkg in any configured repo"}},
+		{"dnf5.log", formatDNF, `2024-05-01T10:00:00+0000 [4242] INFO --- DNF5 launched with arguments: "download" ---
+2024-05-01T10:00:02+0000 [4242] ERROR No package "nosuchpkg" available.
+`, 2, []string{`2024-05-01T10:00:02+0000 [4242] ERROR No package "nosuchpkg" available.`}},
 		{"no error", formatPython, "2024-05-01 10:00:00,100 INFO pylorax: all good\n2024-05-01 10:00:00,200 WARNING pylorax: a warning is no error\n", 0, nil},
 		{"error level of another format is not one", formatPython, "10:00:02,300 ERR packaging: not this format\n", 0, nil},
 	}
@@ -114,6 +113,7 @@ func TestCollectLogs(t *testing.T) {
 		pyInfo  = "2024-05-01 10:00:02,300 INFO pylorax: fine\n"
 		anaErr  = "10:00:02,300 ERR packaging: no package matched: nosuchpkg\n"
 		dnfInfo = "2024-05-01T10:00:00+0000 INFO fine\n"
+		dnfErr  = "2024-05-01T10:00:01+0000 ERROR Error: Unable to find a match: nosuchpkg\n"
 	)
 	tests := []struct {
 		name    string
@@ -136,8 +136,9 @@ func TestCollectLogs(t *testing.T) {
 			&tasks.LogExcerpt{Log: "anaconda/packaging.log", Line: 2, Lines: []string{strings.TrimSpace(anaErr)}}},
 		{"livecd-creator", &liveCD{}, map[string]string{"livecd-creator.log": pyInfo},
 			[]string{"livecd-creator.log"}, nil},
-		{"pungi", &pungi{}, map[string]string{"pungi-dest/logs/Fedora.x86_64.log": "Pungi.ERROR: no match\n"},
-			[]string{"Fedora.x86_64.log"}, &tasks.LogExcerpt{Log: "Fedora.x86_64.log", Line: 1, Lines: []string{"Pungi.ERROR: no match"}}},
+		{"dvd", &dvd{}, map[string]string{"lorax.log": pyInfo, "dnf-root/var/log/dnf.log": dnfInfo + dnfErr, "dnf-root/var/log/hawkey.log": dnfInfo},
+			[]string{"lorax.log", "dnf/dnf.log", "dnf/hawkey.log"},
+			&tasks.LogExcerpt{Log: "dnf/dnf.log", Line: 2, Lines: []string{strings.TrimSpace(dnfErr)}}},
 		{"ksiso writes none", &ksiso{}, map[string]string{"x.log": pyErr}, nil, nil},
 	}
 	for _, tc := range tests {
@@ -151,9 +152,9 @@ func TestCollectLogs(t *testing.T) {
 			var names []string
 			for _, l := range logs {
 				names = append(names, l.Name)
-				want := tc.work[l.Name]
-				if strings.HasSuffix(l.Name, "Fedora.x86_64.log") {
-					want = tc.work["pungi-dest/logs/"+l.Name]
+				want, ok := tc.work[l.Name]
+				if !ok {
+					want = tc.work["dnf-root/var/log/"+strings.TrimPrefix(l.Name, "dnf/")]
 				}
 				if got, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(l.Name))); err != nil || string(got) != want {
 					t.Errorf("%s in logs/: %q, %v; want %q", l.Name, got, err, want)
