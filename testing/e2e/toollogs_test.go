@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
-	"github.com/fedora-fbs/fbs/testing/tooltest"
+	"github.com/fedora-fbs/fbs/testing/loraxtest"
 )
 
 // TestFailedLiveBuildToolLogs runs a live build on `fbs worker` with a
@@ -20,7 +20,7 @@ import (
 func TestFailedLiveBuildToolLogs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.moreConf = "[tools]\nlivemedia-creator = " + tooltest.LiveMediaCreator(t, tooltest.Fail) + "\n"
+	e.moreConf = "[tools]\nlivemedia-creator = " + loraxtest.LiveMediaCreator(t, loraxtest.Fail) + "\n"
 	e.worker("host1")
 	cfg := e.config("client", "")
 	spec := filepath.Join(e.ksDir, "live.conf")
@@ -35,7 +35,7 @@ func TestFailedLiveBuildToolLogs(t *testing.T) {
 	if b.State != tasks.StateFailed {
 		t.Fatalf("state %s, error %q", b.State, b.Error)
 	}
-	if e := b.ToolError; e == nil || e.Log != "anaconda/packaging.log" || e.Line != 2 || len(e.Lines) != 1 || e.Lines[0] != tooltest.PackagingError {
+	if e := b.ToolError; e == nil || e.Log != "anaconda/packaging.log" || e.Line != 2 || len(e.Lines) != 1 || e.Lines[0] != loraxtest.PackagingError {
 		t.Errorf("tool error %+v", b.ToolError)
 	}
 	if !strings.Contains(b.Error, "see logs/anaconda/packaging.log line 2") {

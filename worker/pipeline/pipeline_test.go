@@ -14,7 +14,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
-	"github.com/fedora-fbs/fbs/testing/tooltest"
+	"github.com/fedora-fbs/fbs/testing/loraxtest"
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
@@ -193,19 +193,19 @@ func TestRunStagesToolLogs(t *testing.T) {
 	wantLogs := []string{"anaconda/dnf.librepo.log", "anaconda/packaging.log", "anaconda/program.log", "livemedia.log", "program.log"}
 	for _, tc := range []struct {
 		name    string
-		outcome tooltest.Outcome
+		outcome loraxtest.Outcome
 		err     *tasks.LogExcerpt
 	}{
-		{"success", tooltest.Succeed, nil},
-		{"failure", tooltest.Fail, &tasks.LogExcerpt{Log: "anaconda/packaging.log", Line: 2, Lines: []string{tooltest.PackagingError}}},
+		{"success", loraxtest.Succeed, nil},
+		{"failure", loraxtest.Fail, &tasks.LogExcerpt{Log: "anaconda/packaging.log", Line: 2, Lines: []string{loraxtest.PackagingError}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			lmc := tooltest.LiveMediaCreator(t, tc.outcome)
+			lmc := loraxtest.LiveMediaCreator(t, tc.outcome)
 			f := setupWith(t, func(c *pipeline.Config) { c.Tools = builder.Tools{"livemedia-creator": lmc} })
 			p := livePayload(f.staging)
 			res, _, err := f.run(t, p)
-			if (err != nil) != (tc.outcome == tooltest.Fail) {
+			if (err != nil) != (tc.outcome == loraxtest.Fail) {
 				t.Fatalf("run: %v", err)
 			}
 			var names []string

@@ -1,10 +1,4 @@
-// Package tooltest makes stand-ins for the Fedora-only build tools
-// (livemedia-creator, lorax), run through [tools] in tests on machines that
-// lack them. Each takes fbs's command line as the real tool would and
-// writes its own logs where, and in the format, the real tool does, so the
-// collection of tool logs and the search for the tool's error are tested
-// against the real layouts.
-package tooltest
+package loraxtest
 
 import (
 	"os"
@@ -26,8 +20,11 @@ const (
 // writes into anaconda/packaging.log, as its line 2.
 const PackagingError = "10:00:02,300 ERR packaging: Failed to set up the payload: no package matched: nosuchpkg"
 
-// LiveMediaCreator writes a livemedia-creator stand-in and returns its
-// path. Like `livemedia-creator --no-virt`, it writes --logfile
+// LiveMediaCreator writes a stand-in for livemedia-creator (lorax's other
+// tool) and returns its path, for [tools] or builder.Tools. It writes its
+// own logs where, and in the format, the real one does, so the collection
+// of tool logs and the search for the tool's error are tested against the
+// real layout. Like `livemedia-creator --no-virt`, it writes --logfile
 // (livemedia.log), program.log beside it, and anaconda's logs in anaconda/
 // beside them; on success it writes the ISO named by --iso-name into
 // --resultdir.
@@ -43,7 +40,8 @@ echo "2024-05-01 10:00:03,000 ERROR pylorax: Running anaconda failed: process '[
 echo "Running anaconda failed" >&2
 exit 1`
 	}
-	return write(t, "livemedia-creator", `#!/bin/sh
+	path := filepath.Join(t.TempDir(), "livemedia-creator")
+	script := `#!/bin/sh
 # livemedia-creator stand-in (fbs tests): logs laid out as the real one's.
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -61,15 +59,9 @@ echo "10:00:01,000 INF packaging: setting up the payload" > "$dir/anaconda/packa
 echo "10:00:01,000 INF program: Running... udevadm settle" > "$dir/anaconda/program.log"
 echo "2024-05-01T10:00:01+0000 INFO Librepo version: 1.18.0" > "$dir/anaconda/dnf.librepo.log"
 echo "livemedia-creator: building $name"
-`+end+"\n")
-}
-
-// write makes an executable script named name in a new temporary dir.
-func write(t testing.TB, name, script string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+` + end + "\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return path
 }
