@@ -54,13 +54,17 @@ type lineView struct {
 
 // buildView is what the build page shows.
 type buildView struct {
-	B           *tasks.Build
-	Duration    time.Duration
-	Artifacts   []artifactView
-	StagedLink  string
-	Checksum    string
-	ChecksumURL string
-	Lines       []lineView
+	B         *tasks.Build
+	Duration  time.Duration
+	Artifacts []artifactView
+	// ToolLogs are the build tool's own logs staged under logs/;
+	// ToolErrorLog is the one the tool's error is in.
+	ToolLogs     []artifactView
+	ToolErrorLog *artifactView
+	StagedLink   string
+	Checksum     string
+	ChecksumURL  string
+	Lines        []lineView
 	// LastLine is the number of the last line shown (the SSE stream
 	// starts after it); Truncated says earlier lines exist.
 	LastLine  int
@@ -116,6 +120,12 @@ func (s *Server) buildPage(c *gin.Context) {
 	}
 	for _, a := range b.Artifacts {
 		v.Artifacts = append(v.Artifacts, artifactView{Artifact: a, Link: webLink(a.URL)})
+	}
+	for _, a := range b.Logs {
+		v.ToolLogs = append(v.ToolLogs, artifactView{Artifact: a, Link: webLink(a.URL)})
+		if b.ToolError != nil && a.Name == b.ToolError.Log {
+			v.ToolErrorLog = &v.ToolLogs[len(v.ToolLogs)-1]
+		}
 	}
 	if b.Staged != "" {
 		v.StagedLink = webLink(b.Staged)

@@ -220,6 +220,13 @@ func (s *Server) rest(c *gin.Context) {
 			}
 		}
 	}
+	// The original client JSON-encodes config and ks before it puts them
+	// into its JSON body, so their values arrive as JSON string literals.
+	req.Config = decodeTwice(req.Config)
+	if req.KS != nil {
+		ks := decodeTwice(*req.KS)
+		req.KS = &ks
+	}
 	if strings.TrimSpace(req.Config) == "" {
 		s.fail(c, badRequest("config", "config (the spec's text) is required"))
 		return
@@ -245,6 +252,23 @@ func (s *Server) rest(c *gin.Context) {
 		setKickstartRef(&d.spec, req.KSFName)
 	}
 	s.submitAPI(c, d)
+}
+
+// decodeTwice returns v decoded once more when it is a JSON string literal,
+// as the original REST client sends config and ks (json.dumps of the text,
+// then the whole body json.dumps'd again); any other value is returned as
+// is. Neither an INI spec nor a kickstart starts with a double quote, so the
+// two shapes cannot be confused.
+func decodeTwice(v string) string {
+	t := strings.TrimSpace(v)
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return v
+	}
+	var inner string
+	if err := json.Unmarshal([]byte(t), &inner); err != nil {
+		return v
+	}
+	return inner
 }
 
 func badRequestOr(err error, field, format string, args ...any) error {

@@ -3,6 +3,7 @@ package webapp
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -148,6 +149,21 @@ func (f *formData) Val(k string) string { return f.Values.Get(k) }
 // Err is a field's error.
 func (f *formData) Err(k string) string { return f.Errors[k] }
 
+// RepoDefaults is, as JSON, the boot repositories the form fills in for
+// each offered release and arch ("41 x86_64": lines): Fedora's standard
+// ones, which the page's script puts in place of the shown ones when the
+// release or arch changes and the user has not edited them.
+func (f *formData) RepoDefaults() (string, error) {
+	m := map[string]string{}
+	for _, r := range f.Releases {
+		for _, a := range f.Arches {
+			m[r.Release+" "+a] = repoLines(tasks.StandardRepos(r.Release, a))
+		}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
 func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) (*formData, error) {
 	served, ws, err := s.served(c)
 	if err != nil {
@@ -186,6 +202,7 @@ func (s *Server) buildForm(c *gin.Context) {
 	v.Set("type", c.DefaultQuery("type", string(tasks.TypeKSISO)))
 	v.Set("arch", c.DefaultQuery("arch", "x86_64"))
 	v.Set("release", c.DefaultQuery("release", s.cfg.Releases[0]))
+	v.Set("boot_repos", repoLines(tasks.StandardRepos(v.Get("release"), v.Get("arch"))))
 	v.Set("email", u.Email)
 	v.Set("ks_source", ksUpload)
 	v.Set("live_builder", tasks.BuilderLiveMedia)

@@ -130,7 +130,7 @@ func (s *Server) claim(taskID string) func(*tasks.Build) error {
 			b.State, b.Finished = tasks.StateCancelled, now
 			return nil
 		}
-		b.State, b.Stage, b.Error, b.Tail = tasks.StateRunning, "", "", nil
+		b.State, b.Stage, b.Error, b.Tail, b.ToolError = tasks.StateRunning, "", "", nil, nil
 		b.Attempt++
 		b.Worker = s.cfg.Host
 		if b.Started.IsZero() {
