@@ -18,6 +18,8 @@ deps=(
   "createrepo_c:createrepo-c:createrepo_c"
   "dnf:dnf:dnf"
   "sha256sum:coreutils:coreutils"
+  "implantisomd5:isomd5sum:isomd5sum"
+  "checkisomd5:isomd5sum:isomd5sum"
   "openssl:openssl:openssl"
   "chromium:chromium:chromium"
   "curl:curl:curl"

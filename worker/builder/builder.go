@@ -109,6 +109,8 @@ func toolPackages(tool string) (fedora, debian string) {
 		return "xorriso", "xorriso"
 	case "mcopy", "mdir":
 		return "mtools", "mtools"
+	case "implantisomd5", "checkisomd5":
+		return "isomd5sum", "isomd5sum"
 	}
 	return tool, tool
 }
