@@ -107,36 +107,10 @@ func BenchmarkKSISOOverhead(b *testing.B) {
 		}
 
 		out := filepath.Join(dir, "hand", strconv.Itoa(i), "boot-ks.iso")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		start = time.Now()
-		if o, err := exec.Command("bash", script, iso, ks, out, filepath.Join(staging, "by-hand")).CombinedOutput(); err != nil {
-			b.Fatalf("by hand: %v\n%s", err, o)
-		}
-		handT = append(handT, time.Since(start))
-		os.RemoveAll(filepath.Dir(out))
-
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		start = time.Now()
-		if o, err := exec.Command("bash", script, iso, ks, out, "", "xorriso").CombinedOutput(); err != nil {
-			b.Fatalf("xorriso by hand: %v\n%s", err, o)
-		}
-		xorrisoT = append(xorrisoT, time.Since(start))
-		os.RemoveAll(filepath.Dir(out))
-
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		start = time.Now()
-		if o, err := exec.Command("bash", script, iso, ks, out, "", "md5").CombinedOutput(); err != nil {
-			b.Fatalf("xorriso and implantisomd5 by hand: %v\n%s", err, o)
-		}
-		md5T = append(md5T, time.Since(start))
+		handT = append(handT, byHandRun(b, script, iso, ks, out, filepath.Join(staging, "by-hand"), "full"))
+		xorrisoT = append(xorrisoT, byHandRun(b, script, iso, ks, out, "", "xorriso"))
+		md5T = append(md5T, byHandRun(b, script, iso, ks, out, "", "md5"))
 		os.RemoveAll(staging)
-		os.RemoveAll(filepath.Dir(out))
 	}
 	b.StopTimer()
 	f, h, m, x := median(fbsT), median(handT), median(md5T), median(xorrisoT)
@@ -148,6 +122,21 @@ func BenchmarkKSISOOverhead(b *testing.B) {
 	b.ReportMetric(f.Seconds()/m.Seconds(), "ratio-vs-xorriso+md5")
 	b.ReportMetric(f.Seconds()/h.Seconds(), "ratio-vs-by-hand")
 	b.ReportMetric(f.Seconds()/x.Seconds(), "ratio-vs-xorriso-only")
+}
+
+// byHandRun times one run of the byHand script in mode, writing out (whose
+// directory it makes before and removes after).
+func byHandRun(b *testing.B, script, iso, ks, out, stage, mode string) time.Duration {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(filepath.Dir(out))
+	start := time.Now()
+	if o, err := exec.Command("bash", script, iso, ks, out, stage, mode).CombinedOutput(); err != nil {
+		b.Fatalf("by hand (%s): %v\n%s", mode, err, o)
+	}
+	return time.Since(start)
 }
 
 // stageLines keeps the "  stage  done in X" lines of fbs build's output.
