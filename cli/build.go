@@ -97,7 +97,8 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	if err := mkdirFor(logPath); err != nil {
 		return err
 	}
-	l, err := buildlog.Create(logPath, buildlog.Options{})
+	// The log hides what a worker's does.
+	l, err := buildlog.Create(logPath, buildlog.Options{Redact: pipeline.LogRedactor(p)})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
+	"github.com/fedora-fbs/fbs/webapp"
 )
 
 func (a *app) newMonitorCmd() *cobra.Command {
@@ -40,14 +41,20 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			mon, err := monitor.New(rdb, monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger})
+			// Without OIDC and on loopback only, the monitor serves the
+			// machine's local user, as `fbs serve` does; elsewhere its
+			// viewers show who they are with a session cookie of the web
+			// app (same host name), an API token or a mailed link.
+			local := cfg.OIDC.Issuer == "" && webapp.CheckListen(listen, webapp.Config{}) == nil
+			acc := newAccess(cfg, rdb, local, cfg.Monitor.PublicURL)
+			mon, err := monitor.New(rdb, acc.monitor(monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger}))
 			if err != nil {
 				return err
 			}
 			defer mon.Close()
 			// The monitor sends the mails, and reaps builds of dead workers
 			// like every worker does.
-			mail, err := notify.New(rdb, a.notifyConfig(cfg, cfg.Monitor.PublicURL))
+			mail, err := notify.New(rdb, acc.notify(a.notifyConfig(cfg, cfg.Monitor.PublicURL)))
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks/broker"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/worker"
 )
 
@@ -84,12 +85,14 @@ func (a *app) newServeCmd() *cobra.Command {
 			if public == "" {
 				public = "http://" + listen
 			}
-			mon, err := monitor.New(rdb, monitor.Config{PublicURL: public, Logger: a.logger})
+			acc := newAccess(cfg, rdb, !wcfg.OIDC.Enabled(), public)
+			wcfg.Identifier = acc.ident
+			mon, err := monitor.New(rdb, acc.monitor(monitor.Config{PublicURL: public, Logger: a.logger}))
 			if err != nil {
 				return err
 			}
 			defer mon.Close()
-			mcfg := a.notifyConfig(cfg, public)
+			mcfg := acc.notify(a.notifyConfig(cfg, public))
 			mail, err := notify.New(rdb, mcfg)
 			if err != nil {
 				return err
@@ -106,7 +109,7 @@ func (a *app) newServeCmd() *cobra.Command {
 			}
 			webErr := make(chan error, 1)
 			go func() {
-				err := a.serveWeb(ctx, cfg, c, ln, wcfg, mon.Register, outboxRoutes(mcfg.OutboxDir))
+				err := a.serveWeb(ctx, cfg, c, ln, wcfg, mon.Register, outboxRoutes(mcfg.OutboxDir, acc.ident))
 				if err != nil {
 					stop()
 				}
@@ -135,10 +138,19 @@ var outboxPage = sync.OnceValue(func() *template.Template {
 `))
 })
 
-// outboxRoutes lists the mails of local mode at /outbox and shows each one.
-func outboxRoutes(dir string) func(gin.IRouter) {
+// outboxRoutes lists the mails of local mode at /outbox and shows each one,
+// to admins only (the local user is one): the mails hold every build's
+// address and links that open it.
+func outboxRoutes(dir string, ident *webapp.Identifier) func(gin.IRouter) {
+	adminOnly := func(c *gin.Context) {
+		if u, err := ident.Identify(c.Request); err != nil || u == nil || !u.Admin {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		c.Next()
+	}
 	return func(r gin.IRouter) {
-		r.GET("/outbox", func(c *gin.Context) {
+		r.GET("/outbox", adminOnly, func(c *gin.Context) {
 			msgs, err := notify.Outbox(dir)
 			if err != nil {
 				c.String(http.StatusInternalServerError, "outbox: %v", err)
@@ -149,7 +161,7 @@ func outboxRoutes(dir string) func(gin.IRouter) {
 				c.Error(err)
 			}
 		})
-		r.GET("/outbox/:name", func(c *gin.Context) {
+		r.GET("/outbox/:name", adminOnly, func(c *gin.Context) {
 			f, err := notify.OpenMessage(dir, c.Param("name"))
 			if errors.Is(err, fs.ErrNotExist) {
 				c.String(http.StatusNotFound, "no such mail")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
@@ -34,7 +33,8 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 			SubmitGroup: cfg.OIDC.SubmitGroup, AdminGroup: cfg.OIDC.AdminGroup,
 		},
 		LocalUser:        currentUser(),
-		MaxTokenLifetime: time.Duration(cfg.Web.TokenMaxDays) * 24 * time.Hour,
+		MaxTokenLifetime: tokenMaxLifetime(cfg),
+		Visibility:       cfg.Web.Visibility,
 		Logger:           a.logger,
 	}
 }
@@ -106,9 +106,11 @@ func (a *app) newWebCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			// The monitor's build pages share the engine: the form
-			// redirects to /builds/<id>.
-			mon, err := monitor.New(c.Redis(), monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger})
+			// The monitor's build pages share the engine (the form
+			// redirects to /builds/<id>) and who is asking.
+			acc := newAccess(cfg, c.Redis(), !wcfg.OIDC.Enabled(), wcfg.PublicURL)
+			wcfg.Identifier = acc.ident
+			mon, err := monitor.New(c.Redis(), acc.monitor(monitor.Config{PublicURL: cfg.Monitor.PublicURL, Logger: a.logger}))
 			if err != nil {
 				ln.Close()
 				return err

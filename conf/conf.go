@@ -133,6 +133,14 @@ type Web struct {
 	// expires, after 90 days unless its maker asks for fewer, never after
 	// more than this. Lowering it shortens existing tokens. Default 365.
 	TokenMaxDays int
+	// Visibility says who may see a build, on every listener showing
+	// builds (web, monitor, serve): private (its owner, admins and its
+	// mailed links) or public (anyone, without email addresses and
+	// staging users). Default private.
+	Visibility tasks.Visibility
+	// LinkTTL is how long the build links in mails work without sign-in.
+	// Default 720h (30 days), at least a minute.
+	LinkTTL time.Duration
 }
 
 // SMTP is the [smtp] section.

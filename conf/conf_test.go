@@ -43,7 +43,8 @@ func defaults() *Config {
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
 		},
-		Web:      Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365},
+		Web: Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365,
+			Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
 		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
@@ -148,6 +149,7 @@ func TestLoadFiles(t *testing.T) {
 				ReapInterval: 10 * time.Second,
 			}
 			c.Web.Listener = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
+			c.Web.Visibility, c.Web.LinkTTL = tasks.VisibilityPublic, 7*24*time.Hour
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor", BodyTimeout: 2 * time.Minute, MaxConnsPerIP: 200}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}

@@ -52,6 +52,8 @@ func fields() []field {
 		{section: "web", key: "body_timeout", bind: func(c *Config) value { return duration{&c.Web.BodyTimeout} }, def: "1m", check: atLeastDuration(MinBodyTimeout)},
 		{section: "web", key: "max_conns_per_ip", bind: func(c *Config) value { return integer{&c.Web.MaxConnsPerIP} }, def: "64", check: atLeast(0)},
 		{section: "web", key: "token_max_days", bind: func(c *Config) value { return integer{&c.Web.TokenMaxDays} }, def: "365", check: between(1, 3650)},
+		{section: "web", key: "visibility", bind: func(c *Config) value { return visibility{&c.Web.Visibility} }, def: "private"},
+		{section: "web", key: "link_ttl", bind: func(c *Config) value { return duration{&c.Web.LinkTTL} }, def: "720h", check: atLeastDuration(time.Minute)},
 
 		{section: "monitor", key: "listen", bind: func(c *Config) value { return str{&c.Monitor.Listen} }, def: "127.0.0.1:5100", check: hostPort},
 		{section: "monitor", key: "public_url", bind: func(c *Config) value { return str{&c.Monitor.PublicURL} }, check: httpURL},
@@ -157,6 +159,15 @@ func (v lostPolicy) set(s string) (err error) {
 	return err
 }
 func (v lostPolicy) String() string { return v.p.String() }
+
+// visibility is read once, here, like lostPolicy.
+type visibility struct{ p *tasks.Visibility }
+
+func (v visibility) set(s string) (err error) {
+	*v.p, err = tasks.ParseVisibility(s)
+	return err
+}
+func (v visibility) String() string { return v.p.String() }
 
 // list is comma separated.
 type list struct{ p *[]string }

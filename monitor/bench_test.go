@@ -80,7 +80,7 @@ func benchTool(lines int) {
 
 func benchMonitor(addr string) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	mon, err := monitor.New(rdb, monitor.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	mon, err := monitor.New(rdb, monitor.Config{Visibility: tasks.VisibilityPublic, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
 // Defaults for the zero fields of Config.
@@ -42,6 +45,19 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives server errors (default slog.Default()).
 	Logger *slog.Logger
+
+	// Visibility says who may read a build ([web] visibility): private
+	// (default) shows a build's page, record, log and stream to its
+	// owner and admins only, and its page, log and stream to holders of
+	// a link from its mails; public shows them to anyone, hiding the
+	// email address and staging users from all but the owner and admins.
+	Visibility tasks.Visibility
+	// Identifier tells who sends a request (webapp.Identifier); nil
+	// makes every request anonymous.
+	Identifier Identifier
+	// Links checks the build links of mails and revokes them; nil
+	// accepts no link.
+	Links *auth.Links
 }
 
 // withDefaults fills the zero fields, then validates.

@@ -44,8 +44,7 @@ func (s *Server) fullLog(c *gin.Context) {
 	ctx := c.Request.Context()
 	hctx, cancel := s.reqContext(c)
 	defer cancel()
-	if _, err := s.store.Get(hctx, id); err != nil {
-		s.fail(c, err)
+	if _, _, ok := s.readable(hctx, c, true); !ok {
 		return
 	}
 	top, err := s.store.LastLogLine(hctx, id)

@@ -65,6 +65,11 @@ func (f *fixture) startMonitor(t *testing.T, cfg monitor.Config) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Identifier == nil && cfg.Links == nil {
+		// Tests of what the routes show, not of who may see it (those
+		// are in access_test.go, with an Identifier).
+		cfg.Visibility = tasks.VisibilityPublic
+	}
 	mon, err := monitor.New(f.rdb, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,11 @@ type buildView struct {
 	StatusURL  string
 	Script     template.JS
 	Style      template.CSS
+	// RevokeURL and RevokeCSRF make the owner's form revoking the
+	// build's mailed links; empty for others.
+	RevokeURL, RevokeCSRF string
+	// Done says what the owner's last action did.
+	Done string
 }
 
 // buildPage shows a build: what was asked, where it is, what came out and
@@ -83,10 +88,11 @@ type buildView struct {
 func (s *Server) buildPage(c *gin.Context) {
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	b, ok := s.loadBuild(ctx, c)
+	b, g, ok := s.readable(ctx, c, true)
 	if !ok {
 		return
 	}
+	b = b.ShownTo(g.viewer)
 	id := b.ID
 	lines, end, err := s.store.TailLog(ctx, id, s.cfg.PageLines)
 	if err != nil {
@@ -95,9 +101,18 @@ func (s *Server) buildPage(c *gin.Context) {
 	}
 	v := &buildView{
 		B: b, Duration: b.Duration(time.Now()), Ended: end, PageLines: s.cfg.PageLines,
-		LogURL: s.link(1, "builds/"+id+"/log"), StreamURL: s.link(1, "builds/"+id+"/log/stream"),
+		LogURL: s.link(1, "builds/"+id+"/log") + g.query(), StreamURL: s.link(1, "builds/"+id+"/log/stream") + g.query(),
 		APIURL: s.link(1, "api/v1/builds/"+id), StatusURL: s.link(1, "status"),
-		Script: s.script, Style: s.style,
+		Script: s.script, Style: s.style, Done: doneMessage(c.Query("done")),
+	}
+	if g.link == "" && g.viewer.Owns(b.Owner) && s.cfg.Links != nil && s.cfg.Identifier != nil {
+		if v.RevokeCSRF, err = s.cfg.Identifier.FormToken(c.Writer, c.Request); err != nil {
+			s.fail(c, err)
+			return
+		}
+		// Relative: the form posts to the listener that served the page,
+		// whose cookies the browser has.
+		v.RevokeURL = id + "/links/revoke"
 	}
 	for _, a := range b.Artifacts {
 		v.Artifacts = append(v.Artifacts, artifactView{Artifact: a, Link: webLink(a.URL)})
@@ -168,12 +183,12 @@ func (s *Server) loadBuild(ctx context.Context, c *gin.Context) (*tasks.Build, b
 func (s *Server) buildJSON(c *gin.Context) {
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	b, ok := s.loadBuild(ctx, c)
+	b, g, ok := s.readable(ctx, c, false)
 	if !ok {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, b)
+	c.JSON(http.StatusOK, b.ShownTo(g.viewer))
 }
 
 // QueueStatus is one asynq queue on the status page and in its JSON.
@@ -239,7 +254,10 @@ func (s *Server) queues() ([]QueueStatus, error) {
 	return out, nil
 }
 
-func (s *Server) status(ctx context.Context) (*Status, error) {
+// status reads the service's status as viewer v may see it: counts,
+// queues and workers, and of the recent builds those v may read (see
+// recentFor), each as shown to v.
+func (s *Server) status(ctx context.Context, v tasks.Viewer) (*Status, error) {
 	st := &Status{Time: time.Now().UTC()}
 	var err error
 	if st.Queues, err = s.queues(); err != nil {
@@ -251,8 +269,13 @@ func (s *Server) status(ctx context.Context) (*Status, error) {
 	if st.Builds, err = s.store.CountByState(ctx); err != nil {
 		return nil, err
 	}
-	if st.Recent, err = s.store.List(ctx, builds.ListOptions{Limit: s.cfg.RecentBuilds}); err != nil {
-		return nil, err
+	if owner, ok := s.recentFor(v); ok {
+		if st.Recent, err = s.store.List(ctx, builds.ListOptions{Limit: s.cfg.RecentBuilds, Owner: owner}); err != nil {
+			return nil, err
+		}
+		for i, b := range st.Recent {
+			st.Recent[i] = b.ShownTo(v)
+		}
 	}
 	if st.Counters, err = s.store.Counters(ctx); err != nil {
 		return nil, err
@@ -269,7 +292,12 @@ func (s *Server) status(ctx context.Context) (*Status, error) {
 func (s *Server) statusJSON(c *gin.Context) {
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	st, err := s.status(ctx)
+	v, err := s.viewer(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, err := s.status(ctx, v)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -300,7 +328,12 @@ type counterView struct {
 func (s *Server) statusPage(c *gin.Context) {
 	ctx, cancel := s.reqContext(c)
 	defer cancel()
-	st, err := s.status(ctx)
+	who, err := s.viewer(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, err := s.status(ctx, who)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -76,7 +76,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
 	s.script, s.style = template.JS(js), template.CSS(css)
 	// The pages carry their script and style inline and allow nothing
 	// else: even a log line that escaped escaping could not run a script.
-	s.csp = fmt.Sprintf("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	s.csp = fmt.Sprintf("default-src 'none'; script-src '%s'; style-src '%s'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 		hashSource(js), hashSource(css))
 	s.pages, err = template.New("").Funcs(funcs).ParseFS(assets, "assets/*.html")
 	if err != nil {
@@ -101,6 +101,8 @@ func (s *Server) Register(r gin.IRouter) {
 	r.GET("/builds/:id/log", s.fullLog)
 	r.GET("/builds/:id/log/stream", s.stream)
 	r.GET("/api/v1/builds/:id", s.buildJSON)
+	r.POST("/builds/:id/links/revoke", s.revokeLinks)
+	r.POST("/api/v1/builds/:id/links/revoke", s.revokeLinks)
 	r.GET("/status", s.statusPage)
 	r.GET("/api/v1/status", s.statusJSON)
 	r.GET("/healthz", s.healthz)

@@ -38,11 +38,11 @@ func (s *Server) stream(c *gin.Context) {
 		}
 	}
 	hctx, cancel := s.reqContext(c)
-	_, err = s.store.Get(hctx, id)
-	var top int
-	if err == nil {
-		top, err = s.store.LastLogLine(hctx, id)
+	if _, _, ok := s.readable(hctx, c, true); !ok {
+		cancel()
+		return
 	}
+	top, err := s.store.LastLogLine(hctx, id)
 	cancel()
 	if err != nil {
 		s.fail(c, err)

@@ -27,8 +27,16 @@ const (
 	MaxNVR = 255
 	// MaxRepos bounds the [boot] repositories.
 	MaxRepos = 50
-	// MaxFileName bounds an uploaded kickstart's file name.
+	// MaxFileName bounds an uploaded kickstart's file name, and each
+	// [ksiso] add and updates name.
 	MaxFileName = 255
+	// MaxVolID bounds [ksiso] volid: ISO 9660's volume identifier field.
+	MaxVolID = 32
+	// MaxAdd bounds the [ksiso] add list.
+	MaxAdd = 32
+	// MaxReplace bounds the [ksiso] replace pairs; each side is at most
+	// MaxName.
+	MaxReplace = 20
 )
 
 // limit is a field's value and its bound.
@@ -64,7 +72,15 @@ func (s *Spec) checkLimits() Errors {
 			limit{FieldBuilder, l.Builder, MaxName})
 	}
 	if k := s.KSISO; k != nil {
-		ls = append(ls, limit{FieldISO, k.ISO, MaxURL}, limit{FieldCmdline, k.Cmdline, MaxCmdline})
+		ls = append(ls, limit{FieldISO, k.ISO, MaxURL}, limit{FieldCmdline, k.Cmdline, MaxCmdline},
+			limit{FieldRmArgs, k.RmArgs, MaxCmdline}, limit{FieldUpdates, k.Updates, MaxFileName},
+			limit{FieldVolID, k.VolID, MaxName})
+		for _, a := range k.Add {
+			ls = append(ls, limit{FieldAdd, a, MaxFileName})
+		}
+		for _, r := range k.Replace {
+			ls = append(ls, limit{FieldReplace, r.From, MaxName}, limit{FieldReplace, r.To, MaxName})
+		}
 	}
 	for _, n := range s.NVRs {
 		ls = append(ls, limit{FieldNVRs, n, MaxNVR})
@@ -85,6 +101,12 @@ func (s *Spec) checkLimits() Errors {
 	}
 	if len(s.NVRs) > MaxPackages {
 		add(FieldNVRs, "%d packages: at most %d", len(s.NVRs), MaxPackages)
+	}
+	if k := s.KSISO; k != nil && len(k.Add) > MaxAdd {
+		add(FieldAdd, "%d files: at most %d", len(k.Add), MaxAdd)
+	}
+	if k := s.KSISO; k != nil && len(k.Replace) > MaxReplace {
+		add(FieldReplace, "%d pairs: at most %d", len(k.Replace), MaxReplace)
 	}
 	if len(s.BuildIDs) > MaxPackages {
 		add(FieldBuildIDs, "%d Koji builds: at most %d", len(s.BuildIDs), MaxPackages)

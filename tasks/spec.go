@@ -135,6 +135,21 @@ type KSISOSpec struct {
 	ISO     string `json:"iso"`
 	Config  string `json:"config"`
 	Cmdline string `json:"cmdline,omitempty"`
+	// RmArgs names kernel arguments, separated by spaces, removed from
+	// every kernel line before Cmdline is added (mkksiso --rm-args).
+	RmArgs string `json:"rm_args,omitempty"`
+	// Updates is the name of an updates image in the worker's iso_dir,
+	// put at the ISO root and named by inst.updates= (mkksiso --updates).
+	Updates string `json:"updates,omitempty"`
+	// Add names files or directories in the worker's iso_dir put at the
+	// ISO root under the same names (mkksiso --add).
+	Add []string `json:"add,omitempty"`
+	// VolID is the new volume ID; every hd:LABEL= and GRUB search label
+	// that named the old one is changed (mkksiso --volid). Empty keeps it.
+	VolID string `json:"volid,omitempty"`
+	// Replace are text replacements made in every boot configuration
+	// (mkksiso --replace FROM TO).
+	Replace []Replace `json:"replace,omitempty"`
 }
 
 // KickstartRef returns the spec's kickstart reference (config=), or "" for
@@ -226,6 +241,7 @@ func (s *Spec) Validate() error {
 		if err := CheckKernelCmdline(s.KSISO.Cmdline); err != nil {
 			add(FieldCmdline, "kernel command line: %v", err)
 		}
+		s.KSISO.checkOptions(add)
 	}
 	if s.Live != nil && s.Live.Builder != BuilderLiveMedia && s.Live.Builder != BuilderLiveCD {
 		add(FieldBuilder, "unknown live builder %q (want %s or %s)", s.Live.Builder, BuilderLiveMedia, BuilderLiveCD)

@@ -416,7 +416,12 @@ func (s *Server) ownBuild(c *gin.Context, id string) (*tasks.Build, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u := user(c); !u.Admin && b.Owner != u.Name {
+	v := tasks.Viewer{Name: user(c).Name, Admin: user(c).Admin}
+	if !v.CanSee(b, s.cfg.Visibility) {
+		// As the monitor answers it: a build you may not see is missing.
+		return nil, fmt.Errorf("build %q: %w", id, builds.ErrNotFound)
+	}
+	if !v.Owns(b.Owner) {
 		return nil, errNotYours
 	}
 	return b, nil

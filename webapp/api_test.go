@@ -464,21 +464,55 @@ func TestListIndexedBody(t *testing.T) {
 	}
 }
 
-func TestCancelAndResubmit(t *testing.T) {
+// TestActOnOthersBuilds checks the answer to acting on another user's
+// build: with private visibility exactly that of a missing build, so IDs
+// cannot be probed; with public visibility, where the build is readable,
+// forbidden.
+func TestActOnOthersBuilds(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t) })
-	ctx := context.Background()
-	alice, bob := auth.User{Name: "alice", CanSubmit: true}, auth.User{Name: "bob", CanSubmit: true}
-	at, bt := f.token(t, alice), f.token(t, bob)
+	for _, vis := range []tasks.Visibility{tasks.VisibilityPrivate, tasks.VisibilityPublic} {
+		f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t); c.Visibility = vis })
+		_, bt, id := alicesBuild(t, f)
+		for _, action := range []string{"cancel", "resubmit"} {
+			missing := f.do(t, nil, http.MethodPost, "/api/v1/builds/"+tasks.NewBuildID()+"/"+action, "", nil, bearer(bt))
+			got := f.do(t, nil, http.MethodPost, "/api/v1/builds/"+id+"/"+action, "", nil, bearer(bt))
+			switch vis {
+			case tasks.VisibilityPrivate:
+				if got.status != missing.status || string(got.body) != string(missing.body) {
+					t.Errorf("private: bob's %s of alice's build: %d %s, want the missing build's %d %s", action, got.status, got.body, missing.status, missing.body)
+				}
+			case tasks.VisibilityPublic:
+				if got.status != http.StatusForbidden {
+					t.Errorf("public: bob's %s of alice's build: %d %s, want 403", action, got.status, got.body)
+				}
+			}
+		}
+	}
+}
+
+// alicesBuild makes tokens for alice and bob and submits a build as
+// alice; it returns both tokens and the build's ID.
+func alicesBuild(t *testing.T, f *fixture) (at, bt, id string) {
+	t.Helper()
+	at = f.token(t, auth.User{Name: "alice", CanSubmit: true})
+	bt = f.token(t, auth.User{Name: "bob", CanSubmit: true})
 	r := f.postJSON(t, "/api/v1/builds", apiclient.SubmitRequest{Spec: f.ksisoSpec("k.ks"), Kickstarts: map[string]string{"k.ks": "text\n"}}, bearer(at))
 	var sub apiclient.SubmitResponse
 	if err := json.Unmarshal(r.body, &sub); err != nil || r.status != 201 {
 		t.Fatalf("submit: %d %s", r.status, r.body)
 	}
-	id := sub.Build.ID
+	return at, bt, sub.Build.ID
+}
+
+func TestCancelAndResubmit(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t) })
+	ctx := context.Background()
+	at, bt, id := alicesBuild(t, f)
 	for _, pc := range []postCall{
-		{"another user's build", bt, "/api/v1/builds/" + id + "/cancel", 403, webapp.CodeForbidden},
-		{"another user's resubmit", bt, "/api/v1/builds/" + id + "/resubmit", 403, webapp.CodeForbidden},
+		// Private visibility: another user's build is missing to bob.
+		{"another user's build", bt, "/api/v1/builds/" + id + "/cancel", 404, webapp.CodeNotFound},
+		{"another user's resubmit", bt, "/api/v1/builds/" + id + "/resubmit", 404, webapp.CodeNotFound},
 		{"unknown build", at, "/api/v1/builds/01ARZ3NDEKTSV4RRFFQ69G5FAV/cancel", 404, webapp.CodeNotFound},
 		{"malformed ID", at, "/api/v1/builds/nope/cancel", 404, webapp.CodeNotFound},
 		{"no token", "", "/api/v1/builds/" + id + "/cancel", 401, webapp.CodeUnauthenticated},
@@ -491,7 +525,8 @@ func TestCancelAndResubmit(t *testing.T) {
 	if err != nil || b.State != tasks.StateCancelled {
 		t.Fatalf("after cancel: %+v %v", b, err)
 	}
-	r = f.do(t, nil, http.MethodPost, "/api/v1/builds/"+id+"/resubmit", "", nil, bearer(at))
+	r := f.do(t, nil, http.MethodPost, "/api/v1/builds/"+id+"/resubmit", "", nil, bearer(at))
+	var sub apiclient.SubmitResponse
 	if err := json.Unmarshal(r.body, &sub); err != nil || r.status != 201 {
 		t.Fatalf("resubmit: %d %s", r.status, r.body)
 	}

@@ -73,8 +73,10 @@ func TestBrowserBuild(t *testing.T) {
 	idp := oidctest.Start(t)
 	idp.QueueUser(oidctest.User{Subject: "42", Username: "alice", Email: "alice@example.org", Groups: []string{"packager"}})
 	ts := httptest.NewUnstartedServer(nil)
+	ident := webapp.NewIdentifier(rdb, webapp.IdentifierConfig{})
 	srv, err := webapp.New(c, webapp.Config{
-		PublicURL: "http://" + ts.Listener.Addr().String(), Releases: []string{"41", "rawhide"}, FileRoot: stageRoot,
+		Identifier: ident,
+		PublicURL:  "http://" + ts.Listener.Addr().String(), Releases: []string{"41", "rawhide"}, FileRoot: stageRoot,
 		OIDC: webapp.OIDC{Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret,
 			Scopes: []string{"profile", "email", "groups"}, SubmitGroup: "packager"},
 		Logger: quiet,
@@ -82,7 +84,7 @@ func TestBrowserBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon, err := monitor.New(rdb, monitor.Config{Logger: quiet})
+	mon, err := monitor.New(rdb, monitor.Config{Logger: quiet, Identifier: ident})
 	if err != nil {
 		t.Fatal(err)
 	}

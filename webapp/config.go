@@ -78,6 +78,16 @@ type Config struct {
 	// latest after this. Default auth.DefaultTokenMaxLifetime (365 days).
 	MaxTokenLifetime time.Duration
 
+	// Visibility is [web] visibility: with private (the default), acting
+	// on another user's build (cancel, resubmit) is answered as for a
+	// missing build, as the monitor answers reading it.
+	Visibility tasks.Visibility
+
+	// Identifier, when set, is the one the web app shares with the
+	// monitor's routes of the same process (one token cache, so a token
+	// revoked here stops working at once on both); nil makes one.
+	Identifier *Identifier
+
 	// Logger receives service logs. Default slog.Default().
 	Logger *slog.Logger
 }

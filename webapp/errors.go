@@ -64,6 +64,7 @@ var (
 		"your account is not in the group allowed to submit builds")
 	errNotYours = tasks.Errorf(CodeForbidden, "",
 		"this build belongs to someone else")
+	errNotBearer = tasks.Errorf(CodeBadToken, "Authorization", "Authorization must be \"Bearer TOKEN\"")
 )
 
 // rateLimited is a submission over the per-user limit (429).

@@ -169,7 +169,22 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 		sp.Live = &tasks.LiveSpec{Label: get("live_label"), Title: get("live_title"), Product: get("live_product"),
 			ReleaseVer: get("live_releasever"), Builder: get("live_builder")}
 	case tasks.TypeKSISO:
-		sp.KSISO = &tasks.KSISOSpec{ISO: get("ksiso_iso"), Cmdline: get("ksiso_cmdline")}
+		k := &tasks.KSISOSpec{ISO: get("ksiso_iso"), Cmdline: get("ksiso_cmdline"), RmArgs: get("ksiso_rm_args"),
+			Updates: get("ksiso_updates"), Add: spec.SplitList(v.Get("ksiso_add")), VolID: get("ksiso_volid")}
+		// One "FROM TO" pair a line, as mkksiso's -R FROM TO.
+		for i, line := range strings.Split(v.Get("ksiso_replace"), "\n") {
+			switch fs := strings.Fields(line); len(fs) {
+			case 0:
+			case 2:
+				k.Replace = append(k.Replace, tasks.Replace{From: fs[0], To: fs[1]})
+			default:
+				errs = append(errs, tasks.Invalid("ksiso_replace", "line %d: want \"FROM TO\" (two words)", i+1))
+			}
+		}
+		if len(k.Add) == 0 {
+			k.Add = nil
+		}
+		sp.KSISO = k
 	}
 	if t != tasks.TypeBoot {
 		var ref string

@@ -2,6 +2,7 @@ package webapp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -37,6 +38,15 @@ func TestFieldLimits(t *testing.T) {
 			}
 		}},
 		{"iso", "spec.ksiso.iso", func(s *tasks.Spec) { s.KSISO.ISO = strings.Repeat("i", tasks.MaxURL) + ".iso" }},
+		{"volid", "spec.ksiso.volid", func(s *tasks.Spec) { s.KSISO.VolID = strings.Repeat("v", tasks.MaxName+1) }},
+		{"add", "spec.ksiso.add", func(s *tasks.Spec) {
+			for i := range tasks.MaxAdd + 1 {
+				s.KSISO.Add = append(s.KSISO.Add, fmt.Sprintf("f%d", i))
+			}
+		}},
+		{"replace", "spec.ksiso.replace", func(s *tasks.Spec) {
+			s.KSISO.Replace = []tasks.Replace{{From: "quiet", To: strings.Repeat("r", tasks.MaxName+1)}}
+		}},
 	} {
 		sp := f.ksisoSpec("k.ks")
 		tc.mod(&sp)

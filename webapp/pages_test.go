@@ -34,6 +34,34 @@ func uploads(t testing.TB) map[string][][2]string {
 	return map[string][][2]string{"ks_files": {{"fedora-repo.ks", readKS(t, "fedora-repo.ks")}, {"fedora-repo-rawhide.ks", readKS(t, "fedora-repo-rawhide.ks")}}}
 }
 
+// TestFormSubmitKSISOOptions posts mkksiso's options through the form and
+// finds them in the build's spec.
+func TestFormSubmitKSISOOptions(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	hc := f.browser(t)
+	csrf := csrfOf(t, f.do(t, hc, http.MethodGet, "/build", "", nil, nil).body)
+	fields := f.formFields(csrf)
+	fields["ksiso_rm_args"], fields["ksiso_volid"], fields["ksiso_updates"] = "quiet rhgb", "Fedora-KS-41", "updates.img"
+	fields["ksiso_add"], fields["ksiso_replace"] = "extra-repo root.tar.xz", "Install Deploy\r\n\r\nttyUSB0 ttyS0\r\n"
+	ct, body := multipartBody(t, fields, uploads(t))
+	r := f.do(t, hc, http.MethodPost, "/build", ct, body, nil)
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /build: %d\n%s", r.status, r.body)
+	}
+	b, err := f.c.Get(context.Background(), strings.TrimPrefix(loc, "/builds/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &tasks.KSISOSpec{ISO: "boot.iso", Config: "fedora-repo.ks", RmArgs: "quiet rhgb", VolID: "Fedora-KS-41",
+		Updates: "updates.img", Add: []string{"extra-repo", "root.tar.xz"},
+		Replace: []tasks.Replace{{From: "Install", To: "Deploy"}, {From: "ttyUSB0", To: "ttyS0"}}}
+	if diff := cmp.Diff(want, b.Spec.KSISO); diff != "" {
+		t.Errorf("[ksiso] of the build (-want +got):\n%s", diff)
+	}
+}
+
 func TestFormSubmit(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
@@ -222,6 +250,12 @@ func TestFormErrors(t *testing.T) {
 		{"boot repo line", map[string]string{"type": "boot", "boot_product": "fedora", "boot_release": "41", "boot_version": "41", "boot_repos": "just-a-name"}, nil, 422, "boot_repos", "NAME URL"},
 		{"live without label", map[string]string{"type": "live", "live_releasever": "41", "ks_source": "standard", "ks_standard": "x"}, nil, 422, "live_label", "missing: required for type live"},
 		{"value with newline", map[string]string{"ksiso_cmdline": "a\n[boot]\nx=y"}, uploads(t), 422, "ksiso_cmdline", "one line"},
+		{"volid", map[string]string{"ksiso_volid": "Test Only"}, uploads(t), 422, "ksiso_volid", "a volume ID takes"},
+		{"rm_args value", map[string]string{"ksiso_rm_args": "console=ttyS0"}, uploads(t), 422, "ksiso_rm_args", "names only"},
+		{"updates path", map[string]string{"ksiso_updates": "/srv/updates.img"}, uploads(t), 422, "ksiso_updates", "iso_dir"},
+		{"add path", map[string]string{"ksiso_add": "repo ../../etc"}, uploads(t), 422, "ksiso_add", "iso_dir"},
+		{"replace line", map[string]string{"ksiso_replace": "quiet"}, uploads(t), 422, "ksiso_replace", "line 1"},
+		{"replace entry", map[string]string{"ksiso_replace": "quiet }menuentry"}, uploads(t), 422, "ksiso_replace", "boot menu syntax"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -371,7 +405,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	e := gin.New()
 	f.srv.Register(e)
-	routes := []gin.RouteInfo{{Method: "GET", Path: "/api/v1/builds/:id"}} // the monitor's
+	routes := []gin.RouteInfo{{Method: "GET", Path: "/api/v1/builds/:id"}, {Method: "POST", Path: "/api/v1/builds/:id/links/revoke"}} // the monitor's
 	routes = append(routes, e.Routes()...)
 	// The monitor's routes mount beside ours without a conflict (gin
 	// panics on one).

@@ -2,14 +2,9 @@ package webapp
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,10 +39,10 @@ type Server struct {
 	buildClient *client.Client
 	cfg         Config
 	public      *url.URL
+	ident       *Identifier
 	tokens      *auth.Tokens
 	users       *auth.Users
 	sessions    *auth.Sessions
-	secret      *auth.WebSecret
 	limits      *auth.RateLimits
 	oidc        *oidcProvider
 	pages       map[string]*template.Template
@@ -71,15 +66,17 @@ func New(c *client.Client, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A user's rights outlive their sign-in as long as a token made in
-	// its session can.
-	users := auth.NewUsers(c.Redis(), cfg.MaxTokenLifetime+cfg.SessionTTL)
+	ident := cfg.Identifier
+	if ident == nil {
+		ident = NewIdentifier(c.Redis(), cfg.identifierConfig())
+	}
+	// One token store and one record of rights for identifying, signing
+	// in and revoking: a revocation takes effect at once on this instance,
+	// on the web app's routes and the monitor's.
 	s := &Server{
-		buildClient: c, cfg: cfg, public: pub, pages: pages, users: users,
-		tokens: auth.NewTokens(c.Redis(), auth.TokenOptions{Users: users, MaxLifetime: cfg.MaxTokenLifetime}).
-			Cached(tokenCacheTTL),
+		buildClient: c, cfg: cfg, public: pub, pages: pages,
+		ident: ident, tokens: ident.tokens, users: ident.users,
 		sessions: auth.NewSessions(c.Redis(), cfg.SessionTTL),
-		secret:   auth.NewWebSecret(c.Redis()),
 		limits:   auth.NewRateLimits(c.Redis(), cfg.SubmitWindow),
 	}
 	if cfg.OIDC.Enabled() {
@@ -143,12 +140,7 @@ func (s *Server) secure(c *gin.Context) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if s.LocalMode() {
-		host := c.Request.Host
-		if hn, _, err := net.SplitHostPort(host); err == nil {
-			host = hn
-		}
-		host = strings.Trim(host, "[]")
-		if !loopbackHost(host) && !strings.EqualFold(host, s.public.Hostname()) {
+		if !localHost(c.Request.Host, s.public.Hostname()) {
 			s.fail(c, tasks.Errorf(CodeForbidden, "Host", "local mode serves loopback host names only"))
 			return
 		}
@@ -181,74 +173,21 @@ const (
 	viaLocal   = "local"
 )
 
-// identify finds who is asking: a bearer token, the local user, or a
-// session cookie. A bad token fails the request at once; a stale session
-// cookie only leaves it anonymous.
+// identify finds who is asking (Identifier): a bearer token, the local
+// user, or a session cookie, with the rights of the user's latest sign-in.
+// A bad token fails the request at once; a stale session cookie only
+// leaves it anonymous.
 func (s *Server) identify(c *gin.Context) {
-	if h := c.GetHeader("Authorization"); h != "" {
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			s.fail(c, tasks.Errorf(CodeBadToken, "Authorization", "Authorization must be \"Bearer TOKEN\""))
-			return
-		}
-		info, err := s.tokens.Verify(c.Request.Context(), strings.TrimSpace(tok))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		u := info.User // with its rights as of the user's latest sign-in
-		if s.LocalMode() {
-			u = s.localUser(u.Name)
-		}
-		c.Set(keyUser, &u)
-		c.Set(keyVia, viaToken)
-		c.Next()
+	u, via, err := s.ident.identify(c.Request)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	if s.LocalMode() {
-		u := s.localUser(s.cfg.LocalUser)
-		c.Set(keyUser, &u)
-		c.Set(keyVia, viaLocal)
-		c.Next()
-		return
-	}
-	if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
-		ses, err := s.sessions.Get(c.Request.Context(), id)
-		switch {
-		case err == nil:
-			u, err := s.latestRights(c.Request.Context(), ses.User)
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			c.Set(keyUser, &u)
-			c.Set(keyVia, viaSession)
-		case !errors.Is(err, auth.ErrNoSession):
-			s.fail(c, err)
-			return
-		}
+	if u != nil {
+		c.Set(keyUser, u)
+		c.Set(keyVia, via)
 	}
 	c.Next()
-}
-
-// latestRights is u, a session's user, with the rights of the user's
-// latest sign-in, which may be another session's: a browser signed in as
-// an admin loses admin rights when its user signs in again elsewhere
-// without them. Sessions from before rights were recorded keep their own.
-func (s *Server) latestRights(ctx context.Context, u auth.User) (auth.User, error) {
-	r, err := s.users.Get(ctx, u.Name)
-	switch {
-	case errors.Is(err, auth.ErrNoRights):
-		return u, nil
-	case err != nil:
-		return auth.User{}, err
-	}
-	return r.User, nil
-}
-
-// localUser is name in local mode, where everyone may do everything.
-func (s *Server) localUser(name string) auth.User {
-	return auth.User{Name: name, Email: s.cfg.LocalEmail, Admin: true, CanSubmit: true}
 }
 
 // user is the request's user, nil when anonymous.
@@ -329,42 +268,16 @@ func (s *Server) csrf(c *gin.Context) {
 	c.Next()
 }
 
-func (s *Server) csrfOK(c *gin.Context) bool {
-	ck, err := c.Cookie(csrfCookie)
-	if err != nil || ck == "" {
-		return false
-	}
-	got := c.GetHeader(CSRFHeader)
-	if got == "" {
-		// Multipart forms are read by their handler, which checks the
-		// token itself (see submitForm); PostForm would consume them.
-		if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt == "multipart/form-data" {
-			return false
-		}
-		got = c.PostForm("csrf")
-	}
-	return s.csrfMatches(c, ck, got)
-}
+func (s *Server) csrfOK(c *gin.Context) bool { return s.ident.checkCSRF(c.Request) }
 
 // csrfMatches checks a CSRF token against cookie value ck.
 func (s *Server) csrfMatches(c *gin.Context, ck, got string) bool {
-	want, err := s.csrfToken(c.Request.Context(), ck)
-	if err != nil {
-		return false
-	}
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+	return s.ident.csrfMatches(c.Request.Context(), ck, got)
 }
 
-// csrfToken is the form token of CSRF cookie value ck: an HMAC under the
-// service's secret, so a cookie planted by a sibling domain is useless.
+// csrfToken is the form token of CSRF cookie value ck.
 func (s *Server) csrfToken(ctx context.Context, ck string) (string, error) {
-	key, err := s.secret.Key(ctx)
-	if err != nil {
-		return "", err
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(ck))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+	return s.ident.csrfToken(ctx, ck)
 }
 
 // pageCSRF returns the CSRF token for the page being rendered, setting the

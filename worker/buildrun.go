@@ -33,6 +33,9 @@ type buildRun struct {
 	// copyEarlierLog has start copy the lines of earlier attempts, which
 	// may have run on other hosts, from the stream into the log file.
 	copyEarlierLog bool
+	// redact hides the kickstart's secrets and the staging user in the
+	// log's lines (pipeline.LogRedactor).
+	redact func(string) string
 
 	log    *buildlog.Log
 	pub    *buildlog.Publisher
@@ -66,6 +69,9 @@ func (s *Server) takeBuild(ctx context.Context, id, holder string, take func(*ta
 // done must be called when the run is over.
 func (s *Server) newBuildRun(ctx context.Context, b *tasks.Build, holder string, payload []byte, timeout time.Duration) *buildRun {
 	r := &buildRun{s: s, id: b.ID, attempt: b.Attempt, holder: holder, rec: newRecord(s.store, b, payload, s.log)}
+	if p, err := tasks.DecodePayload(payload); err == nil {
+		r.redact = pipeline.LogRedactor(p)
+	}
 	r.work, r.stop = context.WithCancelCause(ctx)
 	r.release = func() { r.stop(nil) }
 	if timeout > 0 {
@@ -81,7 +87,7 @@ func (r *buildRun) done() { r.release() }
 
 // start opens the build's log, publishing it, and starts the lease keeper.
 func (r *buildRun) start(ctx context.Context) error {
-	l, pub, err := r.s.openLog(ctx, r.id, r.copyEarlierLog)
+	l, pub, err := r.s.openLog(ctx, r.id, r.copyEarlierLog, r.redact)
 	if err != nil {
 		return fmt.Errorf("open build log: %w", err)
 	}
@@ -291,7 +297,7 @@ func isTransferFailure(err error) bool {
 // copyEarlier (a later attempt, which may follow attempts on other hosts),
 // the lines of earlier attempts are copied from the stream first, so the
 // staged log holds the whole story.
-func (s *Server) openLog(ctx context.Context, id string, copyEarlier bool) (*buildlog.Log, *buildlog.Publisher, error) {
+func (s *Server) openLog(ctx context.Context, id string, copyEarlier bool, redact func(string) string) (*buildlog.Log, *buildlog.Publisher, error) {
 	path := s.pipe.LogPath(id)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, nil, err
@@ -302,7 +308,7 @@ func (s *Server) openLog(ctx context.Context, id string, copyEarlier bool) (*bui
 		}
 	}
 	pub := buildlog.NewPublisher(s.store, id, path, buildlog.PublisherOptions{MaxLen: s.cfg.LogMaxLen, Logger: s.log})
-	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake})
+	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake, Redact: redact})
 	if err != nil {
 		return nil, nil, err
 	}

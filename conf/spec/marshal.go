@@ -62,6 +62,11 @@ func Marshal(s *tasks.Spec) []byte {
 			w.key("iso", k.ISO)
 			w.key("config", k.Config)
 			w.key("cmdline", k.Cmdline)
+			w.key("rm_args", k.RmArgs)
+			w.key("updates", k.Updates)
+			w.key("add", strings.Join(k.Add, ";"))
+			w.key("volid", k.VolID)
+			w.key("replace", FormatReplace(k.Replace))
 		}
 	}
 	w.key("nvr", strings.Join(s.NVRs, ";"))

@@ -398,12 +398,51 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 			ISO:     s.required("iso", need),
 			Config:  kickstart(s, need),
 			Cmdline: s.optional("cmdline"),
+			RmArgs:  s.optional("rm_args"),
+			Updates: s.optional("updates"),
+			Add:     s.list("add"),
+			VolID:   s.optional("volid"),
+			Replace: replacePairs(s),
+		}
+		if len(k.Add) == 0 {
+			k.Add = nil
 		}
 		spec.KSISO = k
 	}
 	spec.NVRs = s.list("nvr")
 	spec.BuildIDs = s.list("bid")
 	s.finish()
+}
+
+// replacePairs reads [ksiso] replace: "FROM TO" pairs separated by
+// semicolons, as mkksiso's repeated -R FROM TO.
+func replacePairs(s *section) []tasks.Replace {
+	v := s.optional("replace")
+	var pairs []tasks.Replace
+	for i, p := range strings.Split(v, ";") {
+		f := strings.Fields(p)
+		switch len(f) {
+		case 0:
+		case 2:
+			pairs = append(pairs, tasks.Replace{From: f[0], To: f[1]})
+		default:
+			s.errorf("replace", "pair %d: want \"FROM TO\" (two words), pairs separated by ';'", i+1)
+			return nil
+		}
+	}
+	return pairs
+}
+
+// FormatReplace writes pairs as the value of [ksiso] replace.
+func FormatReplace(pairs []tasks.Replace) string {
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.From + " " + p.To)
+	}
+	return b.String()
 }
 
 // kickstart reads config=: a standard kickstart name, a path, or an http(s)

@@ -82,7 +82,10 @@
     }
   }
 
-  var es = new EventSource(log.dataset.stream + "?after=" + encodeURIComponent(log.dataset.after));
+  // The stream URL may carry the key of a mailed link already.
+  var src = new URL(log.dataset.stream, document.baseURI);
+  src.searchParams.set("after", log.dataset.after);
+  var es = new EventSource(src.toString());
   es.onopen = function () { info.textContent = "Following the log live."; };
   es.onerror = function () { info.textContent = "Connection lost; reconnecting…"; };
   // An event is a run of lines: its data holds them joined by newlines and

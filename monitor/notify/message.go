@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -76,8 +77,9 @@ func subject(b *tasks.Build, kind tasks.MailKind) string {
 }
 
 // compose builds the kind mail of b. lines are the log lines to quote
-// (completion mails only).
-func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address, lines []builds.LogLine, earlier bool, now time.Time) (*email.Email, error) {
+// (completion mails only); key, if set, is the build link (auth.Links) its
+// links carry.
+func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address, lines []builds.LogLine, earlier bool, key string, now time.Time) (*email.Email, error) {
 	d := mailData{Build: b, Kickstart: clean(b.KickstartName), Lines: lines, Earlier: earlier}
 	if kind == tasks.MailFinished {
 		d.Result = b.State
@@ -88,6 +90,10 @@ func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address
 	if s.cfg.PublicURL != "" {
 		d.BuildURL = s.cfg.PublicURL + "/builds/" + b.ID
 		d.LogURL = d.BuildURL + "/log"
+		if key != "" {
+			q := "?key=" + url.QueryEscape(key)
+			d.BuildURL, d.LogURL = d.BuildURL+q, d.LogURL+q
+		}
 	}
 	var text, html bytes.Buffer
 	if err := s.tmpl.text.ExecuteTemplate(&text, string(kind)+".txt", d); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
 // Counters kept with builds.Store.Count.
@@ -75,6 +76,11 @@ type Config struct {
 	// PublicURL is the monitor's public URL for links in mails (build page,
 	// full log). Without it mails name the fbs command to run instead.
 	PublicURL string
+	// Links, when set, signs the links of the mails (auth.Links): they
+	// carry a key that lets whoever has the mail read that build's page,
+	// log and live stream without signing in, as private visibility
+	// needs. Nil: plain links.
+	Links *auth.Links
 	// Concurrency is how many mails are sent at once. Default 2.
 	Concurrency int
 	// Logger receives the server's log. Default slog.Default().
@@ -324,8 +330,14 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 			return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
 		}
 	}
+	link := ""
+	if s.cfg.Links != nil && s.cfg.PublicURL != "" {
+		if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
+			return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		}
+	}
 	now := time.Now()
-	e, err := s.compose(b, p.Kind, to, lines, earlier, now)
+	e, err := s.compose(b, p.Kind, to, lines, earlier, link, now)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}

@@ -6,7 +6,7 @@
 //	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters
 //	monitor/notify   the notification ledger: sent marks and send locks
 //	monitor/metrics  metrics.Recorder: duration histograms
-//	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits
+//	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits, auth.Links
 //
 // A test walks the source tree and fails on an "fbs:" key literal outside
 // this file, so a new key is added here, with its type and lifetime, or not
@@ -156,6 +156,17 @@ func User(user string) string { return "fbs:web:user:" + user }
 // WebSecret is a string: the HMAC key of CSRF tokens shared by every web
 // instance, set once by the first (SET NX) and kept for ever.
 const WebSecret = "fbs:web:secret"
+
+// LinkSecret is a string: the HMAC key of the build links in mails
+// (auth.Links), shared by every instance, set once by the first (SET NX)
+// and kept for ever. Deleting it invalidates every mailed link at once.
+const LinkSecret = "fbs:web:linksecret"
+
+// LinksRevoked is a string: the Unix time in milliseconds when the owner
+// of build id revoked its mailed links; links issued until then no longer
+// work. Its TTL is the link lifetime ([web] link_ttl), after which every
+// link it revoked has expired anyway.
+func LinksRevoked(id string) string { return "fbs:web:linksrevoked:" + id }
 
 // SubmitRate is a string: the number of submissions of user in fixed
 // window number window (Unix time divided by the window length). Its TTL

@@ -52,6 +52,11 @@ func TestPrepareRefuses(t *testing.T) {
 		{"staging outside file_root", web, func(s *tasks.Spec) { s.Staging = "file:///etc" }, upload, []string{"staging invalid"}},
 		{"staging password", web, func(s *tasks.Spec) { s.Staging = "ftp://u:pw@h/x" }, upload, []string{"staging invalid"}},
 		{"ISO path on a worker", web, func(s *tasks.Spec) { s.KSISO.ISO = "/etc/shadow" }, upload, []string{"ksiso.iso invalid"}},
+		{"mkksiso options", web, func(s *tasks.Spec) {
+			s.KSISO.RmArgs, s.KSISO.VolID, s.KSISO.Updates = "console=tty0", "Test Only", "/srv/u.img"
+			s.KSISO.Add, s.KSISO.Replace = []string{"../x"}, []tasks.Replace{{From: "quiet", To: "}"}}
+		}, upload, []string{"ksiso.rm_args invalid", "ksiso.volid invalid", "ksiso.updates invalid", "ksiso.add invalid", "ksiso.replace invalid"}},
+		{"add path from fbs build --local", submission.Config{LocalFiles: true}, func(s *tasks.Spec) { s.KSISO.Add = []string{"/srv/repo"} }, upload, []string{"ksiso.add invalid"}},
 		{"ISO path from fbs submit", submission.Config{LocalKickstarts: true}, func(s *tasks.Spec) { s.KSISO.ISO = "isos/boot.iso" }, upload, []string{"ksiso.iso invalid"}},
 		{"too many files", web, func(*tasks.Spec) {}, map[string][]byte{"a.ks": []byte(ks), "b.ks": nil, "c.ks": nil}, []string{"kickstart too_large"}},
 		{"file too large", web, func(*tasks.Spec) {}, map[string][]byte{"a.ks": []byte(strings.Repeat("#", 101))}, []string{"kickstart too_large"}},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/testing/conntest"
 	"github.com/fedora-fbs/fbs/testing/oidctest"
+	"github.com/fedora-fbs/fbs/webapp/auth"
 )
 
 // These tests hold the listeners of `fbs web`, `fbs monitor` and `fbs
@@ -175,8 +176,13 @@ func TestSlowClients(t *testing.T) {
 			t.Fatalf("submit: %s", errs)
 		}
 		id := strings.TrimSpace(out)
+		// Builds are private: read it as a mail's link does.
+		key, err := auth.NewLinks(e.redis.Client(), time.Hour, nil).Mint(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
 		c := conntest.Dial(t, monAddr)
-		fmt.Fprintf(c, "GET /builds/%s/log/stream HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", id, monAddr)
+		fmt.Fprintf(c, "GET /builds/%s/log/stream?key=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", id, key, monAddr)
 		br := bufio.NewReader(c)
 		res, err := http.ReadResponse(br, nil)
 		if err != nil || res.StatusCode != http.StatusOK {

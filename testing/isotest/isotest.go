@@ -36,6 +36,24 @@ func ConfigFiles() []string {
 	return []string{"isolinux/isolinux.cfg", "EFI/BOOT/grub.cfg", "boot/grub2/grub.cfg"}
 }
 
+// AllConfigFiles returns ConfigFiles and the other configuration files
+// mkksiso edits, which BootISOAllConfigs writes too: GRUB's EFI/BOOT/BOOT.conf
+// and boot/grub/grub.cfg, and the s390x parameter files.
+func AllConfigFiles() []string {
+	return append(ConfigFiles(), "EFI/BOOT/BOOT.conf", "boot/grub/grub.cfg", "images/generic.prm", "images/cdboot.prm")
+}
+
+// GenericPrm is the images/generic.prm BootISOAllConfigs writes: an s390x
+// parameter file, one kernel command line over several lines.
+func GenericPrm() string {
+	return "ro ramdisk_size=40000 cio_ignore=all,!condev\nquiet\n"
+}
+
+// CdbootPrm is the images/cdboot.prm BootISOAllConfigs writes for volid.
+func CdbootPrm(volid string) string {
+	return "ro ramdisk_size=40000 cio_ignore=all,!condev\ninst.stage2=hd:LABEL=" + escapeLabel(volid) + "\nquiet\n"
+}
+
 // requireTools skips (or, under CI, fails) t when a needed tool is missing.
 func requireTools(t testing.TB) {
 	t.Helper()
@@ -171,7 +189,17 @@ func copyFile(t testing.TB, from, to string) {
 // records, and an isohybrid MBR.
 func BootISO(t testing.TB, volid string) string {
 	t.Helper()
-	return bootISO(t, volid, false, true)
+	return bootISO(t, volid, false, true, false)
+}
+
+// BootISOAllConfigs is BootISO with every configuration file mkksiso edits
+// (AllConfigFiles): also EFI/BOOT/BOOT.conf (GrubCfg with linuxefi, as on
+// Fedora's ISOs, and inside images/efiboot.img too), boot/grub/grub.cfg
+// (GrubCfg with linux), images/generic.prm (GenericPrm) and
+// images/cdboot.prm (CdbootPrm).
+func BootISOAllConfigs(t testing.TB, volid string) string {
+	t.Helper()
+	return bootISO(t, volid, false, true, true)
 }
 
 // BootISOAppendedEFI is BootISO laid out like Fedora's boot ISOs since
@@ -180,10 +208,10 @@ func BootISO(t testing.TB, volid string) string {
 // image is also the file images/efiboot.img, as on Fedora's ISOs.
 func BootISOAppendedEFI(t testing.TB, volid string, inTree bool) string {
 	t.Helper()
-	return bootISO(t, volid, true, inTree)
+	return bootISO(t, volid, true, inTree, false)
 }
 
-func bootISO(t testing.TB, volid string, appendEFI, inTree bool) string {
+func bootISO(t testing.TB, volid string, appendEFI, inTree, all bool) string {
 	t.Helper()
 	requireTools(t)
 	dir := t.TempDir()
@@ -198,11 +226,20 @@ func bootISO(t testing.TB, volid string, appendEFI, inTree bool) string {
 	efiCfg := GrubCfg(volid, "linuxefi")
 	writeFile(t, filepath.Join(tree, "EFI", "BOOT", "grub.cfg"), efiCfg)
 	writeFile(t, filepath.Join(tree, "boot", "grub2", "grub.cfg"), GrubCfg(volid, "linux"))
+	if all {
+		writeFile(t, filepath.Join(tree, "EFI", "BOOT", "BOOT.conf"), efiCfg)
+		writeFile(t, filepath.Join(tree, "boot", "grub", "grub.cfg"), GrubCfg(volid, "linux"))
+		writeFile(t, filepath.Join(tree, "images", "generic.prm"), GenericPrm())
+		writeFile(t, filepath.Join(tree, "images", "cdboot.prm"), CdbootPrm(volid))
+	}
 
 	img := filepath.Join(tree, "images", "efiboot.img")
 	run(t, nil, "mkfs.fat", "-C", "-n", "ANACONDA", img, "2048")
 	run(t, nil, "mmd", "-i", img, "::/EFI", "::/EFI/BOOT")
 	run(t, nil, "mcopy", "-i", img, filepath.Join(tree, "EFI", "BOOT", "grub.cfg"), "::/EFI/BOOT/grub.cfg")
+	if all {
+		run(t, nil, "mcopy", "-i", img, filepath.Join(tree, "EFI", "BOOT", "BOOT.conf"), "::/EFI/BOOT/BOOT.conf")
+	}
 
 	iso := filepath.Join(dir, "boot.iso")
 	args := []string{"-as", "mkisofs", "-o", iso, "-V", volid, "-J", "-R",
@@ -231,7 +268,7 @@ func bootISO(t testing.TB, volid string, appendEFI, inTree bool) string {
 type Info struct {
 	// VolumeID is the primary volume descriptor's volume ID.
 	VolumeID string
-	// Files maps ISO paths (no leading slash) of the ConfigFiles and
+	// Files maps ISO paths (no leading slash) of the AllConfigFiles and
 	// ks.cfg that exist to their content.
 	Files map[string]string
 	// BootRecords are xorriso's -report_el_torito plain lines.
@@ -242,6 +279,9 @@ type Info struct {
 	// EFIGrubCfg is EFI/BOOT/grub.cfg inside the image the UEFI El Torito
 	// record boots ("" when there is no such record).
 	EFIGrubCfg string
+	// EFIBootConf is EFI/BOOT/BOOT.conf inside that image ("" when there
+	// is none).
+	EFIBootConf string
 	// Paths are the ISO paths (no leading slash) of every regular file,
 	// sorted.
 	Paths []string
@@ -270,7 +310,7 @@ func Inspect(t testing.TB, iso string) Info {
 	dir := t.TempDir()
 	args := []string{"-osirrox", "on", "-indev", iso}
 	var wanted []string
-	for _, f := range append(ConfigFiles(), "ks.cfg") {
+	for _, f := range append(AllConfigFiles(), "ks.cfg") {
 		if present[f] {
 			wanted = append(wanted, f)
 			args = append(args, "-extract", "/"+f, filepath.Join(dir, "files", f))
@@ -319,6 +359,9 @@ func Inspect(t testing.TB, iso string) Info {
 	}
 	if len(uefi) > 0 {
 		info.EFIGrubCfg = string(run(t, nil, "mcopy", "-n", "-i", uefi[0], "::/EFI/BOOT/grub.cfg", "-"))
+		if strings.Contains(string(run(t, nil, "mdir", "-b", "-i", uefi[0], "::/EFI/BOOT")), "BOOT.conf") {
+			info.EFIBootConf = string(run(t, nil, "mcopy", "-n", "-i", uefi[0], "::/EFI/BOOT/BOOT.conf", "-"))
+		}
 	}
 	return info
 }

@@ -56,3 +56,27 @@ func checkBootISO(t *testing.T, make func(testing.TB, string) string, wantBoot [
 		t.Error("isolinux.cfg does not carry the escaped label")
 	}
 }
+
+func TestBootISOAllConfigs(t *testing.T) {
+	t.Parallel()
+	const volid = "Fedora 41 s390x"
+	info := Inspect(t, BootISOAllConfigs(t, volid))
+	want := map[string]string{
+		"isolinux/isolinux.cfg": IsolinuxCfg(volid),
+		"EFI/BOOT/grub.cfg":     GrubCfg(volid, "linuxefi"),
+		"EFI/BOOT/BOOT.conf":    GrubCfg(volid, "linuxefi"),
+		"boot/grub2/grub.cfg":   GrubCfg(volid, "linux"),
+		"boot/grub/grub.cfg":    GrubCfg(volid, "linux"),
+		"images/generic.prm":    GenericPrm(),
+		"images/cdboot.prm":     CdbootPrm(volid),
+	}
+	if diff := cmp.Diff(want, info.Files); diff != "" {
+		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(GrubCfg(volid, "linuxefi"), info.EFIBootConf); diff != "" {
+		t.Errorf("EFIBootConf (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"BIOS /isolinux/isolinux.bin", "UEFI /images/efiboot.img"}, info.BootImages()); diff != "" {
+		t.Errorf("El Torito boot images (-want +got):\n%s", diff)
+	}
+}

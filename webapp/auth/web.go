@@ -15,14 +15,17 @@ import (
 // by every web instance: the first to ask creates it, and each instance
 // reads it once and keeps it.
 type WebSecret struct {
-	rdb redis.UniversalClient
+	rdb  redis.UniversalClient
+	name string // the Redis key
 
 	mu  sync.Mutex
 	key []byte
 }
 
 // NewWebSecret returns the shared secret over rdb; the caller owns rdb.
-func NewWebSecret(rdb redis.UniversalClient) *WebSecret { return &WebSecret{rdb: rdb} }
+func NewWebSecret(rdb redis.UniversalClient) *WebSecret {
+	return &WebSecret{rdb: rdb, name: rediskey.WebSecret}
+}
 
 // Key returns the secret, creating it in Redis if no instance has yet. A
 // failure is not remembered: the next call asks Redis again.
@@ -32,12 +35,12 @@ func (w *WebSecret) Key(ctx context.Context) ([]byte, error) {
 	if w.key != nil {
 		return w.key, nil
 	}
-	if err := w.rdb.SetNX(ctx, rediskey.WebSecret, NewSecret(32), 0).Err(); err != nil {
-		return nil, fmt.Errorf("create web secret: %w", err)
+	if err := w.rdb.SetNX(ctx, w.name, NewSecret(32), 0).Err(); err != nil {
+		return nil, fmt.Errorf("create secret %s: %w", w.name, err)
 	}
-	v, err := w.rdb.Get(ctx, rediskey.WebSecret).Bytes()
+	v, err := w.rdb.Get(ctx, w.name).Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("read web secret: %w", err)
+		return nil, fmt.Errorf("read secret %s: %w", w.name, err)
 	}
 	w.key = v
 	return v, nil

@@ -39,6 +39,9 @@ type Job struct {
 	// machines long after the build and far from the worker. The other
 	// builders consume the repository during the build, in place.
 	SideRepoDir string
+	// FilesDir is the worker's directory of files a request may name
+	// (iso_dir): [ksiso] add and updates are names in it.
+	FilesDir string
 	// Output receives the tool's stdout and stderr, one complete line per
 	// Write, each ending in "\n". Only one goroutine writes to it at a time.
 	Output io.Writer

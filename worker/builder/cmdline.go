@@ -3,6 +3,8 @@ package builder
 import (
 	"fmt"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // udevEscape escapes a volume ID the way lorax's mkksiso (and udev's
@@ -67,6 +69,13 @@ type kernelEdit struct {
 	remove []string
 	// add lists arguments appended, in order.
 	add []string
+	// replace are text replacements made in every line before the kernel
+	// line is edited, in order: [ksiso] replace, then the old volume ID's
+	// hd:LABEL= form for the new one's (mkksiso -R and -V).
+	replace []tasks.Replace
+	// relabel, when set, is the volume ID change written into GRUB's
+	// search -l/--label lines (the raw label, quoted).
+	relabel *relabel
 }
 
 // line edits one line of a boot configuration if its first word is one of
@@ -99,6 +108,12 @@ func (e kernelEdit) line(line string, cmds []string, needInitrd bool) (string, b
 			return line, false, nil
 		}
 	}
+	return indent + word + " " + strings.Join(e.args(args), " "), true, nil
+}
+
+// args edits one kernel command line's arguments: those named in remove
+// go, then add is appended.
+func (e kernelEdit) args(args []string) []string {
 	kept := args[:0]
 	for _, a := range args {
 		drop := false
@@ -109,8 +124,7 @@ func (e kernelEdit) line(line string, cmds []string, needInitrd bool) (string, b
 			kept = append(kept, a)
 		}
 	}
-	kept = append(kept, e.add...)
-	return indent + word + " " + strings.Join(kept, " "), true, nil
+	return append(kept, e.add...)
 }
 
 // config edits every kernel line of a boot configuration file's text and
@@ -120,7 +134,9 @@ func (e kernelEdit) config(text string, cmds []string, needInitrd bool) (string,
 	n := 0
 	for i, l := range lines {
 		body, cr := strings.CutSuffix(l, "\r")
-		nl, changed, err := e.line(body, cmds, needInitrd)
+		text := e.rewrite(body)
+		nl, changed, err := e.line(text, cmds, needInitrd)
+		changed = changed || text != body
 		if err != nil {
 			return "", 0, fmt.Errorf("line %d: %w", i+1, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 func TestUdevEscape(t *testing.T) {
@@ -87,10 +89,10 @@ func TestKernelEditLine(t *testing.T) {
 
 func TestKsEditRejectsInstKS(t *testing.T) {
 	t.Parallel()
-	if _, err := ksEdit("V", "inst.ks=http://x/ks.cfg"); err == nil || !strings.Contains(err.Error(), "inst.ks") {
+	if _, err := ksEdit("V", &tasks.KSISOSpec{Cmdline: "inst.ks=http://x/ks.cfg"}); err == nil || !strings.Contains(err.Error(), "inst.ks") {
 		t.Errorf("ksEdit with inst.ks in cmdline: err = %v, want one naming inst.ks", err)
 	}
-	if _, err := ksEdit("V", `a="b`); err == nil || !strings.Contains(err.Error(), "[ksiso] cmdline") {
+	if _, err := ksEdit("V", &tasks.KSISOSpec{Cmdline: `a="b`}); err == nil || !strings.Contains(err.Error(), "[ksiso] cmdline") {
 		t.Errorf("ksEdit with unbalanced quote: err = %v, want one naming [ksiso] cmdline", err)
 	}
 }

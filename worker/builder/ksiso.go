@@ -11,17 +11,18 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/worker/isomd5"
 )
 
 // ksiso injects a kickstart into a boot ISO, like lorax's mkksiso but with
 // only xorriso and mtools, so it works on any distribution: ks.cfg goes to
 // the ISO root and every kernel line of the boot menus (isolinux, GRUB 2 on
-// the ISO and GRUB 2 inside the EFI boot image) gets inst.ks= pointing at it.
-// The volume ID, the El Torito boot records and the hybrid MBR are replayed
-// from the input. Like mkksiso (which runs implantisomd5), it implants the
-// MD5 of the media check, itself (worker/isomd5).
+// the ISO and GRUB 2 inside the EFI boot image, the s390x parameter files)
+// gets inst.ks= pointing at it. The El Torito boot records and the hybrid
+// MBR are replayed from the input, and so is the volume ID unless [ksiso]
+// volid changes it; mkksiso's other options are in ksopts.go.
+// Like mkksiso (which runs implantisomd5), it implants the MD5 of the media
+// check, itself (worker/isomd5).
 type ksiso struct{ runner *runner }
 
 var _ Builder = (*ksiso)(nil)
@@ -39,6 +40,9 @@ type bootConfig struct {
 	// needInitrd makes only lines with initrd= kernel lines (isolinux's
 	// append also serves non-Linux entries).
 	needInitrd bool
+	// prm marks an s390x parameter file: the whole file is one kernel
+	// command line (kernelEdit.prm).
+	prm bool
 }
 
 var (
@@ -54,6 +58,8 @@ func isoConfigs() []bootConfig {
 		{path: "EFI/BOOT/BOOT.conf", cmds: grubCmds},
 		{path: "boot/grub2/grub.cfg", cmds: grubCmds},
 		{path: "boot/grub/grub.cfg", cmds: grubCmds},
+		{path: "images/generic.prm", prm: true},
+		{path: "images/cdboot.prm", prm: true},
 	}
 }
 
@@ -90,6 +96,8 @@ type isoDetails struct {
 	// (it was made by ksiso with extra packages), which a new side
 	// repository replaces rather than merges with.
 	hasSideRepo bool
+	// top holds the lower-cased names at the ISO root that hold files.
+	top map[string]bool
 }
 
 // outputName is the file name of the kickstart ISO made from iso.
@@ -101,27 +109,6 @@ func outputName(iso string) string {
 	return base + "-ks.iso"
 }
 
-// kernelEdit returns the edit for every kernel line: inst.ks= on the
-// kickstart at the ISO root, then the spec's extra arguments.
-func ksEdit(volID, cmdline string) (kernelEdit, error) {
-	// Checked at submit; checked again here, since what breaks out of the
-	// kernel line would write the boot menus.
-	if err := tasks.CheckKernelCmdline(cmdline); err != nil {
-		return kernelEdit{}, fmt.Errorf("[ksiso] cmdline: %w", err)
-	}
-	extra, err := splitArgs(cmdline)
-	if err != nil {
-		return kernelEdit{}, fmt.Errorf("[ksiso] cmdline: %w", err)
-	}
-	for _, a := range extra {
-		if argKey(a) == "inst.ks" {
-			return kernelEdit{}, fmt.Errorf("[ksiso] cmdline %q sets inst.ks, which points at the injected kickstart", cmdline)
-		}
-	}
-	add := append([]string{"inst.ks=hd:LABEL=" + udevEscape(volID) + ":/ks.cfg"}, extra...)
-	return kernelEdit{remove: []string{"inst.ks"}, add: add}, nil
-}
-
 // command returns the xorriso command line that writes the kickstart ISO,
 // given what was learnt about the input and the edited files (ISO path ->
 // local file). The image goes to file descriptor 3 (see write); with
@@ -130,13 +117,19 @@ func ksEdit(volID, cmdline string) (kernelEdit, error) {
 // starting 64 KiB in and going back to write a table of emulated sessions
 // at the start, as it does for a regular file: the same image then comes
 // out through a pipe, 64 KiB smaller.
-func (*ksiso) command(job *Job, d isoDetails, updated map[string]string, efiImage string) []string {
+func (*ksiso) command(job *Job, d isoDetails, updated map[string]string, efiImage string, files []ksFile) []string {
 	args := []string{"xorriso", "-indev", job.ISO, "-outdev", "stdio:" + fd3Path, "-compliance", "no_emul_toc",
 		"-boot_image", "any", "replay"}
+	if k := job.Spec.KSISO; k != nil && k.VolID != "" && k.VolID != d.volID {
+		args = append(args, "-volid", k.VolID)
+	}
 	if d.appendedEFI && efiImage != "" {
 		args = append(args, "-append_partition", "2", efiGPTType, efiImage)
 	}
 	args = append(args, "-map", job.Kickstart, "/ks.cfg")
+	for _, f := range files {
+		args = append(args, "-map", f.local, "/"+f.name)
+	}
 	if job.SideRepoDir != "" {
 		if d.hasSideRepo {
 			args = append(args, "-rm_r", "/"+sideRepoISODir, "--")
@@ -172,18 +165,23 @@ func (k *ksiso) Build(ctx context.Context, job *Job) error {
 		}
 		job.logf("mkksiso: side repository %s goes onto the ISO as /%s (%s at install time)", job.SideRepoDir, sideRepoISODir, SideRepoISOURL)
 	}
-	cmdline := ""
-	if job.Spec.KSISO != nil {
-		cmdline = job.Spec.KSISO.Cmdline
-	}
 	d, err := k.inspect(ctx, job)
 	if err != nil {
 		return err
 	}
 	job.logf("mkksiso: %s has volume ID %q", job.ISO, d.volID)
-	edit, err := ksEdit(d.volID, cmdline)
+	edit, err := ksEdit(d.volID, job.Spec.KSISO)
 	if err != nil {
 		return fmt.Errorf("mkksiso: %w", err)
+	}
+	var files []ksFile
+	if job.Spec.KSISO != nil {
+		if files, err = ksFiles(job.FilesDir, job.Spec.KSISO, d.top); err != nil {
+			return fmt.Errorf("mkksiso: %w", err)
+		}
+	}
+	for _, f := range files {
+		job.logf("mkksiso: %s goes onto the ISO as /%s", f.local, f.name)
 	}
 
 	tmp := filepath.Join(job.WorkDir, "mkksiso")
@@ -230,7 +228,7 @@ func (k *ksiso) Build(ctx context.Context, job *Job) error {
 		updated[efiBootImage] = efiImage
 	}
 
-	return k.write(ctx, job, k.command(job, d, updated, efiImage))
+	return k.write(ctx, job, k.command(job, d, updated, efiImage, files))
 }
 
 // write runs the xorriso command argv, which writes the image to file
@@ -302,7 +300,7 @@ func checkISO9660(path string) error {
 
 // inspect asks xorriso for the volume ID, the boot layout and the files.
 func (k *ksiso) inspect(ctx context.Context, job *Job) (isoDetails, error) {
-	d := isoDetails{files: map[string]bool{}}
+	d := isoDetails{files: map[string]bool{}, top: map[string]bool{}}
 	wanted := map[string]bool{efiBootImage: true}
 	for _, c := range isoConfigs() {
 		wanted[c.path] = true
@@ -321,6 +319,8 @@ func (k *ksiso) inspect(ctx context.Context, job *Job) (isoDetails, error) {
 			if wanted[p] {
 				d.files[p] = true
 			}
+			top, _, _ := strings.Cut(p, "/")
+			d.top[strings.ToLower(top)] = true
 			if strings.HasPrefix(p, sideRepoISODir+"/") {
 				d.hasSideRepo = true
 			}
@@ -381,11 +381,19 @@ func editFile(local string, c bootConfig, edit kernelEdit, job *Job) error {
 	if err != nil {
 		return err
 	}
+	var text string
+	if c.prm {
+		if text, err = edit.prm(string(b)); err != nil {
+			return err
+		}
+		job.logf("mkksiso: %s: parameter file rewritten", c.path)
+		return os.WriteFile(local, []byte(text), 0o644)
+	}
 	text, n, err := edit.config(string(b), c.cmds, c.needInitrd)
 	if err != nil {
 		return err
 	}
-	job.logf("mkksiso: %s: %d kernel lines patched", c.path, n)
+	job.logf("mkksiso: %s: %d lines changed", c.path, n)
 	return os.WriteFile(local, []byte(text), 0o644)
 }
 

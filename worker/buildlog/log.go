@@ -28,6 +28,7 @@ type Log struct {
 	path   string
 	now    func() time.Time
 	notify func()
+	redact func(string) string
 
 	mu    sync.Mutex
 	f     *os.File
@@ -55,6 +56,10 @@ type Options struct {
 	// Notify is called after lines were written (the publisher's wake-up); it
 	// must not block.
 	Notify func()
+	// Redact, when set, rewrites every line before it is written: the
+	// worker hides the build kickstart's secrets with it
+	// (kickstarts.Redaction.Line), whichever tool echoes them.
+	Redact func(string) string
 }
 
 // Create opens the log file at path for appending, counting the lines it
@@ -75,7 +80,7 @@ func Create(path string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open build log: %w", err)
 	}
-	return &Log{path: path, now: opts.Now, notify: opts.Notify, f: f, w: bufio.NewWriterSize(f, 64<<10), lines: n}, nil
+	return &Log{path: path, now: opts.Now, notify: opts.Notify, redact: opts.Redact, f: f, w: bufio.NewWriterSize(f, 64<<10), lines: n}, nil
 }
 
 func countLines(path string) (int, error) {
@@ -121,6 +126,9 @@ func (l *Log) Write(p []byte) (int, error) {
 
 func (l *Log) line(src, text string, tool bool) {
 	text = strings.TrimRight(text, "\r")
+	if l.redact != nil {
+		text = l.redact(text)
+	}
 	now := l.now().UTC()
 	l.mu.Lock()
 	defer l.mu.Unlock()

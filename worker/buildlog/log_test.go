@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/testing/redistest"
@@ -317,4 +318,32 @@ func TestPublisherStartStop(t *testing.T) {
 			t.Errorf("Err() = %v, want the lines left unpublished", err)
 		}
 	})
+}
+
+// TestLogRedacts checks that no line reaches the file (and so the stream,
+// the page, the tail in the record and the mails) with a secret of the
+// build's kickstart, whether fbs or the tool writes it.
+func TestLogRedacts(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "build.log")
+	r := kickstarts.Redact("rootpw --plaintext hunter2root\nuser --name=a --password='pass word'\n")
+	l, err := buildlog.Create(path, buildlog.Options{Redact: r.Line})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Printf("kickstart warning: line 1: rootpw --plaintext hunter2root")
+	fmt.Fprintf(l, "anaconda: user --name=a --password='pass word'\n")
+	tail := l.Tail()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, secret := range []string{"hunter2root", "pass word"} {
+		if strings.Contains(string(data), secret) || strings.Contains(strings.Join(tail, "\n"), secret) {
+			t.Errorf("log holds %q:\n%s", secret, data)
+		}
+	}
+	if !strings.Contains(string(data), "rootpw --plaintext "+kickstarts.Mask) {
+		t.Errorf("log lacks the masked line:\n%s", data)
+	}
 }

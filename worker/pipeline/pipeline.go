@@ -326,7 +326,7 @@ func (r *execution) build(ctx context.Context) error {
 		err = b.Build(ctx, &builder.Job{
 			ID: r.pl.ID, Spec: *spec, Kickstart: r.ks, ISO: r.iso,
 			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos, SideRepoDir: r.sideRepoDir,
-			Output: r.log, Logf: r.log.Printf,
+			FilesDir: r.p.cfg.ISODir, Output: r.log, Logf: r.log.Printf,
 		})
 		var ee *builder.ExitError
 		if errors.As(err, &ee) {

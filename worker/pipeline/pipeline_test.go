@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,5 +140,28 @@ func TestRunLocalMayUseLocalISO(t *testing.T) {
 	f := setup(t, true)
 	if _, _, err := f.run(t, ksisoPayload(f.staging, filepath.Join(f.isoDir, "boot.iso"), "text\n")); err != nil {
 		t.Fatalf("local build from a local ISO: %v", err)
+	}
+}
+
+// TestRunKSISOOptions checks that [ksiso] updates names a file in the
+// worker's iso_dir, which ends up on the staged ISO with the new volume ID.
+func TestRunKSISOOptions(t *testing.T) {
+	t.Parallel()
+	f := setup(t, false)
+	if err := os.WriteFile(filepath.Join(f.isoDir, "updates.img"), []byte("not an updates image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := ksisoPayload(f.staging, "boot.iso", "text\n")
+	p.Spec.KSISO.Updates, p.Spec.KSISO.VolID = "updates.img", "FBS-KS"
+	_, _, err := f.run(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := isotest.Inspect(t, filepath.Join(strings.TrimPrefix(f.staging, "file://"), p.ID, "boot-ks.iso"))
+	if info.VolumeID != "FBS-KS" || !slices.Contains(info.Paths, "updates.img") {
+		t.Errorf("staged ISO: volume ID %q, files %q; want FBS-KS and updates.img", info.VolumeID, info.Paths)
+	}
+	if !strings.Contains(info.Files["EFI/BOOT/grub.cfg"], "inst.updates=hd:LABEL=FBS-KS:/updates.img") {
+		t.Errorf("EFI/BOOT/grub.cfg has no inst.updates:\n%s", info.Files["EFI/BOOT/grub.cfg"])
 	}
 }
