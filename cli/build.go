@@ -58,6 +58,7 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 	}
 	return pipeline.Config{
 		SideRepos: side,
+		DVDRepos:  cfg.DVD.RepoURLs,
 		DataDir:   cfg.Worker.DataDir,
 		ISODir:    cfg.Worker.ISODir,
 		Tools:     builder.Tools(cfg.Tools),

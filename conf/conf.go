@@ -38,6 +38,8 @@ type Config struct {
 	Staging Staging
 	// Kickstarts says where site kickstarts are.
 	Kickstarts Kickstarts
+	// DVD is where DVD builds get the release's packages ([dvd]).
+	DVD DVD
 	// Koji is where extra packages (nvr=, bid=) come from ([koji]).
 	Koji Koji
 	// Security is the outbound-address policy of requests ([security]).
@@ -274,6 +276,34 @@ func (s Security) Egress() *egress.Policy {
 type Kickstarts struct {
 	// Dir holds site kickstarts, offered beside the standard ones.
 	Dir string
+}
+
+// DVD is the [dvd] section: the release repositories DVD builds download
+// their packages from.
+type DVD struct {
+	// Repos are the base URLs of a numbered release's repositories,
+	// comma separated, with $releasever and $basearch expanded per build.
+	Repos []string
+	// RawhideRepos are the same for rawhide, whose tree lives elsewhere.
+	RawhideRepos []string
+}
+
+// RepoURLs returns the repository base URLs of release on arch (i686's
+// basearch is i386).
+func (d DVD) RepoURLs(release, arch string) []string {
+	tmpl := d.Repos
+	if release == "rawhide" {
+		tmpl = d.RawhideRepos
+	}
+	basearch := arch
+	if arch == "i686" {
+		basearch = "i386"
+	}
+	out := make([]string, 0, len(tmpl))
+	for _, t := range tmpl {
+		out = append(out, strings.NewReplacer("$releasever", release, "$basearch", basearch).Replace(t))
+	}
+	return out
 }
 
 // Koji is the Koji hub that extra packages (nvr=, bid=) are resolved

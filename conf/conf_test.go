@@ -48,6 +48,7 @@ func defaults() *Config {
 		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
 		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
 		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
+		DVD:      DVD{Repos: strings.Split(strings.ReplaceAll(DefaultDVDRepos, " ", ""), ","), RawhideRepos: []string{DefaultDVDRawhideRepos}},
 		Koji:     Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
 		Releases: []string{"41", "42", "rawhide"},
 		Tools:    map[string]string{},
@@ -239,8 +240,8 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
 			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
-			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, security, koji, releases, oidc, tools)`,
-			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten)`,
+			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, dvd, security, koji, releases, oidc, tools)`,
+			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten, dnf)`,
 		}},
 		{"testdata/bad/syntax.conf", userEnv, []string{
 			`testdata/bad/syntax.conf:1: [DEFAULT]: section header has no closing ]`,

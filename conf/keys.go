@@ -78,6 +78,9 @@ func fields() []field {
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
 
+		{section: "dvd", key: "repos", bind: func(c *Config) value { return list{&c.DVD.Repos} }, def: DefaultDVDRepos, check: repoURLs},
+		{section: "dvd", key: "rawhide_repos", bind: func(c *Config) value { return list{&c.DVD.RawhideRepos} }, def: DefaultDVDRawhideRepos, check: repoURLs},
+
 		{section: "security", key: "allow_hosts", bind: func(c *Config) value { return list{&c.Security.AllowHosts} }},
 		{section: "security", key: "allow_networks", bind: func(c *Config) value { return list{&c.Security.AllowNetworks} }, check: networks},
 
@@ -107,7 +110,7 @@ func fields() []field {
 func toolNames() []string {
 	return []string{
 		"lorax", "pungi", "livemedia-creator", "livecd-creator", "xorriso", "mkksiso",
-		"mcopy", "implantisomd5", "createrepo_c", "koji", "ksflatten",
+		"mcopy", "implantisomd5", "createrepo_c", "koji", "ksflatten", "dnf",
 	}
 }
 
@@ -285,6 +288,33 @@ func hostPort(v value) string {
 	}
 	if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
 		return fmt.Sprintf("%q has a bad port", v.String())
+	}
+	return ""
+}
+
+// Fedora's release repositories, for [dvd].
+const (
+	DefaultDVDRepos = "https://dl.fedoraproject.org/pub/fedora/linux/releases/$releasever/Everything/$basearch/os/, " +
+		"https://dl.fedoraproject.org/pub/fedora/linux/updates/$releasever/Everything/$basearch/"
+	DefaultDVDRawhideRepos = "https://dl.fedoraproject.org/pub/fedora/linux/development/rawhide/Everything/$basearch/os/"
+)
+
+// repoURLs checks a list of repository base URLs: http, https, ftp or
+// file, each with a host or a path.
+func repoURLs(v value) string {
+	for _, s := range strings.Split(v.String(), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%q is not a URL", s)
+		case u.Scheme == "file" && u.Path != "":
+		case (u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "ftp") && u.Host != "":
+		default:
+			return fmt.Sprintf("%q is not an http, https, ftp or file URL of a repository", s)
+		}
 	}
 	return ""
 }

@@ -17,21 +17,36 @@ deps=(
   "rpmbuild:rpm:rpm-build"
   "createrepo_c:createrepo-c:createrepo_c"
   "dnf:dnf:dnf"
-  "sha256sum:coreutils:coreutils"
   "implantisomd5:isomd5sum:isomd5sum"
   "checkisomd5:isomd5sum:isomd5sum"
+  "sha256sum:coreutils:coreutils"
   "openssl:openssl:openssl"
   "chromium:chromium:chromium"
   "curl:curl:curl"
   "ip:iproute2:iproute"
   "tc:iproute2:iproute-tc"
   "wrk:wrk:wrk"
+  "qemu-system-x86_64:qemu-system-x86:qemu-system-x86-core"
+  "busybox:busybox-static:busybox"
+  "cpio:cpio:cpio"
 )
 # files -> Debian package, Fedora package
 files=(
   "/usr/lib/ISOLINUX/isolinux.bin:isolinux:syslinux"
   "/usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common:syslinux"
+  "/usr/lib/grub/x86_64-efi/linux.mod:grub-efi-amd64-bin:grub2-efi-x64-modules"
 )
+# The QEMU boot test (testing/boottest): grub-mkstandalone (Fedora:
+# grub2-mkstandalone), OVMF and a kernel image under /boot.
+if ! command -v grub-mkstandalone >/dev/null 2>&1 && ! command -v grub2-mkstandalone >/dev/null 2>&1; then
+  files+=("/nonexistent/grub-mkstandalone:grub-common:grub2-tools-extra")
+fi
+if [ ! -e /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ ! -e /usr/share/OVMF/OVMF_CODE.fd ] && [ ! -e /usr/share/edk2/ovmf/OVMF_CODE.fd ]; then
+  files+=("/nonexistent/OVMF_CODE.fd:ovmf:edk2-ovmf")
+fi
+if ! compgen -G "/boot/vmlinuz-*" >/dev/null; then
+  files+=("/nonexistent/vmlinuz:linux-image-amd64:kernel-core")
+fi
 
 if [ -r /etc/debian_version ]; then os=debian; elif [ -r /etc/fedora-release ]; then os=fedora; else os=unknown; fi
 PATH=$PATH:/usr/sbin:/usr/local/go/bin
@@ -48,6 +63,10 @@ for d in "${files[@]}"; do
   [ -e "$f" ] && continue
   if [ "$os" = fedora ]; then missing+=("$fed"); else missing+=("$deb"); fi
 done
+# DVD builds run `dnf download`, a plugin command on dnf 4 (dnf 5 has it built in).
+if ! dnf download --help >/dev/null 2>&1; then
+  missing+=(dnf-plugins-core)
+fi
 # Fedora ships isolinux.bin elsewhere; accept it there.
 if [ "$os" = fedora ] && [ -e /usr/share/syslinux/isolinux.bin ]; then
   missing=("${missing[@]/syslinux}")

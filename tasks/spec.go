@@ -15,7 +15,7 @@ type ImageType string
 // The image types fbs builds.
 const (
 	TypeBoot  ImageType = "boot"  // a boot ISO made by lorax
-	TypeDVD   ImageType = "dvd"   // an installation DVD made by pungi
+	TypeDVD   ImageType = "dvd"   // an installation DVD: lorax, dnf, createrepo_c, xorriso
 	TypeLive  ImageType = "live"  // a live image made by livemedia-creator or livecd-creator
 	TypeKSISO ImageType = "ksiso" // a boot ISO with a kickstart injected, made with xorriso
 )
@@ -98,7 +98,9 @@ type BootSpec struct {
 	Proxy          string `json:"proxy,omitempty"`
 }
 
-// DVDSpec holds the [dvd] section: pungi's arguments.
+// DVDSpec holds the [dvd] section (doc/howto.md, "The [dvd] keys": Name,
+// Version, Flavor, Config and BugURL shape the DVD; NoSource, SourceISOs,
+// Force and Stage are the original pungi keys, kept so old specs parse).
 type DVDSpec struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`

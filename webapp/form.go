@@ -163,8 +163,7 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 		sp.Boot = b
 	case tasks.TypeDVD:
 		sp.DVD = &tasks.DVDSpec{Name: get("dvd_name"), Version: get("dvd_version"), Flavor: get("dvd_flavor"),
-			BugURL: get("dvd_bugurl"), Stage: get("dvd_stage"),
-			NoSource: checked("dvd_nosource"), SourceISOs: checked("dvd_sourceisos"), Force: checked("dvd_force")}
+			BugURL: get("dvd_bugurl")}
 	case tasks.TypeLive:
 		sp.Live = &tasks.LiveSpec{Label: get("live_label"), Title: get("live_title"), Product: get("live_product"),
 			ReleaseVer: get("live_releasever"), Builder: get("live_builder")}

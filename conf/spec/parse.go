@@ -368,10 +368,24 @@ func (p *parser) readType(spec *tasks.Spec, s *section) {
 		}
 		if d.Stage != "" {
 			stage, ok := pungiStage(d.Stage)
-			if !ok {
+			switch {
+			case !ok:
 				s.errorf("stage", "unknown pungi stage %q (want all, gather, createrepo, buildinstall or createiso)", d.Stage)
+			case stage != "all":
+				s.warnf("stage", "stage=%s no longer applies: pungi's classic stages are gone, every DVD build runs all of lorax, dnf, createrepo_c and xorriso", d.Stage)
 			}
 			d.Stage = stage
+		}
+		// The keys pungi's classic command line took that the DVD
+		// pipeline has no use for (doc/howto.md, "The [dvd] keys").
+		if v, ok := s.get("nosource"); ok && !d.NoSource {
+			s.warnf("nosource", "nosource=%s no longer applies: DVDs hold binary packages only, never source packages", v)
+		}
+		if d.SourceISOs {
+			s.warnf("sourceisos", "sourceisos=1 no longer applies: no source ISO is made")
+		}
+		if d.Force {
+			s.warnf("force", "force=1 no longer applies: every build starts in an empty work directory")
 		}
 		spec.DVD = d
 	case tasks.TypeLive:

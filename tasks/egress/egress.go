@@ -18,7 +18,7 @@
 // (Policy.DialContext and Policy.Control check the address actually
 // dialled), so a name that resolves to a refused address at build time —
 // DNS rebinding — is refused too. Tools that connect by themselves (lorax,
-// pungi, livemedia-creator) cannot be checked at dial time; the worker
+// dnf, livemedia-creator) cannot be checked at dial time; the worker
 // checks the URLs it hands them just before it runs them.
 package egress
 

@@ -27,7 +27,7 @@ var (
 // Outbound is the rule of the URLs a request makes a worker, or a tool on
 // it, connect to. Prepare applies it at submit; the worker applies it again
 // just before it hands the URLs to a tool that connects by itself (lorax,
-// pungi, livemedia-creator), so a name that resolves to a refused address
+// dnf, livemedia-creator), so a name that resolves to a refused address
 // by then is refused too.
 type Outbound struct {
 	// Policy is the outbound-address policy; nil is the default one.
@@ -83,7 +83,7 @@ func (o Outbound) checkSpec(ctx context.Context, sp *tasks.Spec, add func(field,
 
 // CheckKickstart checks the installation sources of a flattened
 // kickstart (url, repo, liveimg, ostreesetup lines) for the image types
-// whose builder installs from them on the worker: dvd (pungi) and live.
+// whose builder may install from them on the worker: dvd and live.
 // A kickstart ISO's kickstart runs on the machine it installs, not on a
 // worker.
 func (o Outbound) CheckKickstart(ctx context.Context, sp *tasks.Spec, text string) error {
@@ -101,6 +101,17 @@ func (o Outbound) CheckKickstart(ctx context.Context, sp *tasks.Spec, text strin
 		}
 	}
 	return errs.Err()
+}
+
+// CheckRepoURL checks a repository URL of the worker's own configuration
+// ([dvd] repos) just before a tool connects to it: its host must be one the
+// policy allows. A file:// URL names the operator's local mirror and
+// passes.
+func (o Outbound) CheckRepoURL(ctx context.Context, raw string) error {
+	if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Scheme, "file") {
+		return nil
+	}
+	return o.checkURL(ctx, raw, repoSchemes)
 }
 
 // checkURL checks one URL: a scheme of schemes (file:// only for a build

@@ -51,7 +51,7 @@ func GenericPrm() string {
 
 // CdbootPrm is the images/cdboot.prm BootISOAllConfigs writes for volid.
 func CdbootPrm(volid string) string {
-	return "ro ramdisk_size=40000 cio_ignore=all,!condev\ninst.stage2=hd:LABEL=" + escapeLabel(volid) + "\nquiet\n"
+	return "ro ramdisk_size=40000 cio_ignore=all,!condev\ninst.stage2=hd:LABEL=" + EscapeLabel(volid) + "\nquiet\n"
 }
 
 // requireTools skips (or, under CI, fails) t when a needed tool is missing.
@@ -78,8 +78,9 @@ func requireTools(t testing.TB) {
 	t.Skip(msg)
 }
 
-// escapeLabel escapes a volume ID for hd:LABEL= the way Fedora's tools do.
-func escapeLabel(label string) string {
+// EscapeLabel escapes a volume ID for hd:LABEL= the way Fedora's tools do
+// (udev's escaping), for test boot menus.
+func EscapeLabel(label string) string {
 	const blacklist = " !\"$%&'()*,/;<>?[\\]^`{|}~"
 	var b strings.Builder
 	for i := 0; i < len(label); i++ {
@@ -96,7 +97,7 @@ func escapeLabel(label string) string {
 // entries (one with an inst.ks= that a kickstart injector must replace) and a
 // local boot entry without a kernel.
 func IsolinuxCfg(volid string) string {
-	l := escapeLabel(volid)
+	l := EscapeLabel(volid)
 	return `default vesamenu.c32
 timeout 600
 menu title Test boot menu
@@ -126,7 +127,7 @@ label local
 // GrubCfg is the GRUB 2 menu BootISO writes for volid; linux is "linuxefi"
 // for EFI/BOOT/grub.cfg and "linux" for boot/grub2/grub.cfg.
 func GrubCfg(volid, linux string) string {
-	l := escapeLabel(volid)
+	l := EscapeLabel(volid)
 	initrd := strings.Replace(linux, "linux", "initrd", 1)
 	return `set default="1"
 set timeout=60

@@ -6,6 +6,8 @@ package rpmtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,8 @@ type Package struct {
 	// Payload is the size of an incompressible file it carries, beside a
 	// small text file.
 	Payload int64
+	// Requires are the names of packages it depends on.
+	Requires []string
 }
 
 // Spec is a source package and the binary RPMs it builds.
@@ -50,8 +54,13 @@ func Build(tb testing.TB, s Spec) []string {
 		tb.Fatal(err)
 	}
 	var spec strings.Builder
-	fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\nSummary: test package\nLicense: MIT\n%%description\ntest package\n",
-		s.Name, s.Version, s.Release)
+	fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\nSummary: test package\nLicense: MIT\n", s.Name, s.Version, s.Release)
+	for _, p := range s.Packages {
+		if p.Name == s.Name {
+			writeRequires(&spec, p.Requires)
+		}
+	}
+	spec.WriteString("%description\ntest package\n")
 	var install, files strings.Builder
 	install.WriteString("%install\n")
 	rng := rand.New(rand.NewChaCha8([32]byte([]byte(fmt.Sprintf("%-32.32s", s.Name+s.Version+s.Release)))))
@@ -61,6 +70,7 @@ func Build(tb testing.TB, s Spec) []string {
 			if p.NoArch {
 				spec.WriteString("BuildArch: noarch\n")
 			}
+			writeRequires(&spec, p.Requires)
 			fmt.Fprintf(&spec, "%%description -n %s\n%s\n", p.Name, p.Name)
 			fmt.Fprintf(&files, "%%files -n %s\n", p.Name)
 		} else {
@@ -99,6 +109,12 @@ func Build(tb testing.TB, s Spec) []string {
 	}
 	sort.Strings(rpms)
 	return rpms
+}
+
+func writeRequires(spec *strings.Builder, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(spec, "Requires: %s\n", n)
+	}
 }
 
 func writeRandom(tb testing.TB, path string, n int64, rng *rand.Rand) {
@@ -176,4 +192,42 @@ func RepoQuery(tb testing.TB, dir string) []string {
 	got := strings.Fields(string(out))
 	sort.Strings(got)
 	return got
+}
+
+// Repo makes a yum repository of rpms in a new directory with createrepo_c,
+// with comps (the text of a comps.xml) as its group file when not empty,
+// and returns the directory.
+func Repo(tb testing.TB, rpms []string, comps string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for _, r := range rpms {
+		raw, err := os.ReadFile(r)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(r)), raw, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	args := []string{"-q"}
+	if comps != "" {
+		path := filepath.Join(tb.TempDir(), "comps.xml")
+		if err := os.WriteFile(path, []byte(comps), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "-g", path)
+	}
+	if out, err := exec.Command("createrepo_c", append(args, dir)...).CombinedOutput(); err != nil {
+		tb.Fatalf("rpmtest: createrepo_c %s: %v\n%s", dir, err, out)
+	}
+	return dir
+}
+
+// Serve serves dir over HTTP on loopback until the test ends and returns
+// its base URL, ending in /.
+func Serve(tb testing.TB, dir string) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	tb.Cleanup(srv.Close)
+	return srv.URL + "/"
 }

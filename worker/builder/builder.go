@@ -30,9 +30,13 @@ type Job struct {
 	// OutDir is where the images must end up, directly inside; it exists
 	// and is empty.
 	OutDir string
-	// SideRepos are extra repository base URLs (file:///...). lorax gets
-	// them as -s URL; the other tools find them in the kickstart already.
+	// SideRepos are extra repository base URLs (file:///...). lorax (and
+	// dnf, for DVDs) gets them as sources; the other tools find them in the
+	// kickstart already.
 	SideRepos []string
+	// Repos are, for DVD builds, the release's package repositories
+	// (the worker's [dvd] repos, $releasever and $basearch expanded).
+	Repos []tasks.Repo
 	// SideRepoDir is the local directory of the side repository of extra
 	// packages, for ksiso only: it goes onto the ISO as /fbs-side, which
 	// the kickstart names as SideRepoISOURL, because the ISO installs
@@ -66,7 +70,7 @@ func (j *Job) output() io.Writer {
 
 // Builder makes the images of one image type.
 type Builder interface {
-	// Name is the tool the builder runs: "lorax", "pungi",
+	// Name is the tool the builder runs: "lorax", "lorax+dnf" (DVDs),
 	// "livemedia-creator", "livecd-creator" or "mkksiso".
 	Name() string
 	// Build runs the build described by job and leaves the images in
@@ -104,6 +108,12 @@ func toolPackages(tool string) (fedora, debian string) {
 		return "lorax", ""
 	case "pungi":
 		return "pungi", ""
+	case "dnf":
+		return "dnf", "dnf-plugins-core"
+	case "createrepo_c":
+		return "createrepo_c", "createrepo-c"
+	case "implantisomd5", "checkisomd5":
+		return "isomd5sum", "isomd5sum"
 	case "livemedia-creator":
 		return "lorax-lmc-novirt", ""
 	case "livecd-creator":
@@ -112,8 +122,6 @@ func toolPackages(tool string) (fedora, debian string) {
 		return "xorriso", "xorriso"
 	case "mcopy", "mdir":
 		return "mtools", "mtools"
-	case "implantisomd5", "checkisomd5":
-		return "isomd5sum", "isomd5sum"
 	}
 	return tool, tool
 }
@@ -133,7 +141,7 @@ func New(spec *tasks.Spec, tools Tools) (Builder, error) {
 		if spec.DVD == nil {
 			return nil, errors.New("new builder: dvd spec has no [dvd] section")
 		}
-		return &pungi{runner: r}, nil
+		return &dvd{runner: r}, nil
 	case tasks.TypeLive:
 		if spec.Live == nil {
 			return nil, errors.New("new builder: live spec has no [live] section")

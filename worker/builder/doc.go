@@ -1,5 +1,6 @@
 // Package builder runs the tools that make Fedora images: lorax for boot
-// ISOs, pungi for installation DVDs, livemedia-creator or livecd-creator for
+// ISOs, lorax, dnf, createrepo_c, xorriso and implantisomd5 for installation
+// DVDs (dvd.go), livemedia-creator or livecd-creator for
 // live images, and xorriso with mtools for kickstart ISOs (a boot ISO with a
 // kickstart injected, the way lorax's mkksiso does it).
 //

@@ -50,13 +50,17 @@ type Config struct {
 	// Egress is the outbound-address policy ([security]) of every
 	// connection a build makes for its request: the ISO download, the
 	// staging transfer (Staging.Egress is set from it) and, checked just
-	// before the tool runs, the URLs lorax, pungi and livemedia-creator
+	// before the tool runs, the URLs lorax, dnf and livemedia-creator
 	// connect to by themselves. Nil is the default policy (tasks/egress);
 	// `fbs build --local` gives egress.Open().
 	Egress *egress.Policy
 	// KeepBuilds is how many builds' images the worker keeps after they
 	// were staged and verified (default 0: removed at once).
 	KeepBuilds int
+	// DVDRepos returns the base URLs of a release's repositories on an
+	// arch, which DVD builds download their packages from ([dvd] repos,
+	// conf.DVD.RepoURLs); nil means none, and DVD builds fail.
+	DVDRepos func(release, arch string) []string
 	// SideRepos builds the side repository of extra packages (nvr=, bid=);
 	// nil means this worker cannot, and such builds fail in that stage.
 	SideRepos SideRepos
@@ -315,7 +319,8 @@ func (r *execution) build(ctx context.Context) error {
 		}
 	}
 	err := r.stage(ctx, tasks.StageBuild, func() error {
-		if err := r.checkOutbound(ctx); err != nil {
+		repos := r.dvdRepos()
+		if err := r.checkOutbound(ctx, repos); err != nil {
 			return err
 		}
 		b, err := builder.New(spec, r.p.cfg.Tools)
@@ -325,7 +330,7 @@ func (r *execution) build(ctx context.Context) error {
 		r.log.Printf("builder: %s", b.Name())
 		err = b.Build(ctx, &builder.Job{
 			ID: r.pl.ID, Spec: *spec, Kickstart: r.ks, ISO: r.iso,
-			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos, SideRepoDir: r.sideRepoDir,
+			WorkDir: r.work, OutDir: r.out, SideRepos: r.sideRepos, SideRepoDir: r.sideRepoDir, Repos: repos,
 			FilesDir: r.p.cfg.ISODir, Output: r.log, Logf: r.log.Printf,
 		})
 		var ee *builder.ExitError
@@ -342,13 +347,32 @@ func (r *execution) build(ctx context.Context) error {
 	return r.stage(ctx, tasks.StageChecksum, func() error { return r.checksum() })
 }
 
+// dvdRepos returns the release repositories of a DVD build, nil for
+// other image types.
+func (r *execution) dvdRepos() []tasks.Repo {
+	spec := &r.pl.Spec
+	if spec.Type != tasks.TypeDVD || r.p.cfg.DVDRepos == nil {
+		return nil
+	}
+	var repos []tasks.Repo
+	for i, u := range r.p.cfg.DVDRepos(spec.Release, spec.Arch) {
+		repos = append(repos, tasks.Repo{Name: fmt.Sprintf("release%d", i+1), URL: u})
+	}
+	return repos
+}
+
 // checkOutbound checks, just before the tool runs, the URLs it will
 // connect to by itself (boot repositories, mirrors and proxy for lorax;
-// the kickstart's url and repo lines for pungi and the live builders)
-// against the policy again: a name that resolves to a refused address by
-// now is refused.
-func (r *execution) checkOutbound(ctx context.Context) error {
+// the release repositories for a DVD's lorax and dnf; the kickstart's url
+// and repo lines for the DVD and live builders) against the policy again:
+// a name that resolves to a refused address by now is refused.
+func (r *execution) checkOutbound(ctx context.Context, repos []tasks.Repo) error {
 	o := submission.Outbound{Policy: r.p.cfg.Egress, LocalFiles: r.p.cfg.Local}
+	for _, repo := range repos {
+		if err := o.CheckRepoURL(ctx, repo.URL); err != nil {
+			return fmt.Errorf("[dvd] repos: %w", err)
+		}
+	}
 	spec := r.pl.Spec
 	spec.Staging, spec.KSISO = "", nil // checked when dialled
 	if err := o.CheckSpec(ctx, &spec); err != nil {
@@ -388,7 +412,8 @@ func (r *execution) flatten(ctx context.Context) error {
 
 // sideRepo builds the repository of extra packages and adds it to the
 // build: as a repo line in the kickstart (for a kickstart ISO, naming the
-// copy the builder puts on the ISO), or as a lorax source.
+// copy the builder puts on the ISO), or as a source of lorax and, for a
+// DVD, dnf.
 func (r *execution) sideRepo(ctx context.Context) error {
 	if r.p.cfg.SideRepos == nil {
 		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
@@ -400,9 +425,11 @@ func (r *execution) sideRepo(ctx context.Context) error {
 	}
 	baseURL := (&url.URL{Scheme: "file", Path: dir}).String()
 	switch {
-	case r.ks == "":
+	case r.ks == "" || spec.Type == tasks.TypeDVD:
+		// lorax, and for a DVD dnf, take it as a source; a DVD's
+		// kickstart names no repository its builder reads.
 		r.sideRepos = append(r.sideRepos, baseURL)
-		r.log.Printf("side repository %s added as a lorax source", baseURL)
+		r.log.Printf("side repository %s added as a source of lorax (and dnf, for DVDs)", baseURL)
 		return nil
 	case spec.Type == tasks.TypeKSISO:
 		// The kickstart runs when the ISO installs a machine, where only
