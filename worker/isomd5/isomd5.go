@@ -1,8 +1,8 @@
 // Package isomd5 implants the checksum that Anaconda's media check ("Test
 // this media & install", checkisomd5) verifies into an ISO 9660 image, the
 // way isomd5sum's implantisomd5 does, byte for byte: fbs writes it itself
-// instead of running implantisomd5, so a kickstart ISO needs no
-// Fedora-only tool and its bytes are read once less.
+// instead of running implantisomd5, so a kickstart ISO build needs no extra
+// tool and, with Summer, no second read of the image.
 //
 // What is implanted, as isomd5sum defines it: the primary volume
 // descriptor (sector 16) holds the image size in sectors; the MD5 covers
