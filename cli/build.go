@@ -73,6 +73,7 @@ func pipelineConfig(cfg *conf.Config, local bool) (pipeline.Config, error) {
 		Local:      local,
 		Egress:     cfg.Security.Egress(),
 		KeepBuilds: cfg.Worker.KeepBuilds,
+		Kickstarts: cfg.Kickstarts.Library(),
 	}, nil
 }
 

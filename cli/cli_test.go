@@ -57,6 +57,9 @@ func TestCommandErrors(t *testing.T) {
 		{"missing spec", []string{"build", "--config", cfg, "--local", filepath.Join(dir, "nope.conf")}, 1, "nope.conf"},
 		{"config typo", []string{"list", "--config", badCfg}, 1, "concurency"},
 		{"unknown command", []string{"frobnicate"}, 1, "unknown command"},
+		{"ks sync needs a release", []string{"ks", "sync", "--config", cfg}, 1, "--release is required"},
+		{"ks sync of a bad release", []string{"ks", "sync", "--config", cfg, "--release", "f41", "--from", dir}, 1, `release "f41": want a number`},
+		{"ks flatten for a release without a syntax", []string{"ks", "flatten", "--config", cfg, "--release", "39", noKS}, 1, "fbs knows the kickstart syntax of Fedora 40 to"},
 		{"redis down", []string{"list", "--config", cfg, "--redis", "redis://127.0.0.1:1/0"}, 1, "Redis"},
 	}
 	for _, tc := range tests {

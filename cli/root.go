@@ -112,7 +112,7 @@ func New(env Env) *cobra.Command {
 		a.newWebCmd(),
 		a.newMonitorCmd(),
 		a.newVersionCmd(),
-		newKSCmd(env.Stdout),
+		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
 	)
 	return root

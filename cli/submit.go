@@ -32,9 +32,9 @@ func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payl
 		return nil, err
 	}
 	return a.prepare(ctx, specPath, submission.Config{
-		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
-		Egress:        cfg.Security.Egress(),
-		KickstartsDir: cfg.Kickstarts.Dir,
+		Staging:    &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
+		Egress:     cfg.Security.Egress(),
+		Kickstarts: cfg.Kickstarts.Library(),
 	})
 }
 
@@ -45,7 +45,7 @@ func (a *app) prepareForServer(ctx context.Context, specPath string) (*tasks.Pay
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{KickstartsDir: cfg.Kickstarts.Dir})
+	return a.prepare(ctx, specPath, submission.Config{Kickstarts: cfg.Kickstarts.Library()})
 }
 
 // prepareLocalBuild prepares a build for `fbs build --local`, which runs
@@ -55,7 +55,7 @@ func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Pa
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, KickstartsDir: cfg.Kickstarts.Dir})
+	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, Kickstarts: cfg.Kickstarts.Library()})
 }
 
 // prepare reads the spec file and runs it through the submission path; its

@@ -22,11 +22,11 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 		public = "http://" + listen
 	}
 	return webapp.Config{
-		PublicURL:     public,
-		Releases:      cfg.Releases,
-		KickstartsDir: cfg.Kickstarts.Dir,
-		FileRoot:      cfg.Staging.FileRoot,
-		Egress:        cfg.Security.Egress(),
+		PublicURL:  public,
+		Releases:   cfg.Releases,
+		Kickstarts: cfg.Kickstarts.Library(),
+		FileRoot:   cfg.Staging.FileRoot,
+		Egress:     cfg.Security.Egress(),
 		OIDC: webapp.OIDC{
 			Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecretFile: cfg.OIDC.ClientSecretFile,
 			RedirectURL: cfg.OIDC.RedirectURL, Scopes: cfg.OIDC.Scopes, GroupsClaim: cfg.OIDC.GroupsClaim,

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/fedora-fbs/fbs/conf/internal/inilines"
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
 )
@@ -274,8 +275,21 @@ func (s Security) Egress() *egress.Policy {
 
 // Kickstarts is the [kickstarts] section.
 type Kickstarts struct {
-	// Dir holds site kickstarts, offered beside the standard ones.
+	// Dir holds site kickstarts, offered beside the embedded ones to every
+	// release. Default: SpinKickstartsDir when it exists.
 	Dir string
+	// SyncDir holds Fedora's kickstarts per release, as `fbs ks sync`
+	// fetches them. Default: <[worker] data_dir>/kickstarts.
+	SyncDir string
+}
+
+// SpinKickstartsDir is where Fedora's spin-kickstarts package installs
+// Fedora's kickstarts; [kickstarts] dir defaults to it when it exists.
+const SpinKickstartsDir = "/usr/share/spin-kickstarts"
+
+// Library is where the standard kickstarts of each release are.
+func (k Kickstarts) Library() kickstarts.Library {
+	return kickstarts.Library{SyncDir: k.SyncDir, SiteDir: k.Dir}
 }
 
 // DVD is the [dvd] section: the release repositories DVD builds download
@@ -323,6 +337,8 @@ type Koji struct {
 type host struct {
 	goarch string
 	euid   int
+	// spinKickstarts is set when SpinKickstartsDir exists.
+	spinKickstarts bool
 }
 
 // Load reads path ("" means built-in defaults only), applies
@@ -332,7 +348,8 @@ type host struct {
 // the environment, leaves the default. A nil lookupEnv means no
 // environment. Problems with values are returned together as Errors.
 func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
-	return load(path, lookupEnv, host{goarch: runtime.GOARCH, euid: os.Geteuid()})
+	st, err := os.Stat(SpinKickstartsDir)
+	return load(path, lookupEnv, host{goarch: runtime.GOARCH, euid: os.Geteuid(), spinKickstarts: err == nil && st.IsDir()})
 }
 
 // origin is where a value came from, for messages.
@@ -495,6 +512,10 @@ func (l *loader) fillDefaults(lookupEnv func(string) (string, bool), h host) {
 		}
 		w.Arch = a
 	}
+	if l.c.Kickstarts.Dir == "" && h.spinKickstarts {
+		l.c.Kickstarts.Dir = SpinKickstartsDir
+		l.derived("kickstarts", "dir")
+	}
 	if len(w.Releases) == 0 {
 		w.Releases = slices.Clone(l.c.Releases)
 		l.derived("worker", "releases")
@@ -514,6 +535,10 @@ func (l *loader) fillDefaults(lookupEnv func(string) (string, bool), h host) {
 		if l.c.Staging.FileRoot == "" {
 			l.c.Staging.FileRoot = filepath.Join(w.DataDir, "staging")
 			l.derived("staging", "file_root")
+		}
+		if l.c.Kickstarts.SyncDir == "" {
+			l.c.Kickstarts.SyncDir = filepath.Join(w.DataDir, "kickstarts")
+			l.derived("kickstarts", "sync_dir")
 		}
 	}
 }

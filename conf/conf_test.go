@@ -45,13 +45,14 @@ func defaults() *Config {
 		},
 		Web: Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365,
 			Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
-		Monitor:  Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
-		SMTP:     SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
-		Staging:  Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
-		DVD:      DVD{Repos: strings.Split(strings.ReplaceAll(DefaultDVDRepos, " ", ""), ","), RawhideRepos: []string{DefaultDVDRawhideRepos}},
-		Koji:     Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
-		Releases: []string{"41", "42", "rawhide"},
-		Tools:    map[string]string{},
+		Monitor:    Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
+		SMTP:       SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
+		Staging:    Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
+		Kickstarts: Kickstarts{SyncDir: "/home/u/.local/share/fbs/kickstarts"},
+		DVD:        DVD{Repos: strings.Split(strings.ReplaceAll(DefaultDVDRepos, " ", ""), ","), RawhideRepos: []string{DefaultDVDRawhideRepos}},
+		Koji:       Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
+		Releases:   []string{"41", "42", "rawhide"},
+		Tools:      map[string]string{},
 	}
 }
 
@@ -68,11 +69,16 @@ func TestLoadDefaults(t *testing.T) {
 			c.Worker.DataDir = "/var/lib/fbs"
 			c.Worker.ISODir = "/var/lib/fbs/isos"
 			c.Staging.FileRoot = "/var/lib/fbs/staging"
+			c.Kickstarts.SyncDir = "/var/lib/fbs/kickstarts"
+		}},
+		{"spin-kickstarts installed", host{goarch: "amd64", euid: 1000, spinKickstarts: true}, userEnv, func(c *Config) {
+			c.Kickstarts.Dir = SpinKickstartsDir
 		}},
 		{"XDG_DATA_HOME", userHost, env{"HOME": "/home/u", "XDG_DATA_HOME": "/xdg"}, func(c *Config) {
 			c.Worker.DataDir = "/xdg/fbs"
 			c.Worker.ISODir = "/xdg/fbs/isos"
 			c.Staging.FileRoot = "/xdg/fbs/staging"
+			c.Kickstarts.SyncDir = "/xdg/fbs/kickstarts"
 		}},
 		{"relative XDG_DATA_HOME is ignored", userHost, env{"HOME": "/home/u", "XDG_DATA_HOME": "xdg"}, func(c *Config) {}},
 		{"arm64", host{goarch: "arm64", euid: 1000}, userEnv, func(c *Config) { c.Worker.Arch = "aarch64" }},
@@ -155,7 +161,7 @@ func TestLoadFiles(t *testing.T) {
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
 				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
 			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
-			c.Kickstarts.Dir = "/etc/fbs/kickstarts"
+			c.Kickstarts = Kickstarts{Dir: "/etc/fbs/kickstarts", SyncDir: "/srv/fbs-kickstarts"}
 			c.Security = Security{AllowHosts: []string{"mirror.internal", "Staging.Internal"}, AllowNetworks: []string{"10.20.0.0/16", "192.168.7.5"}}
 			c.Releases = []string{"40", "41", "42", "rawhide"}
 			c.Tools = map[string]string{"lorax": "/opt/lorax/bin/lorax", "xorriso": "xorriso-1.5", "livemedia-creator": "/usr/local/bin/lmc"}
@@ -164,6 +170,7 @@ func TestLoadFiles(t *testing.T) {
 			c.Worker.DataDir = "/data/fbs"
 			c.Worker.ISODir = "/data/fbs/isos"
 			c.Staging.FileRoot = "/data/fbs/staging"
+			c.Kickstarts.SyncDir = "/data/fbs/kickstarts"
 			c.Releases = []string{"rawhide"}
 			c.Worker.Releases = []string{"rawhide"}
 		}},

@@ -77,6 +77,7 @@ func fields() []field {
 		{section: "staging", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoff} }, def: "30s", check: positive},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
+		{section: "kickstarts", key: "sync_dir", bind: func(c *Config) value { return str{&c.Kickstarts.SyncDir} }, check: absPath},
 
 		{section: "dvd", key: "repos", bind: func(c *Config) value { return list{&c.DVD.Repos} }, def: DefaultDVDRepos, check: repoURLs},
 		{section: "dvd", key: "rawhide_repos", bind: func(c *Config) value { return list{&c.DVD.RawhideRepos} }, def: DefaultDVDRawhideRepos, check: repoURLs},

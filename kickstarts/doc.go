@@ -2,8 +2,14 @@
 // it flattens a kickstart tree (%include resolved, commands merged) with the
 // same meaning as pykickstart's ksflatten, validates kickstarts with
 // file:line problems, applies the include and fetch rules that keep a
-// server's files and network out of reach, ships the standard kickstarts,
-// and adds repositories to flattened kickstarts.
+// server's files and network out of reach, finds the standard kickstarts of
+// each release (Fedora's synced by SyncRelease, the site's, the embedded
+// ones), and adds repositories to flattened kickstarts.
+//
+// A kickstart is read for a Fedora release (Options.Release): with that
+// release's syntax (SyntaxVersion; the flattened file's "#version=" line
+// names it), and with its standard kickstarts (Library), where a standard
+// name and an %include not found beside the including file resolve.
 //
 // Flattening follows pykickstart's parser: a single-instance command given
 // again is merged option by option (options left out keep their value
@@ -17,7 +23,8 @@
 //
 // The command and option tables (syntax_table.go) are generated from
 // pykickstart by internal/gensyntax; they describe the kickstart language
-// of Fedora 40 to 45.
+// of Fedora 40 to 45, one table per release (DEVEL, rawhide's, is the
+// newest).
 //
 // Every read is bounded: 1 MiB per file or URL, 8 MiB and 200,000 lines
 // per flatten in all (a file included twice counts twice), 64 KiB per line,

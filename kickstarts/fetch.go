@@ -128,6 +128,18 @@ func (f *fetcher) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, fetchTimeout)
 		defer cancel()
 	}
+	body, err := f.getHTTPBody(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return readLimited(body, u.Redacted())
+}
+
+// getHTTPBody makes the request and returns the body of a 2xx answer; the
+// caller closes it and bounds what it reads, and the time it takes when
+// the client has no timeout.
+func (f *fetcher) getHTTPBody(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	if f.custom {
 		if err := f.checkHost(ctx, u.Hostname()); err != nil {
 			return nil, err
@@ -145,14 +157,15 @@ func (f *fetcher) getHTTP(ctx context.Context, u *url.URL) ([]byte, error) {
 		}
 		return nil, err
 	}
-	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		resp.Body.Close()
 		return nil, fmt.Errorf("HTTP %s: %w", resp.Status, ErrNotFound)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		resp.Body.Close()
 		return nil, fmt.Errorf("HTTP %s", resp.Status)
 	}
-	return readLimited(resp.Body, u.Redacted())
+	return resp.Body, nil
 }
 
 // readLimited reads r whole, failing beyond fetchMaxBytes.

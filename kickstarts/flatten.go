@@ -15,9 +15,20 @@ import (
 
 // Options tune Flatten, FlattenFS and Validate.
 type Options struct {
-	// Version is the pykickstart syntax version, e.g. "F42"; empty means
-	// the newest supported (see SupportedVersions).
+	// Version is the pykickstart syntax version, e.g. "F42", or "DEVEL";
+	// empty means Release's (see SyntaxVersion), or the newest supported
+	// (see SupportedVersions) when Release is empty too.
 	Version string
+	// Release is the Fedora release the kickstart is for ("41",
+	// "rawhide"): it picks the syntax when Version is empty, and the
+	// standard kickstarts names and includes resolve to (Library).
+	Release string
+	// Library is where standard kickstarts are, besides the embedded ones:
+	// a kickstart named by its standard name, and an %include found
+	// neither beside the including file nor (for URLs) at its URL, resolve
+	// in Library.Dirs(Release), then among the embedded ones. These are
+	// the operator's files, so even a confined flatten reads them.
+	Library Library
 	// Confined restricts %include to the main file's directory tree: no
 	// absolute paths, no "..", no symlink leading out. Set it whenever
 	// flattening for someone else. FlattenFS is always confined to its FS.
@@ -31,9 +42,6 @@ type Options struct {
 	// Client does URL fetches; nil means a client with a 30 s timeout whose
 	// dialer checks addresses against Egress itself.
 	Client *http.Client
-	// SiteDir is the [kickstarts] dir: site kickstarts, also resolvable by
-	// name.
-	SiteDir string
 }
 
 // Warning is something kept but worth telling the user about, such as an
@@ -85,23 +93,38 @@ func (p Problem) String() string {
 // they wrap ErrNotFound, ErrRefused, ErrLimit or a *FetchError where that
 // is the cause, and are *ParseError for problems in the kickstart.
 func Flatten(ctx context.Context, ref string, opts Options) (*Result, error) {
-	syn, err := lookupSyntax(opts.Version)
+	syn, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
-	src, data, name, closeFn, err := open(ctx, ref, opts)
+	f := newFetcher(opts)
+	std := newShelf(opts, f)
+	defer std.close()
+	src, data, name, closeFn, err := open(ctx, ref, opts, f, std)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
-	return flatten(ctx, syn, src, data, name)
+	return flatten(ctx, syn, std, src, data, name)
+}
+
+// syntax is the kickstart syntax the options ask for.
+func (opts Options) syntax() (*syntax, error) {
+	if opts.Version == "" && opts.Release != "" {
+		v, err := SyntaxVersion(opts.Release)
+		if err != nil {
+			return nil, err
+		}
+		return lookupSyntax(v)
+	}
+	return lookupSyntax(opts.Version)
 }
 
 // FlattenFS flattens name inside fsys (web uploads: several files that
 // include each other); includes never leave fsys: absolute paths, ".."
 // escapes and URLs are refused.
 func FlattenFS(ctx context.Context, fsys fs.FS, name string, opts Options) (*Result, error) {
-	syn, err := lookupSyntax(opts.Version)
+	syn, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -109,15 +132,17 @@ func FlattenFS(ctx context.Context, fsys fs.FS, name string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
-	return flatten(ctx, syn, src, data, name)
+	std := newShelf(opts, nil)
+	defer std.close()
+	return flatten(ctx, syn, std, src, data, name)
 }
 
-func flatten(ctx context.Context, syn *syntax, src source, data []byte, name string) (*Result, error) {
-	p := newParser(ctx, syn, false)
+func flatten(ctx context.Context, syn *syntax, std *shelf, src source, data []byte, name string) (*Result, error) {
+	p := newParser(ctx, syn, std, false)
 	if err := p.run(src, data); err != nil {
 		return nil, err
 	}
-	r := &Result{Name: name, Text: p.d.write(name, syn.version)}
+	r := &Result{Name: name, Text: p.d.write(name, syn.label)}
 	for _, pr := range p.problems {
 		r.Warnings = append(r.Warnings, Warning{File: pr.File, Line: pr.Line, Message: pr.Message})
 	}
@@ -130,22 +155,25 @@ func flatten(ctx context.Context, syn *syntax, src source, data []byte, name str
 // that are not valid names (errors), and what Flatten would warn about.
 // The error is for a ref that cannot be read at all or a limit exceeded.
 func Validate(ctx context.Context, ref string, opts Options) ([]Problem, error) {
-	syn, err := lookupSyntax(opts.Version)
+	syn, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
-	src, data, _, closeFn, err := open(ctx, ref, opts)
+	f := newFetcher(opts)
+	std := newShelf(opts, f)
+	defer std.close()
+	src, data, _, closeFn, err := open(ctx, ref, opts, f, std)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
-	return validate(ctx, syn, src, data)
+	return validate(ctx, syn, std, src, data)
 }
 
 // ValidateFS is Validate for a kickstart inside fsys, with FlattenFS's
 // include rules: what the web form and the API check before enqueueing.
 func ValidateFS(ctx context.Context, fsys fs.FS, name string, opts Options) ([]Problem, error) {
-	syn, err := lookupSyntax(opts.Version)
+	syn, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +181,13 @@ func ValidateFS(ctx context.Context, fsys fs.FS, name string, opts Options) ([]P
 	if err != nil {
 		return nil, err
 	}
-	return validate(ctx, syn, src, data)
+	std := newShelf(opts, nil)
+	defer std.close()
+	return validate(ctx, syn, std, src, data)
 }
 
-func validate(ctx context.Context, syn *syntax, src source, data []byte) ([]Problem, error) {
-	p := newParser(ctx, syn, true)
+func validate(ctx context.Context, syn *syntax, std *shelf, src source, data []byte) ([]Problem, error) {
+	p := newParser(ctx, syn, std, true)
 	if err := p.run(src, data); err != nil {
 		return p.problems, err
 	}
@@ -187,9 +217,8 @@ func openFS(fsys fs.FS, name string) (source, []byte, error) {
 
 // open resolves ref: a URL, an existing file, or a standard name. The
 // returned function releases what was opened.
-func open(ctx context.Context, ref string, opts Options) (src source, data []byte, name string, closeFn func(), err error) {
+func open(ctx context.Context, ref string, opts Options, f *fetcher, std *shelf) (src source, data []byte, name string, closeFn func(), err error) {
 	closeFn = func() {}
-	f := newFetcher(opts)
 	if isURL(ref) {
 		src, data, err = f.open(ctx, ref)
 		if err != nil {
@@ -213,7 +242,7 @@ func open(ctx context.Context, ref string, opts Options) (src source, data []byt
 			root.Close()
 			return nil, nil, "", closeFn, fmt.Errorf("kickstart %s: %w", ref, err)
 		}
-		return &fsSource{fsys: root.FS(), path: base, display: dirPrefix(dir), fetch: f}, data, base, func() { root.Close() }, nil
+		return &fsSource{fsys: root.FS(), root: dir, path: base, display: dirPrefix(dir), fetch: f}, data, base, func() { root.Close() }, nil
 	case statErr == nil:
 		data, err := readOS(ref)
 		if err != nil {
@@ -223,9 +252,12 @@ func open(ctx context.Context, ref string, opts Options) (src source, data []byt
 	case !errors.Is(statErr, fs.ErrNotExist):
 		return nil, nil, "", closeFn, fmt.Errorf("kickstart %s: %w", ref, statErr)
 	}
-	src, data, closeFn, err = openStandard(ref, opts, f)
+	if strings.Contains(ref, "/") {
+		return nil, nil, "", closeFn, fmt.Errorf("kickstart %s: no such file, and not a standard kickstart name: %w", ref, ErrNotFound)
+	}
+	src, data, err = std.open(ref)
 	if err != nil {
-		return nil, nil, "", func() {}, err
+		return nil, nil, "", closeFn, err
 	}
 	return src, data, strings.TrimSuffix(ref, ".ks"), closeFn, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -11,8 +13,10 @@ import (
 // pykickstart's state machine: commands outside sections, section bodies
 // until %end, %include anywhere, the parse state carried across files.
 type parser struct {
-	ctx  context.Context
-	syn  *syntax
+	ctx context.Context
+	syn *syntax
+	// std resolves the includes not found beside the including file.
+	std  *shelf
 	secs map[string]*sectionSpec
 	d    *doc
 
@@ -50,8 +54,8 @@ type frame struct {
 	line      int
 }
 
-func newParser(ctx context.Context, syn *syntax, validate bool) *parser {
-	return &parser{ctx: ctx, syn: syn, secs: syn.sectionSpecs(), d: newDoc(), validate: validate, seen: make(map[*command]string)}
+func newParser(ctx context.Context, syn *syntax, std *shelf, validate bool) *parser {
+	return &parser{ctx: ctx, syn: syn, std: std, secs: syn.sectionSpecs(), d: newDoc(), validate: validate, seen: make(map[*command]string)}
 }
 
 // fatal errors stop even a validation: limits and cancellation.
@@ -410,6 +414,18 @@ func (p *parser) include(src source, n int, args []string) error {
 		return &ParseError{File: src.name(), Line: n, Msg: fmt.Sprintf("more than %d includes", maxIncludes), Err: ErrLimit}
 	}
 	child, data, err := src.include(p.ctx, args[1])
+	if errors.Is(err, ErrNotFound) && p.std != nil && !isURL(args[1]) && !path.IsAbs(args[1]) && !filepath.IsAbs(args[1]) {
+		// Not beside the including file: a standard kickstart of the
+		// release, as Fedora's spins include fedora-live-base.ks.
+		switch c, d, serr := p.std.open(args[1]); {
+		case serr == nil:
+			child, data, err = c, d, nil
+		case errors.Is(serr, ErrNotFound):
+			err = fmt.Errorf("include %s: %w (not beside the including file, nor a standard kickstart%s)", args[1], ErrNotFound, p.std.where())
+		default:
+			err = serr
+		}
+	}
 	if err != nil {
 		return p.fail(&ParseError{File: src.name(), Line: n, Err: err})
 	}

@@ -53,7 +53,10 @@ func isURL(ref string) bool {
 // kickstarts, or a directory tree opened with os.Root when confined.
 // Includes resolve relative to the file's directory and never leave the FS.
 type fsSource struct {
-	fsys    fs.FS
+	fsys fs.FS
+	// root tells trees apart for cycle detection: a directory, or
+	// "standard:"; empty for the one tree of a submission.
+	root    string
 	path    string // slash-separated, valid fs path
 	display string // prefix shown in messages (the tree's location)
 	// fetch, when set, allows URL includes through it.
@@ -61,7 +64,7 @@ type fsSource struct {
 }
 
 func (s *fsSource) name() string { return s.display + s.path }
-func (s *fsSource) key() string  { return "fs:" + s.path }
+func (s *fsSource) key() string  { return "fs:" + s.root + ":" + s.path }
 
 func (s *fsSource) include(ctx context.Context, target string) (source, []byte, error) {
 	if isURL(target) {
@@ -77,7 +80,7 @@ func (s *fsSource) include(ctx context.Context, target string) (source, []byte, 
 	if !fs.ValidPath(p) {
 		return nil, nil, fmt.Errorf("include %s: leaves the kickstart's directory tree: %w", target, ErrRefused)
 	}
-	n := &fsSource{fsys: s.fsys, path: p, display: s.display, fetch: s.fetch}
+	n := &fsSource{fsys: s.fsys, root: s.root, path: p, display: s.display, fetch: s.fetch}
 	data, err := readFS(s.fsys, p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("include %s: %w", target, err)

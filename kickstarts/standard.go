@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -16,6 +15,44 @@ import (
 //go:embed standard/*.ks
 var embedded embed.FS
 
+// Library is where an installation keeps standard kickstarts besides the
+// embedded ones. A build's release picks its own: the copy of Fedora's
+// kickstarts synced for that release (`fbs ks sync`), then the site
+// directory, then the embedded ones; the first holding a name wins.
+type Library struct {
+	// SyncDir holds Fedora's kickstarts per release, one directory each
+	// (SyncDir/41, SyncDir/rawhide), as SyncRelease writes them. Empty
+	// means none.
+	SyncDir string
+	// SiteDir is the [kickstarts] dir (by default Fedora's spin-kickstarts
+	// package directory when it is installed). Empty means none.
+	SiteDir string
+}
+
+// Dirs lists the directories holding release's standard kickstarts, in the
+// order they are searched: the synced copy for release (when there is
+// one), then the site directory.
+func (l Library) Dirs(release string) []string {
+	var dirs []string
+	if d := l.releaseDir(release); d != "" {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	if l.SiteDir != "" {
+		dirs = append(dirs, l.SiteDir)
+	}
+	return dirs
+}
+
+// releaseDir is where release's synced kickstarts are, or "".
+func (l Library) releaseDir(release string) string {
+	if l.SyncDir == "" || checkRelease(release) != nil {
+		return ""
+	}
+	return filepath.Join(l.SyncDir, release)
+}
+
 // Entry is a standard kickstart.
 type Entry struct {
 	// Name is how it is asked for (config=NAME): the file name without
@@ -23,33 +60,35 @@ type Entry struct {
 	Name string
 	// Description comes from the file's leading comment.
 	Description string
-	// Source is "embedded" or the file's path in the site directory.
+	// Source is "embedded" or the file's path in the synced or site
+	// directory.
 	Source string
 }
 
-// Standard lists the standard kickstarts, the site ones (the *.ks files at
-// the top of siteDir, if set) first, then the embedded ones not shadowed by
-// a site one, each sorted by name.
-func Standard(siteDir string) ([]Entry, error) {
-	var site, builtin []Entry
+// Standard lists the standard kickstarts release offers: the *.ks files at
+// the top of each of lib.Dirs(release), then the embedded ones, each name
+// once (the first found shadows the others), each directory's sorted by
+// name. An empty release lists the site and embedded ones.
+func Standard(lib Library, release string) ([]Entry, error) {
+	var out []Entry
 	seen := make(map[string]bool)
-	if siteDir != "" {
-		ents, err := os.ReadDir(siteDir)
+	for _, dir := range lib.Dirs(release) {
+		ents, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("list site kickstarts in %s: %w", siteDir, err)
+			return nil, fmt.Errorf("list standard kickstarts in %s: %w", dir, err)
 		}
 		for _, e := range ents {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".ks") {
+			name := strings.TrimSuffix(e.Name(), ".ks")
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".ks") || seen[name] {
 				continue
 			}
-			p := filepath.Join(siteDir, e.Name())
+			p := filepath.Join(dir, e.Name())
 			data, err := readOS(p)
 			if err != nil {
-				return nil, fmt.Errorf("read site kickstart %s: %w", p, err)
+				return nil, fmt.Errorf("read standard kickstart %s: %w", p, err)
 			}
-			name := strings.TrimSuffix(e.Name(), ".ks")
 			seen[name] = true
-			site = append(site, Entry{Name: name, Description: describe(string(data), e.Name()), Source: p})
+			out = append(out, Entry{Name: name, Description: describe(string(data), e.Name()), Source: p})
 		}
 	}
 	ents, err := fs.ReadDir(embedded, "standard")
@@ -65,12 +104,9 @@ func Standard(siteDir string) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read embedded kickstart %s: %w", e.Name(), err)
 		}
-		builtin = append(builtin, Entry{Name: name, Description: describe(string(data), e.Name()), Source: "embedded"})
+		out = append(out, Entry{Name: name, Description: describe(string(data), e.Name()), Source: "embedded"})
 	}
-	byName := func(es []Entry) { sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name }) }
-	byName(site)
-	byName(builtin)
-	return append(site, builtin...), nil
+	return out, nil
 }
 
 // describe takes a description from a kickstart's leading comment: the
@@ -118,35 +154,71 @@ func describe(text, file string) string {
 	return d
 }
 
-// openStandard finds a standard kickstart by name (with or without ".ks"):
-// in the site directory first, confined to it, then among the embedded.
-func openStandard(ref string, opts Options, f *fetcher) (source, []byte, func(), error) {
-	base := strings.TrimSuffix(ref, ".ks") + ".ks"
-	if !fs.ValidPath(base) || strings.Contains(base, "/") {
-		return nil, nil, nil, fmt.Errorf("kickstart %s: no such file, and not a standard kickstart name: %w", ref, ErrNotFound)
+// shelf finds standard kickstarts by name for one flatten: in each
+// directory of a Library for the build's release, confined to it, then
+// among the embedded. It keeps the directories it opened until close.
+type shelf struct {
+	release string
+	dirs    []string
+	roots   map[string]*os.Root
+	fetch   *fetcher
+}
+
+func newShelf(opts Options, f *fetcher) *shelf {
+	return &shelf{release: opts.Release, dirs: opts.Library.Dirs(opts.Release), roots: make(map[string]*os.Root), fetch: f}
+}
+
+// close releases the directories opened.
+func (s *shelf) close() {
+	for _, r := range s.roots {
+		r.Close()
 	}
-	if opts.SiteDir != "" {
-		root, err := os.OpenRoot(opts.SiteDir)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("open site kickstart directory %s: %w", opts.SiteDir, err)
+}
+
+// open reads the standard kickstart ref: a name with or without ".ks", or
+// (for includes) a relative path such as "snippets/x.ks" inside one of the
+// directories.
+func (s *shelf) open(ref string) (source, []byte, error) {
+	base := ref
+	if !strings.HasSuffix(base, ".ks") && !strings.Contains(base, "/") {
+		base += ".ks"
+	}
+	if !fs.ValidPath(base) || strings.Contains(base, `\`) {
+		return nil, nil, fmt.Errorf("kickstart %s: no such file, and not a standard kickstart name: %w", ref, ErrNotFound)
+	}
+	for _, dir := range s.dirs {
+		root, ok := s.roots[dir]
+		if !ok {
+			var err error
+			if root, err = os.OpenRoot(dir); err != nil {
+				return nil, nil, fmt.Errorf("open standard kickstart directory %s: %w", dir, err)
+			}
+			s.roots[dir] = root
 		}
 		data, err := readFS(root.FS(), base)
 		switch {
 		case err == nil:
-			return &fsSource{fsys: root.FS(), path: base, display: dirPrefix(opts.SiteDir), fetch: f}, data, func() { root.Close() }, nil
+			return &fsSource{fsys: root.FS(), root: dir, path: base, display: dirPrefix(dir), fetch: s.fetch}, data, nil
 		case !errors.Is(err, ErrNotFound):
-			root.Close()
-			return nil, nil, nil, fmt.Errorf("site kickstart %s: %w", base, err)
+			return nil, nil, fmt.Errorf("standard kickstart %s: %w", filepath.Join(dir, base), err)
 		}
-		root.Close()
 	}
 	sub, _ := fs.Sub(embedded, "standard")
 	data, err := readFS(sub, base)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, nil, nil, fmt.Errorf("kickstart %s: no such file, and not a standard kickstart name: %w", ref, ErrNotFound)
+			return nil, nil, fmt.Errorf("kickstart %s: no such file, and not a standard kickstart%s: %w", ref, s.where(), ErrNotFound)
 		}
-		return nil, nil, nil, fmt.Errorf("standard kickstart %s: %w", base, err)
+		return nil, nil, fmt.Errorf("standard kickstart %s: %w", base, err)
 	}
-	return &fsSource{fsys: sub, path: base, display: "standard:"}, data, func() {}, nil
+	return &fsSource{fsys: sub, root: "standard:", path: base, display: "standard:"}, data, nil
+}
+
+// where says whose standard kickstarts were searched, for messages (which
+// go to whoever submitted: no server paths).
+func (s *shelf) where() string {
+	if s.release == "" {
+		return ""
+	}
+	return " of release " + s.release
 }

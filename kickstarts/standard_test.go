@@ -20,7 +20,7 @@ func TestStandard(t *testing.T) {
 		"fbs-live-minimal.ks": "# Site override of the minimal live image.\nlang de_DE.UTF-8\n",
 		"notes.txt":           "not a kickstart",
 	})
-	got, err := Standard(site)
+	got, err := Standard(Library{SiteDir: site}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,13 +34,13 @@ func TestStandard(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Standard (-want +got):\n%s", diff)
 	}
-	if _, err := Standard(filepath.Join(site, "nowhere")); err == nil {
+	if _, err := Standard(Library{SiteDir: filepath.Join(site, "nowhere")}, "41"); err == nil {
 		t.Error("Standard of a missing site dir succeeded")
 	}
 
 	ctx := context.Background()
 	// Every embedded kickstart flattens and validates cleanly.
-	all, err := Standard("")
+	all, err := Standard(Library{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,16 +60,16 @@ func TestStandard(t *testing.T) {
 		}
 	}
 	// Names resolve in the site directory first, includes confined to it.
-	r, err := Flatten(ctx, "fedora-live-x", Options{SiteDir: site, Confined: true})
+	r, err := Flatten(ctx, "fedora-live-x", Options{Library: Library{SiteDir: site}, Confined: true})
 	if err != nil || !strings.Contains(r.Text, "lang C\n") || r.Name != "fedora-live-x" {
 		t.Errorf("site kickstart by name: %v %+v", err, r)
 	}
-	r, err = Flatten(ctx, "fbs-live-minimal", Options{SiteDir: site})
+	r, err = Flatten(ctx, "fbs-live-minimal", Options{Library: Library{SiteDir: site}})
 	if err != nil || !strings.Contains(r.Text, "lang de_DE.UTF-8\n") {
 		t.Errorf("site override: %v %+v", err, r)
 	}
 	for _, ref := range []string{"no-such-kickstart", "../etc/passwd", "sub/x"} {
-		if _, err := Flatten(ctx, ref, Options{SiteDir: site}); !errors.Is(err, ErrNotFound) {
+		if _, err := Flatten(ctx, ref, Options{Library: Library{SiteDir: site}}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s: error = %v, want ErrNotFound", ref, err)
 		}
 	}

@@ -79,18 +79,64 @@ type command struct {
 
 // syntax is the command set of one kickstart syntax version.
 type syntax struct {
-	version  string
+	version string // the table's name, "F45"
+	// label is how the flattened file names it on its #version= line:
+	// version, or "DEVEL" for the development syntax.
+	label    string
 	commands map[string]*command
+}
+
+// develVersion is how pykickstart names the syntax of the release under
+// development (rawhide): the newest, written as "#version=DEVEL".
+const develVersion = "DEVEL"
+
+// SyntaxVersion gives the kickstart syntax of a Fedora release: "F41" for
+// "41", "DEVEL" for "rawhide" and for a release newer than the tables (its
+// syntax is still the development one). A release older than the tables
+// is an error naming what is known.
+func SyntaxVersion(release string) (string, error) {
+	if err := checkRelease(release); err != nil {
+		return "", err
+	}
+	if release == "rawhide" {
+		return develVersion, nil
+	}
+	n, _ := strconv.Atoi(release)
+	vs := SupportedVersions()
+	oldest, _ := strconv.Atoi(strings.TrimPrefix(vs[0], "F"))
+	newest, _ := strconv.Atoi(strings.TrimPrefix(newestVersion, "F"))
+	switch {
+	case n < oldest:
+		return "", fmt.Errorf("release %s: fbs knows the kickstart syntax of Fedora %d to %d and rawhide", release, oldest, newest)
+	case n > newest:
+		return develVersion, nil
+	}
+	return "F" + release, nil
+}
+
+// checkRelease checks a release is spelled as [releases] list spells them:
+// a number or "rawhide".
+func checkRelease(release string) error {
+	if release == "rawhide" {
+		return nil
+	}
+	if n, err := strconv.Atoi(release); err != nil || n <= 0 || n > 999 || strconv.Itoa(n) != release {
+		return fmt.Errorf("release %q: want a number such as 41, or rawhide", release)
+	}
+	return nil
 }
 
 // lookupSyntax returns the syntax for version ("" means newest). Versions
 // are spelled as pykickstart spells them ("F42"); "DEVEL" and "rawhide"
-// mean the newest.
+// mean the newest, written "#version=DEVEL" as pykickstart does.
 func lookupSyntax(version string) (*syntax, error) {
 	v := strings.ToUpper(strings.TrimSpace(version))
+	label := ""
 	switch v {
-	case "", "DEVEL", "RAWHIDE":
+	case "":
 		v = newestVersion
+	case develVersion, "RAWHIDE":
+		v, label = newestVersion, develVersion
 	}
 	if strings.HasPrefix(v, "FEDORA") {
 		v = "F" + strings.TrimSpace(strings.TrimPrefix(v, "FEDORA"))
@@ -102,7 +148,10 @@ func lookupSyntax(version string) (*syntax, error) {
 	if !ok {
 		return nil, fmt.Errorf("kickstart syntax version %q is not supported (supported: %s)", version, strings.Join(SupportedVersions(), ", "))
 	}
-	s := &syntax{version: v, commands: make(map[string]*command, len(names))}
+	if label == "" {
+		label = v
+	}
+	s := &syntax{version: v, label: label, commands: make(map[string]*command, len(names))}
 	for name, class := range names {
 		s.commands[name] = commandClasses()[class]
 	}

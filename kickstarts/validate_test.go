@@ -42,7 +42,7 @@ echo fine
 		{File: "main.ks", Line: 3, Severity: "error", Message: "selinux: unknown option --frob"},
 		{File: "main.ks", Line: 4, Severity: "error", Message: `bootloader: option --timeout: invalid integer "soon"`},
 		{File: "inc.ks", Line: 1, Severity: "warning", Message: "timezone: option --ntpservers is deprecated and has no effect"},
-		{File: "inc.ks", Line: 2, Severity: "error", Message: "include missing.ks: not found (open missing.ks: file does not exist)"},
+		{File: "inc.ks", Line: 2, Severity: "error", Message: "include missing.ks: not found (not beside the including file, nor a standard kickstart)"},
 		{File: "inc.ks", Line: 3, Severity: "error", Message: "auth has been removed."},
 		{File: "main.ks", Line: 6, Severity: "error", Message: "%end without a section"},
 		{File: "main.ks", Line: 7, Severity: "error", Message: "%packages: unknown option --frob"},

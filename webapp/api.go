@@ -577,20 +577,43 @@ func (s *Server) apiArches(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"arches": out})
 }
 
-func (s *Server) kickstarts() ([]apiclient.Kickstart, error) {
-	std, err := kickstarts.Standard(s.cfg.KickstartsDir)
-	if err != nil {
-		return nil, err
+// kickstarts lists the standard kickstarts of the offered releases (of
+// release alone, if set), each once with the releases offering it: each
+// release's first, in [releases] order.
+func (s *Server) kickstarts(release string) ([]apiclient.Kickstart, error) {
+	var out []apiclient.Kickstart
+	at := make(map[string]int)
+	for _, r := range s.cfg.Releases {
+		if release != "" && r != release {
+			continue
+		}
+		std, err := kickstarts.Standard(s.cfg.Kickstarts, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range std {
+			i, ok := at[e.Name]
+			if !ok {
+				i = len(out)
+				at[e.Name] = i
+				out = append(out, apiclient.Kickstart{Name: e.Name, Description: e.Description, Site: e.Source != "embedded", Releases: []string{}})
+			}
+			out[i].Releases = append(out[i].Releases, r)
+		}
 	}
-	out := make([]apiclient.Kickstart, 0, len(std))
-	for _, e := range std {
-		out = append(out, apiclient.Kickstart{Name: e.Name, Description: e.Description, Site: e.Source != "embedded"})
+	if out == nil {
+		out = []apiclient.Kickstart{}
 	}
 	return out, nil
 }
 
 func (s *Server) apiKickstarts(c *gin.Context) {
-	ks, err := s.kickstarts()
+	release := c.Query("release")
+	if release != "" && !slices.Contains(s.cfg.Releases, release) {
+		s.fail(c, tasks.Errors{tasks.Invalid(tasks.FieldRelease, "release %q is not offered: want one of %s", release, strings.Join(s.cfg.Releases, ", "))})
+		return
+	}
+	ks, err := s.kickstarts(release)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/webapp/auth"
@@ -42,9 +43,9 @@ type Config struct {
 	// Releases are the releases offered in the form and accepted by the API
 	// ([releases]); required.
 	Releases []string
-	// KickstartsDir is [kickstarts] dir: site kickstarts offered beside the
-	// embedded standard ones.
-	KickstartsDir string
+	// Kickstarts is where each release's standard kickstarts are ([kickstarts]
+	// sync_dir and dir), offered beside the embedded ones.
+	Kickstarts kickstarts.Library
 	// FileRoot is [staging] file_root: file:// staging URLs must be under
 	// it. Empty refuses file:// staging.
 	FileRoot string

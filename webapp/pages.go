@@ -144,7 +144,7 @@ func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	ks, err := s.kickstarts()
+	ks, err := s.kickstarts("")
 	if err != nil {
 		return nil, err
 	}

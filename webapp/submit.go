@@ -53,13 +53,13 @@ func iniName(t tasks.ImageType) func(string) string {
 // it offers, its file_root, no file on this server or a worker.
 func (s *Server) preparer() *submission.Preparer {
 	return submission.New(submission.Config{
-		Releases:      s.cfg.Releases,
-		Staging:       &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
-		KickstartsDir: s.cfg.KickstartsDir,
-		Egress:        s.cfg.Egress,
-		FetchEgress:   s.cfg.Egress,
-		MaxFiles:      s.cfg.MaxFiles,
-		MaxKickstart:  s.cfg.MaxKickstart,
+		Releases:     s.cfg.Releases,
+		Staging:      &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
+		Kickstarts:   s.cfg.Kickstarts,
+		Egress:       s.cfg.Egress,
+		FetchEgress:  s.cfg.Egress,
+		MaxFiles:     s.cfg.MaxFiles,
+		MaxKickstart: s.cfg.MaxKickstart,
 	})
 }
 

@@ -417,7 +417,7 @@ func FuzzParse(f *testing.F) {
 // standard kickstart names one fbs ships.
 func TestSamplesNameStandardKickstarts(t *testing.T) {
 	t.Parallel()
-	std, err := kickstarts.Standard("")
+	std, err := kickstarts.Standard(kickstarts.Library{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,8 +54,10 @@ type Config struct {
 	// alone): iso= may name an ISO file on this machine, and repositories
 	// and mirrors may be file:// URLs.
 	LocalFiles bool
-	// KickstartsDir is the site's directory of standard kickstarts.
-	KickstartsDir string
+	// Kickstarts is where the standard kickstarts of each release are: a
+	// kickstart named by standard name, and includes not found beside the
+	// including file, resolve there for the spec's release.
+	Kickstarts kickstarts.Library
 	// Egress is the outbound-address policy of the URLs the build makes a
 	// worker, or a tool on it, connect to: staging, iso=, boot repositories,
 	// mirrors and proxy, and the kickstart's url and repo lines for the
@@ -113,7 +115,7 @@ func (p *Preparer) Prepare(ctx context.Context, req Request, files map[string][]
 	pl := &tasks.Payload{ID: tasks.NewBuildID(), Spec: sp, Owner: req.Owner, SubmittedAt: time.Now().UTC()}
 	out := &Prepared{Payload: pl}
 	if ref := sp.KickstartRef(); ref != "" {
-		text, warnings, err := p.flatten(ctx, ref, req.Dir, files)
+		text, warnings, err := p.flatten(ctx, ref, sp.Release, req.Dir, files)
 		if err != nil {
 			return nil, kickstartError(err)
 		}
@@ -152,6 +154,12 @@ func (p *Preparer) check(ctx context.Context, sp *tasks.Spec, files map[string][
 	}
 	if len(p.cfg.Releases) > 0 && !slices.Contains(p.cfg.Releases, sp.Release) {
 		add(tasks.FieldRelease, "release %q is not offered: want one of %s", sp.Release, strings.Join(p.cfg.Releases, ", "))
+	}
+	if sp.KickstartRef() != "" && !bad[tasks.FieldRelease] {
+		// The kickstart is read with the release's syntax.
+		if _, err := kickstarts.SyntaxVersion(sp.Release); err != nil {
+			add(tasks.FieldRelease, "%v", err)
+		}
 	}
 	if p.cfg.Staging != nil && sp.Staging != "" {
 		if _, err := tasks.CheckStaging(sp.Staging, *p.cfg.Staging); err != nil {
@@ -208,8 +216,8 @@ func (p *Preparer) checkUploads(files map[string][]byte) *tasks.Error {
 // confined to the upload), else a URL, else (for the CLI) a file on this
 // machine, else a standard kickstart. It refuses anything else, such as a
 // path on a server.
-func (p *Preparer) flatten(ctx context.Context, ref, dir string, files map[string][]byte) (string, []string, error) {
-	opts := kickstarts.Options{Confined: !p.cfg.LocalKickstarts, Egress: p.cfg.FetchEgress, SiteDir: p.cfg.KickstartsDir}
+func (p *Preparer) flatten(ctx context.Context, ref, release, dir string, files map[string][]byte) (string, []string, error) {
+	opts := kickstarts.Options{Confined: !p.cfg.LocalKickstarts, Egress: p.cfg.FetchEgress, Library: p.cfg.Kickstarts, Release: release}
 	var (
 		problems []kickstarts.Problem
 		res      *kickstarts.Result
@@ -234,12 +242,12 @@ func (p *Preparer) flatten(ctx context.Context, ref, dir string, files map[strin
 			res, err = kickstarts.Flatten(ctx, ref, opts)
 		}
 	default:
-		std, lerr := kickstarts.Standard(p.cfg.KickstartsDir)
+		std, lerr := kickstarts.Standard(p.cfg.Kickstarts, release)
 		if lerr != nil {
 			return "", nil, lerr
 		}
 		if !slices.ContainsFunc(std, func(e kickstarts.Entry) bool { return e.Name == ref || e.Name+".ks" == ref }) {
-			return "", nil, tasks.Invalid(tasks.FieldKickstart, "kickstart %q was not uploaded, is not an http(s) or ftp URL and is not a standard kickstart (see /api/v1/kickstarts)", ref)
+			return "", nil, tasks.Invalid(tasks.FieldKickstart, "kickstart %q was not uploaded, is not an http(s) or ftp URL and is not a standard kickstart of release %s (see /api/v1/kickstarts?release=%s)", ref, release, release)
 		}
 		res, err = kickstarts.Flatten(ctx, strings.TrimSuffix(ref, ".ks"), opts)
 	}

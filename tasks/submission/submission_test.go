@@ -10,8 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/submission"
+	"github.com/fedora-fbs/fbs/testing/kstest"
 )
 
 const ks = "lang en_US.UTF-8\nkeyboard us\ntimezone UTC\n"
@@ -100,5 +102,49 @@ func TestPrepareLocal(t *testing.T) {
 		map[string][]byte{"my.ks": []byte(ks)})
 	if err != nil || !strings.Contains(pr.Payload.Kickstart, "keyboard us") {
 		t.Fatalf("Prepare with an upload: %v", err)
+	}
+}
+
+// A spin includes Fedora's kickstarts, found among the release's standard
+// kickstarts, and is read with the release's syntax.
+func TestPrepareRelease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := submission.New(submission.Config{Kickstarts: kickstarts.Library{SiteDir: kstest.FedoraDir(t)}})
+	prepare := func(release, config string, files map[string][]byte) (*submission.Prepared, error) {
+		s := ksisoSpec("boot.iso", config)
+		s.Release = release
+		return p.Prepare(ctx, submission.Request{Spec: s, Owner: "alice"}, files)
+	}
+	spin := map[string][]byte{"spin.ks": []byte("%include fedora-live-base.ks\nrootpw --lock\n")}
+	pr, err := prepare("41", "spin.ks", spin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pr.Payload.Kickstart, "\n#version=F41\n") || !strings.Contains(pr.Payload.Kickstart, "dracut-live") {
+		t.Errorf("flattened spin:\n%s", pr.Payload.Kickstart)
+	}
+	pr, err = prepare("rawhide", "fedora-live-xfce", nil)
+	if err != nil || !strings.Contains(pr.Payload.Kickstart, "\n#version=DEVEL\n") || !strings.Contains(pr.Payload.Kickstart, "@^xfce-desktop-environment") {
+		t.Errorf("fedora-live-xfce by name for rawhide: %v", err)
+	}
+	rdp := map[string][]byte{"a.ks": []byte("rdp --username=u\n")}
+	if _, err := prepare("43", "a.ks", rdp); err != nil {
+		t.Errorf("rdp for release 43: %v", err)
+	}
+	for _, tc := range []struct {
+		release, config string
+		files           map[string][]byte
+		want            string
+	}{
+		{"41", "a.ks", rdp, "kickstart invalid_kickstart"},      // rdp is new in F43
+		{"39", "a.ks", rdp, "release invalid"},                  // no syntax table
+		{"41", "fedora-live-nowhere", nil, "kickstart invalid"}, // not a standard kickstart
+		{"41", "spin.ks", map[string][]byte{"spin.ks": []byte("%include nope.ks\n")}, "kickstart invalid_kickstart"},
+	} {
+		_, err := prepare(tc.release, tc.config, tc.files)
+		if got := fields(t, err); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("release %s, %s: errors %v, want %s (%v)", tc.release, tc.config, got, tc.want, err)
+		}
 	}
 }

@@ -60,8 +60,11 @@ type Arch struct {
 type Kickstart struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
-	// Site is true for the site's own kickstarts, false for embedded ones.
+	// Site is true for the site's own kickstarts (synced from Fedora or in
+	// the site directory), false for embedded ones.
 	Site bool `json:"site"`
+	// Releases are the releases offering it, in [releases] order.
+	Releases []string `json:"releases"`
 }
 
 // Worker is an entry of GET /api/v1/workers.

@@ -54,6 +54,10 @@ type Config struct {
 	// connect to by themselves. Nil is the default policy (tasks/egress);
 	// `fbs build --local` gives egress.Open().
 	Egress *egress.Policy
+	// Kickstarts is where the worker's standard kickstarts are: a kickstart
+	// re-flattened here may include them (the operator's files, never the
+	// request's).
+	Kickstarts kickstarts.Library
 	// KeepBuilds is how many builds' images the worker keeps after they
 	// were staged and verified (default 0: removed at once).
 	KeepBuilds int
@@ -389,14 +393,16 @@ func (r *execution) checkOutbound(ctx context.Context, repos []tasks.Repo) error
 }
 
 // flatten checks the kickstart that came with the payload: it must already
-// be self-contained, so it is flattened again confined to itself, which
-// refuses any %include and so never reads a file of this host.
+// be self-contained, so it is flattened again confined to itself, with the
+// syntax of the build's release; an %include resolves only among this
+// worker's standard kickstarts for the release (the operator's files), so
+// a request never makes it read a file of its choosing.
 func (r *execution) flatten(ctx context.Context) error {
 	if r.pl.Kickstart == "" {
 		return errors.New("the request carries no kickstart text")
 	}
 	const name = "kickstart.ks"
-	res, err := kickstarts.FlattenFS(ctx, fstest.MapFS{name: &fstest.MapFile{Data: []byte(r.pl.Kickstart), Mode: 0o644}}, name, kickstarts.Options{Confined: true})
+	res, err := kickstarts.FlattenFS(ctx, fstest.MapFS{name: &fstest.MapFile{Data: []byte(r.pl.Kickstart), Mode: 0o644}}, name, kickstarts.Options{Confined: true, Release: r.pl.Spec.Release, Library: r.p.cfg.Kickstarts})
 	if err != nil {
 		return fmt.Errorf("kickstart %s: %w", r.pl.KickstartName, err)
 	}

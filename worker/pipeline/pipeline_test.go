@@ -102,6 +102,21 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// The worker reads the kickstart with the release's syntax: vnc, removed
+// in Fedora 45, is still release 41's.
+func TestRunReleaseSyntax(t *testing.T) {
+	t.Parallel()
+	f := setup(t, false)
+	p := ksisoPayload(f.staging, "boot.iso", "text\nvnc --password=secret\nrootpw --lock\n")
+	if _, _, err := f.run(t, p); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := os.ReadFile(filepath.Join(strings.TrimPrefix(f.staging, "file://"), p.ID, "kickstart.ks"))
+	if err != nil || !strings.Contains(string(ks), "\n#version=F41\n") || !strings.Contains(string(ks), "\nvnc --password=secret\n") {
+		t.Errorf("staged kickstart (%v):\n%s", err, ks)
+	}
+}
+
 func TestRunRefuses(t *testing.T) {
 	t.Parallel()
 	f := setup(t, false)

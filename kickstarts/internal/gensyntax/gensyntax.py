@@ -9,6 +9,13 @@ It records facts about the kickstart language (which commands each Fedora
 release knows, whether each may be given once or many times, and the options
 each takes: names, kind, default, arity, value type, choices) as Go data, so
 fbs can parse and merge kickstarts without pykickstart at run time.
+
+Give every Fedora release fbs should read kickstarts for, oldest first, and
+end with pykickstart's DEVEL version (version.DEVEL; F45 in pykickstart
+3.74): the last one is the development syntax, which fbs uses for rawhide
+and for releases newer than the table (written "#version=DEVEL"). A release
+older than the first is refused at submit, so add versions here (and
+regenerate) before offering an older release in [releases] list.
 """
 import sys
 
