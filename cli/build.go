@@ -129,9 +129,18 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	for _, art := range res.Artifacts {
 		fmt.Fprintf(out, "  %s  %d bytes  sha256 %s\n", art.URL, art.Size, art.SHA256)
 	}
+	for _, art := range res.Logs {
+		fmt.Fprintf(out, "  tool log %s  %d bytes\n", art.URL, art.Size)
+	}
 	if runErr != nil {
 		for _, t := range res.Tail {
 			fmt.Fprintln(a.env.Stderr, "  |", t)
+		}
+		if e := res.ToolError; e != nil {
+			fmt.Fprintf(a.env.Stderr, "the tool's error, %s:\n", e)
+			for _, t := range e.Lines {
+				fmt.Fprintln(a.env.Stderr, "  |", t)
+			}
 		}
 		return &exitCode{code: 1, err: fmt.Errorf("build %s failed after %s: %w", p.ID, time.Since(start).Round(time.Second), runErr)}
 	}

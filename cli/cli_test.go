@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/cli"
+	"github.com/fedora-fbs/fbs/worker"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -42,6 +43,22 @@ func TestCommandErrors(t *testing.T) {
 	localISO := spec("local-iso.conf", "isos/boot.iso", "file://"+dir+"/out")
 	outside := spec("outside.conf", "boot.iso", "file:///etc/fbs")
 	noKS := spec("no-ks.conf", "boot.iso", "ftp://stage.example.org/pub")
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Release 17 and arch i686 are not offered ([releases] list and arches).
+	oldRelease := write("f17.conf", strings.Replace(readFile(t, noKS), "release=42", "release=17", 1))
+	i686 := write("i686.conf", strings.Replace(readFile(t, noKS), "arch=x86_64", "arch=i686", 1))
+	// lorax, pungi and livemedia-creator build only for the arch they run on.
+	foreign := "aarch64"
+	if worker.HostArch() == foreign {
+		foreign = "x86_64"
+	}
+	liveForeign := write("live-foreign.conf", "[DEFAULT]\ntype=live\narch="+foreign+"\nrelease=42\nstaging=file://"+dir+"/out\n[live]\nlabel=Test\nconfig=nowhere.ks\n")
 	tests := []struct {
 		name string
 		args []string
@@ -51,6 +68,10 @@ func TestCommandErrors(t *testing.T) {
 		{"submit a local ISO", []string{"submit", "--config", cfg, localISO}, 1, "local-iso.conf:7: [ksiso] iso: boot ISO \"isos/boot.iso\" is a path"},
 		{"submit outside file_root", []string{"submit", "--config", cfg, outside}, 1, "outside.conf:5: [DEFAULT] staging: staging URL file:///etc/fbs: /etc/fbs is outside the staging root"},
 		{"submit without the kickstart", []string{"submit", "--config", cfg, noKS}, 1, "no-ks.conf:8: [ksiso] config:"},
+		{"submit release 17", []string{"submit", "--config", cfg, oldRelease}, 1, "f17.conf:4: [DEFAULT] release: release \"17\" is not offered: want one of 41, 42, rawhide"},
+		{"submit arch i686", []string{"submit", "--config", cfg, i686}, 1, "i686.conf:3: [DEFAULT] arch: arch \"i686\" is not offered: want one of x86_64, aarch64, ppc64le, s390x"},
+		{"build a live image for another arch", []string{"build", "--config", cfg, "--local", liveForeign}, 1,
+			"live-foreign.conf:3: [DEFAULT] arch: a live image for " + foreign + " cannot be built on this " + worker.HostArch() + " machine"},
 		{"status needs an ID", []string{"status", "--config", cfg, "../../etc/passwd"}, 1, "is not a build ID"},
 		{"logs needs an ID", []string{"logs", "--config", cfg}, 1, "takes one build ID"},
 		{"build without --local", []string{"build", "--config", cfg, "x.conf"}, 1, "give --local"},
@@ -59,7 +80,7 @@ func TestCommandErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 1, "unknown command"},
 		{"ks sync needs a release", []string{"ks", "sync", "--config", cfg}, 1, "--release is required"},
 		{"ks sync of a bad release", []string{"ks", "sync", "--config", cfg, "--release", "f41", "--from", dir}, 1, `release "f41": want a number`},
-		{"ks flatten for a release without a syntax", []string{"ks", "flatten", "--config", cfg, "--release", "39", noKS}, 1, "fbs knows the kickstart syntax of Fedora 40 to"},
+		{"ks flatten of a bad release", []string{"ks", "flatten", "--config", cfg, "--release", "f41", noKS}, 1, `release "f41": want a number`},
 		{"redis down", []string{"list", "--config", cfg, "--redis", "redis://127.0.0.1:1/0"}, 1, "Redis"},
 	}
 	for _, tc := range tests {
@@ -70,6 +91,15 @@ func TestCommandErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 func TestVersion(t *testing.T) {

@@ -94,12 +94,21 @@ func printBuild(w io.Writer, b *tasks.Build) {
 	for _, art := range b.Artifacts {
 		fmt.Fprintf(w, "  artifact %s  %d bytes  sha256 %s\n", art.URL, art.Size, art.SHA256)
 	}
+	for _, art := range b.Logs {
+		fmt.Fprintf(w, "  tool log %s  %d bytes\n", art.URL, art.Size)
+	}
 	for _, e := range b.Events {
 		fmt.Fprintf(w, "  event %s\n", e)
 	}
 	if len(b.Tail) > 0 {
 		fmt.Fprintln(w, "last lines of the tool's output:")
 		for _, t := range b.Tail {
+			fmt.Fprintln(w, "  |", t)
+		}
+	}
+	if e := b.ToolError; e != nil {
+		fmt.Fprintf(w, "the tool's error, %s:\n", e)
+		for _, t := range e.Lines {
 			fmt.Fprintln(w, "  |", t)
 		}
 	}

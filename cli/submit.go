@@ -17,6 +17,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
+	"github.com/fedora-fbs/fbs/worker"
 )
 
 // Each of the CLI's submissions prepares its spec for where the build goes,
@@ -32,6 +33,8 @@ func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payl
 		return nil, err
 	}
 	return a.prepare(ctx, specPath, submission.Config{
+		Releases:   cfg.Releases,
+		Arches:     cfg.Arches,
 		Staging:    &tasks.StagingPolicy{Remote: true, FileRoot: cfg.Staging.FileRoot},
 		Egress:     cfg.Security.Egress(),
 		Kickstarts: cfg.Kickstarts.Library(),
@@ -55,7 +58,7 @@ func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Pa
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, Kickstarts: cfg.Kickstarts.Library()})
+	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, HostArch: worker.HostArch(), Kickstarts: cfg.Kickstarts.Library()})
 }
 
 // prepare reads the spec file and runs it through the submission path; its
@@ -126,6 +129,7 @@ func (a *app) newSubmitCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(a.env.Stdout, b.ID)
+			a.warnUnserved(ctx, c, &p.Spec)
 			if !wait {
 				return nil
 			}
@@ -136,6 +140,18 @@ func (a *app) newSubmitCmd() *cobra.Command {
 	cmd.Flags().StringVar(&server, "server", "", "submit through the fbs web API at this URL instead of Redis")
 	cmd.Flags().StringVar(&token, "token", "", "API token for --server (default $FBS_TOKEN)")
 	return cmd
+}
+
+// warnUnserved tells the submitter when no live worker can run the build
+// yet: it waits in its queue until one can.
+func (a *app) warnUnserved(ctx context.Context, c *client.Client, sp *tasks.Spec) {
+	ws, err := c.Store().Workers(ctx)
+	if err != nil {
+		return
+	}
+	if why := builds.Unserved(ws, sp.Arch, sp.Release, sp.Kind()); why != "" {
+		fmt.Fprintf(a.env.Stderr, "warning: %s; the build waits in its queue until a worker that can run it starts\n", why)
+	}
 }
 
 // submitToServer submits through the web API: the kickstart is flattened

@@ -24,6 +24,7 @@ func (a *app) webConfig(cfg *conf.Config, listen string) webapp.Config {
 	return webapp.Config{
 		PublicURL:  public,
 		Releases:   cfg.Releases,
+		Arches:     cfg.Arches,
 		Kickstarts: cfg.Kickstarts.Library(),
 		FileRoot:   cfg.Staging.FileRoot,
 		Egress:     cfg.Security.Egress(),

@@ -48,6 +48,11 @@ type Config struct {
 	// Releases are the Fedora releases the service builds for ([releases]
 	// list, comma separated), each a number or rawhide.
 	Releases []string
+	// Arches are the architectures the service builds for ([releases]
+	// arches, comma separated): submissions of any other are refused.
+	// Default: Fedora's primary arches, x86_64,aarch64,ppc64le,s390x
+	// (Fedora makes no i686 images).
+	Arches []string
 	// Tools maps a build tool's name (lorax, pungi, livemedia-creator,
 	// livecd-creator, xorriso, mcopy...) to the binary to run instead of the
 	// one found in $PATH ([tools]).

@@ -52,6 +52,7 @@ func defaults() *Config {
 		DVD:        DVD{Repos: strings.Split(strings.ReplaceAll(DefaultDVDRepos, " ", ""), ","), RawhideRepos: []string{DefaultDVDRawhideRepos}},
 		Koji:       Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
 		Releases:   []string{"41", "42", "rawhide"},
+		Arches:     []string{"x86_64", "aarch64", "ppc64le", "s390x"},
 		Tools:      map[string]string{},
 	}
 }
@@ -259,6 +260,7 @@ func TestLoadErrors(t *testing.T) {
 		}},
 		{"testdata/bad/releases.conf", userEnv, []string{
 			`testdata/bad/releases.conf:2: [releases] list: unknown release "f42" (want numbers such as 42, or rawhide, separated by commas)`,
+			`testdata/bad/releases.conf:3: [releases] arches: unknown arch "sparc64" (want some of x86_64, aarch64, ppc64le, s390x, i686, separated by commas)`,
 		}},
 		{"testdata/good/partial.conf", env{"HOME": "/h", "FBS_WORKER_CONCURRENCY": "many", "FBS_SMTP_TLS": "yes", "FBS_WORKER_RELEASES": "41"}, []string{
 			`$FBS_WORKER_CONCURRENCY: [worker] concurrency: "many" is not a whole number`,

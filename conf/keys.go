@@ -91,6 +91,7 @@ func fields() []field {
 		{section: "koji", key: "cache_max_gb", bind: func(c *Config) value { return integer{&c.Koji.CacheMaxGB} }, def: "20", check: atLeast(1)},
 
 		{section: "releases", key: "list", bind: func(c *Config) value { return list{&c.Releases} }, def: "41,42,rawhide", check: releases},
+		{section: "releases", key: "arches", bind: func(c *Config) value { return list{&c.Arches} }, def: "x86_64,aarch64,ppc64le,s390x", check: arches},
 
 		{section: "oidc", key: "issuer", bind: func(c *Config) value { return str{&c.OIDC.Issuer} }, check: httpURL},
 		{section: "oidc", key: "client_id", bind: func(c *Config) value { return str{&c.OIDC.ClientID} }},
@@ -205,20 +206,31 @@ func arch(v value) string {
 	return ""
 }
 
+func arches(v value) string {
+	return uniqueList(v, "arch", "arches", tasks.ValidArch, "some of "+strings.Join(tasks.Arches, ", "))
+}
+
 func releases(v value) string {
+	return uniqueList(v, "release", "releases", tasks.ValidRelease, "numbers such as 42, or rawhide")
+}
+
+// uniqueList checks a comma-separated list of things (one, many): not
+// empty, each valid, none twice; want says what is wanted instead of an
+// unknown one.
+func uniqueList(v value, one, many string, valid func(string) bool, want string) string {
 	l := *v.(list).p
 	if len(l) == 0 {
-		return "empty list of releases"
+		return "empty list of " + many
 	}
 	seen := map[string]bool{}
-	for _, r := range l {
-		if !tasks.ValidRelease(r) {
-			return fmt.Sprintf("unknown release %q (want numbers such as 42, or rawhide, separated by commas)", r)
+	for _, x := range l {
+		if !valid(x) {
+			return fmt.Sprintf("unknown %s %q (want %s, separated by commas)", one, x, want)
 		}
-		if seen[r] {
-			return fmt.Sprintf("release %s is listed twice", r)
+		if seen[x] {
+			return fmt.Sprintf("%s %s is listed twice", one, x)
 		}
-		seen[r] = true
+		seen[x] = true
 	}
 	return ""
 }

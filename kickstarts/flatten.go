@@ -93,7 +93,7 @@ func (p Problem) String() string {
 // they wrap ErrNotFound, ErrRefused, ErrLimit or a *FetchError where that
 // is the cause, and are *ParseError for problems in the kickstart.
 func Flatten(ctx context.Context, ref string, opts Options) (*Result, error) {
-	syn, err := opts.syntax()
+	syn, note, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -105,26 +105,36 @@ func Flatten(ctx context.Context, ref string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer closeFn()
-	return flatten(ctx, syn, std, src, data, name)
+	return flatten(ctx, syn, note, std, src, data, name)
 }
 
-// syntax is the kickstart syntax the options ask for.
-func (opts Options) syntax() (*syntax, error) {
+// syntax is the kickstart syntax the options ask for, and a note to warn
+// with when it stands in for a release older than the tables.
+func (opts Options) syntax() (*syntax, string, error) {
 	if opts.Version == "" && opts.Release != "" {
 		v, err := SyntaxVersion(opts.Release)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return lookupSyntax(v)
+		syn, err := lookupSyntax(v)
+		if err != nil {
+			return nil, "", err
+		}
+		var note string
+		if olderThanTables(opts.Release) {
+			note = fmt.Sprintf("release %s is older than the kickstart syntax fbs knows: read with %s's, which may refuse a command that release still had", opts.Release, v)
+		}
+		return syn, note, nil
 	}
-	return lookupSyntax(opts.Version)
+	syn, err := lookupSyntax(opts.Version)
+	return syn, "", err
 }
 
 // FlattenFS flattens name inside fsys (web uploads: several files that
 // include each other); includes never leave fsys: absolute paths, ".."
 // escapes and URLs are refused.
 func FlattenFS(ctx context.Context, fsys fs.FS, name string, opts Options) (*Result, error) {
-	syn, err := opts.syntax()
+	syn, note, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -134,15 +144,18 @@ func FlattenFS(ctx context.Context, fsys fs.FS, name string, opts Options) (*Res
 	}
 	std := newShelf(opts, nil)
 	defer std.close()
-	return flatten(ctx, syn, std, src, data, name)
+	return flatten(ctx, syn, note, std, src, data, name)
 }
 
-func flatten(ctx context.Context, syn *syntax, std *shelf, src source, data []byte, name string) (*Result, error) {
+func flatten(ctx context.Context, syn *syntax, note string, std *shelf, src source, data []byte, name string) (*Result, error) {
 	p := newParser(ctx, syn, std, false)
 	if err := p.run(src, data); err != nil {
 		return nil, err
 	}
 	r := &Result{Name: name, Text: p.d.write(name, syn.label)}
+	if note != "" {
+		r.Warnings = append(r.Warnings, Warning{File: src.name(), Message: note})
+	}
 	for _, pr := range p.problems {
 		r.Warnings = append(r.Warnings, Warning{File: pr.File, Line: pr.Line, Message: pr.Message})
 	}
@@ -155,7 +168,7 @@ func flatten(ctx context.Context, syn *syntax, std *shelf, src source, data []by
 // that are not valid names (errors), and what Flatten would warn about.
 // The error is for a ref that cannot be read at all or a limit exceeded.
 func Validate(ctx context.Context, ref string, opts Options) ([]Problem, error) {
-	syn, err := opts.syntax()
+	syn, note, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +180,13 @@ func Validate(ctx context.Context, ref string, opts Options) ([]Problem, error) 
 		return nil, err
 	}
 	defer closeFn()
-	return validate(ctx, syn, std, src, data)
+	return validate(ctx, syn, note, std, src, data)
 }
 
 // ValidateFS is Validate for a kickstart inside fsys, with FlattenFS's
 // include rules: what the web form and the API check before enqueueing.
 func ValidateFS(ctx context.Context, fsys fs.FS, name string, opts Options) ([]Problem, error) {
-	syn, err := opts.syntax()
+	syn, note, err := opts.syntax()
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +196,14 @@ func ValidateFS(ctx context.Context, fsys fs.FS, name string, opts Options) ([]P
 	}
 	std := newShelf(opts, nil)
 	defer std.close()
-	return validate(ctx, syn, std, src, data)
+	return validate(ctx, syn, note, std, src, data)
 }
 
-func validate(ctx context.Context, syn *syntax, std *shelf, src source, data []byte) ([]Problem, error) {
+func validate(ctx context.Context, syn *syntax, note string, std *shelf, src source, data []byte) ([]Problem, error) {
 	p := newParser(ctx, syn, std, true)
+	if note != "" {
+		p.problems = append(p.problems, Problem{File: src.name(), Severity: "warning", Message: note})
+	}
 	if err := p.run(src, data); err != nil {
 		return p.problems, err
 	}

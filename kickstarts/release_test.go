@@ -242,12 +242,29 @@ func TestReleaseSyntax(t *testing.T) {
 			t.Errorf("release %s, %q: no %q warning in %v", tc.release, tc.text, tc.warn, res.Warnings)
 		}
 	}
-	for release, want := range map[string]string{"41": "F41", "rawhide": "DEVEL", "45": "F45", "46": "DEVEL"} {
+	for release, want := range map[string]string{"41": "F41", "rawhide": "DEVEL", "45": "F45", "46": "DEVEL", "39": "F40", "17": "F40"} {
 		if got, err := SyntaxVersion(release); err != nil || got != want {
 			t.Errorf("SyntaxVersion(%s) = %q, %v; want %q", release, got, err, want)
 		}
 	}
-	for _, bad := range []string{"39", "f41", "", "041"} {
+	// A release older than the tables (the original specs name 17) is read
+	// with the oldest syntax, and both flatten and validate say so.
+	old := fstest.MapFS{"a.ks": {Data: []byte("rootpw --lock\n")}}
+	res, err := FlattenFS(ctx, old, "a.ks", Options{Release: "17"})
+	if err != nil {
+		t.Fatalf("flatten for release 17: %v", err)
+	}
+	if !strings.Contains(res.Text, "#version=F40") || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0].Message, "release 17 is older than the kickstart syntax fbs knows: read with F40's") {
+		t.Errorf("release 17: text %q, warnings %v; want #version=F40 and a warning", res.Text, res.Warnings)
+	}
+	problems, err := ValidateFS(ctx, old, "a.ks", Options{Release: "17"})
+	if err != nil || len(problems) != 1 || problems[0].Severity != "warning" || HasErrors(problems) {
+		t.Errorf("validate for release 17: %v, %v; want one warning", problems, err)
+	}
+	if problems, err := ValidateFS(ctx, old, "a.ks", Options{Release: "41"}); err != nil || len(problems) != 0 {
+		t.Errorf("validate for release 41: %v, %v; want no problem", problems, err)
+	}
+	for _, bad := range []string{"f41", "", "041"} {
 		if _, err := SyntaxVersion(bad); err == nil {
 			t.Errorf("SyntaxVersion(%q) succeeded", bad)
 		}

@@ -93,7 +93,10 @@ const develVersion = "DEVEL"
 // SyntaxVersion gives the kickstart syntax of a Fedora release: "F41" for
 // "41", "DEVEL" for "rawhide" and for a release newer than the tables (its
 // syntax is still the development one). A release older than the tables
-// is an error naming what is known.
+// (the original service's specs name Fedora 17) gets the oldest syntax fbs
+// knows, and flattening it warns so (olderThanTables): its spins still
+// build, and a command removed since then is refused by name. Only a
+// release that is not a number or "rawhide" is an error.
 func SyntaxVersion(release string) (string, error) {
 	if err := checkRelease(release); err != nil {
 		return "", err
@@ -107,11 +110,22 @@ func SyntaxVersion(release string) (string, error) {
 	newest, _ := strconv.Atoi(strings.TrimPrefix(newestVersion, "F"))
 	switch {
 	case n < oldest:
-		return "", fmt.Errorf("release %s: fbs knows the kickstart syntax of Fedora %d to %d and rawhide", release, oldest, newest)
+		return vs[0], nil
 	case n > newest:
 		return develVersion, nil
 	}
 	return "F" + release, nil
+}
+
+// olderThanTables reports whether release is a number older than the
+// oldest kickstart syntax fbs knows.
+func olderThanTables(release string) bool {
+	n, err := strconv.Atoi(release)
+	if err != nil {
+		return false
+	}
+	oldest, _ := strconv.Atoi(strings.TrimPrefix(SupportedVersions()[0], "F"))
+	return n < oldest
 }
 
 // checkRelease checks a release is spelled as [releases] list spells them:

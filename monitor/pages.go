@@ -54,13 +54,17 @@ type lineView struct {
 
 // buildView is what the build page shows.
 type buildView struct {
-	B           *tasks.Build
-	Duration    time.Duration
-	Artifacts   []artifactView
-	StagedLink  string
-	Checksum    string
-	ChecksumURL string
-	Lines       []lineView
+	B         *tasks.Build
+	Duration  time.Duration
+	Artifacts []artifactView
+	// ToolLogs are the build tool's own logs staged under logs/;
+	// ToolErrorLog is the one the tool's error is in.
+	ToolLogs     []artifactView
+	ToolErrorLog *artifactView
+	StagedLink   string
+	Checksum     string
+	ChecksumURL  string
+	Lines        []lineView
 	// LastLine is the number of the last line shown (the SSE stream
 	// starts after it); Truncated says earlier lines exist.
 	LastLine  int
@@ -116,6 +120,12 @@ func (s *Server) buildPage(c *gin.Context) {
 	}
 	for _, a := range b.Artifacts {
 		v.Artifacts = append(v.Artifacts, artifactView{Artifact: a, Link: webLink(a.URL)})
+	}
+	for _, a := range b.Logs {
+		v.ToolLogs = append(v.ToolLogs, artifactView{Artifact: a, Link: webLink(a.URL)})
+		if b.ToolError != nil && a.Name == b.ToolError.Log {
+			v.ToolErrorLog = &v.ToolLogs[len(v.ToolLogs)-1]
+		}
 	}
 	if b.Staged != "" {
 		v.StagedLink = webLink(b.Staged)
@@ -219,8 +229,44 @@ type Status struct {
 	Builds map[tasks.State]int64 `json:"builds_by_state"`
 	// Recent are the newest builds, newest first.
 	Recent []*tasks.Build `json:"recent"`
+	// Stuck are the queued builds no live worker can run now, newest
+	// first, each with the reason: nobody serves its arch and release, or
+	// those who do lack its tool. They wait; they are not failed.
+	Stuck []StuckBuild `json:"stuck"`
 	// Counters are the service-wide counters (log lines, emails...).
 	Counters map[string]int64 `json:"counters"`
+}
+
+// StuckBuild is a queued build no live worker can run now.
+type StuckBuild struct {
+	ID      string          `json:"id"`
+	Kind    tasks.BuildKind `json:"kind"`
+	Arch    string          `json:"arch"`
+	Release string          `json:"release"`
+	Created time.Time       `json:"created"`
+	// Reason says why no live worker can run it.
+	Reason string `json:"reason"`
+}
+
+// maxStuck bounds the queued builds the status looks at.
+const maxStuck = 500
+
+// stuck returns the queued builds (the newest maxStuck, of owner when it is
+// set: whom the viewer may see, as for the recent builds) that none of the
+// live workers ws can run.
+func (s *Server) stuck(ctx context.Context, ws []*builds.WorkerInfo, owner string) ([]StuckBuild, error) {
+	queued, err := s.store.List(ctx, builds.ListOptions{State: tasks.StateQueued, Owner: owner, Limit: maxStuck})
+	if err != nil {
+		return nil, err
+	}
+	var out []StuckBuild
+	for _, b := range queued {
+		kind := b.Spec.Kind()
+		if why := builds.Unserved(ws, b.Spec.Arch, b.Spec.Release, kind); why != "" {
+			out = append(out, StuckBuild{ID: b.ID, Kind: kind, Arch: b.Spec.Arch, Release: b.Spec.Release, Created: b.Created, Reason: why})
+		}
+	}
+	return out, nil
 }
 
 // queues reads every asynq queue's counts, build queues first.
@@ -276,6 +322,9 @@ func (s *Server) status(ctx context.Context, v tasks.Viewer) (*Status, error) {
 		for i, b := range st.Recent {
 			st.Recent[i] = b.ShownTo(v)
 		}
+		if st.Stuck, err = s.stuck(ctx, st.Workers, owner); err != nil {
+			return nil, err
+		}
 	}
 	if st.Counters, err = s.store.Counters(ctx); err != nil {
 		return nil, err
@@ -285,6 +334,9 @@ func (s *Server) status(ctx context.Context, v tasks.Viewer) (*Status, error) {
 	}
 	if st.Recent == nil {
 		st.Recent = []*tasks.Build{}
+	}
+	if st.Stuck == nil {
+		st.Stuck = []StuckBuild{}
 	}
 	return st, nil
 }
@@ -315,9 +367,15 @@ type statusView struct {
 	*Status
 	States   []tasks.State
 	Recent   []recentView
+	Stuck    []stuckView
 	Counters []counterView
 	Style    template.CSS
 	APIURL   string
+}
+
+type stuckView struct {
+	StuckBuild
+	Link string
 }
 
 type counterView struct {
@@ -342,6 +400,9 @@ func (s *Server) statusPage(c *gin.Context) {
 		States: []tasks.State{tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled}}
 	for _, b := range st.Recent {
 		v.Recent = append(v.Recent, recentView{Build: b, Link: s.link(0, "builds/"+b.ID)})
+	}
+	for _, b := range st.Stuck {
+		v.Stuck = append(v.Stuck, stuckView{StuckBuild: b, Link: s.link(0, "builds/"+b.ID)})
 	}
 	for k, n := range st.Counters {
 		v.Counters = append(v.Counters, counterView{k, n})

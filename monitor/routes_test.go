@@ -314,3 +314,48 @@ func TestRedisDown(t *testing.T) {
 		t.Errorf("GET /metrics with Redis down: %d, want 200 with fbs_redis_up 0:\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestBuildPageToolLogs: a failed build lists the tool's own logs and
+// shows where its error is, linked to the staged log.
+func TestBuildPageToolLogs(t *testing.T) {
+	t.Parallel()
+	f := setup(t, monitor.Config{PageLines: 50})
+	failed := f.newBuild(t, func(b *tasks.Build) {
+		b.State, b.Finished, b.Staged = tasks.StateFailed, b.Started.Add(time.Minute), "https://dl.example.org/fbs/y"
+		b.Error = "build: livemedia-creator exited with status 1: Running anaconda failed (see logs/anaconda/packaging.log line 2)"
+		b.Logs = []tasks.Artifact{
+			{Name: "anaconda/packaging.log", Size: 2048, URL: "https://dl.example.org/fbs/y/logs/anaconda/packaging.log"},
+			{Name: "livemedia.log", Size: 100, URL: "https://dl.example.org/fbs/y/logs/livemedia.log"},
+		}
+		b.ToolError = &tasks.LogExcerpt{Log: "anaconda/packaging.log", Line: 2,
+			Lines: []string{"10:00:02,000 ERR packaging: <no package> matched nosuchpkg"}}
+	})
+	plain := f.newBuild(t, func(b *tasks.Build) { b.State, b.Finished = tasks.StateSucceeded, b.Started.Add(time.Hour) })
+	for _, tc := range []struct {
+		name, id    string
+		has, hasNot []string
+	}{
+		{"failed with tool logs", failed.ID, []string{`id="tool-logs"`,
+			`<a href="https://dl.example.org/fbs/y/logs/livemedia.log">livemedia.log</a>`, "2.0 KiB",
+			`id="tool-error"`, `<a href="https://dl.example.org/fbs/y/logs/anaconda/packaging.log">logs/anaconda/packaging.log</a>`,
+			"line 2:", "ERR packaging: &lt;no package&gt; matched nosuchpkg", "see logs/anaconda/packaging.log line 2"}, nil},
+		{"no tool logs", plain.ID, nil, []string{`id="tool-logs"`, `id="tool-error"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.get(t, "/builds/"+tc.id)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			for _, s := range tc.has {
+				if !strings.Contains(body, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+			for _, s := range tc.hasNot {
+				if strings.Contains(body, s) {
+					t.Errorf("page has %q", s)
+				}
+			}
+		})
+	}
+}

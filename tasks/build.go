@@ -104,6 +104,29 @@ type Artifact struct {
 	URL string `json:"url,omitempty"`
 }
 
+// LogsDir is the folder of a build's staging directory that holds the
+// build tool's own logs.
+const LogsDir = "logs"
+
+// LogExcerpt points at lines of a build tool's log: the first error line
+// or traceback found in it.
+type LogExcerpt struct {
+	// Log is the log's path inside the build's logs/ folder, e.g.
+	// "anaconda/packaging.log".
+	Log string `json:"log"`
+	// Line is the line number (from 1) of the first line in Lines.
+	Line int `json:"line"`
+	// Lines are the error line and the lines that go with it (a
+	// traceback's frames, a message's continuation lines).
+	Lines []string `json:"lines"`
+}
+
+// String names the log and the line, for failure summaries:
+// "logs/anaconda/packaging.log line 12".
+func (e *LogExcerpt) String() string {
+	return fmt.Sprintf("%s/%s line %d", LogsDir, e.Log, e.Line)
+}
+
 // HumanSize writes n bytes for people: "1.2 GiB". Pages and mails show
 // artifact sizes with it.
 func HumanSize(n int64) string {
@@ -153,6 +176,13 @@ type Build struct {
 	Error string `json:"error,omitempty"`
 	// Tail holds the last lines of the tool's output when a build failed.
 	Tail []string `json:"tail,omitempty"`
+	// Logs are the build tool's own log files (lorax.log, anaconda's
+	// program.log, ...), staged under <staging>/<id>/logs/ whether the
+	// build failed or not; Name is the path inside logs/.
+	Logs []Artifact `json:"logs,omitempty"`
+	// ToolError is where the tool's own logs show its error, when a build
+	// failed and one of them has an error line or a traceback.
+	ToolError *LogExcerpt `json:"tool_error,omitempty"`
 	// Waiting says why a running build is not running right now: its
 	// images are built and their transfer to staging failed, and the worker
 	// that holds them retries later. Empty while it runs.

@@ -17,10 +17,15 @@ func RedactURL(raw string) string {
 		if c.Opaque != "" {
 			return c.Scheme + ":(opaque)"
 		}
+		if c.User == nil && c.Host == "" && strings.Contains(c.Path, "@") {
+			// A URL missing a slash ("redis:/:pw@h/0") parses with
+			// its credentials in the path.
+			return c.Scheme + ":(no host)"
+		}
 		return c.Redacted()
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
+	if !ok || strings.ContainsAny(scheme, ":@/") {
 		if strings.ContainsAny(raw, "@:") {
 			return "(unparsable URL)"
 		}

@@ -23,6 +23,9 @@ func TestRedactURL(t *testing.T) {
 		{"1:s3cret@h", "(unparsable URL)"},
 		{"redis:s3cret", "redis:(opaque)"},
 		{"unix:///run/redis.sock", "unix:///run/redis.sock"},
+		{"redis:/:s3cret@h:1/0", "redis:(no host)"},
+		{"redis:///:s3cret@h:1/0", "redis:(no host)"},
+		{"redis:/u:s3cret@h:1/0", "redis:(no host)"},
 	}
 	for _, tc := range tests {
 		got := tasks.RedactURL(tc.in)
@@ -42,9 +45,11 @@ func FuzzRedactURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		// A password between ':' and the last '@' never shows.
 		const pw = "PW5ecret"
-		in := "redis://user:" + pw + "@" + raw
-		if got := tasks.RedactURL(in); strings.Contains(got, pw) && !strings.Contains(raw, pw) {
-			t.Errorf("RedactURL(%q) = %q", in, got)
+		for _, prefix := range []string{"redis://", "redis:/", "redis:///", "redis:"} {
+			in := prefix + "user:" + pw + "@" + raw
+			if got := tasks.RedactURL(in); strings.Contains(got, pw) && !strings.Contains(raw, pw) {
+				t.Errorf("RedactURL(%q) = %q", in, got)
+			}
 		}
 	})
 }

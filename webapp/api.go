@@ -220,6 +220,13 @@ func (s *Server) rest(c *gin.Context) {
 			}
 		}
 	}
+	// The original client JSON-encodes config and ks before it puts them
+	// into its JSON body, so their values arrive as JSON string literals.
+	req.Config = decodeTwice(req.Config)
+	if req.KS != nil {
+		ks := decodeTwice(*req.KS)
+		req.KS = &ks
+	}
 	if strings.TrimSpace(req.Config) == "" {
 		s.fail(c, badRequest("config", "config (the spec's text) is required"))
 		return
@@ -245,6 +252,23 @@ func (s *Server) rest(c *gin.Context) {
 		setKickstartRef(&d.spec, req.KSFName)
 	}
 	s.submitAPI(c, d)
+}
+
+// decodeTwice returns v decoded once more when it is a JSON string literal,
+// as the original REST client sends config and ks (json.dumps of the text,
+// then the whole body json.dumps'd again); any other value is returned as
+// is. Neither an INI spec nor a kickstart starts with a double quote, so the
+// two shapes cannot be confused.
+func decodeTwice(v string) string {
+	t := strings.TrimSpace(v)
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return v
+	}
+	var inner string
+	if err := json.Unmarshal([]byte(t), &inner); err != nil {
+		return v
+	}
+	return inner
 }
 
 func badRequestOr(err error, field, format string, args ...any) error {
@@ -539,7 +563,7 @@ func (s *Server) releases(served map[string]bool) []apiclient.Release {
 	out := make([]apiclient.Release, 0, len(s.cfg.Releases))
 	for _, r := range s.cfg.Releases {
 		e := apiclient.Release{Release: r, Arches: []string{}}
-		for _, a := range tasks.Arches {
+		for _, a := range s.cfg.Arches {
 			if served[tasks.QueueName(a, r)] {
 				e.Arches = append(e.Arches, a)
 			}
@@ -564,8 +588,8 @@ func (s *Server) apiArches(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]apiclient.Arch, 0, len(tasks.Arches))
-	for _, a := range tasks.Arches {
+	out := make([]apiclient.Arch, 0, len(s.cfg.Arches))
+	for _, a := range s.cfg.Arches {
 		e := apiclient.Arch{Arch: a, Releases: []string{}}
 		for _, r := range s.cfg.Releases {
 			if served[tasks.QueueName(a, r)] {

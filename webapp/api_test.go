@@ -281,6 +281,10 @@ func TestRest(t *testing.T) {
 		{"json", "application/json", `{"config":` + enc(fixed) + `,"ksfname":"my.ks","ks":` + enc(ks) + `}`, 201, "", ""},
 		{"form", "application/x-www-form-urlencoded", "config=" + urlq(enc(fixed)) + "&ksfname=" + urlq(enc("my.ks")) + "&ks=" + urlq(enc(ks)), 201, "", ""},
 		{"original spec", "application/json", `{"config":` + enc(orig) + `,"ksfname":"my.ks","ks":` + enc(ks) + `}`, 201, "", ""},
+		// The original client (cli/build_rest.py) json.dumps the spec and
+		// the kickstart, then json.dumps the whole payload again.
+		{"original client", "application/json", `{"config":` + enc(enc(fixed)) + `,"ksfname":"my.ks","ks":` + enc(enc(ks)) + `}`, 201, "", ""},
+		{"original client, form", "application/x-www-form-urlencoded", "config=" + urlq(enc(enc(fixed))) + "&ksfname=" + urlq(enc("my.ks")) + "&ks=" + urlq(enc(enc(ks))), 201, "", ""},
 		{"bad staging", "application/json", `{"config":` + enc(badStaging) + `,"ksfname":"my.ks","ks":` + enc(ks) + `}`, 422, webapp.CodeInvalidSpec, "[DEFAULT] staging"},
 		{"ks too large", "application/json", `{"config":` + enc(fixed) + `,"ksfname":"my.ks","ks":` + enc(strings.Repeat("#", 1<<20+1)) + `}`, 413, webapp.CodeTooLarge, "ks"},
 		{"no config", "application/json", `{"ksfname":"my.ks"}`, 400, webapp.CodeBadRequest, "config"},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type Config struct {
 	// Releases are the releases offered in the form and accepted by the API
 	// ([releases]); required.
 	Releases []string
+	// Arches are the arches offered in the form and accepted by the API
+	// ([releases] arches). Default: every arch fbs knows (tasks.Arches).
+	Arches []string
 	// Kickstarts is where each release's standard kickstarts are ([kickstarts]
 	// sync_dir and dir), offered beside the embedded ones.
 	Kickstarts kickstarts.Library
@@ -188,6 +192,14 @@ func (c *Config) validate() error {
 	for _, r := range c.Releases {
 		if !tasks.ValidRelease(r) {
 			return fmt.Errorf("web config: release %q: want a number or rawhide", r)
+		}
+	}
+	if len(c.Arches) == 0 {
+		c.Arches = slices.Clone(tasks.Arches)
+	}
+	for _, a := range c.Arches {
+		if !tasks.ValidArch(a) {
+			return fmt.Errorf("web config: arch %q: want one of %s", a, strings.Join(tasks.Arches, ", "))
 		}
 	}
 	switch {

@@ -80,3 +80,56 @@ func TestSubmitRefusesOutbound(t *testing.T) {
 		t.Fatalf("the canary was reached %d times", n)
 	}
 }
+
+// TestSubmitRefusesNumericHosts: host names that libcurl, inet_aton and
+// browsers read as loopback addresses (decimal, hex, octal, short IPv4
+// forms; non-ASCII digits IDNA maps to ASCII), and IPv6 addresses that
+// embed one, are refused at submit, though Go would resolve them as names
+// (and, in a namespace without DNS, fail to). Loopback-only namespace.
+func TestSubmitRefusesNumericHosts(t *testing.T) {
+	if !netnstest.Isolate(t) {
+		return
+	}
+	c := netnstest.NewCanary(t)
+	_, port, _ := strings.Cut(c.Addr, ":")
+	f := setup(t, func(cfg *webapp.Config) { cfg.Egress = egress.New(egress.Config{}) })
+	ks := map[string]string{"k.ks": "lang C\nkeyboard us\ntimezone UTC\n"}
+	for _, host := range []string{"2130706433", "0x7f.1", "0x7f000001", "017700000001", "127.1", "0177.0.0.1",
+		"127.000.000.001", "①②⑦.0.0.1", "１２７.０.０.１", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]"} {
+		for field, set := range map[string]func(*tasks.Spec){
+			"spec.staging": func(sp *tasks.Spec) { sp.Staging = "ftp://" + host + ":" + port + "/x" },
+			"bare":         func(sp *tasks.Spec) { sp.Staging = host + ":" + port },
+			"spec.ksiso.iso": func(sp *tasks.Spec) {
+				sp.KSISO.ISO = "http://" + host + ":" + port + "/boot.iso"
+			},
+		} {
+			sp := f.ksisoSpec("k.ks")
+			set(&sp)
+			r := f.postJSON(t, "/api/v1/builds", apiclient.SubmitRequest{Spec: sp, Kickstarts: ks}, nil)
+			if r.status != 422 || !strings.Contains(string(r.body), "refused by the outbound address policy") &&
+				!strings.Contains(string(r.body), "nor a bare FTP host name") {
+				t.Errorf("%s with host %s: status %d: %s", field, host, r.status, r.body)
+			}
+		}
+	}
+	// dnf reads a base URL as a list and replaces $variables in it.
+	live := tasks.Spec{Type: tasks.TypeLive, Arch: "x86_64", Release: "41", Staging: f.staging,
+		Live: &tasks.LiveSpec{Label: "L", Title: "T", Product: "Fedora", ReleaseVer: "41", Config: "k.ks", Builder: tasks.BuilderLiveCD}}
+	for _, line := range []string{
+		"repo --name=x --baseurl=https://mirror.example/,http://" + c.Addr + "/",
+		"repo --name=x --baseurl=\"https://mirror.example/ http://" + c.Addr + "/\"",
+		"url --url=http://127.0.0.1$releasever:" + port + "/",
+	} {
+		ks := map[string]string{"k.ks": "lang C\nkeyboard us\ntimezone UTC\n" + line + "\n"}
+		r := f.postJSON(t, "/api/v1/builds", apiclient.SubmitRequest{Spec: live, Kickstarts: ks}, nil)
+		if r.status != 422 || !strings.Contains(string(r.body), "refused by the outbound address policy") {
+			t.Errorf("kickstart line %q: status %d: %s", line, r.status, r.body)
+		}
+	}
+	if n, recs := f.queued(t); n != 0 || recs != 0 {
+		t.Errorf("refused submissions left %d tasks and %d records", n, recs)
+	}
+	if n := c.Hits(); n != 0 {
+		t.Fatalf("the canary was reached %d times", n)
+	}
+}

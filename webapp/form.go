@@ -122,6 +122,20 @@ var repoNameRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 })
 
+// repoLines writes repositories as the form's boot_repos lines,
+// "NAME URL [MIRROR]", which formDraft reads back.
+func repoLines(repos []tasks.Repo) string {
+	var b strings.Builder
+	for _, r := range repos {
+		b.WriteString(r.Name + " " + r.URL)
+		if r.Mirror != "" {
+			b.WriteString(" " + r.Mirror)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // formDraft turns the form into a draft: the spec the form describes,
 // written by conf/spec.Marshal and read back by conf/spec.Parse, so the form
 // is checked by the same parser as spec files; plus the uploaded kickstarts.

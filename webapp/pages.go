@@ -3,6 +3,7 @@ package webapp
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -130,7 +131,16 @@ type formData struct {
 	Arches     []string
 	Releases   []apiclient.Release
 	Kickstarts []apiclient.Kickstart
-	Unserved   bool
+	// Unserved says why no live worker can run the build as chosen, or
+	// is empty; Reasons say it for every other choice, for the script.
+	Unserved string
+	Reasons  []unservedReason
+}
+
+// unservedReason is why no live worker can run a build kind for an arch
+// and release; Key is "kind arch release".
+type unservedReason struct {
+	Key, Why string
 }
 
 // Val is a field's value.
@@ -139,8 +149,23 @@ func (f *formData) Val(k string) string { return f.Values.Get(k) }
 // Err is a field's error.
 func (f *formData) Err(k string) string { return f.Errors[k] }
 
+// RepoDefaults is, as JSON, the boot repositories the form fills in for
+// each offered release and arch ("41 x86_64": lines): Fedora's standard
+// ones, which the page's script puts in place of the shown ones when the
+// release or arch changes and the user has not edited them.
+func (f *formData) RepoDefaults() (string, error) {
+	m := map[string]string{}
+	for _, r := range f.Releases {
+		for _, a := range f.Arches {
+			m[r.Release+" "+a] = repoLines(tasks.StandardRepos(r.Release, a))
+		}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
 func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) (*formData, error) {
-	served, _, err := s.served(c)
+	served, ws, err := s.served(c)
 	if err != nil {
 		return nil, err
 	}
@@ -148,10 +173,22 @@ func (s *Server) formData(c *gin.Context, v url.Values, errs map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	fd := &formData{Values: v, Errors: errs, Types: tasks.ImageTypes, Arches: tasks.Arches,
+	fd := &formData{Values: v, Errors: errs, Types: tasks.ImageTypes, Arches: s.cfg.Arches,
 		Releases: s.releases(served), Kickstarts: ks}
-	if a, r := v.Get("arch"), v.Get("release"); a != "" && r != "" && !served[tasks.QueueName(a, r)] {
-		fd.Unserved = true
+	chosen := (&tasks.Spec{Type: tasks.ImageType(v.Get("type")), Live: &tasks.LiveSpec{Builder: v.Get("live_builder")}}).Kind()
+	for _, kind := range tasks.BuildKinds {
+		for _, a := range s.cfg.Arches {
+			for _, r := range s.cfg.Releases {
+				why := builds.Unserved(ws, a, r, kind)
+				if why == "" {
+					continue
+				}
+				fd.Reasons = append(fd.Reasons, unservedReason{Key: string(kind) + " " + a + " " + r, Why: why})
+				if kind == chosen && a == v.Get("arch") && r == v.Get("release") {
+					fd.Unserved = why
+				}
+			}
+		}
 	}
 	return fd, nil
 }
@@ -165,6 +202,7 @@ func (s *Server) buildForm(c *gin.Context) {
 	v.Set("type", c.DefaultQuery("type", string(tasks.TypeKSISO)))
 	v.Set("arch", c.DefaultQuery("arch", "x86_64"))
 	v.Set("release", c.DefaultQuery("release", s.cfg.Releases[0]))
+	v.Set("boot_repos", repoLines(tasks.StandardRepos(v.Get("release"), v.Get("arch"))))
 	v.Set("email", u.Email)
 	v.Set("ks_source", ksUpload)
 	v.Set("live_builder", tasks.BuilderLiveMedia)

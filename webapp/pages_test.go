@@ -441,3 +441,51 @@ func TestOpenAPI(t *testing.T) {
 		t.Error("doc/openapi.json differs from webapp/openapi.json: copy it over")
 	}
 }
+
+// textareaRE finds the boot repositories textarea's text in the form.
+var textareaRE = regexp.MustCompile(`(?s)<textarea id="boot_repos"[^>]*>(.*?)</textarea>`)
+
+// TestFormPrefillsRepos: the form fills in the release's standard
+// repositories (base, updates, updates-testing) for the chosen release and
+// arch, editable, and what it fills in submits as those repositories.
+func TestFormPrefillsRepos(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	hc := f.browser(t)
+	for _, tc := range []struct{ query, release, arch string }{
+		{"", "41", "x86_64"},
+		{"?type=boot&release=rawhide&arch=aarch64", "rawhide", "aarch64"},
+	} {
+		page := f.do(t, hc, http.MethodGet, "/build"+tc.query, "", nil, nil)
+		m := textareaRE.FindSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("GET /build%s: no boot_repos textarea", tc.query)
+		}
+		var want strings.Builder
+		for _, r := range tasks.StandardRepos(tc.release, tc.arch) {
+			want.WriteString(r.Name + " " + r.URL + " " + r.Mirror + "\n")
+		}
+		if got := html.UnescapeString(string(m[1])); got != want.String() {
+			t.Errorf("GET /build%s: boot_repos\n%s\nwant\n%s", tc.query, got, want.String())
+		}
+		// The script has every offered release and arch's lines.
+		contains(t, page.body, `data-defaults="{`, "repo=updates-testing-f41\\u0026arch=s390x")
+	}
+
+	page := f.do(t, hc, http.MethodGet, "/build?type=boot", "", nil, nil)
+	fields := map[string]string{"csrf": csrfOf(t, page.body), "type": "boot", "arch": "x86_64", "release": "41",
+		"staging": f.staging, "email": "me@example.org", "boot_product": "fedora", "boot_release": "41", "boot_version": "41",
+		"boot_updates": "1", "boot_repos": html.UnescapeString(string(textareaRE.FindSubmatch(page.body)[1]))}
+	ct, body := multipartBody(t, fields, nil)
+	r := f.do(t, hc, http.MethodPost, "/build", ct, body, nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("POST /build with the filled-in repositories: %d\n%s", r.status, r.body)
+	}
+	b, err := f.c.Get(context.Background(), strings.TrimPrefix(r.header.Get("Location"), "/builds/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(tasks.StandardRepos("41", "x86_64"), b.Spec.Boot.Repos); d != "" {
+		t.Errorf("submitted repositories (-want +got):\n%s", d)
+	}
+}

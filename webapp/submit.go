@@ -10,6 +10,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/conf/spec"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
@@ -54,6 +55,7 @@ func iniName(t tasks.ImageType) func(string) string {
 func (s *Server) preparer() *submission.Preparer {
 	return submission.New(submission.Config{
 		Releases:     s.cfg.Releases,
+		Arches:       s.cfg.Arches,
 		Staging:      &tasks.StagingPolicy{Remote: true, FileRoot: s.cfg.FileRoot},
 		Kickstarts:   s.cfg.Kickstarts,
 		Egress:       s.cfg.Egress,
@@ -81,7 +83,14 @@ func (s *Server) prepare(ctx context.Context, u *auth.User, d *draft) (*tasks.Pa
 	if err != nil {
 		return nil, nil, err
 	}
-	return pr.Payload, append(d.warnings, pr.Warnings...), nil
+	warnings := append(d.warnings, pr.Warnings...)
+	if ws, err := s.buildClient.Store().Workers(ctx); err == nil {
+		sp := &pr.Payload.Spec
+		if why := builds.Unserved(ws, sp.Arch, sp.Release, sp.Kind()); why != "" {
+			warnings = append(warnings, why+"; the build waits in its queue until a worker that can run it starts")
+		}
+	}
+	return pr.Payload, warnings, nil
 }
 
 // readAllLimit reads r up to limit bytes; more is a too_large error naming

@@ -211,12 +211,12 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 	err := r.update(ctx, func(b *tasks.Build) {
 		b.State, b.Stage = state, ""
 		b.Stages = res.Stages
-		b.Artifacts, b.Staged = res.Artifacts, res.Staged
+		b.Artifacts, b.Staged, b.Logs = res.Artifacts, res.Staged, res.Logs
 		switch state {
 		case tasks.StateQueued:
 			b.Events = append(b.Events, fmt.Sprintf("%s: handed back by draining worker %s", now.Format(time.RFC3339), cfg.Host))
 		case tasks.StateFailed:
-			b.Error, b.Tail, b.Finished = msg, res.Tail, now
+			b.Error, b.Tail, b.ToolError, b.Finished = msg, res.Tail, res.ToolError, now
 		default:
 			b.Finished = now
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/worker/builder"
 )
 
 // processBuild is the asynq handler of build tasks.
@@ -22,6 +24,10 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
+	var te *builder.ToolError
+	if err := s.pipe.Check(&p.Spec); errors.As(err, &te) {
+		return s.handBack(ctx, p, taskID, te)
+	}
 	holder := fmt.Sprintf("%s/%d/%s", s.cfg.Host, os.Getpid(), taskID)
 	b, err := s.takeBuild(ctx, p.ID, holder, s.claim(taskID))
 	switch {
@@ -60,6 +66,57 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 	return run.finish(ctx, res, run.workEnded(runErr))
 }
 
+// handBack gives a build whose tool this host lacks back to its queue, as
+// a new task that waits HandBackDelay (plus up to half again, so workers
+// lacking the same tool spread out) before any worker of the queue may
+// take it. The build is never claimed here: its attempt count, state and
+// log are untouched. The record names the new task, so a cancel deletes
+// it; a record that is no longer this task's (cancelled, re-queued) ends
+// the task instead.
+func (s *Server) handBack(ctx context.Context, p *tasks.Payload, taskID string, lack *builder.ToolError) error {
+	newID := fmt.Sprintf("%s-h%d", p.ID, time.Now().UnixNano())
+	_, err := s.store.Update(ctx, p.ID, func(b *tasks.Build) error {
+		if b.State != tasks.StateQueued || b.TaskID != taskID || b.CancelRequested {
+			return errNotOurs
+		}
+		b.TaskID = newID
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotOurs):
+		return nil
+	case errors.Is(err, builds.ErrNotFound):
+		return fmt.Errorf("build %s has no record: %w", p.ID, asynq.SkipRetry)
+	case err != nil:
+		return fmt.Errorf("hand back build %s: %w", p.ID, err)
+	}
+	delay := s.cfg.HandBackDelay + rand.N(s.cfg.HandBackDelay/2+1)
+	t, err := tasks.NewBuildTask(p, newID, s.cfg.BuildTimeout)
+	if err == nil {
+		_, err = s.queue.EnqueueContext(ctx, t, asynq.ProcessIn(delay))
+	}
+	if err != nil {
+		// The record names a task that does not exist: say so rather
+		// than leave the build queued forever.
+		now := time.Now().UTC()
+		_, uerr := s.store.Update(context.WithoutCancel(ctx), p.ID, func(b *tasks.Build) error {
+			if b.TaskID != newID || b.State != tasks.StateQueued {
+				return errNotOurs
+			}
+			b.State, b.Finished = tasks.StateFailed, now
+			b.Error = fmt.Sprintf("%s cannot run it (%v) and could not hand it back: %v", s.cfg.Host, lack, err)
+			return nil
+		})
+		if uerr == nil {
+			_ = s.store.EndLog(ctx, p.ID, tasks.StateFailed)
+			s.notifyFinished(context.WithoutCancel(ctx), p.ID)
+		}
+		return fmt.Errorf("hand back build %s: %w: %w", p.ID, err, asynq.SkipRetry)
+	}
+	s.log.Info("build handed back: this host lacks its tool", "build", p.ID, "kind", p.Spec.Kind(), "missing", lack.Tool, "retry_in", delay.Round(time.Millisecond))
+	return nil
+}
+
 // claim returns the update that marks a build running on this worker,
 // unless it is over, was cancelled, or was re-queued under another task ID
 // than taskID.
@@ -73,7 +130,7 @@ func (s *Server) claim(taskID string) func(*tasks.Build) error {
 			b.State, b.Finished = tasks.StateCancelled, now
 			return nil
 		}
-		b.State, b.Stage, b.Error, b.Tail = tasks.StateRunning, "", "", nil
+		b.State, b.Stage, b.Error, b.Tail, b.ToolError = tasks.StateRunning, "", "", nil, nil
 		b.Attempt++
 		b.Worker = s.cfg.Host
 		if b.Started.IsZero() {

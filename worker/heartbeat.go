@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/startstop"
 )
@@ -28,6 +29,8 @@ type heartbeatParams struct {
 	// current returns the builds running here and whether the worker
 	// drains.
 	current func() (ids []string, draining bool)
+	// capabilities are the build kinds this worker can run or not.
+	capabilities []tasks.Capability
 }
 
 func newHeartbeat(p heartbeatParams) *heartbeat {
@@ -38,7 +41,7 @@ func newHeartbeat(p heartbeatParams) *heartbeat {
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,
-			Started: time.Now().UTC(),
+			Capabilities: p.capabilities, Started: time.Now().UTC(),
 		},
 	}
 }

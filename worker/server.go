@@ -53,6 +53,11 @@ type Config struct {
 	// TransferBackoff is the first wait between transfer retries; it
 	// doubles up to 10 minutes (default 30 s).
 	TransferBackoff time.Duration
+	// HandBackDelay is how long a build this worker lacks the tool for
+	// waits before it is offered again to the workers of its queue; each
+	// hand-back waits between this and half as much again, so workers that
+	// all lack the tool never pass it around in a tight loop (default 10 s).
+	HandBackDelay time.Duration
 	// LogMaxLen trims each build's log stream to about this many lines (0: keep all).
 	LogMaxLen int64
 	// Logger receives service logs (default slog.Default()).
@@ -107,6 +112,9 @@ func (c *Config) fill() error {
 	}
 	if c.TransferBackoff <= 0 {
 		c.TransferBackoff = 30 * time.Second
+	}
+	if c.HandBackDelay <= 0 {
+		c.HandBackDelay = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -177,7 +185,6 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		},
 	})
 	s.queue = asynq.NewClientFromRedisClient(rdb)
-	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current})
 	r, err := reaper.New(rdb, reaper.Config{
 		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
 		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
@@ -198,6 +205,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	s.reaper.Start(ctx)
+	// What this host can build is found once, before the first beat;
+	// each build is checked again when it is taken.
+	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current,
+		capabilities: s.pipe.Capabilities(ctx)})
 	s.beat.Start(ctx)
 	s.started = true
 	s.log.Info("worker started", "host", s.cfg.Host, "queues", s.cfg.Queues(), "concurrency", s.cfg.Concurrency)

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -195,6 +196,12 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 	for i := 0; i < 50; i++ {
 		err := s.rdb.Watch(ctx, txf, key)
 		if errors.Is(err, redis.TxFailedErr) {
+			// Another writer won: wait a jittered, growing moment so that
+			// writers that keep colliding on a busy host spread out
+			// instead of retrying in lock step.
+			if err := sleepCtx(ctx, retryWait(i)); err != nil {
+				return nil, fmt.Errorf("update build %s: %w", id, err)
+			}
 			continue
 		}
 		if err != nil {
@@ -203,6 +210,24 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 		return out, nil
 	}
 	return nil, fmt.Errorf("update build %s: %w", id, ErrConflict)
+}
+
+// retryWait is how long the n-th retry of a collided update waits: a
+// random part of 100 µs doubled per retry, at most 25.6 ms.
+func retryWait(n int) time.Duration {
+	return time.Duration(rand.Int64N(int64(100*time.Microsecond) << min(n, 8)))
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ListOptions selects builds for List.

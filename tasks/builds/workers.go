@@ -4,28 +4,35 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // WorkerInfo is what a worker tells about itself in its heartbeat.
 type WorkerInfo struct {
 	// ID is host/pid, unique while the worker runs.
-	ID          string    `json:"id"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	Arch        string    `json:"arch"`
-	Releases    []string  `json:"releases"`
-	Queues      []string  `json:"queues"`
-	Concurrency int       `json:"concurrency"`
-	Builds      []string  `json:"builds"`
-	Draining    bool      `json:"draining,omitempty"`
-	Started     time.Time `json:"started"`
-	Heartbeat   time.Time `json:"heartbeat"`
+	ID          string   `json:"id"`
+	Host        string   `json:"host"`
+	PID         int      `json:"pid"`
+	Arch        string   `json:"arch"`
+	Releases    []string `json:"releases"`
+	Queues      []string `json:"queues"`
+	Concurrency int      `json:"concurrency"`
+	Builds      []string `json:"builds"`
+	Draining    bool     `json:"draining,omitempty"`
+	// Capabilities says, for every build kind, whether this worker can
+	// run it, with the tools and versions it found or the one it lacks.
+	// A worker of an older fbs has none and is taken to run every kind.
+	Capabilities []tasks.Capability `json:"capabilities,omitempty"`
+	Started      time.Time          `json:"started"`
+	Heartbeat    time.Time          `json:"heartbeat"`
 }
 
 // Heartbeat records that worker w is alive; it is forgotten if no
@@ -79,4 +86,41 @@ func (s *Store) Workers(ctx context.Context) ([]*WorkerInfo, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// Runs reports whether worker w can run builds of kind, and if not, why.
+func (w *WorkerInfo) Runs(kind tasks.BuildKind) (bool, string) {
+	for _, c := range w.Capabilities {
+		if c.Kind == kind {
+			return c.Missing == "", c.Missing
+		}
+	}
+	if len(w.Capabilities) == 0 {
+		return true, ""
+	}
+	return false, "does not know " + string(kind) + " builds"
+}
+
+// Unserved says why none of the live workers ws can take a build of kind
+// for arch and release, or returns "" when one can. Draining workers take
+// nothing new.
+func Unserved(ws []*WorkerInfo, arch, release string, kind tasks.BuildKind) string {
+	queue := tasks.QueueName(arch, release)
+	var lacking []string
+	serving := 0
+	for _, w := range ws {
+		if w.Draining || !slices.Contains(w.Queues, queue) {
+			continue
+		}
+		serving++
+		ok, why := w.Runs(kind)
+		if ok {
+			return ""
+		}
+		lacking = append(lacking, w.Host+": "+why)
+	}
+	if serving == 0 {
+		return fmt.Sprintf("no live worker serves %s for Fedora %s (queue %s)", arch, release, queue)
+	}
+	return fmt.Sprintf("no live worker of %s can run %s builds (%s)", queue, kind, strings.Join(lacking, "; "))
 }

@@ -50,6 +50,9 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
+	if !e.Addr.IsValid() {
+		return fmt.Sprintf("host %q is %s: %v", e.Host, e.Kind, ErrRefused)
+	}
 	if e.Host != "" && e.Host != e.Addr.String() {
 		return fmt.Sprintf("host %s has %s address %s: %v", e.Host, e.Kind, e.Addr, ErrRefused)
 	}
@@ -142,8 +145,141 @@ func kind(a netip.Addr) string {
 		return "multicast"
 	case v4 && b[12] == 100 && b[13]&0xc0 == 64: // 100.64.0.0/10
 		return "shared (CGNAT)"
+	case v4 && b[12] >= 240: // 240.0.0.0/4 and the broadcast address
+		return "reserved"
+	}
+	if e, ok := embeddedIPv4(a); ok {
+		if k := kind(e); k != "" {
+			return k + " (embedded in " + a.String() + ")"
+		}
 	}
 	return ""
+}
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address reaches through a
+// translator or tunnel: NAT64 (64:ff9b::/96, 64:ff9b:1::/48), IPv4-compatible
+// (::/96) and 6to4 (2002::/16).
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() || a.Is4In6() {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	switch {
+	case b[0] == 0x20 && b[1] == 0x02:
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	case netip.MustParsePrefix("64:ff9b::/96").Contains(a), netip.MustParsePrefix("64:ff9b:1::/48").Contains(a),
+		netip.MustParsePrefix("::/96").Contains(a):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	}
+	return netip.Addr{}, false
+}
+
+// checkForm refuses host names that other parsers read as addresses Go
+// does not, and names with characters no name has: the IPv4 forms of inet_aton, libcurl and browsers (a name
+// whose last label is a number: "2130706433", "0x7f.1", "127.1",
+// "0177.0.0.1"), checked as the address they mean, and non-ASCII names,
+// which IDNA maps ("①②⑦.0.0.1" is 127.0.0.1 to libcurl) and which must be
+// written in their xn-- form. Tools such as lorax resolve names
+// themselves, so the name must mean the same to them as to fbs.
+func (p *Policy) checkForm(host string) error {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			return &RefusedError{Host: host, Kind: "a non-ASCII name (write it as xn--...)"}
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	// Anything but letters, digits, '-', '_' and '.' is not a name, and
+	// may be read otherwise by a tool: dnf replaces $releasever in
+	// "127.0.0.1$releasever" to make 127.0.0.142.
+	for i := 0; i < len(host); i++ {
+		if c := host[i] | 0x20; !(c >= 'a' && c <= 'z' || host[i] >= '0' && host[i] <= '9' || strings.IndexByte("-_.", host[i]) >= 0) {
+			return &RefusedError{Host: host, Kind: "not a host name"}
+		}
+	}
+	if !endsInNumber(host) {
+		return nil
+	}
+	a, ok := parseInetAton(strings.Split(host, "."))
+	if !ok {
+		return &RefusedError{Host: host, Kind: "a malformed IPv4 address"}
+	}
+	return p.checkAddr(host, a)
+}
+
+// endsInNumber reports a host whose last label is a number: an IPv4
+// address (valid or not) to inet_aton, libcurl and browsers, never a name.
+func endsInNumber(host string) bool {
+	return numericLabel(host[strings.LastIndex(host, ".")+1:])
+}
+
+// numericLabel reports a label that inet_aton reads as a number: decimal,
+// octal (leading 0) or hexadecimal (0x).
+func numericLabel(l string) bool {
+	if l == "" {
+		return false
+	}
+	if len(l) > 1 && (l[:2] == "0x" || l[:2] == "0X") {
+		l = l[2:]
+		for i := 0; i < len(l); i++ {
+			if !strings.ContainsRune("0123456789abcdefABCDEF", rune(l[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(l); i++ {
+		if l[i] < '0' || l[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseInetAton parses the labels of a numeric host as inet_aton does:
+// 1 to 4 numbers, the last filling the remaining bytes.
+func parseInetAton(labels []string) (netip.Addr, bool) {
+	if len(labels) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, l := range labels {
+		if !numericLabel(l) {
+			return netip.Addr{}, false
+		}
+		base, digits := 10, l
+		switch {
+		case len(l) > 1 && (l[:2] == "0x" || l[:2] == "0X"):
+			base, digits = 16, l[2:]
+		case len(l) > 1 && l[0] == '0':
+			base, digits = 8, l[1:]
+		}
+		var n uint64
+		for _, c := range digits {
+			d := strings.IndexRune("0123456789abcdef", c|0x20)
+			if d < 0 || d >= base {
+				return netip.Addr{}, false
+			}
+			n = n*uint64(base) + uint64(d)
+			if n > 0xffffffff {
+				return netip.Addr{}, false
+			}
+		}
+		if i < len(labels)-1 {
+			if n > 0xff {
+				return netip.Addr{}, false
+			}
+			v = v<<8 | n
+		} else {
+			rest := uint(8 * (4 - i))
+			if rest < 32 && n >= 1<<rest {
+				return netip.Addr{}, false
+			}
+			v = v<<rest | n
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
 // CheckAddr refuses a that is not public and not in an allowed network.
@@ -182,7 +318,12 @@ func (p *Policy) CheckHost(ctx context.Context, host string) error {
 	if host == "" {
 		return errors.New("no host")
 	}
-	if _, err := netip.ParseAddr(host); err == nil || p.allowedName(host) || isLocalhost(host) {
+	if !p.allowedName(host) {
+		if err := p.checkForm(host); err != nil {
+			return err
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil || p.allowedName(host) || isLocalhost(host) || endsInNumber(host) {
 		return p.CheckLiteral(host)
 	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -206,6 +347,9 @@ func (p *Policy) CheckLiteral(host string) error {
 	host = normHost(host)
 	if p.allowedName(host) {
 		return nil
+	}
+	if err := p.checkForm(host); err != nil {
+		return err
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return p.checkAddr(host, a)

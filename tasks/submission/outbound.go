@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
@@ -117,6 +118,18 @@ func (o Outbound) CheckRepoURL(ctx context.Context, raw string) error {
 // checkURL checks one URL: a scheme of schemes (file:// only for a build
 // that runs here), and a host the policy allows.
 func (o Outbound) checkURL(ctx context.Context, raw string, schemes []string) error {
+	// dnf reads a base URL as a list separated by commas or spaces:
+	// every URL in it is checked.
+	parts := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if len(parts) > 1 {
+		for _, p := range parts {
+			if strings.Contains(p, ":") {
+				if err := o.checkURL(ctx, p, schemes); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%q is not a URL", raw)

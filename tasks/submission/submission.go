@@ -41,6 +41,13 @@ import (
 type Config struct {
 	// Releases are the releases offered; empty offers every valid one.
 	Releases []string
+	// Arches are the arches offered; empty offers every valid one.
+	Arches []string
+	// HostArch, for a build that runs here (`fbs build --local`), is this
+	// machine's arch: only a kickstart ISO can be built for an arch it does
+	// not run (tasks.RunsOn), since lorax, dnf and livemedia-creator run
+	// the packages they install.
+	HostArch string
 	// Staging is the policy the staging URL is checked against. Nil checks
 	// the grammar alone, and skips the outbound-address checks (Egress):
 	// the request goes to a server that applies its own (`fbs submit
@@ -151,6 +158,13 @@ func (p *Preparer) check(ctx context.Context, sp *tasks.Spec, files map[string][
 			errs = append(errs, tasks.Invalid(field, format, args...))
 			bad[field] = true
 		}
+	}
+	if len(p.cfg.Arches) > 0 && !slices.Contains(p.cfg.Arches, sp.Arch) {
+		add(tasks.FieldArch, "arch %q is not offered: want one of %s", sp.Arch, strings.Join(p.cfg.Arches, ", "))
+	}
+	if p.cfg.HostArch != "" && !tasks.RunsOn(p.cfg.HostArch, sp.Arch) && !sp.Type.CrossBuilds() {
+		add(tasks.FieldArch, "a %s image for %s cannot be built on this %s machine: its tools build only for an arch the machine runs (submit it to a %s worker; only ksiso images build for any arch)",
+			sp.Type, sp.Arch, p.cfg.HostArch, sp.Arch)
 	}
 	if len(p.cfg.Releases) > 0 && !slices.Contains(p.cfg.Releases, sp.Release) {
 		add(tasks.FieldRelease, "release %q is not offered: want one of %s", sp.Release, strings.Join(p.cfg.Releases, ", "))

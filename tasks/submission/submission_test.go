@@ -51,6 +51,13 @@ func TestPrepareRefuses(t *testing.T) {
 	}{
 		{"every field at once", web, func(s *tasks.Spec) { s.Email, s.Arch, s.Release = "nope", "sparc", "40" }, upload,
 			[]string{"arch invalid", "release invalid", "email invalid"}},
+		{"release and arch not offered", submission.Config{Releases: []string{"41", "42"}, Arches: []string{"x86_64", "aarch64"}},
+			func(s *tasks.Spec) { s.Arch, s.Release = "i686", "17" }, upload, []string{"arch invalid", "release invalid"}},
+		{"foreign arch built here", submission.Config{HostArch: "x86_64"},
+			func(s *tasks.Spec) {
+				s.Type, s.Arch, s.KSISO = tasks.TypeLive, "aarch64", nil
+				s.Live = &tasks.LiveSpec{Label: "L", Config: "a.ks", Builder: tasks.BuilderLiveMedia}
+			}, upload, []string{"arch invalid"}},
 		{"staging outside file_root", web, func(s *tasks.Spec) { s.Staging = "file:///etc" }, upload, []string{"staging invalid"}},
 		{"staging password", web, func(s *tasks.Spec) { s.Staging = "ftp://u:pw@h/x" }, upload, []string{"staging invalid"}},
 		{"ISO path on a worker", web, func(s *tasks.Spec) { s.KSISO.ISO = "/etc/shadow" }, upload, []string{"ksiso.iso invalid"}},
@@ -92,6 +99,21 @@ func TestPrepareLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := pr.Payload
+	// An x86_64 machine runs i686 programs: it builds i686 images.
+	i686 := ksisoSpec("isos/boot.iso", "my.ks")
+	i686.Type, i686.Arch, i686.KSISO = tasks.TypeLive, "i686", nil
+	i686.Live = &tasks.LiveSpec{Label: "L", Config: "my.ks", Builder: tasks.BuilderLiveMedia}
+	if _, err := submission.New(submission.Config{LocalFiles: true, LocalKickstarts: true, HostArch: "x86_64"}).Prepare(
+		context.Background(), submission.Request{Spec: i686, Owner: "alice", Dir: dir}, nil); err != nil {
+		t.Errorf("live image for i686 built on x86_64: %v", err)
+	}
+	// A ksiso remasters an ISO: it builds here for any arch.
+	foreign := ksisoSpec("isos/boot.iso", "my.ks")
+	foreign.Arch = "aarch64"
+	if _, err := submission.New(submission.Config{LocalFiles: true, LocalKickstarts: true, HostArch: "x86_64"}).Prepare(
+		context.Background(), submission.Request{Spec: foreign, Owner: "alice", Dir: dir}, nil); err != nil {
+		t.Errorf("ksiso for aarch64 built on x86_64: %v", err)
+	}
 	if pl.Spec.KSISO.ISO != filepath.Join(dir, "isos/boot.iso") || !strings.Contains(pl.Kickstart, "keyboard us") ||
 		pl.KickstartName != "my.ks" || pl.Owner != "alice" || !tasks.ValidBuildID(pl.ID) {
 		t.Errorf("payload %+v", pl)
@@ -138,7 +160,7 @@ func TestPrepareRelease(t *testing.T) {
 		want            string
 	}{
 		{"41", "a.ks", rdp, "kickstart invalid_kickstart"},      // rdp is new in F43
-		{"39", "a.ks", rdp, "release invalid"},                  // no syntax table
+		{"39", "a.ks", rdp, "kickstart invalid_kickstart"},      // read with F40's syntax, the oldest
 		{"41", "fedora-live-nowhere", nil, "kickstart invalid"}, // not a standard kickstart
 		{"41", "spin.ks", map[string][]byte{"spin.ks": []byte("%include nope.ks\n")}, "kickstart invalid_kickstart"},
 	} {

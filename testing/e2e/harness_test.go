@@ -282,7 +282,10 @@ func (e *env) slowXorriso(secs int) (calls, pids string) {
 	dir := filepath.Join(e.dir, "wrapper")
 	calls, pids = filepath.Join(dir, "slow.calls"), filepath.Join(dir, "pids")
 	e.wrapper = filepath.Join(dir, "xorriso")
+	// A worker asks its tools' versions when it starts: that is not a
+	// build's call.
 	e.write(e.wrapper, fmt.Sprintf(`#!/bin/sh
+if [ "$*" = "-version" ]; then exec %[5]s -version; fi
 if [ ! -e %[1]s/slow.done ] && mkdir %[1]s/slow.lock 2>/dev/null; then
   echo "slow xorriso $$" >> %[2]s
   echo "wrapper: sleeping %[3]d s before xorriso"

@@ -1,7 +1,9 @@
 // Package loraxtest stands in for lorax, which only Fedora ships: a script
 // that takes lorax's documented options and writes a small boot tree in
 // lorax's output shape (images/, isolinux/, EFI/BOOT/, .treeinfo), so that
-// the rest of a DVD build runs for real on any machine.
+// the rest of a DVD build runs for real on any machine. LiveMediaCreator
+// stands in for livemedia-creator, writing its logs in the real tool's
+// layout.
 package loraxtest
 
 import (

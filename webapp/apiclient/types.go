@@ -78,12 +78,15 @@ type Worker struct {
 	Draining    bool      `json:"draining,omitempty"`
 	Started     time.Time `json:"started"`
 	Heartbeat   time.Time `json:"heartbeat"`
+	// Capabilities say, per build kind, whether the worker can run it:
+	// the tools with their versions, or the tool it lacks.
+	Capabilities []tasks.Capability `json:"capabilities,omitempty"`
 }
 
 // WorkerFrom is the public view of a worker's heartbeat.
 func WorkerFrom(w *builds.WorkerInfo) Worker {
 	return Worker{ID: w.ID, Host: w.Host, Arch: w.Arch, Releases: w.Releases, Concurrency: w.Concurrency,
-		Running: len(w.Builds), Draining: w.Draining, Started: w.Started, Heartbeat: w.Heartbeat}
+		Running: len(w.Builds), Draining: w.Draining, Started: w.Started, Heartbeat: w.Heartbeat, Capabilities: w.Capabilities}
 }
 
 // RestRequest is the original service's POST /rest body: config is the

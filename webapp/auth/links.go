@@ -80,7 +80,7 @@ func (l *Links) Mint(ctx context.Context, id string) (string, error) {
 // Check tells whether link grants reading build id: nil if it does,
 // ErrBadLink (wrapped with why) if not, another error if Redis failed.
 func (l *Links) Check(ctx context.Context, id, link string) error {
-	b, err := base64.RawURLEncoding.DecodeString(link)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(link)
 	if err != nil || len(b) != linkSize {
 		return fmt.Errorf("%w: malformed", ErrBadLink)
 	}
@@ -93,7 +93,10 @@ func (l *Links) Check(ctx context.Context, id, link string) error {
 	}
 	issued := int64(binary.BigEndian.Uint64(b[:8]))
 	expires := int64(binary.BigEndian.Uint64(b[8:16]))
-	if l.now().UnixMilli() >= expires {
+	// A link ends at its expiry, and no later than link_ttl after it was
+	// issued: lowering link_ttl shortens the links already mailed, and
+	// a revocation (kept for link_ttl) outlives every link it ends.
+	if now := l.now().UnixMilli(); now >= expires || now >= issued+l.ttl.Milliseconds() {
 		return fmt.Errorf("%w: expired", ErrBadLink)
 	}
 	v, err := l.rdb.Get(ctx, rediskey.LinksRevoked(id)).Result()

@@ -54,6 +54,19 @@ func TestLinks(t *testing.T) {
 	if err := auth.NewLinks(rdb, time.Minute, clock).Check(ctx, id, link); err != nil {
 		t.Errorf("other instance: %v", err)
 	}
+	// The last character of a link carries two unused bits: only the
+	// link as minted opens the build.
+	last := link[len(link)-1]
+	alt := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", last) ^ 1
+	malleable := link[:len(link)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[alt])
+	if err := links.Check(ctx, id, malleable); !errors.Is(err, auth.ErrBadLink) {
+		t.Errorf("link %s with other unused bits than %s: Check = %v", malleable, link, err)
+	}
+	// Lowering link_ttl shortens the links already mailed.
+	shorter := auth.NewLinks(rdb, time.Minute, func() time.Time { return now.Add(2 * time.Minute) })
+	if err := shorter.Check(ctx, id, link); !errors.Is(err, auth.ErrBadLink) {
+		t.Errorf("link older than a lowered link_ttl: Check = %v", err)
+	}
 	// Expiry.
 	later := auth.NewLinks(rdb, time.Hour, func() time.Time { return now.Add(time.Hour) })
 	if err := later.Check(ctx, id, link); !errors.Is(err, auth.ErrBadLink) {

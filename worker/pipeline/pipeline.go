@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -104,6 +105,18 @@ func New(cfg Config) (*Pipeline, error) {
 	return &Pipeline{cfg: cfg}, nil
 }
 
+// Check returns a *builder.ToolError when this host lacks a tool the
+// builder of spec runs: such a build is not this host's to take.
+func (p *Pipeline) Check(spec *tasks.Spec) error {
+	return builder.Check(spec, p.cfg.Tools)
+}
+
+// Capabilities lists the build kinds this host can run, with the tools
+// and versions it found, or the tool it lacks.
+func (p *Pipeline) Capabilities(ctx context.Context) []tasks.Capability {
+	return builder.Capabilities(ctx, p.cfg.Tools)
+}
+
 // BuildDir is where build id keeps its log, scratch and images on this host.
 func (p *Pipeline) BuildDir(id string) string {
 	return filepath.Join(p.cfg.DataDir, "builds", id)
@@ -129,6 +142,12 @@ type Result struct {
 	Failed tasks.Stage
 	// Tail holds the tool's last output lines when the build stage failed.
 	Tail []string
+	// Logs are the tool's own logs as staged under <id>/logs/ (Name is the
+	// path inside logs/).
+	Logs []tasks.Artifact
+	// ToolError is where the tool's own logs show its error, when the build
+	// stage failed.
+	ToolError *tasks.LogExcerpt
 	// Built is true when the images were made and checksummed: a failed
 	// transfer can then be retried without building again.
 	Built bool
@@ -152,7 +171,7 @@ func (e *StageError) Unwrap() error { return e.Err }
 func (p *Pipeline) Run(ctx context.Context, pl *tasks.Payload, log *buildlog.Log, observe Observer) (*Result, error) {
 	r := p.newExecution(pl, log, observe)
 	// A build handed back by a draining worker may have left these here.
-	for _, d := range []string{r.work, r.out} {
+	for _, d := range []string{r.work, r.out, r.logs} {
 		if err := os.RemoveAll(d); err != nil {
 			return r.res, &StageError{Stage: tasks.StageFetch, Err: fmt.Errorf("clean %s: %w", d, err)}
 		}
@@ -253,7 +272,8 @@ func (p *Pipeline) newExecution(pl *tasks.Payload, log *buildlog.Log, observe Ob
 	}
 	dir := p.BuildDir(pl.ID)
 	return &execution{p: p, pl: pl, log: log, observe: observe, res: &Result{},
-		dir: dir, work: filepath.Join(dir, "work"), out: filepath.Join(dir, "out")}
+		dir: dir, work: filepath.Join(dir, "work"), out: filepath.Join(dir, "out"),
+		logs: filepath.Join(dir, tasks.LogsDir)}
 }
 
 // execution is one build going through the pipeline on this host: its
@@ -266,6 +286,7 @@ type execution struct {
 	res     *Result
 
 	dir, work, out string
+	logs           string // the tool's own logs, moved out of work to be staged
 	iso            string // resolved boot ISO (ksiso)
 	ks             string // flattened kickstart file
 	sideRepos      []string
@@ -342,6 +363,16 @@ func (r *execution) build(ctx context.Context) error {
 			r.res.Tail = ee.Tail
 		} else if err != nil {
 			r.res.Tail = r.log.Tail()
+		}
+		logs, cerr := builder.CollectLogs(b, r.work, r.logs)
+		if cerr != nil {
+			r.log.Printf("tool logs: %v", cerr)
+		}
+		if err != nil && ctx.Err() == nil {
+			if r.res.ToolError = builder.FindError(logs); r.res.ToolError != nil {
+				r.log.Printf("%s: the tool's error is in %s", b.Name(), r.res.ToolError)
+				err = fmt.Errorf("%w (see %s)", err, r.res.ToolError)
+			}
 		}
 		return err
 	})
@@ -545,6 +576,9 @@ func (r *execution) transfer(ctx context.Context, ok bool) error {
 		if len(arts) > 0 {
 			r.res.Staged = dirOf(arts[0].URL)
 		}
+		if err := r.transferLogs(ctx, st); err != nil {
+			return err
+		}
 		// The log goes last, so it holds everything up to its own upload;
 		// a snapshot is sent, since the upload itself writes to the log.
 		r.log.Printf("staged %d files to %s; uploading this log", len(arts), r.res.Staged)
@@ -562,6 +596,73 @@ func (r *execution) transfer(ctx context.Context, ok bool) error {
 		}
 		return nil
 	})
+}
+
+// transferLogs stages the tool's own logs into <id>/logs/, keeping their
+// folders (logs/anaconda/), and records them in the result.
+func (r *execution) transferLogs(ctx context.Context, st staging.Stager) error {
+	folders, err := logFolders(r.logs)
+	if err != nil {
+		return err
+	}
+	r.res.Logs = nil
+	for _, f := range folders {
+		arts, err := st.Put(ctx, path.Join(r.pl.ID, tasks.LogsDir, f.name), f.files)
+		if err != nil {
+			return fmt.Errorf("stage the tool's logs: %w", err)
+		}
+		for i := range arts {
+			arts[i].Name = path.Join(f.name, arts[i].Name)
+		}
+		r.res.Logs = append(r.res.Logs, arts...)
+	}
+	if n := len(r.res.Logs); n > 0 {
+		r.log.Printf("staged %d of the tool's own logs to %s/%s/", n, dirOf(dirOf(r.res.Logs[0].URL)), tasks.LogsDir)
+	}
+	return nil
+}
+
+// logFolder is one folder of the tool's logs: its path inside logs/ ("" for
+// logs/ itself) and its files.
+type logFolder struct {
+	name  string
+	files []string
+}
+
+// logFolders lists the regular files in dir and its folders, one level
+// deep (anaconda/), in name order. A missing dir has none.
+func logFolders(dir string) ([]logFolder, error) {
+	var out []logFolder
+	var walk func(name string, depth int) error
+	walk = func(name string, depth int) error {
+		ents, err := os.ReadDir(filepath.Join(dir, name))
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list the tool's logs: %w", err)
+		}
+		f := logFolder{name: name}
+		var subs []string
+		for _, e := range ents {
+			switch {
+			case e.Type().IsRegular():
+				f.files = append(f.files, filepath.Join(dir, name, e.Name()))
+			case e.IsDir() && depth == 0:
+				subs = append(subs, e.Name())
+			}
+		}
+		if len(f.files) > 0 {
+			out = append(out, f)
+		}
+		for _, s := range subs {
+			if err := walk(path.Join(name, s), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, walk("", 0)
 }
 
 // snapshotLog copies the log as it is now to the scratch dir.

@@ -8,14 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/loraxtest"
+	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
 	"github.com/fedora-fbs/fbs/worker/staging"
+	"github.com/google/go-cmp/cmp"
 )
 
 type fixture struct {
@@ -26,6 +30,12 @@ type fixture struct {
 }
 
 func setup(t *testing.T, local bool) *fixture {
+	t.Helper()
+	return setupWith(t, func(c *pipeline.Config) { c.Local = local })
+}
+
+// setupWith is setup with the pipeline's configuration changed by mut.
+func setupWith(t *testing.T, mut func(*pipeline.Config)) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir()}
 	f.staging = filepath.Join(f.dir, "staging")
@@ -38,11 +48,13 @@ func setup(t *testing.T, local bool) *fixture {
 	if err := os.Rename(isotest.BootISO(t, "FBS-TEST"), filepath.Join(f.isoDir, "boot.iso")); err != nil {
 		t.Fatal(err)
 	}
-	p, err := pipeline.New(pipeline.Config{
-		DataDir: filepath.Join(f.dir, "data"), ISODir: f.isoDir, Local: local,
+	cfg := pipeline.Config{
+		DataDir: filepath.Join(f.dir, "data"), ISODir: f.isoDir,
 		Staging: staging.Options{FileRoot: f.staging},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	mut(&cfg)
+	p, err := pipeline.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,5 +190,58 @@ func TestRunKSISOOptions(t *testing.T) {
 	}
 	if !strings.Contains(info.Files["EFI/BOOT/grub.cfg"], "inst.updates=hd:LABEL=FBS-KS:/updates.img") {
 		t.Errorf("EFI/BOOT/grub.cfg has no inst.updates:\n%s", info.Files["EFI/BOOT/grub.cfg"])
+	}
+}
+
+func livePayload(staging string) *tasks.Payload {
+	return &tasks.Payload{Owner: "t", KickstartName: "live.ks", Kickstart: "text\nrootpw --lock\n",
+		Spec: tasks.Spec{Type: tasks.TypeLive, Arch: "x86_64", Release: "41", Staging: staging,
+			Live: &tasks.LiveSpec{Label: "FBS-Live", Config: "live.ks", Builder: tasks.BuilderLiveMedia}}}
+}
+
+// TestRunStagesToolLogs runs a livemedia-creator stand-in that writes its
+// logs as the real one does: they are staged under <id>/logs/ after a
+// success and after a failure, and a failure names the log and line of the
+// tool's error.
+func TestRunStagesToolLogs(t *testing.T) {
+	t.Parallel()
+	wantLogs := []string{"anaconda/dnf.librepo.log", "anaconda/packaging.log", "anaconda/program.log", "livemedia.log", "program.log"}
+	for _, tc := range []struct {
+		name    string
+		outcome loraxtest.Outcome
+		err     *tasks.LogExcerpt
+	}{
+		{"success", loraxtest.Succeed, nil},
+		{"failure", loraxtest.Fail, &tasks.LogExcerpt{Log: "anaconda/packaging.log", Line: 2, Lines: []string{loraxtest.PackagingError}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lmc := loraxtest.LiveMediaCreator(t, tc.outcome)
+			f := setupWith(t, func(c *pipeline.Config) { c.Tools = builder.Tools{"livemedia-creator": lmc} })
+			p := livePayload(f.staging)
+			res, _, err := f.run(t, p)
+			if (err != nil) != (tc.outcome == loraxtest.Fail) {
+				t.Fatalf("run: %v", err)
+			}
+			var names []string
+			for _, a := range res.Logs {
+				names = append(names, a.Name)
+				path := filepath.Join(strings.TrimPrefix(f.staging, "file://"), p.ID, "logs", filepath.FromSlash(a.Name))
+				data, rerr := os.ReadFile(path)
+				if rerr != nil || int64(len(data)) != a.Size || a.URL != "file://"+path {
+					t.Errorf("%s: staged %d bytes (%v) at %s, record says %d bytes at %s", a.Name, len(data), rerr, path, a.Size, a.URL)
+				}
+			}
+			sort.Strings(names)
+			if d := cmp.Diff(wantLogs, names); d != "" {
+				t.Errorf("staged tool logs (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.err, res.ToolError); d != "" {
+				t.Errorf("tool error (-want +got):\n%s", d)
+			}
+			if tc.err != nil && !strings.Contains(err.Error(), "see logs/anaconda/packaging.log line 2") {
+				t.Errorf("failure summary does not name the log and line: %v", err)
+			}
+		})
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
@@ -67,7 +69,9 @@ func (o *Options) logf(format string, args ...any) {
 // closes the connection; Open a new Stager to go on (a retry resumes).
 type Stager interface {
 	// Put uploads files (local paths) into <dir>/<buildID>/ at the staging
-	// URL (into <dir> itself when buildID is empty), each atomically (temp
+	// URL (into <dir> itself when buildID is empty, into a folder of the
+	// build's directory when buildID goes on with folder names, as in
+	// "<id>/logs/anaconda"), each atomically (temp
 	// name + rename), verified (size + SHA256), resuming partial uploads
 	// left by an earlier call. It returns one Artifact per file, whose URL
 	// carries no credentials.
@@ -111,7 +115,9 @@ func (t *target) String() string { return t.url().String() }
 func (t *target) fileURL(sub, name string) string {
 	s := strings.TrimSuffix(t.String(), "/")
 	if sub != "" {
-		s += "/" + url.PathEscape(sub)
+		for _, seg := range strings.Split(sub, "/") {
+			s += "/" + url.PathEscape(seg)
+		}
 	}
 	return s + "/" + url.PathEscape(name)
 }
@@ -297,10 +303,29 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // listings and from globs like *.iso.
 func partName(name string) string { return "." + name + ".part" }
 
-// checkBuildID refuses anything but a build ID or "" as a directory name.
-func checkBuildID(id string) error {
-	if id != "" && !tasks.ValidBuildID(id) {
-		return fmt.Errorf("bad build ID %q", id)
+// checkBuildID refuses anything but "", a build ID, or a build ID followed
+// by folder names ("<id>/logs/anaconda") as a directory name.
+func checkBuildID(sub string) error {
+	if sub == "" {
+		return nil
+	}
+	id, rest, _ := strings.Cut(sub, "/")
+	if !tasks.ValidBuildID(id) {
+		return fmt.Errorf("bad build ID %q", sub)
+	}
+	if rest == "" && strings.Contains(sub, "/") {
+		return fmt.Errorf("bad build directory %q", sub)
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if rest != "" && !folderNameRE().MatchString(seg) {
+			return fmt.Errorf("bad folder name %q in build directory %q", seg, sub)
+		}
 	}
 	return nil
 }
+
+// folderNameRE is a folder inside a build's staging directory: a plain
+// name that cannot climb out (no "..", no hidden names).
+var folderNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+})

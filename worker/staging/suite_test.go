@@ -241,6 +241,22 @@ func runSuite(t *testing.T, newEnv func(t *testing.T) env) {
 		}
 	})
 
+	t.Run("folder of a build", func(t *testing.T) {
+		src := t.TempDir()
+		f, b := writeRandom(t, src, "program.log", 300)
+		s := openEnv(t, e, newLog(t))
+		id := tasks.NewBuildID()
+		arts, err := s.Put(context.Background(), id+"/logs/anaconda", []string{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStaged(t, filepath.Join(e.dir, id, "logs", "anaconda"), map[string][]byte{"program.log": b})
+		want := []tasks.Artifact{{Name: "program.log", Size: 300, SHA256: sum(b), URL: e.base + "/" + id + "/logs/anaconda/program.log"}}
+		if d := cmp.Diff(want, arts); d != "" {
+			t.Errorf("artifacts (-want +got):\n%s", d)
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		src := t.TempDir()
 		f, _ := writeRandom(t, src, "a.iso", 10)
@@ -251,6 +267,9 @@ func runSuite(t *testing.T, newEnv func(t *testing.T) env) {
 			want  string
 		}{
 			{"../../etc", []string{f}, `bad build ID "../../etc"`},
+			{tasks.NewBuildID() + "/../x", []string{f}, `bad folder name ".."`},
+			{tasks.NewBuildID() + "/", []string{f}, "bad build directory"},
+			{tasks.NewBuildID() + "/logs/.hidden", []string{f}, `bad folder name ".hidden"`},
 			{tasks.NewBuildID(), []string{filepath.Join(src, "missing.iso")}, "missing.iso: no such file"},
 			{tasks.NewBuildID(), []string{src}, "not a regular file"},
 			{tasks.NewBuildID(), []string{f, f}, "same name as"},
