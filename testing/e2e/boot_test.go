@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/testing/boottest"
+	"github.com/fedora-fbs/fbs/testing/isomd5test"
 )
 
 // bootVolID is the volume ID of the ISO TestKSISOBoots boots, in the shape
@@ -66,6 +67,11 @@ rm_args=`+bootRmArgs+`
 		t.Fatal(err)
 	}
 	ksFirst, _, _ := strings.Cut(string(ks), "\n")
+	// "Test this media & install" (rd.live.check) runs checkisomd5 on
+	// the staged ISO: its implanted MD5 must hold.
+	if ok, out := isomd5test.Check(t, staged); !ok {
+		t.Errorf("checkisomd5 fails the staged kickstart ISO:\n%s", out)
+	}
 
 	for _, tt := range []struct {
 		mode  boottest.Mode

@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/worker/isomd5"
 )
 
 // ksiso injects a kickstart into a boot ISO, like lorax's mkksiso but with
@@ -19,6 +21,8 @@ import (
 // gets inst.ks= pointing at it. The El Torito boot records and the hybrid
 // MBR are replayed from the input, and so is the volume ID unless [ksiso]
 // volid changes it; mkksiso's other options are in ksopts.go.
+// Like mkksiso (which runs implantisomd5), it implants the MD5 of the media
+// check, itself (worker/isomd5).
 type ksiso struct{ runner *runner }
 
 var _ Builder = (*ksiso)(nil)
@@ -107,10 +111,15 @@ func outputName(iso string) string {
 
 // command returns the xorriso command line that writes the kickstart ISO,
 // given what was learnt about the input and the edited files (ISO path ->
-// local file).
+// local file). The image goes to file descriptor 3 (see write); with
+// -compliance no_emul_toc xorriso writes it from the first byte to the last
+// in order, as xorrisofs does (Fedora's ISOs are made so), instead of
+// starting 64 KiB in and going back to write a table of emulated sessions
+// at the start, as it does for a regular file: the same image then comes
+// out through a pipe, 64 KiB smaller.
 func (*ksiso) command(job *Job, d isoDetails, updated map[string]string, efiImage string, files []ksFile) []string {
-	out := filepath.Join(job.OutDir, outputName(job.ISO))
-	args := []string{"xorriso", "-indev", job.ISO, "-outdev", out, "-boot_image", "any", "replay"}
+	args := []string{"xorriso", "-indev", job.ISO, "-outdev", "stdio:" + fd3Path, "-compliance", "no_emul_toc",
+		"-boot_image", "any", "replay"}
 	if k := job.Spec.KSISO; k != nil && k.VolID != "" && k.VolID != d.volID {
 		args = append(args, "-volid", k.VolID)
 	}
@@ -219,8 +228,47 @@ func (k *ksiso) Build(ctx context.Context, job *Job) error {
 		updated[efiBootImage] = efiImage
 	}
 
-	argv := k.command(job, d, updated, efiImage, files)
-	return k.runner.runTool(ctx, job, command{tool: "xorriso", args: argv[1:], env: []string{"LANG=C", "LC_ALL=C"}})
+	return k.write(ctx, job, k.command(job, d, updated, efiImage, files))
+}
+
+// write runs the xorriso command argv, which writes the image to file
+// descriptor 3, stores the image in OutDir and implants the MD5 that
+// Anaconda's media check verifies (as implantisomd5 --force would), computed
+// from the bytes as they come through the pipe: the implant costs one
+// 512-byte write instead of a second read of the whole image, and the MD5
+// runs on the other core while xorriso writes. Force, because xorriso may
+// copy the input's application-use area (an earlier checksum, which no
+// longer holds) and the new image must carry its own.
+func (k *ksiso) write(ctx context.Context, job *Job, argv []string) error {
+	out := filepath.Join(job.OutDir, outputName(job.ISO))
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("mkksiso: %w", err)
+	}
+	job.logf("mkksiso: xorriso writes the image through a pipe into %s", out)
+	summer := isomd5.Options{Force: true}.NewSummer()
+	err = k.runner.runTool(ctx, job, command{tool: "xorriso", args: argv[1:], env: []string{"LANG=C", "LC_ALL=C"},
+		fd3: io.MultiWriter(f, summer)})
+	var sums isomd5.Sums
+	if err == nil {
+		if sums, err = summer.Sums(); err != nil {
+			err = fmt.Errorf("mkksiso: media-check MD5 of %s: %w", out, err)
+		}
+	}
+	if err == nil {
+		if _, err = f.WriteAt(sums.AppData[:], isomd5.PVDOffset+isomd5.AppDataOffset); err != nil {
+			err = fmt.Errorf("mkksiso: implant the media-check MD5 in %s: %w", out, err)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("mkksiso: %w", cerr)
+	}
+	if err != nil {
+		os.Remove(out)
+		return err
+	}
+	job.logf("mkksiso: implanted the media-check MD5 %s (fragment sums %s), as implantisomd5 does", sums.MD5, sums.FragmentSums)
+	return nil
 }
 
 // checkISO9660 verifies that path holds an ISO 9660 image: xorriso would

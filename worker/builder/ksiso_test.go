@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/isomd5test"
 	"github.com/fedora-fbs/fbs/testing/isotest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
 	"github.com/google/go-cmp/cmp"
@@ -335,6 +337,62 @@ func TestKSISOCmdline(t *testing.T) {
 			}
 			if err := tasks.CheckKernelCmdline(cmdline); err == nil {
 				t.Errorf("CheckKernelCmdline(%q) accepted it", cmdline)
+			}
+		})
+	}
+}
+
+// TestKSISOMediaCheck builds kickstart ISOs from boot ISOs of both layouts
+// (padded with random data, since checkisomd5 needs more than a few
+// hundred KiB) and checks the implanted MD5: the real checkisomd5 passes
+// the image, and the real implantisomd5 --force on a copy writes the very
+// same bytes.
+func TestKSISOMediaCheck(t *testing.T) {
+	t.Parallel()
+	isomd5test.RequireTools(t)
+	for _, tc := range []struct {
+		name string
+		iso  func(testing.TB, string) string
+	}{
+		{"efiboot-in-tree", isotest.BootISO},
+		{"appended-efi", func(t testing.TB, v string) string { return isotest.BootISOAppendedEFI(t, v, true) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			padded := filepath.Join(dir, "padded.iso")
+			pad := isotest.DataISO(t, 3<<20+777, 9) // any file of random bytes will do
+			out, err := exec.Command("xorriso", "-indev", tc.iso(t, ksVolID), "-outdev", padded,
+				"-boot_image", "any", "replay", "-map", pad, "/pad.img").CombinedOutput()
+			if err != nil {
+				t.Fatalf("pad the boot ISO: %v\n%s", err, out)
+			}
+			job := ksisoJob(t, padded, "")
+			if err := (&ksiso{runner: newRunner(nil)}).Build(context.Background(), job); err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			got := filepath.Join(job.OutDir, "padded-ks.iso")
+			if ok, out := isomd5test.Check(t, got); !ok {
+				t.Fatalf("checkisomd5 fails the kickstart ISO:\n%s", out)
+			}
+			b, err := os.ReadFile(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := filepath.Join(dir, "ref.iso")
+			if err := os.WriteFile(ref, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			isomd5test.Implant(t, ref, "--force")
+			want, err := os.ReadFile(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, b) {
+				t.Fatal("implantisomd5 --force changes the kickstart ISO: the implanted MD5 is not implantisomd5's")
+			}
+			if info := isotest.Inspect(t, got); len(info.BootImages()) != 2 || !info.HasMBR {
+				t.Errorf("boot records of the kickstart ISO: %q, MBR %v; want BIOS and UEFI and an MBR", info.BootImages(), info.HasMBR)
 			}
 		})
 	}

@@ -223,7 +223,7 @@ func TestKSISOCommandOptions(t *testing.T) {
 		Spec: tasks.Spec{KSISO: &tasks.KSISOSpec{VolID: "KS-1"}}}
 	files := []ksFile{{local: "/isos/updates.img", name: "updates.img"}, {local: "/isos/repo", name: "repo"}}
 	got := (&ksiso{}).command(job, isoDetails{volID: "OLD"}, map[string]string{"EFI/BOOT/grub.cfg": "/t/grub.cfg", "images/cdboot.prm": "/t/cdboot.prm"}, "", files)
-	want := []string{"xorriso", "-indev", "/w/boot.iso", "-outdev", "/w/out/boot-ks.iso", "-boot_image", "any", "replay",
+	want := []string{"xorriso", "-indev", "/w/boot.iso", "-outdev", "stdio:/dev/fd/3", "-compliance", "no_emul_toc", "-boot_image", "any", "replay",
 		"-volid", "KS-1", "-map", "/w/ks.cfg", "/ks.cfg", "-map", "/isos/updates.img", "/updates.img", "-map", "/isos/repo", "/repo",
 		"-update", "/t/grub.cfg", "/EFI/BOOT/grub.cfg", "-update", "/t/cdboot.prm", "/images/cdboot.prm"}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -51,7 +51,18 @@ type command struct {
 	stdout func(line string)
 	// quiet leaves the command line out of the build log (for probes).
 	quiet bool
+	// fd3, when set, receives everything the tool writes to its file
+	// descriptor 3, a pipe: xorriso writes the image there
+	// (-outdev stdio:/dev/fd/3), so the builder sees its bytes as they are
+	// made instead of reading the file again afterwards.
+	fd3 io.Writer
 }
+
+// fd3Path is how a tool names the pipe of command.fd3.
+const fd3Path = "/dev/fd/3"
+
+// pipeSize is the capacity asked for the fd3 pipe: fewer, larger reads.
+const pipeSize = 1 << 20
 
 // runTool runs c for job in job.WorkDir and waits for it and every process it
 // left in its group. On ctx's end the whole group gets SIGTERM, then SIGKILL
@@ -98,6 +109,31 @@ func (r *runner) runTool(ctx context.Context, job *Job, c command) error {
 	} else {
 		readers.Add(1)
 		go func() { defer readers.Done(); readLines(outR, sink.line) }()
+	}
+	var copyErr error
+	if c.fd3 != nil {
+		r3, w3, err := os.Pipe()
+		if err != nil {
+			for _, f := range append(readEnds, writeEnds...) {
+				f.Close()
+			}
+			readers.Wait()
+			return fmt.Errorf("run %s: %w", c.tool, err)
+		}
+		_, _ = unix.FcntlInt(w3.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		cmd.ExtraFiles = []*os.File{w3}
+		readEnds = append(readEnds, r3)
+		writeEnds = append(writeEnds, w3)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if _, err := io.CopyBuffer(c.fd3, struct{ io.Reader }{r3}, make([]byte, pipeSize)); err != nil {
+				copyErr = err
+				// The tool then fails on a broken pipe instead of
+				// blocking on a full one.
+				r3.Close()
+			}
+		}()
 	}
 	startErr := cmd.Start()
 	for _, f := range writeEnds {
@@ -160,6 +196,9 @@ func (r *runner) runTool(ctx context.Context, job *Job, c command) error {
 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s stopped: %w", c.tool, err)
+	}
+	if copyErr != nil {
+		return fmt.Errorf("%s: store its output: %w", c.tool, copyErr)
 	}
 	if waitErr != nil {
 		var ee *exec.ExitError

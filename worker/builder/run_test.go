@@ -295,3 +295,32 @@ func TestRunEscapedProcess(t *testing.T) {
 		t.Errorf("run returned after %v", took)
 	}
 }
+
+// failingWriter fails every write, as a full disk would.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestRunFD3 checks the pipe on file descriptor 3: what the tool writes
+// there arrives whole in command.fd3, and a writer that fails ends the run
+// with its error (the tool sees a broken pipe rather than blocking).
+func TestRunFD3(t *testing.T) {
+	t.Parallel()
+	r := newRunner(nil)
+	var got strings.Builder
+	c := sh(`head -c 3000000 /dev/zero | tr '\0' x >&3 && echo done`)
+	c.fd3 = &got
+	if err := r.runTool(context.Background(), testJob(t, newRecorder(t, "")), c); err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != 3000000 || strings.Trim(got.String(), "x") != "" {
+		t.Fatalf("fd3 received %d bytes, want 3000000 x", got.Len())
+	}
+
+	c = sh(`head -c 3000000 /dev/zero >&3`)
+	c.fd3 = failingWriter{}
+	err := r.runTool(context.Background(), testJob(t, newRecorder(t, "")), c)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("run with a failing fd3 writer: err = %v, want the writer's error", err)
+	}
+}

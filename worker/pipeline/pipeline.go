@@ -31,6 +31,7 @@ import (
 	"github.com/fedora-fbs/fbs/worker/isocache"
 	"github.com/fedora-fbs/fbs/worker/siderepo"
 	"github.com/fedora-fbs/fbs/worker/staging"
+	"golang.org/x/sys/unix"
 )
 
 // Config is what a pipeline needs from the worker's configuration.
@@ -533,6 +534,10 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("checksum %s: %w", path, err)
 	}
 	defer f.Close()
+	// Start writing the image to disk now, while it is hashed: the
+	// staging's fsync, which makes the staged copy durable before the build
+	// is reported done, then finds little left to write. Only a hint.
+	_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("checksum %s: %w", path, err)

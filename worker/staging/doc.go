@@ -11,6 +11,13 @@
 // called again, which is what the worker's transfer retry task does; a file
 // already staged with the same size and SHA256 is skipped.
 //
+// file:// staging on the filesystem of the worker's data dir hard-links
+// each file under its part name instead of copying it, fsyncs it and
+// renames it into place: no byte is copied, and the staged file is the very
+// inode the SHA256 was computed from (os.SameFile), so it is not read again
+// to verify it. On another filesystem (EXDEV) or one without hard links the
+// file is copied and verified like any other scheme.
+//
 // Verification: the remote size is checked, then the SHA256. Over SFTP the
 // hash is computed on the server by running openssl dgst (or sha256sum) over
 // the same SSH connection, which costs a disk read there and 64 bytes on the

@@ -75,6 +75,11 @@ func (s *fileStager) size(_ context.Context, p string) (int64, bool, error) {
 }
 
 func (s *fileStager) write(ctx context.Context, p string, src *os.File, offset int64) (int64, error) {
+	if offset == 0 {
+		if ok, err := s.link(p, src); ok || err != nil {
+			return 0, err
+		}
+	}
 	// O_NOFOLLOW: a symlink planted at the part name must not redirect
 	// the write outside the staging directory.
 	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NOFOLLOW
@@ -103,6 +108,39 @@ func (s *fileStager) write(ctx context.Context, p string, src *os.File, offset i
 		return 0, err
 	}
 	return offset, f.Close()
+}
+
+// link puts src at p as a hard link when both are on one filesystem: no
+// byte is copied, and the file is flushed to disk (fsync) before it is
+// renamed into place, as a copy is. It reports false, and no error, when
+// the link cannot be made (another filesystem, or one without hard links):
+// the caller copies then. Images are never changed once built, so the
+// staged file and the worker's copy sharing an inode is harmless.
+func (s *fileStager) link(p string, src *os.File) (bool, error) {
+	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		return false, err
+	}
+	// Link does not follow a symlink at p: one planted since the Remove
+	// makes it fail, and then the copy's O_NOFOLLOW refuses it.
+	if err := os.Link(src.Name(), p); err != nil {
+		return false, nil
+	}
+	if err := src.Sync(); err != nil {
+		return true, err
+	}
+	s.opts.logf("%s: hard link to %s (same filesystem), nothing copied", filepath.Base(p), src.Name())
+	return true, nil
+}
+
+// sameFile implements sameFiler: p is local itself when both name one
+// inode, as after link.
+func (s *fileStager) sameFile(p, local string) bool {
+	pi, err := os.Lstat(p)
+	if err != nil {
+		return false
+	}
+	li, err := os.Stat(local)
+	return err == nil && os.SameFile(pi, li)
 }
 
 func (s *fileStager) sum(ctx context.Context, p string) (string, error) {

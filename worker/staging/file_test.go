@@ -1,7 +1,10 @@
 package staging
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +112,63 @@ func TestFilePartIsNotFollowed(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep" {
 		t.Errorf("victim file changed to %q", b)
+	}
+}
+
+// TestFileLinkOrCopy stages into a directory on the build's filesystem,
+// where the image is hard-linked (same inode, nothing copied, verified
+// without a second read), and into one on another filesystem (/dev/shm, a
+// tmpfs), where it is copied.
+func TestFileLinkOrCopy(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	f, b := writeRandom(t, src, "x.iso", 1<<20)
+	other, err := os.MkdirTemp("/dev/shm", "fbs-staging-")
+	if err != nil {
+		t.Skipf("no tmpfs at /dev/shm for another filesystem: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(other) })
+	for _, tc := range []struct {
+		name     string
+		dir      string
+		wantLink bool
+	}{
+		{"same filesystem", filepath.Join(t.TempDir(), "staging"), true},
+		{"other filesystem", other, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log strings.Builder
+			s, err := Open(context.Background(), "file://"+tc.dir, Options{Logf: func(format string, args ...any) {
+				log.WriteString(fmt.Sprintf(format, args...) + "\n")
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			id := tasks.NewBuildID()
+			arts, err := s.Put(context.Background(), id, []string{f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			staged := filepath.Join(tc.dir, id, "x.iso")
+			got, err := os.ReadFile(staged)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("staged copy differs from the image (err %v)", err)
+			}
+			if want := fmt.Sprintf("%x", sha256.Sum256(b)); arts[0].SHA256 != want {
+				t.Errorf("artifact sha256 %s, want %s", arts[0].SHA256, want)
+			}
+			si, _ := os.Stat(staged)
+			li, _ := os.Stat(f)
+			if linked := os.SameFile(si, li); linked != tc.wantLink {
+				t.Errorf("staged file is the image's inode: %v, want %v\nlog:\n%s", linked, tc.wantLink, log.String())
+			}
+			if strings.Contains(log.String(), "hard link") != tc.wantLink {
+				t.Errorf("log does not say how the file was staged:\n%s", log.String())
+			}
+			if ents, _ := os.ReadDir(filepath.Join(tc.dir, id)); len(ents) != 1 {
+				t.Errorf("staging dir holds %d entries, want the image only", len(ents))
+			}
+		})
 	}
 }
