@@ -1,7 +1,8 @@
 // Package loraxtest stands in for lorax, which only Fedora ships: a script
 // that takes lorax's documented options and writes a small boot tree in
-// lorax's output shape (images/, isolinux/, EFI/BOOT/, .treeinfo), so that
-// the rest of a DVD build runs for real on any machine. LiveMediaCreator
+// lorax's output shape (images/ with boot.iso, made with xorriso, isolinux/,
+// EFI/BOOT/, .treeinfo), so that the rest of a boot or DVD build runs for
+// real on any machine. LiveMediaCreator
 // stands in for livemedia-creator, writing its logs in the real tool's
 // layout.
 package loraxtest
@@ -61,6 +62,8 @@ efiboot.img = images/efiboot.img
 [stage2]
 mainimage = images/install.img
 TREEINFO
+xorriso -as mkisofs -quiet -V "${volid:-lorax}" -o "$out/images/boot.iso" -graft-points \
+	/images/pxeboot="$out/images/pxeboot" /isolinux="$out/isolinux" /EFI="$out/EFI" /.treeinfo="$out/.treeinfo"
 echo "lorax stand-in: wrote $out" | tee "$log"
 `
 
