@@ -169,12 +169,6 @@ func (p *Preparer) check(ctx context.Context, sp *tasks.Spec, files map[string][
 	if len(p.cfg.Releases) > 0 && !slices.Contains(p.cfg.Releases, sp.Release) {
 		add(tasks.FieldRelease, "release %q is not offered: want one of %s", sp.Release, strings.Join(p.cfg.Releases, ", "))
 	}
-	if sp.KickstartRef() != "" && !bad[tasks.FieldRelease] {
-		// The kickstart is read with the release's syntax.
-		if _, err := kickstarts.SyntaxVersion(sp.Release); err != nil {
-			add(tasks.FieldRelease, "%v", err)
-		}
-	}
 	if p.cfg.Staging != nil && sp.Staging != "" {
 		if _, err := tasks.CheckStaging(sp.Staging, *p.cfg.Staging); err != nil {
 			add(tasks.FieldStaging, "%v", err)
