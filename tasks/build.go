@@ -69,6 +69,12 @@ type Payload struct {
 	// Owner is the submitting user (local user name, account or token owner).
 	Owner       string    `json:"owner"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// Schedule is the ID of the schedule that made this build; empty for a
+	// build someone submitted.
+	Schedule string `json:"schedule,omitempty"`
+	// Group is the ID of the multi-arch group this build belongs to; empty
+	// for a build on its own.
+	Group string `json:"group,omitempty"`
 }
 
 // Encode serialises the payload for asynq.
@@ -191,6 +197,12 @@ type Build struct {
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Events is a short human history: re-queues, hand-backs, cancels.
 	Events []string `json:"events,omitempty"`
+	// Schedule is the ID of the schedule that made this build; empty for a
+	// build someone submitted.
+	Schedule string `json:"schedule,omitempty"`
+	// Group is the ID of the multi-arch group this build belongs to; empty
+	// for a build on its own.
+	Group string `json:"group,omitempty"`
 }
 
 // Summary is the part of a build record that a list of builds shows: who,

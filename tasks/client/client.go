@@ -124,6 +124,7 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	b := &tasks.Build{
 		ID: p.ID, Spec: p.Spec, KickstartName: p.KickstartName, Owner: p.Owner,
 		State: tasks.StateQueued, Queue: p.Spec.Queue(), TaskID: p.ID, Created: p.SubmittedAt,
+		Schedule: p.Schedule, Group: p.Group,
 	}
 	if err := c.store.Create(ctx, b, task.Payload()); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
