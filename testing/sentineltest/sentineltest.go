@@ -231,6 +231,27 @@ func (c *Cluster) Master(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no sentinel names master %s: %v", MasterName, errs)
 }
 
+// Sync waits until the replica has every write the master took so far
+// (WAIT 1): Redis replicates asynchronously, so writes the master took in
+// the last moments before it dies may be missing on the replica that
+// replaces it. Tests that check nothing is lost call it before KillMaster
+// and lose only what is written in between.
+func (c *Cluster) Sync() {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	addr, err := c.Master(ctx)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	n, err := rdb.Do(ctx, "WAIT", 1, 5000).Int()
+	if err != nil || n < 1 {
+		c.tb.Fatalf("WAIT for the replica of %s: %d replicas, %v", addr, n, err)
+	}
+}
+
 // KillMaster sends SIGKILL to the current master and waits until the
 // process is gone. It returns the master's address and when it died.
 func (c *Cluster) KillMaster() (string, time.Time) {
