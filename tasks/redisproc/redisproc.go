@@ -261,6 +261,17 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
+// LocalURL returns the unix:// URL of the socket of a server running on
+// dir, if there is one: commands run beside `fbs serve` with no Redis
+// configured use it.
+func LocalURL(dir string) (string, bool) {
+	sock := filepath.Join(dir, SocketName)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return "", false
+	}
+	return "unix://" + sock, true
+}
+
 // URL is the URL fbs connects to: unix://<dir>/redis.sock, or
 // redis://127.0.0.1:<port>/0.
 func (s *Server) URL() string { return s.url }

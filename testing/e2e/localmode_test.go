@@ -130,6 +130,11 @@ func TestServeRemembers(t *testing.T) {
 	if b := e.status(client, done); b.State != tasks.StateSucceeded {
 		t.Errorf("build finished before the restart is %s", b.State)
 	}
+	// A command run with serve's own config (no [redis] url, the same
+	// data dir) finds the redis-server child's socket.
+	if out, errs, code := e.run("status", "--config", cfg, done); code != 0 || !strings.Contains(out, "succeeded") {
+		t.Errorf("fbs status with serve's config: %d %s %s", code, out, errs)
+	}
 	logs, errs, code := e.run("logs", "--config", client, done)
 	if code != 0 || !strings.Contains(logs, "stage build: done") {
 		t.Errorf("log of %s after the restart: %d %s\n%s", done, code, errs, logs)
