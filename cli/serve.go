@@ -65,7 +65,10 @@ func (a *app) newServeCmd() *cobra.Command {
 			if lb.url == "" && !inMemory {
 				lb.redisBin, lb.missing = redisproc.Find()
 			}
-			if lb.url == "" && lb.redisBin == "" {
+			// --broker-listen is checked even when the redis-server
+			// child makes it unused: a wrong address is refused, not
+			// ignored until redis-server goes missing.
+			if lb.url == "" {
 				if err := broker.CheckAddr(brokerAddr); err != nil {
 					return err
 				}
