@@ -170,10 +170,14 @@ func (c *Client) Group(ctx context.Context, id string) (*tasks.GroupStatus, erro
 // CancelGroup cancels every member of group id that has not ended (as
 // Cancel does each) and returns the group as it is then. Members that
 // had ended stay as they were; a member that ends meanwhile is no error.
+// A group whose every member has ended gives ErrFinished.
 func (c *Client) CancelGroup(ctx context.Context, id string) (*tasks.GroupStatus, error) {
 	gs, err := c.Group(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if gs.State.Final() {
+		return nil, fmt.Errorf("cancel group %s: every build: %w (%s)", id, ErrFinished, gs.State)
 	}
 	var errs []error
 	for _, b := range gs.Builds {
