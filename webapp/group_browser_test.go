@@ -186,6 +186,16 @@ func TestBrowserGroup(t *testing.T) {
 			t.Errorf("row of the %s build links to %q (%v)", arch, href, err)
 		}
 	}
+	// A build page links back to its group.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-id="`+gs.Builds[1].ID+`"] a`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJS(ctx, `document.getElementById('group-link')!==null`, 30*time.Second); err != nil {
+		t.Fatalf("build page has no group link: %v", err)
+	}
+	if href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('group-link').getAttribute('href')`)); err != nil || href != "/groups/"+id {
+		t.Errorf("build page links to group %q (%v)", href, err)
+	}
 
 	// A group no worker serves waits; the page's button cancels it.
 	err = chromedp.Do(ctx,
