@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,11 +72,9 @@ func (s *Server) groupMessage(ctx context.Context, log *slog.Logger, p tasks.Not
 	if p.Kind == tasks.MailGroupFinished && !gs.State.Final() {
 		return nil, fmt.Errorf("%s mail of group %s: group is %s: %w", p.Kind, p.ID, gs.State, errNotYet)
 	}
-	to, err := tasks.ParseRecipients(first.Spec.Email)
+	to, err := s.recipients(ctx, log, first.Spec.Email)
 	if err != nil {
-		s.count(ctx, log, CounterFailed)
-		log.Error("mail given up: bad recipient", "err", err)
-		return nil, fmt.Errorf("%s mail of group %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
+		return nil, fmt.Errorf("%s mail of group %s: %w", p.Kind, p.ID, err)
 	}
 	d := groupMailData{Group: gs, Spec: first.Spec, Kickstart: clean(first.KickstartName)}
 	arches := make([]string, len(members))
@@ -129,28 +126,5 @@ func groupSubject(d groupMailData, kind tasks.MailKind) string {
 
 // composeGroup builds the kind mail of the group d shows.
 func (s *Server) composeGroup(d groupMailData, kind tasks.MailKind, to []*mail.Address, now time.Time) (*email.Email, error) {
-	var text, html bytes.Buffer
-	if err := s.tmpl.text.ExecuteTemplate(&text, string(kind)+".txt", d); err != nil {
-		return nil, fmt.Errorf("render %s mail of group %s: %w", kind, d.Group.ID, err)
-	}
-	if err := s.tmpl.html.ExecuteTemplate(&html, string(kind)+".html", d); err != nil {
-		return nil, fmt.Errorf("render %s mail of group %s: %w", kind, d.Group.ID, err)
-	}
-	e := email.NewEmail()
-	e.From = s.from.String()
-	for _, a := range to {
-		e.To = append(e.To, a.String())
-	}
-	e.Subject = groupSubject(d, kind)
-	e.Text = text.Bytes()
-	e.HTML = html.Bytes()
-	e.Headers.Set("Date", now.Format(time.RFC1123Z))
-	e.Headers.Set("Message-Id", s.messageID(d.Group.ID, kind))
-	if kind == tasks.MailGroupFinished {
-		e.Headers.Set("In-Reply-To", s.messageID(d.Group.ID, tasks.MailGroupSubmitted))
-		e.Headers.Set("References", s.messageID(d.Group.ID, tasks.MailGroupSubmitted))
-	}
-	e.Headers.Set("X-Fbs-Group", d.Group.ID)
-	e.Headers.Set("Auto-Submitted", "auto-generated")
-	return e, nil
+	return s.render(d, envelope{what: "group", id: d.Group.ID, kind: kind, to: to, subject: groupSubject(d, kind), now: now})
 }

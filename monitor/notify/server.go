@@ -344,6 +344,18 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// recipients parses the mail address addr; a bad one is given up on (and
+// counted), never retried.
+func (s *Server) recipients(ctx context.Context, log *slog.Logger, addr string) ([]*mail.Address, error) {
+	to, err := tasks.ParseRecipients(addr)
+	if err != nil {
+		s.count(ctx, log, CounterFailed)
+		log.Error("mail given up: bad recipient", "err", err)
+		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return to, nil
+}
+
 // outgoing is a mail ready to send: the message and its recipients.
 type outgoing struct {
 	msg []byte
@@ -370,11 +382,9 @@ func (s *Server) buildMessage(ctx context.Context, log *slog.Logger, p tasks.Not
 	if p.Kind == tasks.MailFinished && !b.State.Final() {
 		return nil, fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
 	}
-	to, err := tasks.ParseRecipients(b.Spec.Email)
+	to, err := s.recipients(ctx, log, b.Spec.Email)
 	if err != nil {
-		s.count(ctx, log, CounterFailed)
-		log.Error("mail given up: bad recipient", "err", err)
-		return nil, fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
+		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
 	}
 
 	var lines []builds.LogLine
