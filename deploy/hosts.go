@@ -2,10 +2,8 @@ package deploy
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,17 +127,8 @@ func (r *reader) finish() {
 	}
 }
 
-// loadConf loads h's rendered fbs.conf with conf.Load, the loader fbs
-// itself uses on the host, from a temporary file.
+// loadConf loads h's rendered fbs.conf with conf's own loader, the one
+// fbs runs on the host.
 func loadConf(h *Host) (*conf.Config, error) {
-	f, err := os.CreateTemp("", "fbs-deploy-*.conf")
-	if err != nil {
-		return nil, fmt.Errorf("check fbs.conf of %s: %w", h.Name, err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(renderConf(h))
-	if err := f.Close(); werr != nil || err != nil {
-		return nil, fmt.Errorf("check fbs.conf of %s: write %s: %w", h.Name, f.Name(), errors.Join(werr, err))
-	}
-	return conf.Load(f.Name(), nil)
+	return conf.Parse(ConfPath, renderConf(h), nil)
 }
