@@ -28,16 +28,14 @@ func ParseOSFamily(s string) (OSFamily, error) {
 }
 
 // Packages lists the OS packages h's roles need on os, sorted. A worker
-// needs the build tools of every build kind os can run (worker/builder
-// names them); on Fedora also pungi, which [tools] can name. The Redis host
-// needs the Redis server. Web and monitor need nothing besides fbs.
+// needs the build tools of every build kind os can run, as worker/builder
+// names them (not pungi: no builder runs it since Fedora's pungi 4 dropped
+// the command line the original ran). The Redis host needs the Redis
+// server. Web and monitor need nothing besides fbs.
 func Packages(h *Host, os OSFamily) []string {
 	var out []string
 	if h.Has(RoleWorker) {
 		out = append(out, builder.Packages(string(os))...)
-		if os == Fedora {
-			out = append(out, "pungi")
-		}
 	}
 	if h.Has(RoleRedis) {
 		if os == Fedora {

@@ -219,7 +219,7 @@ func TestPackages(t *testing.T) {
 		{[]Role{RoleWeb, RoleMonitor}, Fedora, nil},
 		{[]Role{RoleRedis}, Debian, []string{"redis-server"}},
 		{[]Role{RoleRedis}, Fedora, []string{"redis"}},
-		{[]Role{RoleWorker}, Fedora, []string{"createrepo_c", "dnf", "isomd5sum", "livecd-tools", "lorax", "lorax-lmc-novirt", "mtools", "pungi", "xorriso"}},
+		{[]Role{RoleWorker}, Fedora, []string{"createrepo_c", "dnf", "isomd5sum", "livecd-tools", "lorax", "lorax-lmc-novirt", "mtools", "xorriso"}},
 		// Debian has no lorax: kickstart ISOs are what a Debian worker
 		// builds (xorriso, mtools; fbs implants the media MD5 itself),
 		// with side repositories of extra packages (createrepo-c).

@@ -72,9 +72,9 @@ WantedBy=multi-user.target
 func workerUnit(drain time.Duration) string {
 	return fmt.Sprintf(`# %[1]s, written by fbs deploy.
 #
-# The worker runs as root: lorax, livemedia-creator, livecd-creator and
-# pungi mount loop devices, bind-mount /proc, /sys and /dev into install
-# roots and install RPMs whose files are set-user-ID. So it has none of
+# The worker runs as root: lorax, livemedia-creator and livecd-creator
+# mount loop devices, bind-mount /proc, /sys and /dev into install roots
+# and install RPMs whose files are set-user-ID. So it has none of
 # PrivateDevices, ProtectKernelLogs and ProtectClock (each closes the
 # device list: no /dev/loop*), RestrictSUIDSGID (set-user-ID files in
 # images), NoNewPrivileges (SELinux domain transitions of anaconda),

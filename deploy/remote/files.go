@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/pkg/sftp"
+
 	"github.com/fedora-fbs/fbs/deploy"
 )
 
@@ -43,19 +45,22 @@ func (c *Conn) ReadFile(ctx context.Context, p string) ([]byte, error) {
 // WriteFile installs f on the host atomically: it writes a temporary file
 // in the same directory (mode 0600 before any byte is written), flushes it
 // to disk, sets its owner and mode, and renames it over f.Path. The
-// directory is made when missing; a secret's directory is made mode 0750,
-// owned by root and f's group, so only the service can enter it.
+// directory is made when missing; a secret's directory is made (or set)
+// mode 0750, owned by root and f's group, so only the service can enter
+// it. Everything goes over SFTP; owner and group names are looked up once
+// per connection.
 func (c *Conn) WriteFile(ctx context.Context, f deploy.InstallFile) error {
 	if !path.IsAbs(f.Path) {
 		return fmt.Errorf("%s: install %s: not an absolute path", c.addr, f.Path)
 	}
 	dir := path.Dir(f.Path)
-	if f.Secret {
-		if _, err := c.Run(ctx, "install -d -m 0750 -o root -g "+Quote(f.Group)+" "+Quote(dir)); err != nil {
-			return fmt.Errorf("install %s: make its directory: %w", f.Path, err)
-		}
-	} else if err := c.mkdirAll(dir); err != nil {
+	if err := c.mkdirAll(dir); err != nil {
 		return err
+	}
+	if f.Secret {
+		if err := c.secretDir(ctx, dir, f.Group); err != nil {
+			return fmt.Errorf("install %s: %w", f.Path, err)
+		}
 	}
 	tmp, err := c.upload(ctx, dir, path.Base(f.Path), strings.NewReader(string(f.Content)))
 	if err != nil {
@@ -63,6 +68,25 @@ func (c *Conn) WriteFile(ctx context.Context, f deploy.InstallFile) error {
 	}
 	if err := c.finish(ctx, tmp, f.Path, f.Owner, f.Group, f.Mode); err != nil {
 		return fmt.Errorf("install %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// secretDir makes dir root:group, mode 0750.
+func (c *Conn) secretDir(ctx context.Context, dir, group string) error {
+	s, err := c.sftpClient()
+	if err != nil {
+		return err
+	}
+	_, gid, err := c.ids(ctx, "root", group)
+	if err == nil {
+		err = s.Chown(dir, 0, gid)
+	}
+	if err == nil {
+		err = s.Chmod(dir, 0o750)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: protect %s: %w", c.addr, dir, err)
 	}
 	return nil
 }
@@ -127,7 +151,10 @@ func (c *Conn) finish(ctx context.Context, tmp, dest, owner, group string, mode 
 	if group == "" {
 		group = owner
 	}
-	_, err = c.Run(ctx, "chown "+Quote(owner+":"+group)+" "+Quote(tmp))
+	uid, gid, err := c.ids(ctx, owner, group)
+	if err == nil {
+		err = s.Chown(tmp, uid, gid)
+	}
 	if err == nil {
 		err = s.Chmod(tmp, mode.Perm())
 	}
@@ -165,17 +192,39 @@ func (c *Conn) InstallBinary(ctx context.Context, local, dest string) error {
 	if err == nil && got != want {
 		err = fmt.Errorf("checksum mismatch: sha256 %s on the host, %s here", got, want)
 	}
+	s, serr := c.sftpClient()
 	if err == nil {
-		_, err = c.Run(ctx, "if [ -e "+Quote(dest)+" ]; then ln -f "+Quote(dest)+" "+Quote(dest+".prev")+"; fi")
+		err = serr
+	}
+	if err == nil {
+		err = keepPrevious(s, dest)
 	}
 	if err != nil {
-		if s, serr := c.sftpClient(); serr == nil {
+		if serr == nil {
 			_ = s.Remove(tmp)
 		}
 		return fmt.Errorf("install %s as %s on %s: %w", local, dest, c.addr, err)
 	}
 	if err := c.finish(ctx, tmp, dest, "root", "root", 0o755); err != nil {
 		return fmt.Errorf("install %s: %w", local, err)
+	}
+	return nil
+}
+
+// keepPrevious hard-links dest as dest.prev, replacing an older one, when
+// dest exists.
+func keepPrevious(s *sftp.Client, dest string) error {
+	if _, err := s.Stat(dest); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	prev := dest + PrevSuffix
+	if err := s.Remove(prev); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the older %s: %w", prev, err)
+	}
+	if err := s.Link(dest, prev); err != nil {
+		return fmt.Errorf("keep %s as %s: %w", dest, prev, err)
 	}
 	return nil
 }

@@ -23,22 +23,12 @@ var ErrHostKeyChanged = errors.New("host key changed")
 // hostKeyCallback checks host keys against the known_hosts file path,
 // appending the keys of new hosts when acceptNew is set.
 func hostKeyCallback(path string, acceptNew bool) (ssh.HostKeyCallback, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if !acceptNew {
-			return nil, fmt.Errorf("known_hosts %s does not exist: %w (run with --accept-new to trust hosts on first contact)", path, ErrUnknownHost)
+	// A missing file knows no host; it is made when a host is accepted.
+	check := func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		if check, err = knownhosts.New(path); err != nil {
+			return nil, fmt.Errorf("read known_hosts: %w", err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create known_hosts: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create known_hosts: %w", err)
-		}
-		f.Close()
-	}
-	check, err := knownhosts.New(path)
-	if err != nil {
-		return nil, fmt.Errorf("read known_hosts: %w", err)
 	}
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(hostname, remote, key)
@@ -64,7 +54,10 @@ func hostKeyCallback(path string, acceptNew bool) (ssh.HostKeyCallback, error) {
 // appendKnownHost adds a line for hostname (host:port as the SSH client
 // passes it) to path.
 func appendKnownHost(path, hostname string, key ssh.PublicKey) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("add %s to known_hosts: %w", hostname, err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("add %s to known_hosts: %w", hostname, err)
 	}

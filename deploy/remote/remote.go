@@ -79,6 +79,10 @@ type Conn struct {
 
 	mu   sync.Mutex
 	sftp *sftp.Client
+	// users and groups map names to IDs, read from the host once.
+	users, groups map[string]int
+	// killers are the goroutines killing cancelled commands.
+	killers sync.WaitGroup
 }
 
 // Dial connects to t and logs in, checking the host key against
@@ -196,8 +200,10 @@ func readKey(path string) (ssh.Signer, error) {
 // Addr is the host:port connected to.
 func (c *Conn) Addr() string { return c.addr }
 
-// Close ends the connection.
+// Close ends the connection, once the commands Run gave up on are
+// killed.
 func (c *Conn) Close() error {
+	c.killers.Wait()
 	c.mu.Lock()
 	if c.sftp != nil {
 		c.sftp.Close()
@@ -232,33 +238,42 @@ func (e *ExitError) Error() string {
 	return s
 }
 
-// Run runs cmd with the login shell of the remote user and returns its
-// stdout. A failure is an *ExitError holding the exit status and the end
-// of stderr. When ctx ends, the command is sent SIGKILL and the session
-// closed.
+// Run runs cmd with /bin/sh on the host and returns its stdout. A failure
+// is an *ExitError holding the exit status and the end of stderr. When ctx
+// ends, the command's process group is killed and Run returns ctx's error.
 func (c *Conn) Run(ctx context.Context, cmd string) ([]byte, error) {
-	return c.run(ctx, cmd, nil)
-}
-
-func (c *Conn) run(ctx context.Context, cmd string, stdin []byte) ([]byte, error) {
 	sess, err := c.client.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("%s: new session for %s: %w", c.addr, cmd, err)
 	}
-	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
-	if stdin != nil {
-		sess.Stdin = bytes.NewReader(stdin)
-	}
-	stop := context.AfterFunc(ctx, func() {
-		_ = sess.Signal(ssh.SIGKILL)
+	var stderr bytes.Buffer
+	stdout := &pidWriter{pid: make(chan string, 1)}
+	sess.Stdout, sess.Stderr = stdout, &stderr
+	done := make(chan error, 1)
+	// The shell says its process ID, then becomes the command: sshd made
+	// it a process group leader, so the group is what to kill on cancel
+	// (OpenSSH does not forward signals to sessions it runs as root).
+	if err := sess.Start("echo $$; exec /bin/sh -c " + Quote(cmd)); err != nil {
 		sess.Close()
-	})
-	defer stop()
-	err = sess.Run(cmd)
-	if ctx.Err() != nil {
-		return stdout.Bytes(), fmt.Errorf("%s: %s: %w", c.addr, cmd, ctx.Err())
+		return nil, fmt.Errorf("%s: start %s: %w", c.addr, cmd, err)
+	}
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+		sess.Close()
+	case <-ctx.Done():
+		// Killing takes a session of its own, which may be slow to start
+		// (the login shell runs its rc files): Close waits for it, Run
+		// does not. The session stays open until then, so that the
+		// command's process ID can still arrive.
+		c.killers.Add(1)
+		go func() {
+			defer c.killers.Done()
+			c.kill(stdout.pid)
+			sess.Close()
+			<-done
+		}()
+		return nil, fmt.Errorf("%s: %s: %w", c.addr, cmd, ctx.Err())
 	}
 	if err != nil {
 		tail := strings.TrimSpace(stderr.String())
@@ -269,15 +284,63 @@ func (c *Conn) run(ctx context.Context, cmd string, stdin []byte) ([]byte, error
 		var xe *ssh.ExitError
 		if errors.As(err, &xe) {
 			ee.Status = xe.ExitStatus()
-			return stdout.Bytes(), ee
+			return stdout.buf.Bytes(), ee
 		}
 		var me *ssh.ExitMissingError
 		if errors.As(err, &me) {
-			return stdout.Bytes(), ee
+			return stdout.buf.Bytes(), ee
 		}
-		return stdout.Bytes(), fmt.Errorf("%s: %s: %w", c.addr, cmd, err)
+		return stdout.buf.Bytes(), fmt.Errorf("%s: %s: %w", c.addr, cmd, err)
 	}
-	return stdout.Bytes(), nil
+	return stdout.buf.Bytes(), nil
+}
+
+// kill kills the process group whose leader's ID arrives on pid, from a
+// session of its own.
+func (c *Conn) kill(pid <-chan string) {
+	var p string
+	select {
+	case p = <-pid:
+	case <-time.After(killWait):
+		return // the command never started
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	_ = sess.Run("kill -KILL -- -" + p + " 2>/dev/null || kill -KILL " + p)
+}
+
+// killWait is how long a cancelled command's process ID is waited for.
+const killWait = 30 * time.Second
+
+// pidWriter takes the first line of a session's stdout, the process ID,
+// and keeps the rest.
+type pidWriter struct {
+	pid    chan string
+	buf    bytes.Buffer
+	header []byte
+	sent   bool
+}
+
+func (w *pidWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if !w.sent {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.header = append(w.header, p...)
+			return n, nil
+		}
+		w.header = append(w.header, p[:i]...)
+		if _, err := strconv.Atoi(string(w.header)); err == nil {
+			w.pid <- string(w.header)
+		}
+		w.sent = true
+		p = p[i+1:]
+	}
+	w.buf.Write(p)
+	return n, nil
 }
 
 // Quote quotes s for a POSIX shell.
