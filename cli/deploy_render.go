@@ -26,6 +26,11 @@ func (a *app) newDeployRenderCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A review copy holds exactly what would be installed: no
+			// file left from an earlier render.
+			if es, err := os.ReadDir(out); err == nil && len(es) > 0 {
+				return fmt.Errorf("--out %s is not empty: render writes into a new or empty directory", out)
+			}
 			hosts := f.Hosts
 			if host != "" {
 				h, err := f.Host(host)

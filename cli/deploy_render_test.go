@@ -161,4 +161,8 @@ func TestDeployRenderErrors(t *testing.T) {
 	if want := "fbs: " + good + `: no host "w2" (hosts: w1)` + "\n"; code != 1 || stderr != want {
 		t.Errorf("unknown host: exit %d, stderr %q; want 1, %q", code, stderr, want)
 	}
+	_, stderr, code = run(t, nil, "deploy", "render", good, "--out", dir)
+	if want := "fbs: --out " + dir + " is not empty: render writes into a new or empty directory\n"; code != 1 || stderr != want {
+		t.Errorf("render into a full directory: exit %d, stderr %q; want 1, %q", code, stderr, want)
+	}
 }

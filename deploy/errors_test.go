@@ -52,6 +52,7 @@ func TestLoadErrors(t *testing.T) {
 		want       string
 	}{
 		{name: "not INI", text: "[deploy\n", want: "deploy.conf:1: section header has no closing ]"},
+		{name: "host name", text: "[host ..]\nroles = worker\n", want: `deploy.conf:1: [host ..]: host name "..": want a letter or digit, then letters, digits, dots, dashes, underscores and colons`},
 		{name: "no hosts", text: "[deploy]\nuser = root\n", want: "deploy.conf: no hosts: add a [host NAME] section per host"},
 		{name: "unknown section", text: okHosts + "[hosts x]\n", want: "deploy.conf:8: [hosts x]: unknown section (known: [deploy], [host NAME], [conf], [conf NAME])"},
 		{name: "unknown deploy key", text: "[deploy]\nusr = root\n" + okHosts,

@@ -147,7 +147,7 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 	section := s.Name()
 	line := r.idx.SectionLine(section)
 	if !validHostName(name) {
-		r.errorf(line, section, "", "host name %q: want letters, digits, dots, dashes and underscores", name)
+		r.errorf(line, section, "", "host name %q: want a letter or digit, then letters, digits, dots, dashes, underscores and colons", name)
 		return
 	}
 	h := &Host{Name: name, Addr: name, line: line, Concurrency: 1, origins: map[string]origin{}}
@@ -240,8 +240,10 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 	r.f.Hosts = append(r.f.Hosts, h)
 }
 
+// validHostName accepts host names, IPv4 and IPv6 addresses: what may name
+// a host in messages and, under fbs deploy render's directory, a path.
 func validHostName(s string) bool {
-	if s == "" || len(s) > 253 {
+	if s == "" || len(s) > 253 || !isAlnum(rune(s[0])) {
 		return false
 	}
 	for _, c := range s {
@@ -252,6 +254,10 @@ func validHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+func isAlnum(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func sortRoles(roles []Role) []Role {
