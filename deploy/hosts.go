@@ -96,6 +96,11 @@ func (r *reader) finish() {
 	var order []problem
 	hosts := map[problem][]string{}
 	for _, h := range r.f.Hosts {
+		if h.User != "root" {
+			r.warnf(h.line, "", "", "host %s logs in as %s: installing needs root (it writes /etc and /usr/local/bin, sets owners, runs systemctl); render works, apply will not", h.Name, h.User)
+		}
+	}
+	for _, h := range r.f.Hosts {
 		_, err := loadConf(h)
 		if err == nil {
 			continue

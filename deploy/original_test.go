@@ -73,7 +73,7 @@ func TestOriginalWarnings(t *testing.T) {
 	}
 	want := []warning{
 		{2, "[broker] i686", ""}, {3, "[broker] x86_64", ""},
-		{9, "[master] host", ""}, {10, "[master] workdir", ""},
+		{9, "[master] host", ""}, {9, "", ""}, {10, "[master] workdir", ""},
 		{15, "[workers-16] workdir", ""}, {20, "[workers-17] workdir", ""},
 		{22, "[workers-rawhide]", ""}, {25, "[workers-rawhide] workdir", ""},
 		{33, "[SMTP] password", ""},
