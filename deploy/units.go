@@ -16,6 +16,32 @@ func unitDuration(d time.Duration) string {
 	return fmt.Sprintf("%ds", int64((d+time.Second-1)/time.Second))
 }
 
+// strictHardening ends the units of services that need no privilege, no
+// device and no file outside their state directory (web, monitor, Redis):
+// every sandboxing directive systemd has for them, and the [Install]
+// section.
+const strictHardening = `ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+
+[Install]
+WantedBy=multi-user.target
+`
+
 // listenerUnit is the unit of `fbs web` or `fbs monitor`: a dedicated
 // user and every hardening directive a network service that writes only
 // its state directory can take.
@@ -44,27 +70,7 @@ UMask=0027
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=%[7]s
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-
-[Install]
-WantedBy=multi-user.target
-`, unitName(role), description, BinaryPath, ConfPath, command, ServiceUser, DataDir)
+%[8]s`, unitName(role), description, BinaryPath, ConfPath, command, ServiceUser, DataDir, strictHardening)
 }
 
 // workerUnit is the unit of `fbs worker`. It runs as root with only the
@@ -139,25 +145,5 @@ LimitNOFILE=10032
 UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-
-[Install]
-WantedBy=multi-user.target
-`, unitName(RoleRedis), RedisConfPath)
+%[3]s`, unitName(RoleRedis), RedisConfPath, strictHardening)
 }
