@@ -116,6 +116,7 @@ func New(env Env) *cobra.Command {
 		a.newVersionCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newDeployCmd(),
 	)
 	return root
 }
