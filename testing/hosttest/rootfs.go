@@ -25,13 +25,14 @@ const Suite = "bookworm"
 // Packages are installed in every host's root file system: a booting
 // systemd with an OpenSSH server, and what fbs's roles need on a Debian
 // host (Redis for the redis role; xorriso, mtools, isomd5sum and dosfstools
-// for a worker's kickstart ISO builds; curl for health checks). The hosts
-// have no route to a package mirror, so a deploy must find these installed
-// and install nothing; deploy.Packages for a Debian host must stay a subset.
+// for a worker's kickstart ISO builds, createrepo-c for its side
+// repositories; curl for health checks). The hosts have no route to a
+// package mirror, so a deploy must find these installed and install
+// nothing: deploy.Packages for a Debian host must stay a subset.
 var Packages = []string{
 	"systemd", "systemd-sysv", "openssh-server", "dbus",
 	"redis-server", "curl", "ca-certificates",
-	"xorriso", "mtools", "isomd5sum", "dosfstools",
+	"xorriso", "mtools", "isomd5sum", "dosfstools", "createrepo-c",
 	"iproute2", "procps",
 }
 
