@@ -115,6 +115,7 @@ func New(env Env) *cobra.Command {
 		a.newWorkersCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newDeployCmd(),
 	)
 	return root
 }

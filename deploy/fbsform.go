@@ -328,6 +328,19 @@ func secretName(key string) string {
 	return ""
 }
 
+// secretRole is the role that reads the secret key names: only its hosts
+// get the file (fbs.conf names it everywhere, so that every host's
+// configuration reads the same).
+func secretRole(key string) Role {
+	switch key {
+	case "smtp.password_file":
+		return RoleMonitor // the monitor sends every mail
+	case "oidc.client_secret_file":
+		return RoleWeb
+	}
+	return RoleWorker // staging credentials
+}
+
 func secretPath(key string) string { return path.Join(SecretsDir, secretName(key)) }
 
 // inlineSecret reports whether key would hold a secret inline, and the key

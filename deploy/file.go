@@ -277,6 +277,7 @@ func parse(path string, data []byte, read readFunc) (*File, error) {
 		slices.SortStableFunc(r.errs, func(a, b *Error) int { return lineOrder(a) - lineOrder(b) })
 		return nil, r.errs
 	}
+	slices.SortStableFunc(r.f.Warnings, func(a, b Warning) int { return a.Line - b.Line })
 	return r.f, nil
 }
 

@@ -81,7 +81,7 @@ func (r *reader) hostConf(h *Host, common, override map[string]confValue) {
 		if v.line > 0 {
 			h.origins[k] = v.line
 		}
-		if v.secret != nil {
+		if v.secret != nil && h.Has(secretRole(k)) {
 			h.Secrets = append(h.Secrets, *v.secret)
 		}
 	}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,10 +124,20 @@ func (r *reader) original() {
 		slices.Sort(arches)
 		common["releases.arches"] = confValue{value: strings.Join(arches, ",")}
 	}
+	if master != nil && isLoopback(master.Addr) && len(r.f.Hosts) > 1 {
+		r.warnf(master.line, origMaster, "host", "the web host is %s: workers on other hosts would look for Redis on themselves at that address; use an address they reach", master.Addr)
+	}
 	r.redis(DefaultRedisPort, 0)
 	for _, h := range r.f.Hosts {
 		r.hostConf(h, common, nil)
 	}
+}
+
+func isLoopback(addr string) bool {
+	if ip := net.ParseIP(addr); ip != nil {
+		return ip.IsLoopback()
+	}
+	return addr == "localhost" || strings.HasSuffix(addr, ".localhost")
 }
 
 // origHost finds or adds the host at user@addr; line is where it is

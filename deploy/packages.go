@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/fedora-fbs/fbs/worker/builder"
 )
@@ -60,4 +61,32 @@ func ConflictingUnits(h *Host, os OSFamily) []string {
 		return []string{"redis.service"}
 	}
 	return []string{"redis-server.service"}
+}
+
+// ParseOSRelease finds the OS family in the text of /etc/os-release: ID,
+// then each of ID_LIKE (a Rocky or CentOS host is Fedora's family, Ubuntu
+// Debian's).
+func ParseOSRelease(b []byte) (OSFamily, error) {
+	vars := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		vars[k] = v
+	}
+	ids := append([]string{vars["ID"]}, strings.Fields(vars["ID_LIKE"])...)
+	for _, id := range ids {
+		switch id {
+		case "debian", "ubuntu":
+			return Debian, nil
+		case "fedora", "rhel", "centos":
+			return Fedora, nil
+		}
+	}
+	return "", fmt.Errorf("unsupported OS (ID=%q ID_LIKE=%q): fbs deploys to Debian and Fedora families", vars["ID"], vars["ID_LIKE"])
 }
