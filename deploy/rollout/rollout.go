@@ -97,8 +97,7 @@ func (r *Rollout) progressf(h *deploy.Host, format string, args ...any) {
 
 // connect opens an SSH connection to h.
 func (r *Rollout) connect(ctx context.Context, h *deploy.Host) (conn, error) {
-	c, err := r.dial(ctx, remote.Target{Addr: h.Addr, Port: h.Port, User: h.User, KeyFile: h.KeyFile,
-		KnownHosts: h.KnownHosts, AcceptNew: r.opts.AcceptNew})
+	c, err := r.dial(ctx, remote.TargetOf(h, r.opts.AcceptNew))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", h.Name, err)
 	}
