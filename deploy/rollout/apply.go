@@ -176,6 +176,7 @@ func (r *Rollout) applyHost(ctx context.Context, h *deploy.Host, hc *hostConfig,
 		return res
 	}
 	a := &hostApply{r: r, h: h, hc: hc, bin: bin, c: c, st: st, res: res, restart: map[string]bool{}, touched: map[string]bool{}}
+	a.stepf("connected and inspected in %s", since(start))
 	if err := a.prepare(ctx); err != nil {
 		res.Err = err
 		return res

@@ -253,14 +253,7 @@ func (r *Rollout) ordered() []*deploy.Host {
 }
 
 // quote quotes s for a POSIX shell.
-func quote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func quote(s string) string { return remote.Quote(s) }
 
 // quoteAll quotes each of ss and joins them with spaces.
 func quoteAll(ss []string) string {

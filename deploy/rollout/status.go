@@ -135,9 +135,9 @@ func WriteStatus(w io.Writer, statuses []*HostStatus) error {
 					kinds = append(kinds, string(c.Kind))
 				}
 			}
-			fmt.Fprintf(&b, "  worker %s: version %s, arch %s, releases %s, build kinds %s, running %s (of %s)",
+			fmt.Fprintf(&b, "  worker %s: version %s, arch %s, releases %s, build kinds %s, concurrency %s, running %s",
 				wk.ID, orUnknown(wk.Version), wk.Arch, strings.Join(wk.Releases, ","), orUnknown(strings.Join(kinds, ",")),
-				orUnknown(strings.Join(wk.Builds, ",")), strconv.Itoa(wk.Concurrency))
+				strconv.Itoa(wk.Concurrency), orUnknown(strings.Join(wk.Builds, ",")))
 			if wk.Draining {
 				b.WriteString(", draining")
 			}
