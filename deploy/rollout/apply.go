@@ -286,6 +286,7 @@ func (a *hostApply) install(ctx context.Context) error {
 		a.binaryInstalled = true
 		a.stepf("installed %s %s in %s", deploy.BinaryPath, a.bin.version, since(t))
 	}
+	t := time.Now()
 	if _, err := a.c.Run(ctx, "systemctl daemon-reload"); err != nil {
 		return fmt.Errorf("%s: systemctl daemon-reload: %w", a.h.Name, err)
 	}
@@ -298,6 +299,7 @@ func (a *hostApply) install(ctx context.Context) error {
 	if err := a.enable(ctx); err != nil {
 		return err
 	}
+	a.stepf("reloaded systemd, enabled %s in %s", strings.Join(deploy.Units(a.h), " "), since(t))
 	for _, role := range unitOrder {
 		u := unitOf(role)
 		if !a.restart[u] {
@@ -313,7 +315,15 @@ func (a *hostApply) install(ctx context.Context) error {
 		}
 		a.stepf("started %s, checked in %s", u, since(t))
 	}
-	return a.checkAll(ctx, a.bin.version)
+	// The units not restarted still have to pass.
+	for _, role := range unitOrder {
+		if a.h.Has(role) && !a.restart[unitOf(role)] {
+			if err := a.check(ctx, role, a.bin.version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func mapValues(m map[string]bool) []bool {
@@ -376,7 +386,7 @@ func (a *hostApply) writeFiles(ctx context.Context) error {
 			return fmt.Errorf("%s: keep the previous files: %w", a.h.Name, err)
 		}
 	}
-	n := 0
+	n, t := 0, time.Now()
 	for _, ch := range a.st.changes {
 		switch ch.Kind {
 		case deploy.ChangeUnchanged:
@@ -392,9 +402,6 @@ func (a *hostApply) writeFiles(ctx context.Context) error {
 			} else {
 				a.created = append(a.created, ch.Path)
 			}
-			if _, err := a.c.Run(ctx, "mkdir -p "+quote(dir(ch.Path))); err != nil {
-				return fmt.Errorf("%s: make the directory of %s: %w", a.h.Name, ch.Path, err)
-			}
 			if err := a.c.WriteFile(ctx, byPath[ch.Path]); err != nil {
 				return fmt.Errorf("%s: write %s: %w", a.h.Name, ch.Path, err)
 			}
@@ -402,17 +409,9 @@ func (a *hostApply) writeFiles(ctx context.Context) error {
 		n++
 	}
 	if n > 0 {
-		a.stepf("wrote %d file(s)", n)
+		a.stepf("wrote %d file(s) in %s", n, since(t))
 	}
 	return nil
-}
-
-func dir(p string) string {
-	i := strings.LastIndex(p, "/")
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
 }
 
 // checkAll checks every unit of the host.

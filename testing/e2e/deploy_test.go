@@ -30,6 +30,7 @@ import (
 // that exits at start and sees h1 rolled back, still answering, and the
 // rollout stopped before the workers.
 func TestDeployRollout(t *testing.T) {
+	t.Parallel()
 	lab := hosttest.Start(t, "h1", "h2", "h3")
 	for _, h := range lab.Hosts {
 		t.Logf("host %s (%s) booted in %s", h.Name, h.Addr, h.BootTime.Round(time.Millisecond))
@@ -125,6 +126,7 @@ func TestDeployRollout(t *testing.T) {
 	// A binary that exits at start: h1 is rolled back and answers; the
 	// workers are not touched.
 	out = deployCmd(t, 1, "apply", file, "--binary", broken, "--check-timeout", "15s")
+	t.Logf("apply of a binary that exits at start:\n%s", out)
 	for _, want := range []string{"h1: FAILED, rolled back", "not touched (rollout stopped): h2, h3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply of a broken binary lacks %q:\n%s", want, out)
