@@ -31,9 +31,7 @@ type sshDefaults struct {
 // confValue is one fbs.conf value as the deploy file set it.
 type confValue struct {
 	value string
-	line  int
-	// section is the deploy file section it was set in, for messages.
-	section string
+	at    origin
 	// secret is the secret file a secret key refers to, nil otherwise.
 	secret *Secret
 }
@@ -104,6 +102,9 @@ func (r *reader) fbsForm() {
 	if len(r.f.Hosts) == 0 && len(r.errs) == 0 {
 		r.errorf(0, "", "", "no hosts: add a [host NAME] section per host")
 	}
+	if len(r.errs) > 0 {
+		return // the rest would report the same problems again
+	}
 	r.redis(redisPort, redisURLLine)
 	for _, h := range r.f.Hosts {
 		r.hostConf(h, common, overrides[h.Name])
@@ -149,7 +150,7 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 		r.errorf(line, section, "", "host name %q: want letters, digits, dots, dashes and underscores", name)
 		return
 	}
-	h := &Host{Name: name, Addr: name, line: line, Concurrency: 1, origins: map[string]int{}}
+	h := &Host{Name: name, Addr: name, line: line, Concurrency: 1, origins: map[string]origin{}}
 	rolesSet := false
 	for _, k := range s.Keys() {
 		kl, v := r.keyLine(section, k.Name()), strings.TrimSpace(k.Value())
@@ -183,21 +184,21 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 				r.errorf(kl, section, k.Name(), "unknown arch %q (want one of %s)", v, strings.Join(tasks.Arches, ", "))
 			}
 			h.Arch = v
-			h.origins["worker.arch"] = kl
+			h.origins["worker.arch"] = origin{kl, sectionKey(section, k.Name())}
 		case "releases":
 			for _, rel := range strings.Split(v, ",") {
 				if rel = strings.TrimSpace(rel); rel != "" {
 					h.Releases = append(h.Releases, rel)
 				}
 			}
-			h.origins["worker.releases"] = kl
+			h.origins["worker.releases"] = origin{kl, sectionKey(section, k.Name())}
 		case "concurrency":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				r.errorf(kl, section, k.Name(), "%q is not a whole number of at least 1", v)
 			}
 			h.Concurrency = n
-			h.origins["worker.concurrency"] = kl
+			h.origins["worker.concurrency"] = origin{kl, sectionKey(section, k.Name())}
 		case "redis_bind":
 			for _, a := range strings.Split(v, ",") {
 				if a = strings.TrimSpace(a); a == "" {
@@ -212,6 +213,7 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 			r.errorf(kl, section, k.Name(), "unknown key (known keys in [host NAME]: address, roles, user, port, key, known_hosts, arch, releases, concurrency, redis_bind)")
 		}
 	}
+	h.Roles = sortRoles(h.Roles)
 	if !rolesSet || len(h.Roles) == 0 {
 		r.errorf(line, section, "roles", "missing: say what the host runs (web, monitor, worker, redis, comma separated)")
 	}
@@ -226,7 +228,6 @@ func (r *reader) fbsHost(s *ini.Section, name string, ssh sshDefaults) {
 		r.errorf(r.keyLine(section, "redis_bind"), section, "redis_bind", "only a redis host has redis_bind (roles: %s)", rolesString(h.Roles))
 	}
 	h.User, h.Port, h.KeyFile, h.KnownHosts = ssh.user, ssh.port, ssh.key, ssh.knownHosts
-	h.Roles = sortRoles(h.Roles)
 	for _, o := range r.f.Hosts {
 		if o.Name == h.Name {
 			r.errorf(line, section, "", "host %s is declared twice (first on line %d)", name, o.line)
@@ -299,7 +300,7 @@ func (r *reader) confSection(s *ini.Section, into map[string]confValue) {
 			r.errorf(line, section, name, "set it in the worker's [host NAME] section as %s", confKey)
 			continue
 		}
-		cv := confValue{value: v, line: line, section: section}
+		cv := confValue{value: v, at: origin{line, sectionKey(section, name)}}
 		if secretName(name) != "" && v != "" {
 			b, src, ok := r.readSecret(line, section, name, v)
 			if !ok {

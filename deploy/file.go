@@ -107,7 +107,14 @@ type Host struct {
 	// line is where the host was declared; origins where each
 	// "section.key" of Config was set, for messages.
 	line    int
-	origins map[string]int
+	origins map[string]origin
+}
+
+// origin is where a value was set in the deploy file.
+type origin struct {
+	line int
+	// key is "[section] key" as the deploy file wrote it.
+	key string
 }
 
 // Has reports whether h runs r.
@@ -299,8 +306,8 @@ type reader struct {
 	read readFunc
 	f    *File
 	errs Errors
-	// redisLine is where the Redis URL comes from.
-	redisLine int
+	// redisAt is where the Redis URL comes from.
+	redisAt origin
 }
 
 func (r *reader) errorf(line int, section, key, format string, args ...any) {

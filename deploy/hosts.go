@@ -2,10 +2,8 @@ package deploy
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,9 +40,9 @@ func (r *reader) redis(port, urlLine int) {
 			}
 		}
 		r.f.RedisURL = "redis://" + net.JoinHostPort(redis.Addr, strconv.Itoa(port)) + "/0"
-		r.redisLine = redis.line
+		r.redisAt = origin{redis.line, sectionKey(hostPrefix+redis.Name, "roles")}
 	case r.f.RedisURL != "":
-		r.redisLine = urlLine
+		r.redisAt = origin{urlLine, sectionKey(sectionDeploy, "redis_url")}
 	case len(r.f.Hosts) > 0:
 		r.errorf(0, "", "", "no Redis: give one host the redis role, or set [deploy] redis_url")
 	}
@@ -56,19 +54,19 @@ func (r *reader) hostConf(h *Host, common, override map[string]confValue) {
 	vals := maps.Clone(common)
 	maps.Copy(vals, override)
 	if r.f.RedisURL != "" {
-		vals["redis.url"] = confValue{value: r.f.RedisURL, line: r.redisLine}
+		vals["redis.url"] = confValue{value: r.f.RedisURL, at: r.redisAt}
 	}
 	if _, ok := vals["worker.data_dir"]; !ok {
 		vals["worker.data_dir"] = confValue{value: DataDir}
 	}
 	if h.Has(RoleWorker) {
 		if h.Arch != "" {
-			vals["worker.arch"] = confValue{value: h.Arch, line: h.origins["worker.arch"]}
+			vals["worker.arch"] = confValue{value: h.Arch, at: h.origins["worker.arch"]}
 		}
 		if len(h.Releases) > 0 {
-			vals["worker.releases"] = confValue{value: strings.Join(h.Releases, ","), line: h.origins["worker.releases"]}
+			vals["worker.releases"] = confValue{value: strings.Join(h.Releases, ","), at: h.origins["worker.releases"]}
 		}
-		vals["worker.concurrency"] = confValue{value: strconv.Itoa(h.Concurrency), line: h.origins["worker.concurrency"]}
+		vals["worker.concurrency"] = confValue{value: strconv.Itoa(h.Concurrency), at: h.origins["worker.concurrency"]}
 	}
 	h.Config = map[string]map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
@@ -78,8 +76,8 @@ func (r *reader) hostConf(h *Host, common, override map[string]confValue) {
 			h.Config[sec] = map[string]string{}
 		}
 		h.Config[sec][key] = v.value
-		if v.line > 0 {
-			h.origins[k] = v.line
+		if v.at.line > 0 {
+			h.origins[k] = v.at
 		}
 		if v.secret != nil && h.Has(secretRole(k)) {
 			h.Secrets = append(h.Secrets, *v.secret)
@@ -87,39 +85,50 @@ func (r *reader) hostConf(h *Host, common, override map[string]confValue) {
 	}
 }
 
-// finish checks every host's fbs.conf with conf's own loader.
+// finish checks every host's fbs.conf with conf's own loader. A problem
+// is reported at the line that set the value, once for all the hosts it
+// affects.
 func (r *reader) finish() {
+	type problem struct {
+		at     origin
+		reason string
+	}
+	var order []problem
+	hosts := map[problem][]string{}
 	for _, h := range r.f.Hosts {
-		if _, err := loadConf(h); err != nil {
-			var ce conf.Errors
-			if !errors.As(err, &ce) {
-				r.errorf(h.line, "", "", "host %s: check its fbs.conf: %v", h.Name, err)
-				continue
-			}
-			for _, e := range ce {
-				k := e.Section + "." + e.Key
-				line, ok := h.origins[k]
-				if !ok {
-					line = h.line
-				}
-				r.errs = append(r.errs, &Error{File: r.path, Line: line, Key: k,
-					Reason: fmt.Sprintf("host %s: %s", h.Name, e.Reason)})
-			}
+		_, err := loadConf(h)
+		if err == nil {
+			continue
 		}
+		var ce conf.Errors
+		if !errors.As(err, &ce) {
+			r.errorf(h.line, "", "", "host %s: check its fbs.conf: %v", h.Name, err)
+			continue
+		}
+		for _, e := range ce {
+			k := e.Section + "." + e.Key
+			at, ok := h.origins[k]
+			if !ok {
+				at = origin{h.line, k}
+			}
+			p := problem{at, e.Reason}
+			if hosts[p] == nil {
+				order = append(order, p)
+			}
+			hosts[p] = append(hosts[p], h.Name)
+		}
+	}
+	for _, p := range order {
+		what := "host " + hosts[p][0]
+		if len(hosts[p]) > 1 {
+			what = "hosts " + strings.Join(hosts[p], ", ")
+		}
+		r.errs = append(r.errs, &Error{File: r.path, Line: p.at.line, Key: p.at.key, Reason: what + ": " + p.reason})
 	}
 }
 
-// loadConf loads h's rendered fbs.conf with conf.Load, the loader fbs
-// itself uses on the host, from a temporary file.
+// loadConf loads h's rendered fbs.conf with conf's own loader, the one
+// fbs runs on the host.
 func loadConf(h *Host) (*conf.Config, error) {
-	f, err := os.CreateTemp("", "fbs-deploy-*.conf")
-	if err != nil {
-		return nil, fmt.Errorf("check fbs.conf of %s: %w", h.Name, err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(renderConf(h))
-	if err := f.Close(); werr != nil || err != nil {
-		return nil, fmt.Errorf("check fbs.conf of %s: write %s: %w", h.Name, f.Name(), errors.Join(werr, err))
-	}
-	return conf.Load(f.Name(), nil)
+	return conf.Parse(ConfPath, renderConf(h), nil)
 }

@@ -111,7 +111,7 @@ func (r *reader) original() {
 		}
 	}
 	if len(releases) > 0 {
-		common["releases.list"] = confValue{value: strings.Join(releases, ","), line: releasesLine}
+		common["releases.list"] = confValue{value: strings.Join(releases, ","), at: origin{releasesLine, sectionKey(origReleases, "releases")}}
 	}
 	// The original built every arch it had workers for (i686 included).
 	var arches []string
@@ -126,6 +126,9 @@ func (r *reader) original() {
 	}
 	if master != nil && isLoopback(master.Addr) && len(r.f.Hosts) > 1 {
 		r.warnf(master.line, origMaster, "host", "the web host is %s: workers on other hosts would look for Redis on themselves at that address; use an address they reach", master.Addr)
+	}
+	if len(r.errs) > 0 {
+		return
 	}
 	r.redis(DefaultRedisPort, 0)
 	for _, h := range r.f.Hosts {
@@ -160,7 +163,7 @@ func (r *reader) origHost(line int, section, key, userAt string) *Host {
 			return h
 		}
 	}
-	h := &Host{Name: addr, Addr: addr, Port: 22, User: user, Concurrency: 1, line: line, origins: map[string]int{}}
+	h := &Host{Name: addr, Addr: addr, Port: 22, User: user, Concurrency: 1, line: line, origins: map[string]origin{}}
 	r.f.Hosts = append(r.f.Hosts, h)
 	return h
 }
@@ -217,14 +220,14 @@ func (r *reader) origWorkers(s *ini.Section, release string) bool {
 				continue
 			}
 			if h.Has(RoleWorker) && h.Arch != arch {
-				r.errorf(kl, name, arch, "host %s is a %s worker here and a %s worker on line %d: a worker builds one arch", h.Addr, arch, h.Arch, h.origins["worker.arch"])
+				r.errorf(kl, name, arch, "host %s builds %s here and %s on line %d: a worker builds one arch", h.Addr, arch, h.Arch, h.origins["worker.arch"].line)
 				continue
 			}
 			if !h.Has(RoleWorker) {
 				h.Roles = sortRoles(append(h.Roles, RoleWorker))
 				h.Arch = arch
-				h.origins["worker.arch"] = kl
-				h.origins["worker.releases"] = kl
+				h.origins["worker.arch"] = origin{kl, sectionKey(name, arch)}
+				h.origins["worker.releases"] = origin{kl, sectionKey(name, arch)}
 			}
 			if !slices.Contains(h.Releases, release) {
 				h.Releases = append(h.Releases, release)
@@ -243,16 +246,16 @@ func (r *reader) origSMTP(s *ini.Section, common map[string]confValue) {
 		v := unquote(k.Value())
 		switch k.Name() {
 		case "server":
-			common["smtp.host"] = confValue{value: v, line: kl}
+			common["smtp.host"] = confValue{value: v, at: origin{kl, sectionKey(name, k.Name())}}
 		case "port":
-			common["smtp.port"] = confValue{value: v, line: kl}
+			common["smtp.port"] = confValue{value: v, at: origin{kl, sectionKey(name, k.Name())}}
 			if n, err := strconv.Atoi(v); err == nil && n == 465 {
-				common["smtp.tls"] = confValue{value: "tls", line: kl}
+				common["smtp.tls"] = confValue{value: "tls", at: origin{kl, sectionKey(name, k.Name())}}
 			}
 		case "login":
-			common["smtp.username"] = confValue{value: v, line: kl}
+			common["smtp.username"] = confValue{value: v, at: origin{kl, sectionKey(name, k.Name())}}
 			if tasks.CheckEmail(v) == nil {
-				common["smtp.from"] = confValue{value: v, line: kl}
+				common["smtp.from"] = confValue{value: v, at: origin{kl, sectionKey(name, k.Name())}}
 			}
 		case "password":
 			r.warnf(kl, name, k.Name(), "an inline password: installed as the secret file %s (mode 0600) and named by [smtp] password_file; keep it out of the deploy file", secretPath("smtp.password_file"))
@@ -261,7 +264,7 @@ func (r *reader) origSMTP(s *ini.Section, common map[string]confValue) {
 				continue
 			}
 			p := secretPath("smtp.password_file")
-			common["smtp.password_file"] = confValue{value: p, line: kl,
+			common["smtp.password_file"] = confValue{value: p, at: origin{kl, sectionKey(name, k.Name())},
 				secret: &Secret{Key: "smtp.password_file", Path: p, Source: sectionKey(name, k.Name()) + " of " + r.path + ":" + strconv.Itoa(kl), content: []byte(v + "\n")}}
 		default:
 			r.errorf(kl, name, k.Name(), "unknown key (known keys in [SMTP]: server, port, login, password)")
