@@ -181,7 +181,7 @@ func (r *Rollout) render(h *deploy.Host) (*hostConfig, error) {
 		if f.Path != deploy.ConfPath {
 			continue
 		}
-		cfg, err := loadConf(f.Content)
+		cfg, err := conf.Parse(h.Name+":"+f.Path, f.Content, nil)
 		if err != nil {
 			return nil, fmt.Errorf("read the fbs.conf of %s: %w", h.Name, err)
 		}
@@ -200,20 +200,6 @@ func (r *Rollout) render(h *deploy.Host) (*hostConfig, error) {
 		hc.redisCmd = fmt.Sprintf("redis-cli -h %s -p %d ping", quote(addr), port)
 	}
 	return hc, nil
-}
-
-// loadConf loads an fbs.conf from its content.
-func loadConf(content []byte) (*conf.Config, error) {
-	f, err := os.CreateTemp("", "fbs-rollout-*.conf")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	_, werr := f.Write(content)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return nil, err
-	}
-	return conf.Load(f.Name(), nil)
 }
 
 // localAddr is the address a client on the host itself reaches a server
