@@ -552,11 +552,6 @@ func (a *hostApply) rollback(ctx context.Context) error {
 	if _, err := a.c.Run(ctx, "systemctl daemon-reload"); err != nil {
 		return fmt.Errorf("systemctl daemon-reload: %w", err)
 	}
-	var units []string
-	for u := range a.touched {
-		units = append(units, u)
-	}
-	slices.Sort(units)
 	for _, role := range unitOrder {
 		u := unitOf(role)
 		if !a.touched[u] {

@@ -89,7 +89,9 @@ func (r *Rollout) hostStatus(ctx context.Context, h *deploy.Host, hc *hostConfig
 			s.Health[unitOf(role)] = firstLine(err.Error())
 		}
 	}
-	if h.Has(deploy.RoleWorker) {
+	// Heartbeats are read with the host's fbs: none before the first
+	// deploy.
+	if h.Has(deploy.RoleWorker) && s.Installed != "" {
 		name, err := c.Run(ctx, "hostname")
 		if err != nil {
 			s.Err = fmt.Errorf("%s: hostname: %w", h.Name, err)

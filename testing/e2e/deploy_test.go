@@ -55,6 +55,20 @@ func TestDeployRollout(t *testing.T) {
 	file := filepath.Join(dir, "deploy.conf")
 	writeMode(t, file, deployFile(lab), 0o644)
 
+	// Hosts a known_hosts file does not list are refused, unless
+	// --accept-new, which records their keys.
+	fresh := filepath.Join(dir, "fresh_known_hosts")
+	writeMode(t, fresh, "", 0o600)
+	freshFile := filepath.Join(dir, "fresh.conf")
+	writeMode(t, freshFile, strings.Replace(deployFile(lab), "known_hosts = "+lab.KnownHosts, "known_hosts = "+fresh, 1), 0o644)
+	if out := deployCmd(t, 1, "status", freshFile); strings.Count(out, "cannot ask") != 3 {
+		t.Errorf("status with an empty known_hosts:\n%s", out)
+	}
+	deployCmd(t, 0, "status", freshFile, "--accept-new")
+	if known, _ := os.ReadFile(fresh); strings.Count(string(known), "\n") != 3 {
+		t.Errorf("known_hosts after --accept-new:\n%s", known)
+	}
+
 	// First contact: plan says everything is new and changes nothing.
 	out := deployCmd(t, 0, "plan", file, "--binary", v1)
 	for _, want := range []string{"binary: none -> 1.0.0-e2e", "create /etc/fbs/fbs.conf", "create /etc/systemd/system/fbs-worker.service", "unit fbs-web.service: inactive"} {
