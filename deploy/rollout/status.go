@@ -82,10 +82,10 @@ func (r *Rollout) hostStatus(ctx context.Context, h *deploy.Host, hc *hostConfig
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		ok, err := healthz(hctx, c, url)
 		cancel()
-		switch {
-		case ok:
+		if ok {
 			s.Health[unitOf(role)] = "ok"
-		case err != nil:
+		} else {
+			// healthz always says why it is not ok.
 			s.Health[unitOf(role)] = firstLine(err.Error())
 		}
 	}
