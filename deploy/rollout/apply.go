@@ -287,11 +287,17 @@ func (a *hostApply) install(ctx context.Context) error {
 		a.stepf("installed %s %s in %s", deploy.BinaryPath, a.bin.version, since(t))
 	}
 	t := time.Now()
-	if _, err := a.c.Run(ctx, "systemctl daemon-reload"); err != nil {
-		return fmt.Errorf("%s: systemctl daemon-reload: %w", a.h.Name, err)
+	unitsChanged := false
+	for _, ch := range a.st.changes {
+		unitsChanged = unitsChanged || ch.Kind != deploy.ChangeUnchanged && strings.HasPrefix(ch.Path, deploy.UnitDir+"/")
+	}
+	if unitsChanged {
+		if _, err := a.c.Run(ctx, "systemctl daemon-reload"); err != nil {
+			return fmt.Errorf("%s: systemctl daemon-reload: %w", a.h.Name, err)
+		}
 	}
 	for _, u := range deploy.ConflictingUnits(a.h, a.st.os) {
-		cmd := "if systemctl cat " + quote(u) + " >/dev/null 2>&1 && systemctl is-enabled --quiet " + quote(u) + "; then systemctl disable --now " + quote(u) + "; fi"
+		cmd := "if systemctl is-enabled --quiet " + quote(u) + " 2>/dev/null || systemctl is-active --quiet " + quote(u) + "; then systemctl disable --now " + quote(u) + "; fi"
 		if _, err := a.c.Run(ctx, cmd); err != nil {
 			return fmt.Errorf("%s: disable %s: %w", a.h.Name, u, err)
 		}
@@ -299,7 +305,7 @@ func (a *hostApply) install(ctx context.Context) error {
 	if err := a.enable(ctx); err != nil {
 		return err
 	}
-	a.stepf("reloaded systemd, enabled %s in %s", strings.Join(deploy.Units(a.h), " "), since(t))
+	a.stepf("systemd has the units, enabled, in %s", since(t))
 	for _, role := range unitOrder {
 		u := unitOf(role)
 		if !a.restart[u] {
@@ -336,7 +342,13 @@ func mapValues(m map[string]bool) []bool {
 
 // enable enables the host's units.
 func (a *hostApply) enable(ctx context.Context) error {
-	units := deploy.Units(a.h)
+	// Enabling reloads systemd: only the units not enabled yet.
+	var units []string
+	for _, u := range deploy.Units(a.h) {
+		if a.st.unit(u).Enabled != "enabled" {
+			units = append(units, u)
+		}
+	}
 	if len(units) == 0 {
 		return nil
 	}
