@@ -23,6 +23,9 @@ func (a *app) newDeployCmd() *cobra.Command {
 	}
 	cmd.AddCommand(
 		a.newDeployRenderCmd(),
+		a.newDeployPlanCmd(),
+		a.newDeployApplyCmd(),
+		a.newDeployStatusCmd(),
 	)
 	return cmd
 }

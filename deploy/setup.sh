@@ -33,6 +33,10 @@ deps=(
   # patch applying the plan's unified diffs.
   "systemd-analyze:systemd:systemd"
   "patch:patch:patch"
+  # fbs deploy's tests boot real hosts (testing/hosttest): a root file
+  # system made by debootstrap, booted by systemd-nspawn.
+  "debootstrap:debootstrap:debootstrap"
+  "systemd-nspawn:systemd-container:systemd-container"
 )
 # files -> Debian package, Fedora package
 files=(
