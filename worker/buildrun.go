@@ -144,8 +144,10 @@ func (r *buildRun) observe(ctx context.Context) pipeline.Observer {
 			if done {
 				r.progress.stageEnded()
 			}
+			var typ tasks.ImageType
 			err := r.update(ctx, func(b *tasks.Build) {
 				b.Progress = nil
+				typ = b.Spec.Type
 				if done {
 					b.Stages = append(b.Stages, st)
 				} else {
@@ -154,6 +156,11 @@ func (r *buildRun) observe(ctx context.Context) pipeline.Observer {
 			})
 			if err != nil {
 				r.s.log.Warn("update build stage", "build", r.id, "err", err)
+			}
+			if done && typ != "" {
+				if err := r.s.metrics.StageDone(ctx, typ, st.Stage, st.Duration); err != nil {
+					r.s.log.Warn("record stage duration", "build", r.id, "err", err)
+				}
 			}
 		},
 		Progress: r.progress.publish,
