@@ -42,8 +42,8 @@ type buildRun struct {
 	keeper *leaseKeeper
 	// progress writes the current stage's progress into the record.
 	progress *progressWriter
-	work   context.Context // the pipeline's: ended by stop with a cause
-	stop   context.CancelCauseFunc
+	work     context.Context // the pipeline's: ended by stop with a cause
+	stop     context.CancelCauseFunc
 	// release frees the work context; it is called by done.
 	release func()
 }

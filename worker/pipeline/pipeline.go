@@ -290,9 +290,9 @@ func (p *Pipeline) newExecution(pl *tasks.Payload, log *buildlog.Log, observe Ob
 // execution is one build going through the pipeline on this host: its
 // payload, log, directories and what the stages found so far.
 type execution struct {
-	p       *Pipeline
-	pl      *tasks.Payload
-	log     *buildlog.Log
+	p        *Pipeline
+	pl       *tasks.Payload
+	log      *buildlog.Log
 	observe  func(t tasks.StageTiming, done bool)
 	progress *progress.Reporter
 	res      *Result
