@@ -64,7 +64,8 @@ func (r *Reporter) interval() time.Duration {
 
 // Meter counts the bytes of one transfer and reports them every interval.
 // Add (and Write) are safe for concurrent use: the side repository's
-// parallel downloads share one meter.
+// parallel downloads share one meter. A nil *Meter counts nothing and
+// reports nothing.
 type Meter struct {
 	r     *Reporter
 	stage tasks.Stage
@@ -93,10 +94,17 @@ func (r *Reporter) Start(stage tasks.Stage, item string, total int64) *Meter {
 }
 
 // SetTotal changes the total, when it is learnt late.
-func (m *Meter) SetTotal(total int64) { m.total.Store(max(total, 0)) }
+func (m *Meter) SetTotal(total int64) {
+	if m != nil {
+		m.total.Store(max(total, 0))
+	}
+}
 
 // Add counts n more bytes, reporting when a report is due.
 func (m *Meter) Add(n int64) {
+	if m == nil {
+		return
+	}
 	m.done.Add(n)
 	if m.r == nil {
 		return
@@ -117,12 +125,17 @@ func (m *Meter) Write(p []byte) (int, error) {
 }
 
 // Done is the bytes counted so far.
-func (m *Meter) Done() int64 { return m.done.Load() }
+func (m *Meter) Done() int64 {
+	if m == nil {
+		return 0
+	}
+	return m.done.Load()
+}
 
 // Finish publishes the final count (no log line: the stage logs its own
 // summary) once; later calls do nothing.
 func (m *Meter) Finish() {
-	if m.r == nil {
+	if m == nil || m.r == nil {
 		return
 	}
 	m.report(m.r.now(), true)
