@@ -35,14 +35,15 @@ func TestBrowserShowsProgress(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, monitor.Config{PageLines: 200})
 	rec := metrics.NewRecorder(f.rdb)
-	for _, d := range []time.Duration{8 * time.Minute, 12 * time.Minute} {
+	// Hours, so that a loaded machine's slowness moves the bar little.
+	for _, d := range []time.Duration{8 * time.Hour, 12 * time.Hour} {
 		if err := rec.StageDone(ctx, tasks.TypeLive, tasks.StageBuild, d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Five minutes into a stage that took ten on average.
+	// Five hours into a stage that took ten on average.
 	building := f.newBuild(t, func(b *tasks.Build) {
-		b.Started = time.Now().Add(-6 * time.Minute).UTC()
+		b.Started = time.Now().Add(-5*time.Hour - time.Minute).UTC()
 		b.Stages = []tasks.StageTiming{{Stage: tasks.StageFetch, Started: b.Started, Duration: time.Minute}}
 	})
 	br := browsertest.Start(t)
@@ -52,12 +53,12 @@ func TestBrowserShowsProgress(t *testing.T) {
 	text := `document.getElementById("progress-text").textContent`
 	bar := `document.getElementById("progress-bar").value`
 	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](text+`.includes("on average in 2 earlier build(s)") && `+bar+` >= 490 && `+bar+` <= 520`,
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 		got, _ := chromedp.Run(br.Ctx, chromedp.Evaluate[string](text))
 		t.Fatalf("build stage: page shows %q, want the estimate from two builds at half way: %v", got, err)
 	}
-	if got, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](text)); err != nil || !regexp.MustCompile(`, about [45]m[0-9]+s left$`).MatchString(got) {
-		t.Errorf("build stage: %q, %v; want about five minutes left", got, err)
+	if got, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](text)); err != nil || !regexp.MustCompile(`, about [45]h[0-9]+m[0-9]+s left$`).MatchString(got) {
+		t.Errorf("build stage: %q, %v; want about five hours left", got, err)
 	}
 
 	// A transfer, from its start.
@@ -77,7 +78,7 @@ func TestBrowserShowsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](`document.getElementById("live-status").textContent.startsWith("Following")`,
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 		t.Fatalf("transfer page never followed the log: %v", err)
 	}
 	src := filepath.Join(t.TempDir(), "Fedora-Live.iso")
@@ -131,7 +132,7 @@ func TestBrowserShowsProgress(t *testing.T) {
 	}
 	pct := int(float64(want.Done) / float64(want.Total) * 100)
 	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](text+`.includes("(Fedora-Live.iso)") && `+text+`.startsWith("`+strconv.Itoa(pct)+`% – ") && `+bar+` === `+strconv.Itoa(int(float64(want.Done)/float64(want.Total)*1000+0.5)),
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 		got, _ := chromedp.Run(br.Ctx, chromedp.Evaluate[string](text))
 		t.Fatalf("transfer: page shows %q, want %d%% of Fedora-Live.iso: %v", got, pct, err)
 	}
@@ -140,7 +141,7 @@ func TestBrowserShowsProgress(t *testing.T) {
 
 	// A progress line whose item is markup.
 	l.Printf("progress transfer: 1/2 bytes (50%%, 1.0 MB/s) <img src=x onerror=\"window.pwned=1\">")
-	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](text+`.includes("<img src=x")`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if _, err := chromedp.Run(br.Ctx, chromedp.Poll[bool](text+`.includes("<img src=x")`, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 		t.Fatalf("markup item never shown as text: %v", err)
 	}
 	pwned, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.pwned !== undefined || document.querySelector("#progress img") !== null`))
