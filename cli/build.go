@@ -107,13 +107,13 @@ func (a *app) buildLocal(ctx context.Context, specPath string) error {
 	out := a.env.Stdout
 	fmt.Fprintf(out, "build %s: %s image for Fedora %s on %s\n", p.ID, p.Spec.Type, p.Spec.Release, p.Spec.Arch)
 	start := time.Now()
-	res, runErr := pipe.Run(ctx, p, l, func(t tasks.StageTiming, done bool) {
+	res, runErr := pipe.Run(ctx, p, l, pipeline.Observer{Stage: func(t tasks.StageTiming, done bool) {
 		if done {
 			fmt.Fprintf(out, "  %-10s done in %s\n", t.Stage, t.Duration.Round(time.Millisecond))
 		} else {
 			fmt.Fprintf(out, "  %-10s ...\n", t.Stage)
 		}
-	})
+	}})
 	if runErr != nil {
 		l.Printf("build failed: %v", runErr)
 	} else {

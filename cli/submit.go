@@ -239,12 +239,17 @@ func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
 }
 
 // follow prints the log of build id until it ends and turns its final
-// state into the exit status.
+// state into the exit status. On a terminal, the progress lines of a
+// transfer or download are one line rewritten in place.
 func (a *app) follow(ctx context.Context, c *client.Client, id string) error {
+	out := newLineWriter(a.env.Stdout)
 	state, err := c.Follow(ctx, id, 0, func(l builds.LogLine) error {
-		_, err := fmt.Fprintln(a.env.Stdout, l.Text)
-		return err
+		_, progress := tasks.ParseProgressLine(l.Text)
+		return out.Line(l.Text, progress)
 	})
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ var descs = sync.OnceValue(func() metricDescs {
 		workers:  prometheus.NewDesc("fbs_workers_alive", "Workers whose heartbeat is current.", nil, nil),
 		busy:     prometheus.NewDesc("fbs_worker_builds", "Builds running on each worker.", []string{"worker", "arch"}, nil),
 		buildDur: prometheus.NewDesc("fbs_build_duration_seconds", "How long builds ran, by image type and final state.", []string{"type", "state"}, nil),
-		stageDur: prometheus.NewDesc("fbs_stage_duration_seconds", "How long pipeline stages took.", []string{"stage"}, nil),
+		stageDur: prometheus.NewDesc("fbs_stage_duration_seconds", "How long pipeline stages took, by image type.", []string{"type", "stage"}, nil),
 	}
 })
 
@@ -100,7 +100,7 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 		fail(ds.buildDur, err)
 	} else {
 		for _, h := range hs {
-			d, labels := ds.stageDur, []string{h.Labels["stage"]}
+			d, labels := ds.stageDur, []string{h.Labels["type"], h.Labels["stage"]}
 			if h.Family == metrics.FamilyBuild {
 				d, labels = ds.buildDur, []string{h.Labels["type"], h.Labels["state"]}
 			}

@@ -71,6 +71,9 @@ type buildView struct {
 	Truncated bool
 	Ended     tasks.State
 	Live      bool
+	// Progress is the running stage's bar and estimate; nil when none
+	// runs.
+	Progress *progressView
 	// WorkerLost explains a running build that no worker holds.
 	WorkerLost string
 	PageLines  int
@@ -140,6 +143,9 @@ func (s *Server) buildPage(c *gin.Context) {
 		v.Truncated = lines[0].N > 1
 	}
 	v.Live = end == "" && !b.State.Final()
+	if v.Live {
+		v.Progress = s.progress(ctx, b, time.Now())
+	}
 	if b.State == tasks.StateRunning && b.Waiting == "" {
 		holder, err := s.store.LeaseHolder(ctx, id)
 		if err != nil {

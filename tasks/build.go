@@ -179,6 +179,10 @@ type Build struct {
 	Worker    string        `json:"worker,omitempty"`
 	Artifacts []Artifact    `json:"artifacts,omitempty"`
 	Stages    []StageTiming `json:"stages,omitempty"`
+	// Progress is how far the current stage has moved its bytes (ISO
+	// download, side repository, transfer), updated every few seconds
+	// while such a stage runs; nil otherwise.
+	Progress *Progress `json:"progress,omitempty"`
 	// Staged is the staging location of the build's directory.
 	Staged string `json:"staged,omitempty"`
 	// Error says why a build failed, with the failing stage.

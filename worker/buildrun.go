@@ -40,8 +40,10 @@ type buildRun struct {
 	log    *buildlog.Log
 	pub    *buildlog.Publisher
 	keeper *leaseKeeper
-	work   context.Context // the pipeline's: ended by stop with a cause
-	stop   context.CancelCauseFunc
+	// progress writes the current stage's progress into the record.
+	progress *progressWriter
+	work     context.Context // the pipeline's: ended by stop with a cause
+	stop     context.CancelCauseFunc
 	// release frees the work context; it is called by done.
 	release func()
 }
@@ -97,6 +99,8 @@ func (r *buildRun) start(ctx context.Context) error {
 		stop: r.stop, rec: r.rec, lost: pub.Resync, log: r.s.log,
 	})
 	r.keeper.Start(ctx)
+	r.progress = newProgressWriter(progressWriterParams{id: r.id, update: r.update, log: r.s.log})
+	r.progress.Start(ctx)
 	return nil
 }
 
@@ -105,6 +109,7 @@ func (r *buildRun) start(ctx context.Context) error {
 // cancel by asynq (a user asked) as errCancelled.
 func (r *buildRun) workEnded(err error) error {
 	r.keeper.Stop()
+	r.progress.Stop()
 	cause := context.Cause(r.work)
 	if err == nil || cause == nil {
 		return err
@@ -131,19 +136,51 @@ func (r *buildRun) update(ctx context.Context, fn func(*tasks.Build)) error {
 	return err
 }
 
-// observe records the stages of the pipeline as they start and end.
+// observe records the stages of the pipeline as they start and end, and
+// the progress of those that move bytes.
 func (r *buildRun) observe(ctx context.Context) pipeline.Observer {
-	return func(st tasks.StageTiming, done bool) {
-		err := r.update(ctx, func(b *tasks.Build) {
+	return pipeline.Observer{
+		Stage: func(st tasks.StageTiming, done bool) {
 			if done {
-				b.Stages = append(b.Stages, st)
-			} else {
-				b.Stage = st.Stage
+				r.progress.stageEnded()
 			}
-		})
-		if err != nil {
-			r.s.log.Warn("update build stage", "build", r.id, "err", err)
-		}
+			var typ tasks.ImageType
+			err := r.update(ctx, func(b *tasks.Build) {
+				b.Progress = nil
+				typ = b.Spec.Type
+				if done {
+					b.Stages = append(b.Stages, st)
+				} else {
+					b.Stage = st.Stage
+				}
+			})
+			if err != nil {
+				r.s.log.Warn("update build stage", "build", r.id, "err", err)
+			}
+			if done && typ != "" {
+				if err := r.s.metrics.StageDone(ctx, typ, st.Stage, st.Duration); err != nil {
+					r.s.log.Warn("record stage duration", "build", r.id, "err", err)
+				}
+			}
+		},
+		Progress: r.progress.publish,
+	}
+}
+
+// observeProgress records the progress of a transfer retry, whose stages
+// the retry records itself once it is over.
+func (r *buildRun) observeProgress(ctx context.Context) pipeline.Observer {
+	return pipeline.Observer{
+		Stage: func(st tasks.StageTiming, done bool) {
+			if !done {
+				return
+			}
+			r.progress.stageEnded()
+			if err := r.update(ctx, func(b *tasks.Build) { b.Progress = nil }); err != nil {
+				r.s.log.Warn("update build progress", "build", r.id, "err", err)
+			}
+		},
+		Progress: r.progress.publish,
 	}
 }
 

@@ -178,7 +178,7 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	}
 	retry, _ := asynq.GetRetryCount(ctx)
 	run.log.Printf("transfer retry %d on %s", retry+1, s.cfg.Host)
-	res, runErr := s.pipe.Retransfer(run.work, p, run.log, nil)
+	res, runErr := s.pipe.Retransfer(run.work, p, run.log, run.observeProgress(ctx))
 	runErr = run.workEnded(runErr)
 	res.Stages = append(append([]tasks.StageTiming(nil), before...), res.Stages...)
 	switch {

@@ -37,6 +37,13 @@ func TestLoopsStop(t *testing.T) {
 			})
 		})
 	})
+	t.Run("progress writer", func(t *testing.T) {
+		t.Parallel()
+		startstoptest.Run(t, func(t *testing.T) startstoptest.Service {
+			return newProgressWriter(progressWriterParams{id: "x", log: discard,
+				update: func(context.Context, func(*tasks.Build)) error { return nil }})
+		})
+	})
 }
 
 // TestHeartbeatLeaves checks that a heartbeat carries the fbs version and

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fedora-fbs/fbs/monitor/metrics"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
@@ -144,6 +145,9 @@ type Server struct {
 	reaper *reaper.Reaper
 	beat   *heartbeat
 	log    *slog.Logger
+	// metrics records how long each stage took, which the monitor's
+	// build page estimates running stages from.
+	metrics *metrics.Recorder
 
 	mu       sync.Mutex
 	active   map[string]context.CancelCauseFunc
@@ -161,7 +165,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger,
+		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger, metrics: metrics.NewRecorder(rdb),
 		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}), stopped: make(chan struct{}),
 		now: make(chan struct{}),
 	}

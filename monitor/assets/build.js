@@ -82,6 +82,100 @@
     }
   }
 
+  // The Now section: the current stage with a bar and an estimate, kept
+  // current from the stage and progress lines fbs writes to the log (see
+  // tasks.Progress.Line and progress.go, whose wording this follows).
+  var pg = document.getElementById("progress");
+  var cur = null;
+  if (pg) {
+    var offset = Date.parse(pg.dataset.now) - Date.now();
+    cur = {
+      stage: pg.dataset.stage,
+      since: Date.parse(pg.dataset.since),
+      bytes: pg.dataset.bytes === "true" ? "server" : null,
+      est: JSON.parse(pg.dataset.estimates || "{}"),
+      now: function () { return Date.now() + offset; }
+    };
+  }
+  var stageRe = /^(\S+) fbs \| stage ([a-z][a-z ]{0,31}): (started|done in .*|failed after .*)$/;
+  var progressRe = /^(\S+) fbs \| progress ([a-z][a-z ]{0,31}): ([0-9]{1,19})\/([0-9]{1,19}|\?) bytes \(([^()]*)\) (.*)$/;
+  var rateRe = /(?:^|, )([0-9]{1,12}(?:\.[0-9]{1,3})?) MB\/s(?:,|$)/;
+
+  function human(n) {
+    if (n < 1024) { return n + " B"; }
+    var u = "KMGTPE", i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
+    return n.toFixed(1) + " " + u[i] + "iB";
+  }
+  function dur(sec) {
+    sec = Math.max(0, Math.round(sec));
+    var h = Math.floor(sec / 3600), m = Math.floor(sec % 3600 / 60), s = sec % 60;
+    if (h > 0) { return h + "h" + m + "m" + s + "s"; }
+    if (m > 0) { return m + "m" + s + "s"; }
+    return s + "s";
+  }
+  function renderProgress() {
+    if (!cur || cur.bytes === "server") {
+      return;
+    }
+    var f = -1, text;
+    var b = cur.bytes;
+    if (b) {
+      text = human(b.done);
+      if (b.total > 0) {
+        f = Math.min(b.done / b.total, 1);
+        text = Math.floor(f * 100) + "% – " + human(b.done) + " of " + human(b.total);
+      }
+      text += " at " + (b.rate / 1e6).toFixed(1) + " MB/s";
+      if (b.total > 0 && b.rate > 0) {
+        text += ", about " + dur((b.total - b.done) / b.rate) + " left";
+      }
+      if (b.item) { text += " (" + b.item + ")"; }
+    } else {
+      var el = (cur.now() - cur.since) / 1000;
+      var e = cur.est[cur.stage];
+      if (!e || !(e.count > 0) || !(e.mean > 0)) {
+        text = "running for " + dur(el) + " (no earlier build of this type to estimate from)";
+      } else {
+        text = "running for " + dur(el) + "; it took " + dur(e.mean) + " on average in " + e.count + " earlier build(s) of this type";
+        text += e.mean - el > 0 ? ", about " + dur(e.mean - el) + " left" : ", longer than usual";
+        f = Math.min(el / e.mean, 0.99);
+      }
+    }
+    document.getElementById("progress-stage").textContent = cur.stage;
+    document.getElementById("progress-text").textContent = text;
+    var bar = document.getElementById("progress-bar");
+    if (f < 0) { bar.removeAttribute("value"); } else { bar.value = Math.round(f * 1000); }
+  }
+  // progressLine follows one log line as it arrives.
+  function progressLine(text) {
+    if (!cur) {
+      return;
+    }
+    var m = progressRe.exec(text);
+    if (m) {
+      var r = rateRe.exec(m[5]);
+      cur.stage = m[2];
+      cur.bytes = {done: parseInt(m[3], 10), total: m[4] === "?" ? 0 : parseInt(m[4], 10),
+        rate: r ? parseFloat(r[1]) * 1e6 : 0, item: m[6]};
+      renderProgress();
+      return;
+    }
+    m = stageRe.exec(text);
+    if (m) {
+      cur.stage = m[2];
+      cur.bytes = null;
+      if (m[3] === "started") {
+        var t = Date.parse(m[1]);
+        cur.since = isNaN(t) ? cur.now() : t;
+      }
+      renderProgress();
+    }
+  }
+  if (cur) {
+    setInterval(renderProgress, 1000);
+  }
+
   // The stream URL may carry the key of a mailed link already.
   var src = new URL(log.dataset.stream, document.baseURI);
   src.searchParams.set("after", log.dataset.after);
@@ -95,6 +189,7 @@
     var first = parseInt(e.lastEventId, 10) - lines.length + 1;
     for (var i = 0; i < lines.length; i++) {
       pending.push([first + i, lines[i]]);
+      progressLine(lines[i]);
     }
     if (pending.length > max) {
       pending.splice(0, pending.length - max);
@@ -109,6 +204,10 @@
       clearTimeout(timer);
     }
     flush();
+    if (pg) {
+      pg.hidden = true;
+      cur = null;
+    }
     stateEl.textContent = e.data;
     stateEl.className = "state s-" + e.data;
     info.textContent = "The build has ended (" + e.data + "). Reload the page for its artifacts.";

@@ -60,12 +60,66 @@ func (r *Recorder) BuildDone(ctx context.Context, typ tasks.ImageType, state tas
 	return r.observe(ctx, rediskey.BuildSeconds, string(typ)+"/"+string(state), BuildBuckets, d)
 }
 
-// StageDone records that a pipeline stage took d.
-func (r *Recorder) StageDone(ctx context.Context, stage tasks.Stage, d time.Duration) error {
+// StageDone records that a pipeline stage of a build of type typ took d.
+// Workers record every stage that ran; the monitor's build page estimates
+// a running stage from them (StageEstimates).
+func (r *Recorder) StageDone(ctx context.Context, typ tasks.ImageType, stage tasks.Stage, d time.Duration) error {
+	if !typ.Valid() {
+		return fmt.Errorf("record stage duration: unknown image type %q", typ)
+	}
 	if stage == "" || strings.ContainsAny(string(stage), "/\n") {
 		return fmt.Errorf("record stage duration: bad stage name %q", stage)
 	}
-	return r.observe(ctx, rediskey.StageSeconds, string(stage), StageBuckets, d)
+	return r.observe(ctx, rediskey.StageSeconds, string(typ)+"/"+string(stage), StageBuckets, d)
+}
+
+// Estimate is what past builds of a type say of one stage.
+type Estimate struct {
+	// Mean is the stage's mean duration.
+	Mean time.Duration `json:"mean"`
+	// Count is how many durations it is the mean of.
+	Count uint64 `json:"count"`
+}
+
+// StageEstimates returns, for builds of type typ, each stage's mean
+// duration so far, for the stages with at least one recorded.
+func (r *Recorder) StageEstimates(ctx context.Context, typ tasks.ImageType) (map[tasks.Stage]Estimate, error) {
+	m, err := r.rdb.HGetAll(ctx, rediskey.StageSeconds).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read stage duration histograms: %w", err)
+	}
+	prefix := string(typ) + "/"
+	out := map[tasks.Stage]Estimate{}
+	for field, v := range m {
+		name, ok := strings.CutPrefix(field, prefix)
+		if !ok {
+			continue
+		}
+		stage, what, ok := strings.Cut(name, "/")
+		if !ok || (what != "count" && what != "sum_ms") {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("read stage duration histograms: field %q: %w", field, err)
+		}
+		e := out[tasks.Stage(stage)]
+		if what == "count" {
+			e.Count = n
+		} else {
+			e.Mean = time.Duration(n) * time.Millisecond // a sum until divided below
+		}
+		out[tasks.Stage(stage)] = e
+	}
+	for st, e := range out {
+		if e.Count == 0 {
+			delete(out, st)
+			continue
+		}
+		e.Mean = (e.Mean / time.Duration(e.Count)).Round(time.Millisecond)
+		out[st] = e
+	}
+	return out, nil
 }
 
 func (r *Recorder) observe(ctx context.Context, key, series string, buckets []float64, d time.Duration) error {
@@ -99,7 +153,7 @@ func formatBound(b float64) string { return strconv.FormatFloat(b, 'g', -1, 64) 
 type Histogram struct {
 	// Family is FamilyBuild or FamilyStage.
 	Family string
-	// Labels are type and state for builds, stage for stages.
+	// Labels are type and state for builds, type and stage for stages.
 	Labels map[string]string
 	// Count is how many durations were recorded; Sum their total in seconds.
 	Count uint64
@@ -119,7 +173,7 @@ func (r *Recorder) Histograms(ctx context.Context) ([]Histogram, error) {
 		buckets     []float64
 	}{
 		{rediskey.BuildSeconds, FamilyBuild, []string{"type", "state"}, BuildBuckets},
-		{rediskey.StageSeconds, FamilyStage, []string{"stage"}, StageBuckets},
+		{rediskey.StageSeconds, FamilyStage, []string{"type", "stage"}, StageBuckets},
 	} {
 		m, err := r.rdb.HGetAll(ctx, f.key).Result()
 		if err != nil {

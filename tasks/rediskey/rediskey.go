@@ -114,7 +114,7 @@ func NotifyLock(mail string) string { return "fbs:notify:lock:" + mail }
 const (
 	// BuildSeconds holds the build durations, series "<type>/<state>".
 	BuildSeconds = "fbs:metrics:build_seconds"
-	// StageSeconds holds the stage durations, series "<stage>".
+	// StageSeconds holds the stage durations, series "<type>/<stage>".
 	StageSeconds = "fbs:metrics:stage_seconds"
 )
 

@@ -34,6 +34,9 @@ type Options struct {
 	// TLS enables explicit FTPS (AUTH TLS) with a certificate signed by a
 	// throwaway CA, required for logins and data.
 	TLS bool
+	// MaxRate caps each transfer at this many bytes per second
+	// (vsftpd's anon_max_rate), for tests of a slow link; 0 is no cap.
+	MaxRate int
 }
 
 // Server is a running FTP server.
@@ -108,6 +111,9 @@ vsftpd_log_file=%s
 idle_session_timeout=120
 data_connection_timeout=120
 `, s.Root, filepath.Join(dir, "vsftpd.log"))
+	if opts.MaxRate > 0 {
+		cfg += fmt.Sprintf("anon_max_rate=%d\n", opts.MaxRate)
+	}
 	if opts.TLS {
 		s.CAFile, cfg = writeCerts(t, dir), cfg+fmt.Sprintf(`ssl_enable=YES
 allow_anon_ssl=YES

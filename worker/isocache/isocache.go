@@ -20,7 +20,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // DefaultMaxSize is the largest ISO Resolve downloads unless told otherwise.
@@ -50,6 +52,10 @@ type Options struct {
 	Egress *egress.Policy
 	// MaxSize is the largest download accepted; 0 means DefaultMaxSize.
 	MaxSize int64
+	// Progress receives the download's progress (bytes done of total and
+	// the rate, every few seconds); nil means lines to logf at the
+	// default interval.
+	Progress *progress.Reporter
 }
 
 // Resolve turns a [ksiso] iso= value into a local file path: an http(s) URL
@@ -57,7 +63,7 @@ type Options struct {
 // SHA-256 is recorded beside it and checked again on reuse; concurrent
 // callers for the same URL download it once), a bare name is a file in
 // ISODir, and a path is allowed only with AllowLocal and must be a regular
-// file. logf, which may be nil, receives download progress.
+// file. logf, which may be nil, receives the download's log lines.
 func Resolve(ctx context.Context, ref string, opts Options, logf func(string, ...any)) (string, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -142,10 +148,10 @@ func download(ctx context.Context, ref string, opts Options, logf func(string, .
 	if want, err := os.ReadFile(sumFile); err == nil {
 		got, err := fileSHA256(iso)
 		if err == nil && got == strings.TrimSpace(string(want)) {
-			logf("boot ISO %s: using cached copy %s (sha256 %s)", ref, iso, got)
+			logf("boot ISO %s: using cached copy %s (sha256 %s)", tasks.RedactURL(ref), iso, got)
 			return iso, nil
 		}
-		logf("boot ISO %s: cached copy is missing or corrupt, downloading again", ref)
+		logf("boot ISO %s: cached copy is missing or corrupt, downloading again", tasks.RedactURL(ref))
 		os.Remove(sumFile)
 		os.Remove(iso)
 	}
@@ -188,8 +194,13 @@ func fetch(ctx context.Context, ref, iso, sumFile string, opts Options, logf fun
 	defer tmp.Close()
 
 	h := sha256.New()
-	pw := &progress{total: resp.ContentLength, logf: logf, ref: ref}
-	n, err := io.Copy(io.MultiWriter(tmp, h, pw), io.LimitReader(resp.Body, maxSize+1))
+	rep := opts.Progress
+	if rep == nil {
+		rep = &progress.Reporter{Log: logf}
+	}
+	m := rep.Start(tasks.StageFetch, tasks.RedactURL(ref), max(resp.ContentLength, 0))
+	n, err := io.Copy(io.MultiWriter(tmp, h, m), io.LimitReader(resp.Body, maxSize+1))
+	m.Finish()
 	if err != nil {
 		return err
 	}
@@ -215,40 +226,8 @@ func fetch(ctx context.Context, ref, iso, sumFile string, opts Options, logf fun
 	if err := os.WriteFile(sumFile, []byte(sum+"\n"), 0o644); err != nil {
 		return err
 	}
-	logf("boot ISO %s: downloaded %d bytes to %s (sha256 %s)", ref, n, iso, sum)
+	logf("boot ISO %s: downloaded %d bytes to %s (sha256 %s)", tasks.RedactURL(ref), n, iso, sum)
 	return nil
-}
-
-// progress logs a download's progress about every 10% (every 100 MiB when
-// the size is unknown).
-type progress struct {
-	ref   string
-	total int64
-	done  int64
-	next  int64
-	logf  func(string, ...any)
-}
-
-func (p *progress) Write(b []byte) (int, error) {
-	p.done += int64(len(b))
-	step := int64(100 << 20)
-	if p.total > 0 {
-		step = max(p.total/10, 1)
-	}
-	if p.next == 0 {
-		p.next = step
-	}
-	if p.done >= p.next {
-		if p.total > 0 {
-			p.logf("boot ISO %s: %d%% (%d of %d bytes)", p.ref, p.done*100/p.total, p.done, p.total)
-		} else {
-			p.logf("boot ISO %s: %d bytes", p.ref, p.done)
-		}
-		for p.next <= p.done {
-			p.next += step
-		}
-	}
-	return len(b), nil
 }
 
 // client returns the HTTP client for downloads: opts.Client or a default

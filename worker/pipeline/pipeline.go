@@ -29,6 +29,7 @@ import (
 	"github.com/fedora-fbs/fbs/worker/builder"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/isocache"
+	"github.com/fedora-fbs/fbs/worker/progress"
 	"github.com/fedora-fbs/fbs/worker/siderepo"
 	"github.com/fedora-fbs/fbs/worker/staging"
 	"golang.org/x/sys/unix"
@@ -71,12 +72,15 @@ type Config struct {
 	SideRepos SideRepos
 	// Logger receives service log lines (default slog.Default()).
 	Logger *slog.Logger
+	// ProgressInterval is how often the stages that move bytes report
+	// their progress; 0 means progress.Interval (2 s). Tests shorten it.
+	ProgressInterval time.Duration
 }
 
 // SideRepos makes a yum repository in dir of the RPMs of the given Koji
 // NVRs and build IDs for arch, and returns its directory.
 type SideRepos interface {
-	Build(ctx context.Context, dir, arch string, nvrs, buildIDs []string, logf func(string, ...any)) (string, error)
+	Build(ctx context.Context, dir, arch string, nvrs, buildIDs []string, rep *progress.Reporter) (string, error)
 }
 
 var _ SideRepos = (*siderepo.Resolver)(nil)
@@ -127,8 +131,14 @@ func (p *Pipeline) LogPath(id string) string {
 	return filepath.Join(p.BuildDir(id), "build.log")
 }
 
-// Observer hears of stage starts and ends, to keep the build record current.
-type Observer func(t tasks.StageTiming, done bool)
+// Observer hears of a build's stages as they start and end, and of how far
+// the stages that move bytes are (the boot ISO download, the side
+// repository, the transfer) every few seconds, to keep the build record
+// current. Nil fields are not called; Progress must not block.
+type Observer struct {
+	Stage    func(t tasks.StageTiming, done bool)
+	Progress func(p tasks.Progress)
+}
 
 // Result is what a build produced, successful or not.
 type Result struct {
@@ -267,11 +277,12 @@ func failWord(ctx context.Context) string {
 
 // newExecution sets up one build's execution and its directories' names.
 func (p *Pipeline) newExecution(pl *tasks.Payload, log *buildlog.Log, observe Observer) *execution {
-	if observe == nil {
-		observe = func(tasks.StageTiming, bool) {}
+	if observe.Stage == nil {
+		observe.Stage = func(tasks.StageTiming, bool) {}
 	}
 	dir := p.BuildDir(pl.ID)
-	return &execution{p: p, pl: pl, log: log, observe: observe, res: &Result{},
+	rep := &progress.Reporter{Log: log.Printf, Publish: observe.Progress, Interval: p.cfg.ProgressInterval}
+	return &execution{p: p, pl: pl, log: log, observe: observe.Stage, progress: rep, res: &Result{},
 		dir: dir, work: filepath.Join(dir, "work"), out: filepath.Join(dir, "out"),
 		logs: filepath.Join(dir, tasks.LogsDir)}
 }
@@ -279,11 +290,12 @@ func (p *Pipeline) newExecution(pl *tasks.Payload, log *buildlog.Log, observe Ob
 // execution is one build going through the pipeline on this host: its
 // payload, log, directories and what the stages found so far.
 type execution struct {
-	p       *Pipeline
-	pl      *tasks.Payload
-	log     *buildlog.Log
-	observe Observer
-	res     *Result
+	p        *Pipeline
+	pl       *tasks.Payload
+	log      *buildlog.Log
+	observe  func(t tasks.StageTiming, done bool)
+	progress *progress.Reporter
+	res      *Result
 
 	dir, work, out string
 	logs           string // the tool's own logs, moved out of work to be staged
@@ -324,6 +336,7 @@ func (r *execution) build(ctx context.Context) error {
 				CacheDir:   filepath.Join(r.p.cfg.DataDir, "cache", "iso"),
 				AllowLocal: r.p.cfg.Local,
 				Egress:     r.p.cfg.Egress,
+				Progress:   r.progress,
 			}, r.log.Printf)
 			r.iso = path
 			return err
@@ -456,7 +469,7 @@ func (r *execution) sideRepo(ctx context.Context) error {
 		return errors.New("extra packages (nvr=, bid=) need Koji, which this worker cannot reach: see [koji] in its configuration")
 	}
 	spec := &r.pl.Spec
-	dir, err := r.p.cfg.SideRepos.Build(ctx, filepath.Join(r.work, "side-repo"), spec.Arch, spec.NVRs, spec.BuildIDs, r.log.Printf)
+	dir, err := r.p.cfg.SideRepos.Build(ctx, filepath.Join(r.work, "side-repo"), spec.Arch, spec.NVRs, spec.BuildIDs, r.progress)
 	if err != nil {
 		return err
 	}
@@ -551,6 +564,7 @@ func (r *execution) transfer(ctx context.Context, ok bool) error {
 	return r.stage(ctx, tasks.StageTransfer, func() error {
 		opts := r.p.cfg.Staging
 		opts.Logf = r.log.Printf
+		opts.Progress = r.progress
 		opts.KnownSums = r.sums
 		st, err := staging.Open(ctx, r.pl.Spec.Staging, opts)
 		if err != nil {

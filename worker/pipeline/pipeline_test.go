@@ -77,11 +77,11 @@ func (f *fixture) run(t *testing.T, p *tasks.Payload) (*pipeline.Result, string,
 		t.Fatal(err)
 	}
 	var stages []string
-	res, runErr := f.pipe.Run(context.Background(), p, l, func(st tasks.StageTiming, done bool) {
+	res, runErr := f.pipe.Run(context.Background(), p, l, pipeline.Observer{Stage: func(st tasks.StageTiming, done bool) {
 		if done {
 			stages = append(stages, string(st.Stage))
 		}
-	})
+	}})
 	l.Close()
 	return res, strings.Join(stages, ","), runErr
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fedora-fbs/fbs/testing/kojitest"
 	"github.com/fedora-fbs/fbs/testing/linktest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
+	"github.com/fedora-fbs/fbs/worker/progress"
 	"github.com/fedora-fbs/fbs/worker/siderepo"
 )
 
@@ -125,7 +126,7 @@ func BenchmarkBuild50(b *testing.B) {
 				fetched = now().sub(u0)
 			}
 		}
-		if _, err := r.Build(context.Background(), filepath.Join(dir, "repo"), "x86_64", nil, []string{"1"}, logf); err != nil {
+		if _, err := r.Build(context.Background(), filepath.Join(dir, "repo"), "x86_64", nil, []string{"1"}, &progress.Reporter{Log: logf}); err != nil {
 			b.Fatal(err)
 		}
 		ready += now().sub(u0).wall

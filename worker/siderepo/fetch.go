@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // mismatchError says a complete download is not the file Koji describes.
@@ -25,7 +27,7 @@ func (e *mismatchError) Unwrap() error { return ErrChecksum }
 // resuming with an HTTP Range request; the count starts over whenever an
 // attempt made progress, so a flaky link slows a download but does not fail
 // it.
-func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func(string, ...any)) error {
+func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func(string, ...any), m *progress.Meter) error {
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", rpm.URL, err)
@@ -59,7 +61,7 @@ func (r *Resolver) download(ctx context.Context, rpm RPM, part string, logf func
 			}
 			logf("side repo: resuming %s at %d of %d bytes (%v)", rpm.File(), have, rpm.Size, last)
 		}
-		n, err := r.get(ctx, rpm, f, have, &sig)
+		n, err := r.get(ctx, rpm, f, have, &sig, m)
 		if err != nil && ctx.Err() != nil {
 			return fmt.Errorf("download %s: %w", rpm.URL, ctx.Err())
 		}
@@ -102,7 +104,7 @@ func (e *permanentError) Error() string { return e.err.Error() }
 // get makes one GET of rpm from offset have, appending to f, and returns how
 // many bytes f holds afterwards. At most one byte more than the size Koji
 // reports is read, so a wrong file is caught without filling the disk.
-func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sig **payloadHasher) (int64, error) {
+func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sig **payloadHasher, m *progress.Meter) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rpm.URL, nil)
 	if err != nil {
 		return have, &permanentError{err}
@@ -144,7 +146,7 @@ func (r *Resolver) get(ctx context.Context, rpm RPM, f *os.File, have int64, sig
 	// power loss fails the size check of its next lookup and is fetched
 	// again; one damaged otherwise is not detected on reuse.
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(f, *sig), io.LimitReader(resp.Body, rpm.Size-have+1), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(f, *sig, m), io.LimitReader(resp.Body, rpm.Size-have+1), buf)
 	have += n
 	if err != nil {
 		return have, fmt.Errorf("after %d bytes: %w", have, err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // Errors that callers tell apart with errors.Is: the web app refuses a
@@ -283,12 +284,12 @@ func (r *Resolver) rpmsOf(ctx context.Context, b *kojiBuild, arch string) ([]RPM
 // and debugsource), downloads what the cache lacks (Parallel at a time,
 // resuming interrupted transfers, each checked against Koji's size and
 // payloadhash, refetched once on a mismatch), links the RPMs from the cache
-// into dir, runs createrepo_c there and returns dir's absolute path. logf
-// receives progress lines for the build log.
-func (r *Resolver) Build(ctx context.Context, dir, arch string, nvrs, buildIDs []string, logf func(string, ...any)) (string, error) {
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+// into dir, runs createrepo_c there and returns dir's absolute path. rep
+// receives the build log's lines and the downloads' progress (all of them
+// as one count, bytes done of the bytes the cache lacks); nil discards
+// them.
+func (r *Resolver) Build(ctx context.Context, dir, arch string, nvrs, buildIDs []string, rep *progress.Reporter) (string, error) {
+	logf := rep.Logf
 	if r.cache == nil {
 		return "", fmt.Errorf("side repo: no cache directory configured")
 	}
@@ -318,13 +319,20 @@ func (r *Resolver) Build(ctx context.Context, dir, arch string, nvrs, buildIDs [
 	began, end := r.cache.begin()
 	defer end()
 
-	var total int64
+	var total, missing int64
+	lacking := 0
 	for _, p := range rpms {
 		total += p.Size
+		if !p.Cached {
+			missing += p.Size
+			lacking++
+		}
 	}
 	logf("side repo: %d RPMs, %s, from Koji builds %s", len(rpms), mb(total), strings.Join(buildsOf(rpms), ", "))
 
-	files, stats, err := r.fetchAll(ctx, rpms, dir, logf)
+	m := rep.Start(tasks.StageSideRepo, fmt.Sprintf("%d RPMs from Koji", lacking), missing)
+	files, stats, err := r.fetchAll(ctx, rpms, dir, logf, m)
+	m.Finish()
 	if err != nil {
 		return "", err
 	}
@@ -358,7 +366,7 @@ type fetchStats struct {
 // fetchAll brings every RPM into the cache and links it into dir, Parallel
 // at a time; the first failure stops the rest. It returns the cache files
 // used.
-func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf func(string, ...any)) ([]string, fetchStats, error) {
+func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf func(string, ...any), m *progress.Meter) ([]string, fetchStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -381,7 +389,7 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 			}
 			defer func() { <-sem }()
 			t0 := time.Now()
-			file, cached, err := r.obtain(ctx, rpms[i], logf)
+			file, cached, err := r.obtain(ctx, rpms[i], logf, m)
 			if err == nil {
 				err = link(file, filepath.Join(dir, rpms[i].File()))
 			}
@@ -417,7 +425,7 @@ func (r *Resolver) fetchAll(ctx context.Context, rpms []RPM, dir string, logf fu
 // obtain returns the cache file of rpm, downloading it if needed. A
 // download that does not match Koji is thrown away and fetched once more
 // before giving up.
-func (r *Resolver) obtain(ctx context.Context, rpm RPM, logf func(string, ...any)) (file string, cached bool, err error) {
+func (r *Resolver) obtain(ctx context.Context, rpm RPM, logf func(string, ...any), m *progress.Meter) (file string, cached bool, err error) {
 	k := key(rpm)
 	if file, ok := r.cache.lookup(k, rpm.Size); ok {
 		return file, true, nil
@@ -429,7 +437,7 @@ func (r *Resolver) obtain(ctx context.Context, rpm RPM, logf func(string, ...any
 		part := r.cache.partPath(k)
 		var err error
 		for try := 0; try < 2; try++ {
-			err = r.download(ctx, rpm, part, logf)
+			err = r.download(ctx, rpm, part, logf, m)
 			if !errors.Is(err, ErrChecksum) {
 				break
 			}

@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/kojitest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
+	"github.com/fedora-fbs/fbs/worker/progress"
 	"github.com/fedora-fbs/fbs/worker/siderepo"
 )
 
@@ -109,7 +112,18 @@ func TestBuild(t *testing.T) {
 	f := setup(t)
 	r := f.resolver(t, nil)
 	dir := filepath.Join(t.TempDir(), "repo")
-	got, err := r.Build(context.Background(), dir, "x86_64", []string{"fbs-hello-1.0-1"}, []string{"2", "1"}, f.log.logf)
+	var pubs []tasks.Progress
+	var mu sync.Mutex
+	// A clock moving a second per reading, reports due every second:
+	// each chunk of the downloads is reported.
+	var clk atomic.Int64
+	rep := &progress.Reporter{
+		Log:      f.log.logf,
+		Publish:  func(p tasks.Progress) { mu.Lock(); pubs = append(pubs, p); mu.Unlock() },
+		Interval: time.Second,
+		Now:      func() time.Time { return time.Unix(clk.Add(1), 0) },
+	}
+	got, err := r.Build(context.Background(), dir, "x86_64", []string{"fbs-hello-1.0-1"}, []string{"2", "1"}, rep)
 	if err != nil {
 		t.Fatalf("Build: %v\nlog:\n%s", err, f.log)
 	}
@@ -127,6 +141,25 @@ func TestBuild(t *testing.T) {
 	}
 	if n := f.hub.Gets("fbs-hello-debuginfo-1.0-1.x86_64.rpm"); n != 0 {
 		t.Errorf("debuginfo was downloaded %d times", n)
+	}
+	// The three downloads count as one: progress lines in the log, and
+	// a last report of every byte.
+	lines := 0
+	for _, l := range strings.Split(f.log.String(), "\n") {
+		if p, ok := tasks.ParseProgressLine(l); ok {
+			lines++
+			if p.Stage != tasks.StageSideRepo || p.Item != "3 RPMs from Koji" || p.Total <= 0 || p.Done > p.Total {
+				t.Errorf("progress line %q", l)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lines == 0 || len(pubs) != lines+1 {
+		t.Fatalf("%d progress lines, %d reports; want some, and one more report than lines:\n%s", lines, len(pubs), f.log)
+	}
+	if last := pubs[len(pubs)-1]; last.Done != last.Total {
+		t.Errorf("last report %+v: want every byte done", last)
 	}
 }
 
@@ -227,7 +260,7 @@ func TestResume(t *testing.T) {
 	f.hub.CutAfter(file, 300<<10, 2) // two drops: resumes at 300 KiB, then 600 KiB
 	r := f.resolver(t, nil)
 	dir := filepath.Join(t.TempDir(), "repo")
-	if _, err := r.Build(context.Background(), dir, "x86_64", []string{"fbs-hello-1.0-1"}, nil, f.log.logf); err != nil {
+	if _, err := r.Build(context.Background(), dir, "x86_64", []string{"fbs-hello-1.0-1"}, nil, &progress.Reporter{Log: f.log.logf}); err != nil {
 		t.Fatalf("Build: %v\nlog:\n%s", err, f.log)
 	}
 	want := []string{file + " bytes=307200-", file + " bytes=614400-"}
@@ -259,7 +292,7 @@ func TestChecksumMismatch(t *testing.T) {
 			f := setup(t)
 			f.hub.Corrupt(file, tt.corrupt)
 			r := f.resolver(t, nil)
-			_, err := r.Build(context.Background(), t.TempDir(), "x86_64", nil, []string{"2"}, f.log.logf)
+			_, err := r.Build(context.Background(), t.TempDir(), "x86_64", nil, []string{"2"}, &progress.Reporter{Log: f.log.logf})
 			if tt.wantErr != (err != nil) {
 				t.Fatalf("Build error = %v, want error %v\nlog:\n%s", err, tt.wantErr, f.log)
 			}
@@ -288,7 +321,7 @@ func TestCacheHit(t *testing.T) {
 		}
 	}
 	first := filepath.Join(t.TempDir(), "first")
-	if _, err := r.Build(ctx, first, "x86_64", []string{"fbs-hello-1.0-1"}, nil, f.log.logf); err != nil {
+	if _, err := r.Build(ctx, first, "x86_64", []string{"fbs-hello-1.0-1"}, nil, &progress.Reporter{Log: f.log.logf}); err != nil {
 		t.Fatal(err)
 	}
 	gets := f.hub.TotalGets()
@@ -299,7 +332,7 @@ func TestCacheHit(t *testing.T) {
 	r2 := f.resolver(t, nil)
 	second := filepath.Join(t.TempDir(), "second")
 	log := &logBuf{}
-	if _, err := r2.Build(ctx, second, "x86_64", []string{"fbs-hello-1.0-1"}, nil, log.logf); err != nil {
+	if _, err := r2.Build(ctx, second, "x86_64", []string{"fbs-hello-1.0-1"}, nil, &progress.Reporter{Log: log.logf}); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.hub.TotalGets(); n != gets {
@@ -330,7 +363,7 @@ func TestEviction(t *testing.T) {
 	ctx := context.Background()
 	build := func(bid string) {
 		t.Helper()
-		if _, err := r.Build(ctx, t.TempDir(), "x86_64", nil, []string{bid}, f.log.logf); err != nil {
+		if _, err := r.Build(ctx, t.TempDir(), "x86_64", nil, []string{bid}, &progress.Reporter{Log: f.log.logf}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -371,7 +404,7 @@ func TestCacheMigration(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	r := f.resolver(t, nil)
-	if _, err := r.Build(ctx, t.TempDir(), "x86_64", nil, []string{"1", "2"}, f.log.logf); err != nil {
+	if _, err := r.Build(ctx, t.TempDir(), "x86_64", nil, []string{"1", "2"}, &progress.Reporter{Log: f.log.logf}); err != nil {
 		t.Fatal(err)
 	}
 	rpms, err := r.Lookup(ctx, "x86_64", nil, []string{"1", "2"})
@@ -415,7 +448,7 @@ func TestCacheMigration(t *testing.T) {
 
 	r2 := f.resolver(t, nil)
 	dir := filepath.Join(t.TempDir(), "repo")
-	if _, err := r2.Build(ctx, dir, "x86_64", nil, []string{"1", "2"}, f.log.logf); err != nil {
+	if _, err := r2.Build(ctx, dir, "x86_64", nil, []string{"1", "2"}, &progress.Reporter{Log: f.log.logf}); err != nil {
 		t.Fatalf("Build on the old cache layout: %v\nlog:\n%s", err, f.log)
 	}
 	got := map[string]int{kept: f.hub.Gets(kept), shortened: f.hub.Gets(shortened), unindexed: f.hub.Gets(unindexed)}

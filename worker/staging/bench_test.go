@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/testing/sshtest"
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // benchResult is what the child process reports.
@@ -163,4 +165,68 @@ func writeNoise(t *testing.T, path string, size int64) {
 		}
 		left -= n
 	}
+}
+
+// TestBenchmarkProgress measures what progress reporting costs a real
+// transfer: the same SFTP upload to a local OpenSSH server, alternately
+// without a meter and with the production one (a count per chunk, a line
+// every 2 s), five times each; it reports the medians and their ratio.
+//
+//	flock /tmp/fbs-bench.lock go test -tags bench -run TestBenchmarkProgress -v -timeout 30m ./worker/staging/
+//
+// FBS_BENCH_SIZE (bytes, default 512 MiB) changes the file size.
+func TestBenchmarkProgress(t *testing.T) {
+	size := int64(512 << 20)
+	if v := os.Getenv("FBS_BENCH_SIZE"); v != "" {
+		size, _ = strconv.ParseInt(v, 10, 64)
+	}
+	srv := sshtest.Start(t, sshtest.Options{})
+	src := filepath.Join(t.TempDir(), "bench.iso")
+	writeNoise(t, src, size)
+	dst := t.TempDir()
+	var lines int
+	put := func(withProgress bool) time.Duration {
+		t.Helper()
+		os.Remove(filepath.Join(dst, "bench.iso"))
+		opts := Options{Egress: egress.Open(), SSHKey: srv.KeyFile, KnownHosts: srv.KnownHosts}
+		if withProgress {
+			opts.Progress = &progress.Reporter{Log: func(string, ...any) { lines++ }}
+		}
+		tg, err := check(srv.URL(dst), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := openSFTP(context.Background(), tg, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		f, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// The upload alone: the verification after it does not meter.
+		start := time.Now()
+		if _, err := writeFile(context.Background(), s, filepath.Join(dst, "bench.iso"), &localFile{path: src, name: "bench.iso", size: size}, 0, opts.Progress); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	var without, with []time.Duration
+	for range 5 {
+		without = append(without, put(false))
+		with = append(with, put(true))
+	}
+	median := func(ds []time.Duration) time.Duration {
+		s := append([]time.Duration(nil), ds...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s[len(s)/2]
+	}
+	mw, mp := median(without), median(with)
+	mbps := func(d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(size)/d.Seconds()/1e6) }
+	t.Logf("file: %d bytes over SFTP, 5 uploads each, alternating", size)
+	t.Logf("without progress: median %s (%s), all %v", mw.Round(time.Millisecond), mbps(mw), without)
+	t.Logf("with progress:    median %s (%s), all %v, %d progress lines", mp.Round(time.Millisecond), mbps(mp), with, lines)
+	t.Logf("ratio with/without: %.3f", mp.Seconds()/mw.Seconds())
 }

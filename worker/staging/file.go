@@ -74,7 +74,7 @@ func (s *fileStager) size(_ context.Context, p string) (int64, bool, error) {
 	return fi.Size(), true, nil
 }
 
-func (s *fileStager) write(ctx context.Context, p string, src *os.File, offset int64) (int64, error) {
+func (s *fileStager) write(ctx context.Context, p string, src *source, offset int64) (int64, error) {
 	if offset == 0 {
 		if ok, err := s.link(p, src); ok || err != nil {
 			return 0, err
@@ -116,7 +116,7 @@ func (s *fileStager) write(ctx context.Context, p string, src *os.File, offset i
 // the link cannot be made (another filesystem, or one without hard links):
 // the caller copies then. Images are never changed once built, so the
 // staged file and the worker's copy sharing an inode is harmless.
-func (s *fileStager) link(p string, src *os.File) (bool, error) {
+func (s *fileStager) link(p string, src *source) (bool, error) {
 	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 		return false, err
 	}

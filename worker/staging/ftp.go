@@ -207,7 +207,7 @@ func (s *ftpStager) size(_ context.Context, p string) (int64, bool, error) {
 	return n, true, nil
 }
 
-func (s *ftpStager) write(ctx context.Context, p string, src *os.File, offset int64) (int64, error) {
+func (s *ftpStager) write(ctx context.Context, p string, src *source, offset int64) (int64, error) {
 	// FTP writes in order, so what the server holds is exactly a prefix:
 	// REST + STOR continues right after it.
 	r := ctxReader{ctx, src}

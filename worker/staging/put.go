@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // remoteFS is what the transfer protocol needs from a scheme. Paths are in
@@ -22,7 +23,7 @@ type remoteFS interface {
 	// creating p when offset is 0 and truncating it to offset otherwise.
 	// A scheme may start earlier than offset (see resumeSlack); it
 	// returns where it started.
-	write(ctx context.Context, p string, src *os.File, offset int64) (int64, error)
+	write(ctx context.Context, p string, src *source, offset int64) (int64, error)
 	// sum returns the hex SHA256 of p as the remote side sees it.
 	sum(ctx context.Context, p string) (string, error)
 	// rename moves from onto to, replacing to.
@@ -100,7 +101,7 @@ func putOne(ctx context.Context, fs remoteFS, opts *Options, dir string, lf *loc
 			opts.logf("%s: resuming at byte %d of %d", lf.name, offset, lf.size)
 		}
 		start := time.Now()
-		from, err := writeFile(ctx, fs, part, lf, offset)
+		from, err := writeFile(ctx, fs, part, lf, offset, opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -131,7 +132,21 @@ func putOne(ctx context.Context, fs remoteFS, opts *Options, dir string, lf *loc
 	return nil
 }
 
-func writeFile(ctx context.Context, fs remoteFS, part string, lf *localFile, offset int64) (int64, error) {
+// source is the local file a scheme's write reads: an *os.File (for
+// hard links, Stat and Seek) whose reads count towards the transfer's
+// progress meter.
+type source struct {
+	*os.File
+	m *progress.Meter
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.File.Read(p)
+	s.m.Add(int64(n))
+	return n, err
+}
+
+func writeFile(ctx context.Context, fs remoteFS, part string, lf *localFile, offset int64, rep *progress.Reporter) (int64, error) {
 	f, err := os.Open(lf.path)
 	if err != nil {
 		return 0, err
@@ -145,7 +160,15 @@ func writeFile(ctx context.Context, fs remoteFS, part string, lf *localFile, off
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return 0, err
 	}
-	from, err := fs.write(ctx, part, f, offset)
+	// Open always gives a reporter; only the benchmark of what progress
+	// costs (bench_test.go) writes without a meter.
+	var m *progress.Meter
+	if rep != nil {
+		m = rep.Start(tasks.StageTransfer, lf.name, lf.size)
+		m.Add(offset)
+		defer m.Finish()
+	}
+	from, err := fs.write(ctx, part, &source{File: f, m: m}, offset)
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", part, err)
 	}

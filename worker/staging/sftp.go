@@ -235,7 +235,7 @@ func (s *sftpStager) size(_ context.Context, p string) (int64, bool, error) {
 	return fi.Size(), true, nil
 }
 
-func (s *sftpStager) write(_ context.Context, p string, src *os.File, offset int64) (int64, error) {
+func (s *sftpStager) write(_ context.Context, p string, src *source, offset int64) (int64, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if offset <= resumeSlack {
 		offset = 0

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/worker/progress"
 )
 
 // Options carries what a stager needs besides the URL: the worker's
@@ -56,6 +57,10 @@ type Options struct {
 	KnownSums map[string]string
 	// Logf receives progress lines for the build log. Nil discards them.
 	Logf func(format string, args ...any)
+	// Progress receives each file's transfer progress (bytes sent of its
+	// size and the rate, every few seconds); nil means lines to Logf at
+	// the default interval.
+	Progress *progress.Reporter
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -226,6 +231,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (Stager, error) {
 	t, err := check(rawURL, opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Progress == nil {
+		opts.Progress = &progress.Reporter{Log: opts.Logf}
 	}
 	switch t.scheme {
 	case schemeFile:

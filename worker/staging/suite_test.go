@@ -13,10 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/worker/progress"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -174,6 +177,60 @@ func runSuite(t *testing.T, newEnv func(t *testing.T) env) {
 		}
 		if n := strings.Count(log.String(), "already staged"); n != 3 {
 			t.Errorf("second Put skipped %d files, want 3; log:\n%s", n, log)
+		}
+	})
+
+	t.Run("progress", func(t *testing.T) {
+		src := t.TempDir()
+		iso, isoB := writeRandom(t, src, "progress.iso", 3*mib)
+		id := tasks.NewBuildID()
+		log := newLog(t)
+		var mu sync.Mutex
+		var pubs []tasks.Progress
+		// A clock that moves 10 ms each time the meter reads it (once a
+		// chunk): a report every ten chunks or so, as a slow link would
+		// make them every two seconds.
+		var clk atomic.Int64
+		pe := e
+		pe.opts.Progress = &progress.Reporter{
+			Log:      log.logf,
+			Publish:  func(p tasks.Progress) { mu.Lock(); pubs = append(pubs, p); mu.Unlock() },
+			Interval: 100 * time.Millisecond,
+			Now:      func() time.Time { return time.Unix(0, clk.Add(int64(10*time.Millisecond))) },
+		}
+		s := openEnv(t, pe, log)
+		if _, err := s.Put(context.Background(), id, []string{iso}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		checkStaged(t, filepath.Join(e.dir, id), map[string][]byte{"progress.iso": isoB})
+		var lines []tasks.Progress
+		for _, l := range strings.Split(log.String(), "\n") {
+			if p, ok := tasks.ParseProgressLine(l); ok {
+				lines = append(lines, p)
+			}
+		}
+		if strings.Contains(log.String(), "hard link") {
+			// Nothing was copied: nothing to report.
+			if len(lines) != 0 {
+				t.Errorf("%d progress lines for a hard link, want none", len(lines))
+			}
+			return
+		}
+		if len(lines) < 3 {
+			t.Fatalf("%d progress lines, want several; log:\n%s", len(lines), log)
+		}
+		for i, p := range lines {
+			if p.Stage != tasks.StageTransfer || p.Item != "progress.iso" || p.Total != int64(len(isoB)) || p.Done > p.Total || p.Rate <= 0 {
+				t.Errorf("progress line %d: %+v", i, p)
+			}
+			if i > 0 && p.Done <= lines[i-1].Done {
+				t.Errorf("progress line %d: %d bytes done, not more than before (%d)", i, p.Done, lines[i-1].Done)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if last := pubs[len(pubs)-1]; last.Done != int64(len(isoB)) {
+			t.Errorf("last report: %+v, want all %d bytes done", last, len(isoB))
 		}
 	})
 
