@@ -35,12 +35,14 @@ func (s *soak) check() {
 	s.mu.Lock()
 	ids := slices.Clone(s.ids)
 	s.mu.Unlock()
-	settle := 3 * time.Minute
+	settle := 5 * time.Minute
 	if s.long {
 		settle = 30 * time.Minute
 	}
-	recs, stuck := s.waitFinal(ids, settle)
+	_, _ = s.waitFinal(ids, settle)
 	mails := s.waitMails(ids, settle)
+	// The records as they are now, after the wait for the mails.
+	recs, stuck := s.waitFinal(ids, 0)
 	s.redisMemEnd = s.redisMemory()
 
 	var rows []row
@@ -380,7 +382,12 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 				for i := 1; c[i] > 0; i++ {
 					want = i
 				}
-				if r := runs[tok]; r != nil && r.status == "0" {
+				// A run that ended well wrote all its lines, and they are
+				// all published, unless its attempt was lost (a later run
+				// of the build exists): the lines it wrote while it could
+				// not reach Redis are refused once the reaper re-queued
+				// the build, leaving a prefix.
+				if r := runs[tok]; r != nil && r.status == "0" && lastRun(runs, id) == tok {
 					want = total[tok]
 				}
 				for i := 1; i <= want || i <= len(c); i++ {
@@ -392,7 +399,7 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 			}
 			if src == "stream" {
 				for tok, r := range runs {
-					if r.build == id && r.status == "0" && count[tok] == nil {
+					if r.build == id && r.status == "0" && lastRun(runs, id) == tok && count[tok] == nil {
 						bad = append(bad, fmt.Sprintf("%s %s: completed run %s has no lines", id, src, tok))
 					}
 				}
@@ -604,4 +611,18 @@ func sumMap(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// lastRun is the token of build id's last tool run.
+func lastRun(runs map[string]*toolRun, id string) string {
+	var last *toolRun
+	for _, r := range runs {
+		if r.build == id && (last == nil || r.start > last.start) {
+			last = r
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	return last.token
 }

@@ -102,7 +102,12 @@ func (s *soak) inject(kind string) string {
 		killed := time.Now()
 		p.stop(syscall.SIGKILL, 10*time.Second)
 		for _, b := range running {
-			go s.timeRequeue(b, killed)
+			// A build waiting for its transfer stays with its host,
+			// whose files it needs: its transfer task resumes when the
+			// worker is back, it is not re-queued.
+			if b.Stage != tasks.StageTransfer {
+				go s.timeRequeue(b, killed)
+			}
 		}
 		time.Sleep(s.between(time.Second, 3*time.Second))
 		if err := w.startWorker(sl); err != nil {

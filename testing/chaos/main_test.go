@@ -1,13 +1,21 @@
 package chaos
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// quiet is a go-redis logger that drops everything.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 var (
 	// soakDuration is how long builds are submitted and faults injected;
@@ -22,6 +30,9 @@ var fbsBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The soak's own Redis client would log every failed dial while
+	// Redis is down on purpose.
+	redis.SetLogger(quiet{})
 	dir, err := os.MkdirTemp("", "fbs-chaos-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

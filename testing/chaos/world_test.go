@@ -223,7 +223,7 @@ from = fbs@example.org
 allow_networks = 127.0.0.1/32, 198.18.0.0/15
 [tools]
 xorriso = %s
-`, redisURL, dataDir, w.isoDir, w.sshd.KeyFile, w.sshd.Fingerprint(), w.mail.Host, w.mail.Port, w.tool)
+`, redisURL, dataDir, w.isoDir, w.sshd.KeyFile, w.sftp.Addr+"="+w.sshd.Fingerprint(), w.mail.Host, w.mail.Port, w.tool)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		w.t.Fatal(err)
 	}

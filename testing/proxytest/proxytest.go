@@ -24,12 +24,12 @@ type Proxy struct {
 	ln     net.Listener
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	delay time.Duration
+	mu     sync.Mutex
+	delay  time.Duration
 	down   bool
 	closed bool
-	conns map[net.Conn]struct{}
-	cuts  int
+	conns  map[net.Conn]struct{}
+	cuts   int
 }
 
 // Start listens on listen ("198.18.0.1:0", "127.0.0.1:0") and forwards

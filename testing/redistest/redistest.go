@@ -25,7 +25,7 @@ type Server struct {
 	// Addr is host:port of the server.
 	Addr string
 	// URL is the redis:// URL of database 0.
-	URL string
+	URL  string
 	cmd  *exec.Cmd
 	dir  string
 	tb   testing.TB
