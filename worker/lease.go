@@ -18,7 +18,7 @@ type leaseKeeperParams struct {
 	// attempt is the run's: once the record says it is over, the lease
 	// is not renewed and the build is stopped.
 	attempt int
-	ttl    time.Duration
+	ttl     time.Duration
 	// stop stops the build, with errCancelled on a cancel request and
 	// errLeaseLost when the lease could not be renewed for a whole TTL.
 	stop context.CancelCauseFunc

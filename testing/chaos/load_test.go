@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
 // kickstarts are the uploaded kickstart files of every build.
@@ -33,8 +36,14 @@ cmdline=console=ttyS0
 `, s.w.stagingURL))
 }
 
+// maxQueued is how many builds may wait in the queue before the soak
+// holds its next submission: the workers stay busy, but the queue does not
+// grow without bound on a slow machine.
+const maxQueued = 4
+
 // submitLoop submits a build every 2 to 3 s (under the API's 30 a minute)
-// until ctx ends, and cancels about one in eight at a random moment.
+// while fewer than maxQueued wait, until ctx ends, and cancels about one in
+// eight at a random moment.
 func (s *soak) submitLoop(ctx context.Context) {
 	var cancels sync.WaitGroup
 	defer cancels.Wait()
@@ -43,6 +52,12 @@ func (s *soak) submitLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(s.between(2100*time.Millisecond, 3*time.Second)):
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		queued, err := s.rdb.ZCard(qctx, rediskey.BuildsIn(string(tasks.StateQueued))).Result()
+		cancel()
+		if err == nil && queued >= maxQueued {
+			continue
 		}
 		at := time.Now()
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
