@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -571,6 +572,15 @@ func (s *soak) report(w io.Writer, recs map[string]*tasks.Build, rows []row) {
 	}
 	fmt.Fprintf(tw, "BUILDS\t%d accepted: %d succeeded, %d failed, %d cancelled; %d ran more than one attempt\n", len(recs),
 		states[tasks.StateSucceeded], states[tasks.StateFailed], states[tasks.StateCancelled], attempts)
+	reasons := map[string]int{}
+	for _, b := range recs {
+		if b.State == tasks.StateFailed {
+			reasons[failureKind(b.Error)]++
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(reasons)) {
+		fmt.Fprintf(tw, "failed\t%d\t%s\n", reasons[r], r)
+	}
 	s.mu.Lock()
 	byKind := map[string][]fault{}
 	for _, f := range s.faults {
@@ -625,4 +635,18 @@ func lastRun(runs map[string]*toolRun, id string) string {
 		return ""
 	}
 	return last.token
+}
+
+// buildPaths are the per-build parts of an error message (IDs, paths,
+// URLs), cut so that failures group by kind.
+var buildPaths = regexp.MustCompile(`\S*[0-9A-HJKMNP-TV-Z]{26}\S*`)
+
+// failureKind is a failed build's error with its build-specific parts
+// cut, at most 120 characters.
+func failureKind(msg string) string {
+	msg = buildPaths.ReplaceAllString(msg, "…")
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
 }
