@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/redisurl"
 )
 
 // DefaultBuildTimeout applies when Config.BuildTimeout is zero.
@@ -39,29 +39,18 @@ type Client struct {
 	cfg     Config
 }
 
-// ConnectRedis parses a Redis URL (redis://, rediss://, redis-sentinel://)
+// ConnectRedis parses a Redis URL (redisurl.Parse: redis://, rediss://,
+// unix://, redis-sentinel://)
 // and returns a connected go-redis client, which every command then hands
 // to the client, stores and servers it builds. It fails if Redis does not
 // answer.
 func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
-	// Errors name the URL only as tasks.RedactURL shows it: a malformed
-	// URL's parse error would quote it whole, password and all.
 	shown := tasks.RedactURL(url)
-	if _, err := neturl.Parse(url); err != nil {
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
-	}
-	opt, err := asynq.ParseRedisURI(url)
+	opt, err := redisurl.Parse(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
+		return nil, fmt.Errorf("redis URL %w", err)
 	}
-	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("redis URL %s: unsupported connection type", shown)
-	}
+	rdb := redis.NewUniversalClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
@@ -111,6 +100,9 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	}
 	if err := p.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
+	}
+	if len(p.Spec.Arches()) != 1 {
+		return nil, fmt.Errorf("submit build: arch %q names several arches: submit them as a group (SubmitGroup)", p.Spec.Arch)
 	}
 	if p.Spec.Email != "" {
 		if err := tasks.CheckEmail(p.Spec.Email); err != nil {
@@ -164,13 +156,34 @@ func (c *Client) undo(ctx context.Context, id string, mail bool, cause error) er
 }
 
 // Notify queues the completion mail of a build that has ended, if it has
-// a recipient. The worker, the reaper and Cancel call it; asynq's task ID
-// makes a second call a no-op.
-func Notify(ctx context.Context, q *asynq.Client, b *tasks.Build) error {
+// a recipient. The worker, the reaper and Cancel call it, after the final
+// state is stored; asynq's task ID makes a second call a no-op.
+//
+// A member of a group has no completion mail of its own: its group's is
+// queued once every member has ended. Each member that ends reads its
+// group's records after storing its own final state, so the last one to
+// end sees them all final (several may: the task ID keeps it one mail).
+func Notify(ctx context.Context, q *asynq.Client, store *builds.Store, b *tasks.Build) error {
 	if b.Spec.Email == "" || !b.State.Final() {
 		return nil
 	}
-	return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+	if b.Group == "" {
+		return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+	}
+	g, err := store.Group(ctx, b.Group)
+	if err != nil {
+		return fmt.Errorf("completion mail of build %s: %w", b.ID, err)
+	}
+	members, err := store.Members(ctx, g)
+	if err != nil {
+		return fmt.Errorf("completion mail of build %s: %w", b.ID, err)
+	}
+	for _, m := range members {
+		if !m.State.Final() {
+			return nil // a later member queues it
+		}
+	}
+	return EnqueueNotify(ctx, q, g.ID, tasks.MailGroupFinished)
 }
 
 // EnqueueNotify queues the kind mail of build id through q. A mail already
@@ -239,7 +252,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 		if err := c.store.EndLog(ctx, id, tasks.StateCancelled); err != nil {
 			return b, err
 		}
-		if err := Notify(ctx, c.queue, b); err != nil {
+		if err := Notify(ctx, c.queue, c.store, b); err != nil {
 			return b, err
 		}
 	case tasks.StateRunning:
