@@ -25,6 +25,7 @@ deps=(
   "curl:curl:curl"
   "ip:iproute2:iproute"
   "tc:iproute2:iproute-tc"
+  "nft:nftables:nftables"
   "wrk:wrk:wrk"
   "qemu-system-x86_64:qemu-system-x86:qemu-system-x86-core"
   "busybox:busybox-static:busybox"

@@ -89,7 +89,8 @@ func TestRoutes(t *testing.T) {
 		{name: "metrics", path: "/metrics", code: 200, ctype: "text/plain",
 			has: []string{`fbs_builds{state="running"} 1`, `fbs_builds{state="succeeded"} 1`, "fbs_log_lines_published_total 123", "fbs_emails_sent_total 2",
 				`fbs_build_duration_seconds_bucket{state="succeeded",type="live",le="3600"} 1`, `fbs_build_duration_seconds_count{state="succeeded",type="live"} 1`,
-				"fbs_workers_alive 1", "fbs_redis_up 1", `fbs_queue_tasks{queue="build:x86_64:41",state="pending"} 1`}},
+				"fbs_workers_alive 1", "fbs_redis_up 1", `fbs_queue_tasks{queue="build:x86_64:41",state="pending"} 1`,
+				"go_goroutines ", "process_open_fds ", "process_resident_memory_bytes "}},
 		{name: "unknown route", path: "/etc/passwd", code: 404},
 		{name: "root", path: "/", code: 200, ctype: "text/html", has: []string{"Build service status"}},
 	} {

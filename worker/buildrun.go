@@ -89,13 +89,13 @@ func (r *buildRun) done() { r.release() }
 
 // start opens the build's log, publishing it, and starts the lease keeper.
 func (r *buildRun) start(ctx context.Context) error {
-	l, pub, err := r.s.openLog(ctx, r.id, r.copyEarlierLog, r.redact)
+	l, pub, err := r.s.openLog(ctx, r.id, r.attempt, r.copyEarlierLog, r.redact)
 	if err != nil {
 		return fmt.Errorf("open build log: %w", err)
 	}
 	r.log, r.pub = l, pub
 	r.keeper = newLeaseKeeper(leaseKeeperParams{
-		store: r.s.store, id: r.id, holder: r.holder, ttl: r.s.cfg.LeaseTTL,
+		store: r.s.store, id: r.id, holder: r.holder, attempt: r.attempt, ttl: r.s.cfg.LeaseTTL,
 		stop: r.stop, rec: r.rec, lost: pub.Resync, log: r.s.log,
 	})
 	r.keeper.Start(ctx)
@@ -333,8 +333,9 @@ func isTransferFailure(err error) bool {
 // openLog opens the log file of build id and starts publishing it. With
 // copyEarlier (a later attempt, which may follow attempts on other hosts),
 // the lines of earlier attempts are copied from the stream first, so the
-// staged log holds the whole story.
-func (s *Server) openLog(ctx context.Context, id string, copyEarlier bool, redact func(string) string) (*buildlog.Log, *buildlog.Publisher, error) {
+// staged log holds the whole story. The stream takes lines only while
+// attempt runs (see builds.Store.AppendLogTextOf).
+func (s *Server) openLog(ctx context.Context, id string, attempt int, copyEarlier bool, redact func(string) string) (*buildlog.Log, *buildlog.Publisher, error) {
 	path := s.pipe.LogPath(id)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, nil, err
@@ -344,7 +345,7 @@ func (s *Server) openLog(ctx context.Context, id string, copyEarlier bool, redac
 			return nil, nil, err
 		}
 	}
-	pub := buildlog.NewPublisher(s.store, id, path, buildlog.PublisherOptions{MaxLen: s.cfg.LogMaxLen, Logger: s.log})
+	pub := buildlog.NewPublisher(s.store, id, path, buildlog.PublisherOptions{MaxLen: s.cfg.LogMaxLen, Attempt: attempt, Logger: s.log})
 	l, err := buildlog.Create(path, buildlog.Options{Notify: pub.Wake, Redact: redact})
 	if err != nil {
 		return nil, nil, err

@@ -15,7 +15,10 @@ type leaseKeeperParams struct {
 	store  *builds.Store
 	id     string // the build's
 	holder string // who holds the lease: host/pid/task
-	ttl    time.Duration
+	// attempt is the run's: once the record says it is over, the lease
+	// is not renewed and the build is stopped.
+	attempt int
+	ttl     time.Duration
 	// stop stops the build, with errCancelled on a cancel request and
 	// errLeaseLost when the lease could not be renewed for a whole TTL.
 	stop context.CancelCauseFunc
@@ -61,7 +64,12 @@ func (k *leaseKeeper) Start(ctx context.Context) {
 func (k *leaseKeeper) renew(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, k.p.ttl/3)
 	defer cancel()
-	if err := k.p.store.HoldLease(ctx, k.p.id, k.p.holder, k.p.ttl); err != nil {
+	if err := k.p.store.HoldLeaseOf(ctx, k.p.id, k.p.holder, k.p.attempt, k.p.ttl); err != nil {
+		if errors.Is(err, builds.ErrAttemptOver) {
+			// Reaped while this worker could not reach Redis: the
+			// build is another attempt's now.
+			k.p.stop(errLeaseLost)
+		}
 		return false
 	}
 	b, err := k.p.store.Get(ctx, k.p.id)

@@ -77,18 +77,26 @@ func (s *Store) LastLogLine(ctx context.Context, id string) (int, error) {
 // (0: none), the first line's number, then per run its last line's number,
 // its line count, its form ("l" plain, "s" compressed) and its data.
 var appendScript = redis.NewScript(`
+local att = tonumber(ARGV[3])
+if att > 0 then
+  local rec = redis.call('GET', KEYS[3])
+  if rec then
+    local b = cjson.decode(rec)
+    if b.state ~= 'running' or tonumber(b.attempt) ~= att then return -1 end
+  end
+end
 local top = 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then top = tonumber(string.match(last[1][1], '^(%d+)')) end
 local first = tonumber(ARGV[2])
 if top < first - 1 then return top end
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local l = tonumber(ARGV[i])
   if l > top and l - tonumber(ARGV[i+1]) + 1 <= top and ARGV[i+2] == 's' then return top end
 end
 local n = 0
 local newtop = top
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local l = tonumber(ARGV[i])
   if l > top then
     local k = tonumber(ARGV[i+1])
@@ -129,6 +137,16 @@ return top
 // added: either way the caller publishes again after the stream's last
 // line.
 func (s *Store) AppendLogText(ctx context.Context, id string, first int, text []byte, maxLen int64) (int, error) {
+	return s.AppendLogTextOf(ctx, id, 0, first, text, maxLen)
+}
+
+// AppendLogTextOf is AppendLogText fenced by attempt: it adds nothing and
+// returns ErrAttemptOver when the build's record says attempt is no longer
+// running (the reaper re-queued the build, another attempt took it, it
+// ended), so that a worker that lost its build never writes after the
+// reaper's verdict or into the next attempt's lines. A record Redis lost
+// does not fence (the worker writes it again); attempt 0 is not fenced.
+func (s *Store) AppendLogTextOf(ctx context.Context, id string, attempt, first int, text []byte, maxLen int64) (int, error) {
 	if len(text) == 0 {
 		return 0, nil
 	}
@@ -136,7 +154,7 @@ func (s *Store) AppendLogText(ctx context.Context, id string, first int, text []
 		return 0, fmt.Errorf("publish log of build %s: text does not end with a complete line", id)
 	}
 	args := make([]any, 0, 2+4*(1+len(text)/entryBytes))
-	args = append(args, maxLen, first)
+	args = append(args, maxLen, first, attempt)
 	n := first - 1
 	for len(text) > 0 {
 		// Cut a run of up to entryLines lines and entryBytes bytes, always
@@ -164,9 +182,12 @@ func (s *Store) AppendLogText(ctx context.Context, id string, first int, text []
 		}
 		args = append(args, n, k, "l", run)
 	}
-	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), rediskey.Counters}, args...).Int()
+	top, err := appendScript.Run(ctx, s.rdb, []string{LogKey(id), rediskey.Counters, rediskey.Build(id)}, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("publish log of build %s: %w", id, err)
+	}
+	if top < 0 {
+		return 0, fmt.Errorf("publish log of build %s attempt %d: %w", id, attempt, ErrAttemptOver)
 	}
 	return top, nil
 }

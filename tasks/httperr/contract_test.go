@@ -1,6 +1,7 @@
 package httperr_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -194,5 +196,38 @@ func TestEveryCodeHasAStatus(t *testing.T) {
 	}
 	if httperr.Status("no-such-code") != http.StatusInternalServerError {
 		t.Error("an unknown code is not a 500")
+	}
+}
+
+// TestRedisRefusalsAreUnavailable asks real redis-servers for the refusals
+// of a broker that cannot serve yet: a write to a replica (READONLY, as
+// during a failover) and a transaction whose command was refused when
+// queued (EXECABORT: the chaos soak met it from the submission rate limit
+// while Redis was loading its append-only file, and answered 500). Both
+// are unavailable (503), not internal errors.
+func TestRedisRefusalsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	primary, replica := redistest.Start(t), redistest.Start(t)
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	rc := replica.Client()
+	if err := rc.Do(ctx, "REPLICAOF", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, txErr := primary.Client().TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, "rate")
+		p.Do(ctx, "INCR") // refused when queued, as LOADING refuses every command
+		return nil
+	})
+	for what, err := range map[string]error{
+		"write to a replica":  rc.Set(ctx, "k", "v", time.Minute).Err(),
+		"refused transaction": txErr,
+	} {
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		if got := httperr.From(fmt.Errorf("rate limit: %w", err)); got.Code != tasks.CodeUnavailable {
+			t.Errorf("%s (%v): code %s, want %s", what, err, got.Code, tasks.CodeUnavailable)
+		}
 	}
 }

@@ -84,12 +84,17 @@ func From(err error) *tasks.Error {
 	return tasks.Errorf(tasks.CodeInternal, "", msgInternal)
 }
 
-// Unavailable reports whether err says Redis cannot be reached: a network
-// error, a closed client, a pool or request that timed out.
+// Unavailable reports whether err says Redis cannot be reached or cannot
+// serve yet: a network error, a closed client, a pool or request that timed
+// out, a server still loading its data (LOADING, just after a restart on
+// its append-only file), a read-only replica (READONLY, during a
+// failover), or a transaction refused for such an error (EXECABORT: fbs's
+// transactions hold no command Redis would refuse otherwise).
 func Unavailable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
-		errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, context.DeadlineExceeded) || redis.IsLoadingError(err) || redis.IsReadOnlyError(err) ||
+		redis.HasErrorPrefix(err, "EXECABORT") || redis.HasErrorPrefix(err, "MASTERDOWN")
 }
 
 // NotFound is a not_found error about field.

@@ -112,7 +112,12 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	var requeue bool
 	var lostMsg string
 	b, err := r.store.Update(ctx, id, func(b *tasks.Build) error {
-		if b.State != tasks.StateRunning {
+		// A build waiting for its transfer retry dropped its lease on
+		// purpose: it is its host's transfer task's, not lost. The list
+		// of running builds may predate the wait (the chaos soak
+		// re-queued such a build, which then ran with the wait still
+		// set, out of the reaper's sight, and stuck when lost again).
+		if b.State != tasks.StateRunning || b.Waiting != "" {
 			return errNotLost
 		}
 		if h, err := r.store.LeaseHolder(ctx, id); err != nil || h != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
+	"github.com/fedora-fbs/fbs/tasks/rediskey"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/testing/startstoptest"
 )
@@ -132,5 +133,37 @@ func TestReaperInterval(t *testing.T) {
 	}
 	if _, err := reaper.New(rdb, reaper.Config{Interval: tasks.MinReapInterval}); err != nil {
 		t.Errorf("interval %s: %v", tasks.MinReapInterval, err)
+	}
+}
+
+// TestReaperLeavesTransferWaits lists a build as running, as the reaper
+// read it, while its worker parks it for a transfer retry (sets Waiting and
+// drops the lease on purpose) before the reaper looks at the lease: the
+// build is not lost and stays as it is.
+func TestReaperLeavesTransferWaits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	st := builds.NewStore(rdb)
+	b := runningBuild(t, st, 1)
+	if _, err := st.Update(ctx, b.ID, func(b *tasks.Build) error {
+		b.Stage, b.Waiting = tasks.StageTransfer, "transfer failed; retrying from deadhost"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The reaper's list, read before the update.
+	if err := rdb.SAdd(ctx, rediskey.Running, b.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := newReaper(t, rdb, reaper.Config{LostBuilds: tasks.LostRequeue, BuildTimeout: time.Hour}).Reap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Get(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != tasks.StateRunning || got.Waiting == "" || got.Attempt != 1 || len(got.Events) != 0 {
+		t.Errorf("build waiting for its transfer after a reap: state %s waiting %q attempt %d events %q", got.State, got.Waiting, got.Attempt, got.Events)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // Streamer is where a Publisher sends lines; *builds.Store implements it.
 type Streamer interface {
 	LastLogLine(ctx context.Context, id string) (int, error)
-	AppendLogText(ctx context.Context, id string, first int, text []byte, maxLen int64) (int, error)
+	AppendLogTextOf(ctx context.Context, id string, attempt, first int, text []byte, maxLen int64) (int, error)
 }
 
 var _ Streamer = (*builds.Store)(nil)
@@ -28,6 +28,9 @@ var _ Streamer = (*builds.Store)(nil)
 type PublisherOptions struct {
 	// MaxLen trims the stream to about this many lines (0: keep all).
 	MaxLen int64
+	// Attempt is the build's attempt that writes the log: once the record
+	// says it is over, the publisher stops publishing (0: never stops).
+	Attempt int
 	// Batch is about how many bytes of lines go to Redis in one round trip
 	// (default 1 MiB; a longer line goes whole).
 	Batch int
@@ -64,6 +67,9 @@ type Publisher struct {
 	pending int // bytes of complete lines at the start of buf
 	lines   int // how many lines those are
 	first   int // the number of the first
+	// over is set once the stream refused lines because the attempt is
+	// over: nothing more is published.
+	over bool
 
 	statusMu sync.Mutex
 	lastErr  error
@@ -192,6 +198,9 @@ func (p *Publisher) setErr(err error) {
 // batch and says where it stands, and the publisher re-reads the file from
 // there.
 func (p *Publisher) pump(ctx context.Context) error {
+	if p.over {
+		return nil
+	}
 	if p.resync.Load() {
 		n, err := p.st.LastLogLine(ctx, p.id)
 		if err != nil {
@@ -229,7 +238,16 @@ func (p *Publisher) pump(ctx context.Context) error {
 		if p.pending == 0 {
 			return nil
 		}
-		prev, err := p.st.AppendLogText(ctx, p.id, p.first, p.buf[:p.pending], p.opts.MaxLen)
+		prev, err := p.st.AppendLogTextOf(ctx, p.id, p.opts.Attempt, p.first, p.buf[:p.pending], p.opts.MaxLen)
+		if errors.Is(err, builds.ErrAttemptOver) {
+			// The build was reaped or taken by a later attempt: lines
+			// published now would come after the reaper's verdict or
+			// among the next attempt's. They stay in the file only.
+			p.opts.Logger.Warn("log stream refuses the lines of an attempt that is over; not publishing the rest", "build", p.id, "attempt", p.opts.Attempt)
+			p.over = true
+			p.n, p.pending, p.lines = 0, 0, 0
+			return nil
+		}
 		if err != nil {
 			return err // the lines stay pending and go again; the stream drops repeats
 		}

@@ -1,0 +1,373 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/proxytest"
+	"github.com/fedora-fbs/fbs/testing/redistest"
+	"github.com/fedora-fbs/fbs/testing/smtptest"
+	"github.com/fedora-fbs/fbs/testing/sshtest"
+)
+
+const volID = "Fedora-E-dvd-x86_64-41"
+
+// world is the soak's set of servers and fbs processes.
+type world struct {
+	t   *testing.T
+	dir string
+
+	redis *redistest.Server
+	mail  *smtptest.Server
+	sshd  *sshtest.Server
+	// net is the namespace of the worker behind the lossy link.
+	net *netns
+	// redisLink is the delaying proxy between that worker and Redis.
+	redisLink *proxytest.Proxy
+	// sftp is the proxy every worker reaches the SFTP server through, so
+	// that it can be "down" and its connections cut mid-file.
+	sftp *proxytest.Proxy
+
+	staging    string // the directory sshd serves as staging
+	stagingURL string
+	isoDir     string
+	runs       string // the fake build tool's record of its runs
+	tool       string // the fake build tool (used as xorriso)
+
+	webAddr, monAddr string
+	front            string // the configuration of web and monitor
+	web              *proc
+	workers          []*slot
+
+	monMu sync.Mutex
+	mon   *proc
+}
+
+// monitor is the fbs monitor process running now.
+func (w *world) monitor() *proc {
+	w.monMu.Lock()
+	defer w.monMu.Unlock()
+	return w.mon
+}
+
+// startMonitor starts fbs monitor and waits until it serves.
+func (w *world) startMonitor() error {
+	p := w.start("monitor", nil, "monitor", "--config", w.front, "--listen", w.monAddr)
+	w.monMu.Lock()
+	w.mon = p
+	w.monMu.Unlock()
+	return waitReady(p, "fbs monitor: serving")
+}
+
+// slot is one worker "machine": its name, configuration and data
+// directory, and the fbs worker process running there now.
+type slot struct {
+	name    string
+	cfg     string
+	dataDir string
+	inNS    bool // runs in world.net
+	mu      sync.Mutex
+	p       *proc
+}
+
+func (s *slot) proc() *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p
+}
+
+// proc is one running fbs process; its output goes to a file.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	out     string // path of its output
+	done    chan struct{}
+	started time.Time
+}
+
+func (p *proc) pid() int {
+	if p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+func (p *proc) output() string {
+	data, _ := os.ReadFile(p.out)
+	return string(data)
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal sends sig to p's process group.
+func (p *proc) signal(sig syscall.Signal) {
+	if pid := p.pid(); pid > 0 {
+		_ = syscall.Kill(-pid, sig)
+	}
+}
+
+// stop sends sig and waits up to limit for p to end, then kills it.
+func (p *proc) stop(sig syscall.Signal, limit time.Duration) {
+	p.signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		p.signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir()}
+	w.redis = redistest.StartWith(t, redistest.Options{AppendOnly: true})
+	w.mail = smtptest.Start(t, smtptest.Options{})
+	w.sshd = sshtest.Start(t, sshtest.Options{})
+	w.net = newNetns(t)
+	w.redisLink = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.redis.Addr)
+	w.sftp = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.sshd.Addr())
+	w.net.lossTo(w.redisLink.Addr)
+
+	w.staging = filepath.Join(w.dir, "staging")
+	w.isoDir = filepath.Join(w.dir, "isos")
+	for _, d := range []string{w.staging, w.isoDir, filepath.Join(w.dir, "logs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(isotest.BootISO(t, volID), filepath.Join(w.isoDir, "boot.iso")); err != nil {
+		t.Fatal(err)
+	}
+	w.stagingURL = "sftp://" + w.sshd.User + "@" + w.sftp.Addr + w.staging
+	w.runs = filepath.Join(w.dir, "tool-runs")
+	w.tool = writeTool(t, w.dir, w.runs)
+
+	w.webAddr, w.monAddr = freeAddr(t), freeAddr(t)
+	w.front = w.config("front", w.redis.URL, filepath.Join(w.dir, "front", "data"))
+	w.web = w.start("web", nil, "web", "--config", w.front, "--listen", w.webAddr)
+	if err := waitReady(w.web, "fbs web: serving"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.startMonitor(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		s := &slot{name: fmt.Sprintf("chaos-w%d", i)}
+		s.dataDir = filepath.Join(w.dir, s.name, "data")
+		if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		redisURL := w.redis.URL
+		switch i {
+		case 2:
+			// Its data directory is a small filesystem of its own, which
+			// the disk-full fault fills.
+			mountTmpfs(t, s.dataDir, "64m")
+		case 3:
+			s.inNS = true
+			redisURL = "redis://" + w.redisLink.Addr + "/0"
+		}
+		s.cfg = w.config(s.name, redisURL, s.dataDir)
+		w.workers = append(w.workers, s)
+		if err := w.startWorker(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// config writes the configuration of one process and returns its path.
+func (w *world) config(name, redisURL, dataDir string) string {
+	w.t.Helper()
+	path := filepath.Join(w.dir, name, "fbs.conf")
+	text := fmt.Sprintf(`[redis]
+url = %s
+[worker]
+releases = 41
+data_dir = %s
+iso_dir = %s
+drain_timeout = 3s
+build_timeout = 10m
+poll_interval = 100ms
+lease_ttl = 5s
+reap_interval = 1s
+[staging]
+ssh_key = %s
+host_keys = %s
+retry_backoff = 1s
+retry_for = 30m
+[smtp]
+host = %s
+port = %d
+tls = none
+from = fbs@example.org
+[security]
+allow_networks = 127.0.0.1/32, 198.18.0.0/15
+[tools]
+xorriso = %s
+`, redisURL, dataDir, w.isoDir, w.sshd.KeyFile, w.sftp.Addr+"="+w.sshd.Fingerprint(), w.mail.Host, w.mail.Port, w.tool)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return path
+}
+
+// start runs fbs args (behind the prefix command, if any) in its own
+// process group, output to a file; it is killed at cleanup. A process
+// that cannot start fails the test.
+func (w *world) start(name string, prefix []string, args ...string) *proc {
+	argv := append(append(append([]string{}, prefix...), fbsBin), args...)
+	out := filepath.Join(w.dir, "logs", fmt.Sprintf("%s.%d.log", name, time.Now().UnixNano()))
+	f, err := os.Create(out)
+	if err != nil {
+		w.t.Error(err)
+		f, _ = os.Create(os.DevNull)
+	}
+	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: out, done: make(chan struct{}), started: time.Now()}
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		w.t.Errorf("start %v: %v", argv, err)
+		close(p.done)
+		return p
+	}
+	go func() { _ = p.cmd.Wait(); f.Close(); close(p.done) }()
+	w.t.Cleanup(func() {
+		if !p.exited() {
+			p.signal(syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+// startWorker starts s's worker under its own host name (a UTS namespace
+// of its own: the transfer queue and the records name the host) and waits
+// until it serves.
+func (w *world) startWorker(s *slot) error {
+	var prefix []string
+	if s.inNS {
+		prefix = []string{"ip", "netns", "exec", w.net.name}
+	}
+	prefix = append(prefix, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, s.name)
+	p := w.start(s.name, prefix, "worker", "--config", s.cfg)
+	s.mu.Lock()
+	s.p = p
+	s.mu.Unlock()
+	return waitReady(p, "serving")
+}
+
+// waitReady waits until p's output says ready.
+func waitReady(p *proc, ready string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.output(), ready) {
+		if p.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("%s did not start:\n%s", p.name, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// netns is a network namespace joined to this one by a veth pair, with
+// an nftables table for loss.
+type netns struct {
+	t      testing.TB
+	name   string
+	hostIP string
+	nsIP   string
+	target string // the host:port loss applies to
+}
+
+func newNetns(t testing.TB) *netns {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("chaos: nft not installed (Debian package nftables)")
+	}
+	id := os.Getpid() % 10000
+	n := &netns{t: t, name: fmt.Sprintf("chaos-%d", os.Getpid())}
+	sub := strconv.Itoa(os.Getpid() % 250)
+	n.hostIP, n.nsIP = "198.19."+sub+".1", "198.19."+sub+".2"
+	host, peer := fmt.Sprintf("chaosh%d", id), fmt.Sprintf("chaosn%d", id)
+	n.run("ip", "netns", "add", n.name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", n.name).Run() })
+	n.run("ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", host).Run() })
+	n.run("ip", "link", "set", peer, "netns", n.name)
+	n.run("ip", "addr", "add", n.hostIP+"/30", "dev", host)
+	n.run("ip", "link", "set", host, "up")
+	n.run("ip", "-n", n.name, "addr", "add", n.nsIP+"/30", "dev", peer)
+	n.run("ip", "-n", n.name, "link", "set", peer, "up")
+	n.run("ip", "-n", n.name, "link", "set", "lo", "up")
+	n.run("ip", "-n", n.name, "route", "add", "default", "via", n.hostIP)
+	n.run("ip", "netns", "exec", n.name, "nft", "add", "table", "inet", "chaos")
+	n.run("ip", "netns", "exec", n.name, "nft", "add chain inet chaos out { type filter hook output priority 0 ; policy accept ; }")
+	n.run("ip", "netns", "exec", n.name, "nft", "add chain inet chaos in { type filter hook input priority 0 ; policy accept ; }")
+	return n
+}
+
+// lossTo sets the host:port that SetLoss drops packets to and from.
+func (n *netns) lossTo(addr string) { n.target = addr }
+
+// setLoss drops pct percent of the packets between the namespace and the
+// target, both ways (0: none), with nftables' numgen: the kernel has no
+// netem.
+func (n *netns) setLoss(pct int) {
+	n.run("ip", "netns", "exec", n.name, "nft", "flush", "chain", "inet", "chaos", "out")
+	n.run("ip", "netns", "exec", n.name, "nft", "flush", "chain", "inet", "chaos", "in")
+	if pct == 0 {
+		return
+	}
+	host, port, _ := net.SplitHostPort(n.target)
+	n.run("ip", "netns", "exec", n.name, "nft", fmt.Sprintf("add rule inet chaos out ip daddr %s tcp dport %s numgen random mod 100 < %d drop", host, port, pct))
+	n.run("ip", "netns", "exec", n.name, "nft", fmt.Sprintf("add rule inet chaos in ip saddr %s tcp sport %s numgen random mod 100 < %d drop", host, port, pct))
+}
+
+func (n *netns) run(argv ...string) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		n.t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size on dir until the test ends.
+func mountTmpfs(t testing.TB, dir, size string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "chaos", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs on %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
