@@ -174,3 +174,22 @@ func LinksRevoked(id string) string { return "fbs:web:linksrevoked:" + id }
 func SubmitRate(user string, window int64) string {
 	return "fbs:web:rate:" + user + ":" + strconv.FormatInt(window, 10)
 }
+
+// Retention and pauses (tasks/builds: builds.Store.Purge, builds.Pauses,
+// builds.Store.HoldNamedLease).
+
+// Pauses is a hash of what is paused: field "queue:<asynq queue>" or
+// "worker:<host>" to the JSON builds.Pause (who, when, message). Pausing
+// sets the field, resuming deletes it; it never expires.
+const Pauses = "fbs:pauses"
+
+// BuildsOfSchedule is a sorted set of the IDs of the builds schedule made,
+// as Builds, so retention keeps the newest [retention] per_schedule of
+// each. A build leaves it when it is purged.
+func BuildsOfSchedule(schedule string) string { return "fbs:builds:schedule:" + schedule }
+
+// NamedLease is a string: the holder ("host/pid/random") of the service-wide
+// lease name, e.g. "retention": one collector of several runs at a time.
+// Its TTL is the lease's; the holder renews it while it works and deletes it
+// when it stops, so a holder that died lets another take over after the TTL.
+func NamedLease(name string) string { return "fbs:leases:" + name }
