@@ -114,6 +114,8 @@ func New(env Env) *cobra.Command {
 		a.newVersionCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newGCCmd(),
+		a.newQueueCmd(),
 	)
 	return root
 }

@@ -173,16 +173,24 @@ func (s *Store) eachRecord(ctx context.Context, ids []string, fn func(*tasks.Bui
 	return nil
 }
 
+// Purged is what Purge removed.
+type Purged struct {
+	// Build is the record as it was.
+	Build *tasks.Build
+	// Log is whether the build had a log stream.
+	Log bool
+}
+
 // Purge removes an ended build: its record, summary, payload, log stream,
 // lease and its entries in every index, in one transaction on the record
 // as read, so a build that a worker took meanwhile is not touched. It
-// returns the record as it was, ErrNotFound when it is gone, and
-// ErrNotFinal for a build that has not ended.
-func (s *Store) Purge(ctx context.Context, id string) (*tasks.Build, error) {
+// returns ErrNotFound when the build is gone and ErrNotFinal for a build
+// that has not ended.
+func (s *Store) Purge(ctx context.Context, id string) (*Purged, error) {
 	if !tasks.ValidBuildID(id) {
 		return nil, fmt.Errorf("purge build %q: %w", id, ErrNotFound)
 	}
-	var purged *tasks.Build
+	var purged *Purged
 	key := rediskey.Build(id)
 	txf := func(tx *redis.Tx) error {
 		data, err := tx.Get(ctx, key).Bytes()
@@ -199,6 +207,7 @@ func (s *Store) Purge(ctx context.Context, id string) (*tasks.Build, error) {
 		if !b.State.Final() {
 			return fmt.Errorf("purge build %s (%s): %w", id, b.State, ErrNotFinal)
 		}
+		var logDel *redis.IntCmd
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HIncrBy(ctx, rediskey.CountByState, string(b.State), -1)
 			p.ZRem(ctx, rediskey.BuildsOf(b.Owner), id)
@@ -206,7 +215,8 @@ func (s *Store) Purge(ctx context.Context, id string) (*tasks.Build, error) {
 			if b.Schedule != "" {
 				p.ZRem(ctx, rediskey.BuildsOfSchedule(b.Schedule), id)
 			}
-			p.Del(ctx, key, rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id), LogKey(id))
+			p.Del(ctx, key, rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id))
+			logDel = p.Del(ctx, LogKey(id))
 			p.ZRem(ctx, rediskey.Builds, id)
 			p.SRem(ctx, rediskey.Running, id)
 			return nil
@@ -214,7 +224,7 @@ func (s *Store) Purge(ctx context.Context, id string) (*tasks.Build, error) {
 		if err != nil {
 			return err
 		}
-		purged = b
+		purged = &Purged{Build: b, Log: logDel.Val() > 0}
 		return nil
 	}
 	for range 5 {
