@@ -252,7 +252,7 @@ func (c *Collector) removeBuild(ctx context.Context, e builds.Expired, res *Resu
 		log.Warn("retention: notification marks kept (they expire)", "err", err)
 	}
 	res.Removed[KindMark] += int(n)
-	log.Info("retention: build removed", "state", b.State)
+	log.Debug("retention: build removed", "state", b.State)
 	return ""
 }
 
