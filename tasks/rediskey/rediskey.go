@@ -3,7 +3,8 @@
 // The packages that read and write the keys (their store types) take the
 // names from here:
 //
-//	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters
+//	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters,
+//	                 pauses, service-wide leases
 //	monitor/notify   the notification ledger: sent marks and send locks
 //	monitor/metrics  metrics.Recorder: duration histograms
 //	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits, auth.Links
