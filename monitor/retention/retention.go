@@ -251,7 +251,9 @@ func (c *Collector) removeBuild(ctx context.Context, e builds.Expired, res *Resu
 	if err != nil {
 		log.Warn("retention: notification marks kept (they expire)", "err", err)
 	}
-	res.Removed[KindMark] += int(n)
+	if n > 0 {
+		res.Removed[KindMark] += int(n)
+	}
 	log.Debug("retention: build removed", "state", b.State)
 	return ""
 }
