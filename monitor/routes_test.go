@@ -90,7 +90,7 @@ func TestRoutes(t *testing.T) {
 		{name: "api build", path: "/api/v1/builds/" + done.ID, code: 200, ctype: "application/json", has: []string{`"state":"succeeded"`}},
 		{name: "api unknown build", path: "/api/v1/builds/" + unknown, code: 404, ctype: "application/json", has: []string{`{"code":"not_found","message":"build not found","field":"id"}`}},
 		{name: "status", path: "/status", code: 200, ctype: "text/html",
-			has: []string{"build:x86_64:41", "builder1.example.org", `href="builds/` + b.ID + `"`, "emails_sent", `<table class="grid" id="paused">`, "mirror &lt;sync&gt;"},
+			has:    []string{"build:x86_64:41", "builder1.example.org", `href="builds/` + b.ID + `"`, "emails_sent", `<table class="grid" id="paused">`, "mirror &lt;sync&gt;"},
 			hasNot: []string{`id="pause-form"`, "mirror <sync>"}},
 		{name: "api status", path: "/api/v1/status", code: 200, ctype: "application/json", has: []string{`"builds_by_state"`, `"host":"builder1.example.org"`, `"paused":[{"kind":"queue","name":"build:x86_64:41","by":"root"`}},
 		{name: "api pauses", path: "/api/v1/pauses", code: 200, ctype: "application/json", has: []string{`{"pauses":[{"kind":"queue","name":"build:x86_64:41","by":"root"`}},
