@@ -118,6 +118,7 @@ func New(env Env) *cobra.Command {
 		newStageCmd(env.Stdout),
 		a.newGCCmd(),
 		a.newQueueCmd(),
+		a.newDeployCmd(),
 	)
 	return root
 }

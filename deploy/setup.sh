@@ -29,6 +29,10 @@ deps=(
   "qemu-system-x86_64:qemu-system-x86:qemu-system-x86-core"
   "busybox:busybox-static:busybox"
   "cpio:cpio:cpio"
+  # fbs deploy's tests: systemd-analyze verify of the rendered units, and
+  # patch applying the plan's unified diffs.
+  "systemd-analyze:systemd:systemd"
+  "patch:patch:patch"
 )
 # files -> Debian package, Fedora package
 files=(

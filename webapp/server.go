@@ -111,6 +111,9 @@ func (s *Server) Register(r gin.IRouter) {
 	g.GET("/account", s.account)
 	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
+	// Multi-arch groups (webapp/group.go).
+	g.GET("/groups/:id", s.groupPage)
+	g.POST("/groups/:id/cancel", s.requireUser, s.csrf, s.groupCancelForm)
 
 	api := g.Group("/api/v1")
 	api.GET("/openapi.json", s.openAPI)
@@ -123,6 +126,8 @@ func (s *Server) Register(r gin.IRouter) {
 	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
 	api.GET("/workers", s.apiAuth, s.apiWorkers)
 	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
+	api.GET("/groups/:id", s.apiAuth, s.apiGroup)
+	api.POST("/groups/:id/cancel", s.apiAuth, s.apiGroupCancel)
 }
 
 // secure sets the security headers of every response and, in local mode,
