@@ -71,6 +71,12 @@ func (a *app) newMonitorCmd() *cobra.Command {
 			}
 			reap.Start(context.WithoutCancel(ctx))
 			defer reap.Stop()
+			// Retention runs on every monitor, one at a time.
+			gc, err := a.startRetention(context.WithoutCancel(ctx), cfg, rdb)
+			if err != nil {
+				return err
+			}
+			defer gc.Stop()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("monitor: listen on %s: %w", listen, err)

@@ -117,6 +117,8 @@ func New(env Env) *cobra.Command {
 		a.newWorkersCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newGCCmd(),
+		a.newQueueCmd(),
 		a.newDeployCmd(),
 	)
 	return root

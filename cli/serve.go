@@ -124,6 +124,11 @@ func (a *app) newServeCmd() *cobra.Command {
 				return err
 			}
 			defer mail.Shutdown()
+			gc, err := a.startRetention(context.WithoutCancel(ctx), cfg, rdb)
+			if err != nil {
+				return err
+			}
+			defer gc.Stop()
 
 			fmt.Fprintf(a.env.Stdout, "fbs serve: worker for %s, releases %v, data in %s\n", cfg.Worker.Arch, cfg.Worker.Releases, cfg.Worker.DataDir)
 			fmt.Fprintf(a.env.Stdout, "fbs serve: submitted builds may stage under file://%s\n", cfg.Staging.FileRoot)

@@ -63,7 +63,42 @@ type Config struct {
 	// OIDC is the OpenID Connect provider web users sign in with ([oidc]);
 	// without an issuer the web front end runs in local mode.
 	OIDC OIDC
+	// Retention says how long ended builds, their logs and staged results,
+	// and outbox mails are kept ([retention]).
+	Retention Retention
 }
+
+// Retention is the [retention] section: what `fbs monitor` and `fbs serve`
+// (and `fbs gc`) remove, and how often. A count of days of 0 keeps for
+// ever.
+type Retention struct {
+	// SucceededDays, FailedDays and CancelledDays are how many days after
+	// it ended a build in that state is kept, with its log and what fbs
+	// staged for it.
+	SucceededDays, FailedDays, CancelledDays int
+	// PerSchedule keeps only the newest this many ended builds of each
+	// schedule, whatever their age (0: no limit).
+	PerSchedule int
+	// OutboxDays is how many days a mail stays in the outbox.
+	OutboxDays int
+	// Interval is how often the collector runs.
+	Interval time.Duration
+}
+
+// day is how long a day of [retention] is.
+const day = 24 * time.Hour
+
+// MaxAge returns the ages by final state that [retention] keeps builds.
+func (r Retention) MaxAge() map[tasks.State]time.Duration {
+	return map[tasks.State]time.Duration{
+		tasks.StateSucceeded: time.Duration(r.SucceededDays) * day,
+		tasks.StateFailed:    time.Duration(r.FailedDays) * day,
+		tasks.StateCancelled: time.Duration(r.CancelledDays) * day,
+	}
+}
+
+// OutboxMaxAge is how long a mail stays in the outbox (0: for ever).
+func (r Retention) OutboxMaxAge() time.Duration { return time.Duration(r.OutboxDays) * day }
 
 // Redis is the [redis] section.
 type Redis struct {

@@ -102,6 +102,13 @@ func fields() []field {
 		{section: "oidc", key: "groups_claim", bind: func(c *Config) value { return str{&c.OIDC.GroupsClaim} }},
 		{section: "oidc", key: "submit_group", bind: func(c *Config) value { return str{&c.OIDC.SubmitGroup} }},
 		{section: "oidc", key: "admin_group", bind: func(c *Config) value { return str{&c.OIDC.AdminGroup} }},
+
+		{section: "retention", key: "succeeded_days", bind: func(c *Config) value { return integer{&c.Retention.SucceededDays} }, def: "30", check: atLeast(0)},
+		{section: "retention", key: "failed_days", bind: func(c *Config) value { return integer{&c.Retention.FailedDays} }, def: "30", check: atLeast(0)},
+		{section: "retention", key: "cancelled_days", bind: func(c *Config) value { return integer{&c.Retention.CancelledDays} }, def: "7", check: atLeast(0)},
+		{section: "retention", key: "per_schedule", bind: func(c *Config) value { return integer{&c.Retention.PerSchedule} }, def: "0", check: atLeast(0)},
+		{section: "retention", key: "outbox_days", bind: func(c *Config) value { return integer{&c.Retention.OutboxDays} }, def: "30", check: atLeast(0)},
+		{section: "retention", key: "interval", bind: func(c *Config) value { return duration{&c.Retention.Interval} }, def: "1h", check: atLeastDuration(time.Second)},
 	}
 	for _, t := range toolNames() {
 		f = append(f, field{section: "tools", key: t, bind: func(c *Config) value { return tool{c.Tools, t} }, check: command})

@@ -4,17 +4,19 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-fbs/fbs/monitor/metrics"
+	"github.com/fedora-fbs/fbs/monitor/retention"
 )
 
 // metricDescs are the metric descriptions. Everything is read from Redis at
 // scrape time, so every monitor reports the same service-wide numbers.
 type metricDescs struct {
-	up, builds, queue, workers, busy, buildDur, stageDur *prometheus.Desc
+	up, builds, queue, workers, busy, buildDur, stageDur, removed *prometheus.Desc
 }
 
 // descs builds the descriptions once, on the first scrape, not when fbs
@@ -28,6 +30,7 @@ var descs = sync.OnceValue(func() metricDescs {
 		busy:     prometheus.NewDesc("fbs_worker_builds", "Builds running on each worker.", []string{"worker", "arch"}, nil),
 		buildDur: prometheus.NewDesc("fbs_build_duration_seconds", "How long builds ran, by image type and final state.", []string{"type", "state"}, nil),
 		stageDur: prometheus.NewDesc("fbs_stage_duration_seconds", "How long pipeline stages took, by image type.", []string{"type", "stage"}, nil),
+		removed:  prometheus.NewDesc("fbs_retention_removed_total", "What retention removed, by kind: build, log, staged, mark, mail.", []string{"kind"}, nil),
 	}
 })
 
@@ -42,7 +45,7 @@ type collector struct{ s *Server }
 // set grows as other parts of fbs add counters).
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
 	ds := descs()
-	for _, d := range []*prometheus.Desc{ds.up, ds.builds, ds.queue, ds.workers, ds.busy, ds.buildDur, ds.stageDur} {
+	for _, d := range []*prometheus.Desc{ds.up, ds.builds, ds.queue, ds.workers, ds.busy, ds.buildDur, ds.stageDur, ds.removed} {
 		ch <- d
 	}
 }
@@ -89,6 +92,10 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 		fail(prometheus.NewDesc("fbs_counters", "Service-wide counters.", nil, nil), err)
 	} else {
 		for name, n := range counters {
+			if kind, ok := strings.CutPrefix(name, retention.CounterPrefix); ok {
+				ch <- prometheus.MustNewConstMetric(ds.removed, prometheus.CounterValue, float64(n), kind)
+				continue
+			}
 			if !counterName().MatchString(name) {
 				continue
 			}

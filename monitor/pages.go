@@ -221,6 +221,9 @@ type QueueStatus struct {
 	// FailedToday and ProcessedToday are asynq's daily counts.
 	FailedToday    int `json:"failed_today"`
 	ProcessedToday int `json:"processed_today"`
+	// Paused is set while workers take nothing from the queue (fbs queue
+	// pause); Status.Paused says who paused it and why.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Status is what GET /api/v1/status returns and /status shows.
@@ -241,6 +244,9 @@ type Status struct {
 	Stuck []StuckBuild `json:"stuck"`
 	// Counters are the service-wide counters (log lines, emails...).
 	Counters map[string]int64 `json:"counters"`
+	// Paused are the paused queues and workers, with who paused them,
+	// when and why.
+	Paused []builds.Pause `json:"paused"`
 }
 
 // StuckBuild is a queued build no live worker can run now.
@@ -289,7 +295,7 @@ func (s *Server) queues() ([]QueueStatus, error) {
 			return nil, fmt.Errorf("read queue %s: %w", n, err)
 		}
 		q := QueueStatus{Name: n, Pending: qi.Pending, Active: qi.Active, Scheduled: qi.Scheduled,
-			Retry: qi.Retry, Archived: qi.Archived, FailedToday: qi.Failed, ProcessedToday: qi.Processed}
+			Retry: qi.Retry, Archived: qi.Archived, FailedToday: qi.Failed, ProcessedToday: qi.Processed, Paused: qi.Paused}
 		q.Arch, q.Release, _ = tasks.ParseQueueName(n)
 		out = append(out, q)
 	}
@@ -335,6 +341,9 @@ func (s *Server) status(ctx context.Context, v tasks.Viewer) (*Status, error) {
 	if st.Counters, err = s.store.Counters(ctx); err != nil {
 		return nil, err
 	}
+	if st.Paused, err = s.store.Pauses(ctx); err != nil {
+		return nil, err
+	}
 	if st.Workers == nil {
 		st.Workers = []*builds.WorkerInfo{}
 	}
@@ -377,6 +386,13 @@ type statusView struct {
 	Counters []counterView
 	Style    template.CSS
 	APIURL   string
+	// Hosts are the hosts of the live workers, each once, for the pause
+	// forms.
+	Hosts []string
+	// CSRF is set for admins, who get the pause and resume forms.
+	CSRF string
+	// Done says what the form just did ("paused", "resumed").
+	Done string
 }
 
 type stuckView struct {
@@ -414,5 +430,20 @@ func (s *Server) statusPage(c *gin.Context) {
 		v.Counters = append(v.Counters, counterView{k, n})
 	}
 	slices.SortFunc(v.Counters, func(a, b counterView) int { return strings.Compare(a.Name, b.Name) })
+	for _, w := range st.Workers {
+		if !slices.Contains(v.Hosts, w.Host) {
+			v.Hosts = append(v.Hosts, w.Host)
+		}
+	}
+	slices.Sort(v.Hosts)
+	if d := c.Query("done"); d == "paused" || d == "resumed" {
+		v.Done = d
+	}
+	if who.Admin && s.cfg.Identifier != nil {
+		if v.CSRF, err = s.cfg.Identifier.FormToken(c.Writer, c.Request); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	s.render(c, "status.html", v)
 }

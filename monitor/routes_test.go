@@ -17,6 +17,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/monitor"
 	"github.com/fedora-fbs/fbs/monitor/metrics"
+	"github.com/fedora-fbs/fbs/monitor/retention"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 )
@@ -38,6 +39,12 @@ func TestRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := f.store.Count(ctx, "emails_sent", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Count(ctx, retention.CounterPrefix+retention.KindBuild, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetPause(ctx, builds.Pause{Kind: builds.PauseQueue, Name: "build:x86_64:41", By: "root", At: time.Now(), Message: "mirror <sync>"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := metrics.NewRecorder(f.rdb).BuildDone(ctx, tasks.TypeLive, tasks.StateSucceeded, 42*time.Minute); err != nil {
@@ -83,14 +90,18 @@ func TestRoutes(t *testing.T) {
 		{name: "api build", path: "/api/v1/builds/" + done.ID, code: 200, ctype: "application/json", has: []string{`"state":"succeeded"`}},
 		{name: "api unknown build", path: "/api/v1/builds/" + unknown, code: 404, ctype: "application/json", has: []string{`{"code":"not_found","message":"build not found","field":"id"}`}},
 		{name: "status", path: "/status", code: 200, ctype: "text/html",
-			has: []string{"build:x86_64:41", "builder1.example.org", `href="builds/` + b.ID + `"`, "emails_sent"}},
-		{name: "api status", path: "/api/v1/status", code: 200, ctype: "application/json", has: []string{`"builds_by_state"`, `"host":"builder1.example.org"`}},
+			has:    []string{"build:x86_64:41", "builder1.example.org", `href="builds/` + b.ID + `"`, "emails_sent", `<table class="grid" id="paused">`, "mirror &lt;sync&gt;"},
+			hasNot: []string{`id="pause-form"`, "mirror <sync>"}},
+		{name: "api status", path: "/api/v1/status", code: 200, ctype: "application/json", has: []string{`"builds_by_state"`, `"host":"builder1.example.org"`, `"paused":[{"kind":"queue","name":"build:x86_64:41","by":"root"`}},
+		{name: "api pauses", path: "/api/v1/pauses", code: 200, ctype: "application/json", has: []string{`{"pauses":[{"kind":"queue","name":"build:x86_64:41","by":"root"`}},
 		{name: "healthz", path: "/healthz", code: 200, has: []string{"ok"}},
 		{name: "metrics", path: "/metrics", code: 200, ctype: "text/plain",
 			has: []string{`fbs_builds{state="running"} 1`, `fbs_builds{state="succeeded"} 1`, "fbs_log_lines_published_total 123", "fbs_emails_sent_total 2",
 				`fbs_build_duration_seconds_bucket{state="succeeded",type="live",le="3600"} 1`, `fbs_build_duration_seconds_count{state="succeeded",type="live"} 1`,
 				"fbs_workers_alive 1", "fbs_redis_up 1", `fbs_queue_tasks{queue="build:x86_64:41",state="pending"} 1`,
-				"go_goroutines ", "process_open_fds ", "process_resident_memory_bytes "}},
+				"go_goroutines ", "process_open_fds ", "process_resident_memory_bytes ",
+				`fbs_retention_removed_total{kind="build"} 3`},
+			hasNot: []string{"fbs_retention_removed_build_total"}},
 		{name: "unknown route", path: "/etc/passwd", code: 404},
 		{name: "root", path: "/", code: 200, ctype: "text/html", has: []string{"Build service status"}},
 	} {

@@ -405,7 +405,8 @@ func TestOpenAPI(t *testing.T) {
 	}
 	e := gin.New()
 	f.srv.Register(e)
-	routes := []gin.RouteInfo{{Method: "GET", Path: "/api/v1/builds/:id"}, {Method: "POST", Path: "/api/v1/builds/:id/links/revoke"}} // the monitor's
+	routes := []gin.RouteInfo{{Method: "GET", Path: "/api/v1/builds/:id"}, {Method: "POST", Path: "/api/v1/builds/:id/links/revoke"}, // the monitor's
+		{Method: "GET", Path: "/api/v1/pauses"}, {Method: "POST", Path: "/api/v1/pauses"}, {Method: "DELETE", Path: "/api/v1/pauses/:kind/:name"}}
 	routes = append(routes, e.Routes()...)
 	// The monitor's routes mount beside ours without a conflict (gin
 	// panics on one).

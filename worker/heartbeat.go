@@ -20,6 +20,7 @@ type heartbeat struct {
 	info     builds.WorkerInfo
 	interval time.Duration
 	current  func() (ids []string, draining bool)
+	paused   func() bool
 	loop     startstop.Loop
 }
 
@@ -30,6 +31,8 @@ type heartbeatParams struct {
 	// current returns the builds running here and whether the worker
 	// drains.
 	current func() (ids []string, draining bool)
+	// paused reports whether the worker's host is paused.
+	paused func() bool
 	// capabilities are the build kinds this worker can run or not.
 	capabilities []tasks.Capability
 }
@@ -38,7 +41,7 @@ func newHeartbeat(p heartbeatParams) *heartbeat {
 	pid := os.Getpid()
 	cfg := p.cfg
 	return &heartbeat{
-		store: p.store, interval: 5 * time.Second, current: p.current,
+		store: p.store, interval: 5 * time.Second, current: p.current, paused: p.paused,
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,
@@ -63,6 +66,9 @@ func (h *heartbeat) beat(ctx context.Context) {
 	sort.Strings(ids)
 	info := h.info
 	info.Builds, info.Draining, info.Heartbeat = ids, draining, time.Now().UTC()
+	if h.paused != nil {
+		info.Paused = h.paused()
+	}
 	_ = h.store.Heartbeat(ctx, &info, 3*h.interval)
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	// hand-back waits between this and half as much again, so workers that
 	// all lack the tool never pass it around in a tight loop (default 10 s).
 	HandBackDelay time.Duration
+	// PauseCheckInterval is how often the worker looks whether its host
+	// was paused or resumed (fbs worker pause; default 1 s).
+	PauseCheckInterval time.Duration
 	// LogMaxLen trims each build's log stream to about this many lines (0: keep all).
 	LogMaxLen int64
 	// Logger receives service logs (default slog.Default()).
@@ -119,6 +122,9 @@ func (c *Config) fill() error {
 	if c.HandBackDelay <= 0 {
 		c.HandBackDelay = 10 * time.Second
 	}
+	if c.PauseCheckInterval <= 0 {
+		c.PauseCheckInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -140,16 +146,24 @@ type Server struct {
 	rdb    redis.UniversalClient
 	store  *builds.Store
 	pipe   *pipeline.Pipeline
-	srv    *asynq.Server
 	queue  *asynq.Client
 	reaper *reaper.Reaper
 	beat   *heartbeat
+	pause  *pauseWatch
 	log    *slog.Logger
 	// metrics records how long each stage took, which the monitor's
 	// build page estimates running stages from.
 	metrics *metrics.Recorder
+	mux     *asynq.ServeMux
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// srv is the asynq server that takes tasks: of the build queues and
+	// this host's transfer retries, or of the transfer retries alone while
+	// the host is paused. A pause or resume stops its fetching and moves
+	// it to idle, where it finishes the tasks it runs, and starts the
+	// other kind. Shutdown ends them all.
+	srv      *asynq.Server
+	idle     []*asynq.Server
 	active   map[string]context.CancelCauseFunc
 	stopping chan struct{} // closed when Shutdown begins
 	now      chan struct{} // closed by HandBack: the drain ends at once
@@ -169,13 +183,42 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}), stopped: make(chan struct{}),
 		now: make(chan struct{}),
 	}
-	queues := map[string]int{}
-	for _, q := range cfg.Queues() {
-		queues[q] = 1
+	s.queue = asynq.NewClientFromRedisClient(rdb)
+	r, err := reaper.New(rdb, reaper.Config{
+		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
+		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
-	// This host's transfer retries: only it has those images.
-	queues[tasks.TransferQueue(cfg.Host)] = 2
-	s.srv = asynq.NewServerFromRedisClient(rdb, asynq.Config{
+	s.reaper = r
+	s.mux = asynq.NewServeMux()
+	s.mux.HandleFunc(tasks.TypeBuild, s.processBuild)
+	s.mux.HandleFunc(tasks.TypeTransfer, s.processTransfer)
+	s.pause = newPauseWatch(pauseWatchParams{store: s.store, host: cfg.Host, interval: cfg.PauseCheckInterval,
+		serve: s.serve, logger: cfg.Logger,
+		// The heartbeat says so at once, not at its next beat.
+		changed: func(ctx context.Context) { s.beat.beat(ctx) }})
+	return s, nil
+}
+
+// queues returns the asynq queues with their priorities: the build
+// queues unless the host is paused, and always this host's transfer
+// retries (only it has those images, and their builds are running).
+func (s *Server) queues(paused bool) map[string]int {
+	queues := map[string]int{tasks.TransferQueue(s.cfg.Host): 2}
+	if !paused {
+		for _, q := range s.cfg.Queues() {
+			queues[q] = 1
+		}
+	}
+	return queues
+}
+
+// newAsynq returns an asynq server for queues.
+func (s *Server) newAsynq(queues map[string]int) *asynq.Server {
+	cfg := s.cfg
+	return asynq.NewServerFromRedisClient(s.rdb, asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		Queues:            queues,
 		TaskCheckInterval: cfg.TaskCheckInterval,
@@ -195,31 +238,61 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 			return transferBackoff(cfg.TransferBackoff, n)
 		},
 	})
-	s.queue = asynq.NewClientFromRedisClient(rdb)
-	r, err := reaper.New(rdb, reaper.Config{
-		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
-		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+}
+
+// serve makes the worker take tasks of the queues of a paused or a
+// running host: the server taking tasks so far stops fetching and
+// finishes what it runs (no build is handed back), and a new one starts.
+// It does nothing once Shutdown began.
+func (s *Server) serve(paused bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isStopping() {
+		return nil
 	}
-	s.reaper = r
-	return s, nil
+	if s.srv != nil {
+		s.srv.Stop()
+		s.idle = append(s.idle, s.srv)
+		s.srv = nil
+	}
+	srv := s.newAsynq(s.queues(paused))
+	if err := srv.Start(s.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	s.srv = srv
+	return nil
+}
+
+// isStopping reports whether Shutdown began.
+func (s *Server) isStopping() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // Start begins taking builds; it returns once the server runs.
 func (s *Server) Start(ctx context.Context) error {
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(tasks.TypeBuild, s.processBuild)
-	mux.HandleFunc(tasks.TypeTransfer, s.processTransfer)
-	if err := s.srv.Start(mux); err != nil {
+	// A host paused before the worker started takes nothing from the
+	// start.
+	paused, err := s.store.Paused(ctx, builds.PauseWorker, s.cfg.Host)
+	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
+	}
+	if err := s.serve(paused != nil); err != nil {
+		return err
+	}
+	if paused != nil {
+		s.log.Info("worker paused: taking no builds until resumed", "host", s.cfg.Host, "by", paused.By, "message", paused.Message)
 	}
 	s.reaper.Start(ctx)
 	// What this host can build is found once, before the first beat;
 	// each build is checked again when it is taken.
-	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current,
+	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current, paused: s.pause.Paused,
 		capabilities: s.pipe.Capabilities(ctx)})
+	s.pause.Start(ctx, paused != nil)
 	s.beat.Start(ctx)
 	s.started = true
 	s.log.Info("worker started", "host", s.cfg.Host, "queues", s.cfg.Queues(), "concurrency", s.cfg.Concurrency)
@@ -237,12 +310,28 @@ func (s *Server) Shutdown() {
 			return
 		}
 		s.log.Info("worker draining", "timeout", s.cfg.DrainTimeout)
-		s.srv.Stop() // no new tasks; the running ones go on
+		// No pause or resume from here on: a resume would start taking
+		// tasks again.
+		s.pause.Stop()
+		s.mu.Lock()
+		srvs := s.idle
+		if s.srv != nil {
+			srvs = append(srvs, s.srv)
+		}
+		s.srv, s.idle = nil, nil
+		s.mu.Unlock()
+		for _, srv := range srvs {
+			srv.Stop() // no new tasks; the running ones go on
+		}
 		s.drain()
 		for _, id := range s.HandBack() {
 			s.log.Info("drain over: build handed back", "build", id)
 		}
-		s.srv.Shutdown()
+		var wg sync.WaitGroup
+		for _, srv := range srvs {
+			wg.Go(srv.Shutdown)
+		}
+		wg.Wait()
 		close(s.stopped)
 		s.reaper.Stop()
 		s.beat.Stop()

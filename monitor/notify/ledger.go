@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
 
@@ -70,3 +71,18 @@ var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)
+
+// ForgetBuild deletes the sent marks of every mail of build id, once the
+// build itself is removed (retention): no task for it can run again.
+// It returns how many marks there were.
+func ForgetBuild(ctx context.Context, rdb redis.UniversalClient, id string) (int64, error) {
+	keys := []string{
+		rediskey.NotifySent(tasks.NotifyTaskID(id, tasks.MailSubmitted)),
+		rediskey.NotifySent(tasks.NotifyTaskID(id, tasks.MailFinished)),
+	}
+	n, err := rdb.Del(ctx, keys...).Result()
+	if err != nil {
+		return 0, fmt.Errorf("forget mails of build %s: %w", id, err)
+	}
+	return n, nil
+}

@@ -73,6 +73,9 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 		p.ZAdd(ctx, rediskey.BuildsOf(b.Owner), redis.Z{Score: 0, Member: b.ID})
 		p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: b.ID})
 		p.HIncrBy(ctx, rediskey.CountByState, string(b.State), 1)
+		if b.Schedule != "" {
+			p.ZAdd(ctx, rediskey.BuildsOfSchedule(b.Schedule), redis.Z{Score: 0, Member: b.ID})
+		}
 		return nil
 	})
 	if err != nil {
@@ -93,6 +96,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			p.HIncrBy(ctx, rediskey.CountByState, string(b.State), -1)
 			p.ZRem(ctx, rediskey.BuildsOf(b.Owner), id)
 			p.ZRem(ctx, keyState(b.State), id)
+			if b.Schedule != "" {
+				p.ZRem(ctx, rediskey.BuildsOfSchedule(b.Schedule), id)
+			}
 		}
 		p.Del(ctx, rediskey.Build(id), rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id), LogKey(id))
 		p.ZRem(ctx, rediskey.Builds, id)

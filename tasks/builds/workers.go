@@ -27,6 +27,9 @@ type WorkerInfo struct {
 	Concurrency int      `json:"concurrency"`
 	Builds      []string `json:"builds"`
 	Draining    bool     `json:"draining,omitempty"`
+	// Paused is set while the worker's host is paused (fbs worker pause):
+	// it finishes what it runs and takes nothing new.
+	Paused bool `json:"paused,omitempty"`
 	// Capabilities says, for every build kind, whether this worker can
 	// run it, with the tools and versions it found or the one it lacks.
 	// A worker of an older fbs has none and is taken to run every kind.
@@ -106,14 +109,14 @@ func (w *WorkerInfo) Runs(kind tasks.BuildKind) (bool, string) {
 }
 
 // Unserved says why none of the live workers ws can take a build of kind
-// for arch and release, or returns "" when one can. Draining workers take
-// nothing new.
+// for arch and release, or returns "" when one can. Draining and paused
+// workers take nothing new.
 func Unserved(ws []*WorkerInfo, arch, release string, kind tasks.BuildKind) string {
 	queue := tasks.QueueName(arch, release)
 	var lacking []string
 	serving := 0
 	for _, w := range ws {
-		if w.Draining || !slices.Contains(w.Queues, queue) {
+		if w.Draining || w.Paused || !slices.Contains(w.Queues, queue) {
 			continue
 		}
 		serving++

@@ -3,7 +3,8 @@
 // The packages that read and write the keys (their store types) take the
 // names from here:
 //
-//	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters
+//	tasks/builds     builds.Store: records, indexes, leases, logs, workers, counters,
+//	                 pauses, service-wide leases
 //	monitor/notify   the notification ledger: sent marks and send locks
 //	monitor/metrics  metrics.Recorder: duration histograms
 //	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits, auth.Links
@@ -182,3 +183,22 @@ func SubmitRate(user string, window int64) string {
 // build IDs and creation time). Its state is not stored: it is derived
 // from the members' records.
 func Group(id string) string { return "fbs:group:" + id }
+
+// Retention and pauses (tasks/builds: builds.Store.Purge, builds.Pauses,
+// builds.Store.HoldNamedLease).
+
+// Pauses is a hash of what is paused: field "queue:<asynq queue>" or
+// "worker:<host>" to the JSON builds.Pause (who, when, message). Pausing
+// sets the field, resuming deletes it; it never expires.
+const Pauses = "fbs:pauses"
+
+// BuildsOfSchedule is a sorted set of the IDs of the builds schedule made,
+// as Builds, so retention keeps the newest [retention] per_schedule of
+// each. A build leaves it when it is purged.
+func BuildsOfSchedule(schedule string) string { return "fbs:builds:schedule:" + schedule }
+
+// NamedLease is a string: the holder ("host/pid/random") of the service-wide
+// lease name, e.g. "retention": one collector of several runs at a time.
+// Its TTL is the lease's; the holder renews it while it works and deletes it
+// when it stops, so a holder that died lets another take over after the TTL.
+func NamedLease(name string) string { return "fbs:leases:" + name }

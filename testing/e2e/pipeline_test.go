@@ -15,6 +15,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
 // checkStaged checks a succeeded ksiso build's staging dir: the ISO, a
@@ -31,14 +32,14 @@ func checkStaged(t *testing.T, e *env, id string) {
 	names := map[string]bool{}
 	for _, ent := range ents {
 		names[ent.Name()] = true
-		if strings.HasPrefix(ent.Name(), ".") {
+		if strings.HasPrefix(ent.Name(), ".") && ent.Name() != staging.MarkerName {
 			t.Errorf("partial or hidden file left in staging: %s", ent.Name())
 		}
 		if strings.HasSuffix(ent.Name(), ".iso") {
 			isos = append(isos, ent.Name())
 		}
 	}
-	for _, want := range []string{"CHECKSUM", "kickstart.ks", "build.log"} {
+	for _, want := range []string{"CHECKSUM", "kickstart.ks", "build.log", staging.MarkerName} {
 		if !names[want] {
 			t.Errorf("staging dir lacks %s (has %v)", want, names)
 		}

@@ -161,3 +161,25 @@ func (s *fileStager) rename(_ context.Context, from, to string) error {
 }
 
 func (s *fileStager) remove(_ context.Context, p string) error { return os.Remove(p) }
+
+func (s *fileStager) create(_ context.Context, p string, data []byte) error {
+	return os.WriteFile(p, data, 0o644)
+}
+
+// removeAll is os.RemoveAll, which removes symbolic links and never
+// follows them; dir itself must be a directory, not a link to one.
+func (s *fileStager) removeAll(_ context.Context, dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return os.RemoveAll(dir)
+}
+
+// Remove implements Stager.
+func (s *fileStager) Remove(ctx context.Context, buildID string) error {
+	return remove(ctx, s, s.t, buildID)
+}

@@ -166,8 +166,8 @@ func TestFileLinkOrCopy(t *testing.T) {
 			if strings.Contains(log.String(), "hard link") != tc.wantLink {
 				t.Errorf("log does not say how the file was staged:\n%s", log.String())
 			}
-			if ents, _ := os.ReadDir(filepath.Join(tc.dir, id)); len(ents) != 1 {
-				t.Errorf("staging dir holds %d entries, want the image only", len(ents))
+			if ents, _ := os.ReadDir(filepath.Join(tc.dir, id)); len(ents) != 2 {
+				t.Errorf("staging dir holds %d entries, want the image and the marker", len(ents))
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package staging
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -264,4 +265,45 @@ func ftpErr(err error) error {
 		return fmt.Errorf("the remote disk is full: %w", err)
 	}
 	return err
+}
+
+func (s *ftpStager) create(_ context.Context, p string, data []byte) error {
+	return ftpErr(s.c.Stor(p, bytes.NewReader(data)))
+}
+
+// removeAll lists dir with "LIST -a", since servers such as vsftpd hide
+// dot files (the marker, part files) from a plain LIST, and removes what
+// it holds depth first.
+func (s *ftpStager) removeAll(ctx context.Context, dir string) error {
+	if !s.isDir(dir) {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	entries, err := s.c.List("-a " + dir)
+	if err != nil {
+		return ftpErr(err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "/") {
+			continue
+		}
+		p := path.Join(dir, e.Name)
+		if e.Type == ftp.EntryTypeFolder {
+			if err := s.removeAll(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.c.Delete(p); err != nil {
+			return ftpErr(err)
+		}
+	}
+	return ftpErr(s.c.RemoveDir(dir))
+}
+
+// Remove implements Stager.
+func (s *ftpStager) Remove(ctx context.Context, buildID string) error {
+	return remove(ctx, s, s.t, buildID)
 }

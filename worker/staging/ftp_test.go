@@ -207,8 +207,8 @@ func TestFTPWrongSize(t *testing.T) {
 		t.Fatalf("Put with a lying server: %v, want a verification failure", err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(srv.Pub, id))
-	if len(ents) != 0 {
-		t.Errorf("files left after a failed verification: %v", ents)
+	if len(ents) != 1 || ents[0].Name() != MarkerName {
+		t.Errorf("files left after a failed verification: %v, want the marker only", ents)
 	}
 }
 

@@ -29,6 +29,11 @@ type remoteFS interface {
 	// rename moves from onto to, replacing to.
 	rename(ctx context.Context, from, to string) error
 	remove(ctx context.Context, p string) error
+	// create writes a small file p whole.
+	create(ctx context.Context, p string, data []byte) error
+	// removeAll removes directory dir and everything under it, never
+	// following a symbolic link out of it.
+	removeAll(ctx context.Context, dir string) error
 }
 
 // sameFiler is a remoteFS that can tell when the remote p is the local file
@@ -62,6 +67,11 @@ func put(ctx context.Context, fs remoteFS, t *target, opts *Options, buildID str
 	}
 	if err := fs.mkdirAll(ctx, dir); err != nil {
 		return nil, fmt.Errorf("stage to %s: make directory %s: %w", t, dir, err)
+	}
+	if buildID != "" {
+		if err := mark(ctx, fs, t, buildID); err != nil {
+			return nil, fmt.Errorf("stage to %s: %w", t, err)
+		}
 	}
 	arts := make([]tasks.Artifact, 0, len(locals))
 	for _, lf := range locals {

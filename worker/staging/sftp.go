@@ -375,3 +375,52 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+func (s *sftpStager) create(_ context.Context, p string, data []byte) error {
+	f, err := s.client.Create(p)
+	if err != nil {
+		return sftpErr(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return sftpErr(err)
+	}
+	return sftpErr(f.Close())
+}
+
+// removeAll walks dir with Lstat: a symbolic link is removed as a link,
+// never followed.
+func (s *sftpStager) removeAll(ctx context.Context, dir string) error {
+	fi, err := s.client.Lstat(dir)
+	if err != nil {
+		return sftpErr(err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	entries, err := s.client.ReadDir(dir)
+	if err != nil {
+		return sftpErr(err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := path.Join(dir, e.Name())
+		if e.IsDir() {
+			if err := s.removeAll(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.client.Remove(p); err != nil {
+			return sftpErr(err)
+		}
+	}
+	return sftpErr(s.client.RemoveDirectory(dir))
+}
+
+// Remove implements Stager.
+func (s *sftpStager) Remove(ctx context.Context, buildID string) error {
+	return remove(ctx, s, s.t, buildID)
+}

@@ -81,6 +81,10 @@ type Stager interface {
 	// left by an earlier call. It returns one Artifact per file, whose URL
 	// carries no credentials.
 	Put(ctx context.Context, buildID string, files []string) ([]tasks.Artifact, error)
+	// Remove deletes the directory <dir>/<buildID> and everything in it,
+	// only if it holds the marker Put writes into each build directory
+	// (MarkerName); otherwise it returns ErrNoMarker and touches nothing.
+	Remove(ctx context.Context, buildID string) error
 	// Close releases the connection. It is safe to call more than once.
 	Close() error
 }

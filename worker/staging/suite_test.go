@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -115,9 +116,14 @@ func openEnv(t testing.TB, e env, log *logBuf) Stager {
 }
 
 // checkStaged compares the build directory with the files wanted and
-// makes sure no temporary file is left.
+// makes sure no temporary file is left. A build's own directory holds the
+// marker besides.
 func checkStaged(t testing.TB, dir string, want map[string][]byte) {
 	t.Helper()
+	if id := filepath.Base(dir); tasks.ValidBuildID(id) {
+		want = maps.Clone(want)
+		want[MarkerName] = markerText(id)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -311,6 +317,41 @@ func runSuite(t *testing.T, newEnv func(t *testing.T) env) {
 		want := []tasks.Artifact{{Name: "program.log", Size: 300, SHA256: sum(b), URL: e.base + "/" + id + "/logs/anaconda/program.log"}}
 		if d := cmp.Diff(want, arts); d != "" {
 			t.Errorf("artifacts (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("remove", func(t *testing.T) {
+		src := t.TempDir()
+		f, _ := writeRandom(t, src, "a.iso", 1000)
+		l, _ := writeRandom(t, src, "program.log", 10)
+		s := openEnv(t, e, newLog(t))
+		id := tasks.NewBuildID()
+		if _, err := s.Put(context.Background(), id, []string{f}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(context.Background(), id+"/logs/anaconda", []string{l}); err != nil {
+			t.Fatal(err)
+		}
+		// A directory with a build's name that fbs did not stage stays.
+		other := tasks.NewBuildID()
+		writeRemote(t, filepath.Join(e.dir, other), "mine.iso", []byte("not fbs's"))
+		if err := s.Remove(context.Background(), other); !errors.Is(err, ErrNoMarker) {
+			t.Errorf("Remove(unmarked) = %v, want ErrNoMarker", err)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, other, "mine.iso")); err != nil {
+			t.Errorf("unmarked directory touched: %v", err)
+		}
+		if err := s.Remove(context.Background(), tasks.NewBuildID()); !errors.Is(err, ErrNoMarker) {
+			t.Errorf("Remove(missing) = %v, want ErrNoMarker", err)
+		}
+		if err := s.Remove(context.Background(), "../"+id); err == nil || !strings.Contains(err.Error(), "bad build ID") {
+			t.Errorf("Remove(../id) = %v, want bad build ID", err)
+		}
+		if err := s.Remove(context.Background(), id); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, id)); !os.IsNotExist(err) {
+			t.Errorf("staged directory still there after Remove: %v", err)
 		}
 	})
 
