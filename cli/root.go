@@ -114,6 +114,7 @@ func New(env Env) *cobra.Command {
 		a.newVersionCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newScheduleCmd(),
 	)
 	return root
 }

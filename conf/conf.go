@@ -63,6 +63,17 @@ type Config struct {
 	// OIDC is the OpenID Connect provider web users sign in with ([oidc]);
 	// without an issuer the web front end runs in local mode.
 	OIDC OIDC
+	// Schedules configures the schedulers of periodic builds that `fbs
+	// monitor` and `fbs serve` run ([schedules]).
+	Schedules Schedules
+}
+
+// Schedules is the [schedules] section.
+type Schedules struct {
+	// SyncInterval is how often each scheduler re-reads the schedules: a
+	// schedule added or resumed starts firing within it (runs of paused
+	// and deleted schedules stop at once). Default 10s, at least 100ms.
+	SyncInterval time.Duration
 }
 
 // Redis is the [redis] section.

@@ -101,6 +101,8 @@ func fields() []field {
 		{section: "oidc", key: "groups_claim", bind: func(c *Config) value { return str{&c.OIDC.GroupsClaim} }},
 		{section: "oidc", key: "submit_group", bind: func(c *Config) value { return str{&c.OIDC.SubmitGroup} }},
 		{section: "oidc", key: "admin_group", bind: func(c *Config) value { return str{&c.OIDC.AdminGroup} }},
+
+		{section: "schedules", key: "sync_interval", bind: func(c *Config) value { return duration{&c.Schedules.SyncInterval} }, def: "10s", check: atLeastDuration(100 * time.Millisecond)},
 	}
 	for _, t := range toolNames() {
 		f = append(f, field{section: "tools", key: t, bind: func(c *Config) value { return tool{c.Tools, t} }, check: command})
