@@ -48,6 +48,9 @@ func ParseCron(expr string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, Invalid(FieldCron, "cron expression %q: %v", expr, err)
 	}
+	if s.Next(time.Now()).IsZero() {
+		return nil, Invalid(FieldCron, "cron expression %q never fires", expr)
+	}
 	return s, nil
 }
 
@@ -97,8 +100,8 @@ func ValidScheduleID(id string) bool { return ValidBuildID(id) }
 // For "@every D" the slots are the multiples of D since the Unix epoch,
 // and the tolerance D/2 (asynq's schedulers start their @every timers when
 // they start, so their fires differ by up to D; each still fires once per
-// slot). For cron expressions the slots are the expression's own times and
-// the tolerance is min(gap/2, 30s).
+// slot). For cron expressions, whose fires are a minute apart at least,
+// the slots are the expression's own times and the tolerance 30 s.
 func ScheduleSlot(sched cron.Schedule, now time.Time) time.Time {
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
 		d := every.Delay

@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -331,7 +332,16 @@ type slogAdapter struct{ l *slog.Logger }
 func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) {
+	msg := fmt.Sprint(args...)
+	if strings.Contains(msg, "redis connection is shared") {
+		// asynq's scheduler, stopping, tries to close the client it was
+		// given and says it may not: that is as it should be.
+		a.l.Debug(msg)
+		return
+	}
+	a.l.Error(msg)
+}
 func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // SignInRights are the rights of web users as of their latest sign-in
