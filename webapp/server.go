@@ -111,6 +111,12 @@ func (s *Server) Register(r gin.IRouter) {
 	g.GET("/account", s.account)
 	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
+	g.GET("/schedules", s.schedules)
+	g.POST("/schedules", s.requireUser, s.csrf, s.scheduleForm)
+	g.GET("/schedules/:id", s.schedulePage)
+	g.POST("/schedules/:id/pause", s.requireUser, s.csrf, s.scheduleAction("pause"))
+	g.POST("/schedules/:id/resume", s.requireUser, s.csrf, s.scheduleAction("resume"))
+	g.POST("/schedules/:id/delete", s.requireUser, s.csrf, s.scheduleAction("delete"))
 
 	api := g.Group("/api/v1")
 	api.GET("/openapi.json", s.openAPI)
@@ -123,6 +129,12 @@ func (s *Server) Register(r gin.IRouter) {
 	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
 	api.GET("/workers", s.apiAuth, s.apiWorkers)
 	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
+	api.POST("/schedules", s.apiAuth, s.apiScheduleCreate)
+	api.GET("/schedules", s.apiAuth, s.apiScheduleList)
+	api.GET("/schedules/:id", s.apiAuth, s.apiScheduleGet)
+	api.POST("/schedules/:id/pause", s.apiAuth, s.apiScheduleAction("pause"))
+	api.POST("/schedules/:id/resume", s.apiAuth, s.apiScheduleAction("resume"))
+	api.DELETE("/schedules/:id", s.apiAuth, s.apiScheduleAction("delete"))
 }
 
 // secure sets the security headers of every response and, in local mode,
