@@ -115,8 +115,9 @@ func TestBrowserSchedules(t *testing.T) {
 	if err != nil || len(bs) != 1 || bs[0].Schedule != id || bs[0].Owner != webapp.DefaultLocalUser {
 		t.Fatalf("builds: %d, %v; want one of schedule %s", len(bs), err, id)
 	}
-	for _, step := range []struct{ button, state string }{{"pause", "paused"}, {"resume", "active"}} {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID(step.button)), chromedp.WaitVisible(chromedp.ID("state"))); err != nil {
+	// Each button posts and the page comes back with the other button.
+	for _, step := range []struct{ button, next, state string }{{"pause", "resume", "paused"}, {"resume", "pause", "active"}} {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID(step.button)), chromedp.WaitVisible(chromedp.ID(step.next))); err != nil {
 			t.Fatalf("%s: %v", step.button, err)
 		}
 		if got, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("state"))); strings.TrimSpace(got) != step.state {
