@@ -11,11 +11,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf"
+	"github.com/fedora-fbs/fbs/tasks/redisproc"
 )
 
 // Env is what the commands take from the process.
@@ -146,10 +148,17 @@ func (a *app) load() (*conf.Config, error) {
 	return cfg, nil
 }
 
-// redis returns the Redis URL to use for client commands.
+// redis returns the Redis URL to use for client commands: the configured
+// one, else the socket of the redis-server that `fbs serve` runs under the
+// data dir, else DefaultRedisURL.
 func (a *app) redis() string {
 	if a.cfg != nil && a.cfg.Redis.URL != "" {
 		return a.cfg.Redis.URL
+	}
+	if a.cfg != nil && a.cfg.Worker.DataDir != "" {
+		if url, ok := redisproc.LocalURL(filepath.Join(a.cfg.Worker.DataDir, "redis")); ok {
+			return url
+		}
 	}
 	return DefaultRedisURL
 }

@@ -8,30 +8,42 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
+	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/monitor"
 	"github.com/fedora-fbs/fbs/monitor/notify"
 	"github.com/fedora-fbs/fbs/tasks/broker"
 	"github.com/fedora-fbs/fbs/tasks/client"
+	"github.com/fedora-fbs/fbs/tasks/redisproc"
 	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/worker"
 )
 
 func (a *app) newServeCmd() *cobra.Command {
 	var brokerAddr, listen string
+	var inMemory bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the whole service in one process on its embedded defaults",
 		Long: "serve runs the web app, the monitor, the mail sender and a worker for this host's\n" +
 			"arch and every configured release in one process, web and monitor on one listener\n" +
 			"(--listen, default [web] listen, http://127.0.0.1:5000). With no Redis configured\n" +
-			"it starts an embedded Redis-compatible broker (in memory) on --broker-listen; with\n" +
-			"no [smtp] host, mails go to an outbox directory listed at /outbox.",
+			"it runs redis-server as its child, with its data under <data_dir>/redis (append-only,\n" +
+			"a unix socket there), so builds, logs and mails survive a restart; without\n" +
+			"redis-server (or with --in-memory) it runs an in-memory broker on --broker-listen,\n" +
+			"which keeps nothing. With no [smtp] host, mails go to an outbox directory listed at\n" +
+			"/outbox. Ctrl-C (or SIGTERM) stops taking builds and lets running ones finish for up\n" +
+			"to [worker] drain_timeout; a second one stops at once, handing them back to the queue.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.load()
@@ -41,11 +53,22 @@ func (a *app) newServeCmd() *cobra.Command {
 			if listen == "" {
 				listen = cfg.Web.Listen
 			}
+			// Signals are counted here: the first stops taking builds
+			// and drains, the second stops at once.
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
 			// Refuse what cannot be served safely before anything
 			// runs: a web listener beyond loopback in local mode, an
 			// embedded broker beyond loopback, a port in use.
-			url := cfg.Redis.URL
-			if url == "" {
+			lb := localBroker{url: cfg.Redis.URL, persistent: cfg.Redis.URL != ""}
+			if lb.url == "" && !inMemory {
+				lb.redisBin, lb.missing = redisproc.Find()
+			}
+			// --broker-listen is checked even when the redis-server
+			// child makes it unused: a wrong address is refused, not
+			// ignored until redis-server goes missing.
+			if lb.url == "" {
 				if err := broker.CheckAddr(brokerAddr); err != nil {
 					return err
 				}
@@ -58,15 +81,15 @@ func (a *app) newServeCmd() *cobra.Command {
 			// The web server failing stops everything else.
 			ctx, stop := context.WithCancel(cmd.Context())
 			defer stop()
-			if url == "" {
-				b, err := broker.Start(brokerAddr)
-				if err != nil {
-					return err
-				}
-				defer b.Close()
-				url = b.URL()
-				fmt.Fprintf(a.env.Stdout, "fbs serve: embedded broker at %s (in memory)\n", url)
+			again := make(chan struct{}) // closed on the second signal
+			finished := make(chan struct{})
+			defer close(finished)
+			go countSignals(sigs, finished, stop, again)
+			if err := lb.start(ctx, a, cfg, brokerAddr); err != nil {
+				return err
 			}
+			defer lb.stop(a)
+			url := lb.url
 			if len(cfg.Worker.Releases) == 0 {
 				cfg.Worker.Releases = cfg.Releases
 			}
@@ -121,14 +144,151 @@ func (a *app) newServeCmd() *cobra.Command {
 				}
 				webErr <- err
 			}()
-			werr := a.runWorker(context.WithoutCancel(ctx), url, true, ctx.Done())
-			stop() // a worker that failed takes the web server down with it
-			return errors.Join(<-webErr, werr)
+			w, closeWorker, werr := a.startWorker(context.WithoutCancel(ctx), url, true)
+			if werr != nil {
+				stop() // a worker that failed takes the web server down with it
+				return errors.Join(<-webErr, werr)
+			}
+			defer closeWorker()
+			<-ctx.Done()
+			// Drain order: the web server stops taking submissions (ctx
+			// ended), the worker drains, the mail sender sends what the
+			// last builds queued, then the broker stops (deferred first,
+			// so run last).
+			a.sayStopping(cfg, w.Running(), lb.persistent)
+			drained := make(chan struct{})
+			go func() {
+				select {
+				case <-again:
+					a.sayStoppingNow(w.HandBack(), lb.persistent)
+				case <-drained:
+				}
+			}()
+			w.Shutdown()
+			close(drained)
+			err = <-webErr
+			fctx, cancel := context.WithTimeout(context.Background(), mailFlushTimeout)
+			defer cancel()
+			go func() {
+				select {
+				case <-again:
+					cancel()
+				case <-fctx.Done():
+				}
+			}()
+			if ferr := mail.Flush(fctx); ferr != nil {
+				a.logger.Warn("mails not sent before stopping", "err", ferr, "kept", lb.persistent)
+			}
+			mail.Shutdown()
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port of the web app and monitor (default [web] listen)")
-	cmd.Flags().StringVar(&brokerAddr, "broker-listen", "127.0.0.1:6380", "address of the embedded broker when no Redis is configured")
+	cmd.Flags().StringVar(&brokerAddr, "broker-listen", "127.0.0.1:6380", "address of the in-memory broker when no Redis is configured and redis-server is missing or --in-memory is given")
+	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "with no Redis configured, use the in-memory broker even if redis-server is installed (nothing survives a stop)")
 	return cmd
+}
+
+// mailFlushTimeout bounds how long a stopping `fbs serve` waits for the
+// mails its last builds queued.
+const mailFlushTimeout = 30 * time.Second
+
+// countSignals ends the service's context on the first signal and closes
+// again on the second; it returns when finished is closed.
+func countSignals(sigs <-chan os.Signal, finished <-chan struct{}, stop context.CancelFunc, again chan<- struct{}) {
+	for n := 1; ; n++ {
+		select {
+		case <-sigs:
+		case <-finished:
+			return
+		}
+		if n == 1 {
+			stop()
+			continue
+		}
+		close(again)
+		return
+	}
+}
+
+// sayStopping tells the person at the terminal what a stop waits for and
+// how to stop at once.
+func (a *app) sayStopping(cfg *conf.Config, running []string, persistent bool) {
+	if len(running) == 0 {
+		fmt.Fprintf(a.env.Stdout, "fbs serve: stopping (no build running)\n")
+		return
+	}
+	fate := "hand them back to the queue: they run again when fbs serve starts"
+	if !persistent {
+		fate = "stop them: the in-memory broker keeps nothing, so they are lost"
+	}
+	fmt.Fprintf(a.env.Stdout, "fbs serve: stopping: waiting for %d running build(s) to finish (%s), at most %s ([worker] drain_timeout); "+
+		"press Ctrl-C again (or send SIGTERM) to stop now and %s\n",
+		len(running), strings.Join(running, ", "), cfg.Worker.DrainTimeout, fate)
+}
+
+// sayStoppingNow reports what a second signal did.
+func (a *app) sayStoppingNow(handed []string, persistent bool) {
+	switch {
+	case len(handed) == 0:
+		fmt.Fprintf(a.env.Stdout, "fbs serve: stopping now\n")
+	case persistent:
+		fmt.Fprintf(a.env.Stdout, "fbs serve: stopping now: handed %s back to the queue\n", strings.Join(handed, ", "))
+	default:
+		fmt.Fprintf(a.env.Stdout, "fbs serve: stopping now: %s stopped and lost (in-memory broker)\n", strings.Join(handed, ", "))
+	}
+}
+
+// localBroker is the broker of `fbs serve`: the configured Redis, else a
+// redis-server child, else the in-memory broker.
+type localBroker struct {
+	url        string
+	persistent bool   // builds, logs and mails survive a stop
+	redisBin   string // redis-server to run as a child
+	missing    error  // why there is none
+	child      *redisproc.Server
+	memory     *broker.Embedded
+}
+
+func (lb *localBroker) start(ctx context.Context, a *app, cfg *conf.Config, brokerAddr string) error {
+	switch {
+	case lb.url != "":
+		return nil
+	case lb.redisBin != "":
+		dir := filepath.Join(cfg.Worker.DataDir, "redis")
+		child, err := redisproc.Start(ctx, redisproc.Config{Dir: dir, Bin: lb.redisBin, Logger: a.logger})
+		if err != nil {
+			return err
+		}
+		lb.child, lb.url, lb.persistent = child, child.URL(), true
+		fmt.Fprintf(a.env.Stdout, "fbs serve: Redis at %s (redis-server %d, data in %s, append-only: builds, logs and mails survive a restart)\n",
+			lb.url, child.Pid(), dir)
+		return nil
+	default:
+		b, err := broker.Start(brokerAddr)
+		if err != nil {
+			return err
+		}
+		lb.memory, lb.url = b, b.URL()
+		why := "--in-memory"
+		if lb.missing != nil {
+			why = "redis-server not found (install it: apt-get install redis-server, or dnf install redis)"
+		}
+		a.logger.Warn("in-memory broker: builds, logs and unsent mails are lost when fbs serve stops", "reason", why)
+		fmt.Fprintf(a.env.Stdout, "fbs serve: embedded broker at %s (in memory: %s; builds, logs and unsent mails are lost when fbs serve stops)\n",
+			lb.url, why)
+		return nil
+	}
+}
+
+// stop ends the broker fbs serve started, after everything else.
+func (lb *localBroker) stop(a *app) {
+	if lb.memory != nil {
+		lb.memory.Close()
+	}
+	if err := lb.child.Stop(); err != nil {
+		a.logger.Error("stop redis-server", "err", err)
+	}
 }
 
 // outboxPage is parsed on first use, not when fbs starts.

@@ -49,6 +49,19 @@ func (a *app) newWorkerCmd() *cobra.Command {
 
 // runWorker runs a worker until stop is closed, then drains it.
 func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <-chan struct{}) error {
+	w, closeRedis, err := a.startWorker(ctx, redisURL, local)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	<-stop
+	w.Shutdown()
+	return nil
+}
+
+// startWorker starts a worker on its own Redis connection, which the
+// returned func closes after the worker's Shutdown.
+func (a *app) startWorker(ctx context.Context, redisURL string, local bool) (*worker.Server, func(), error) {
 	cfg := a.cfg
 	wcfg := worker.Config{
 		Arch: cfg.Worker.Arch, Releases: cfg.Worker.Releases, Concurrency: cfg.Worker.Concurrency,
@@ -59,27 +72,26 @@ func (a *app) runWorker(ctx context.Context, redisURL string, local bool, stop <
 	}
 	pc, err := pipelineConfig(cfg, local)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	pc.Logger = a.logger
 	pipe, err := pipeline.New(pc)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	rdb, err := client.ConnectRedis(ctx, redisURL)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer rdb.Close()
 	w, err := worker.New(rdb, pipe, wcfg)
 	if err != nil {
-		return err
+		rdb.Close()
+		return nil, nil, err
 	}
 	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
+		rdb.Close()
+		return nil, nil, err
 	}
 	fmt.Fprintf(a.env.Stderr, "fbs worker %d serving %v\n", os.Getpid(), cfg.Worker.Releases)
-	<-stop
-	w.Shutdown()
-	return nil
+	return w, func() { rdb.Close() }, nil
 }

@@ -78,8 +78,9 @@ type Schedules struct {
 
 // Redis is the [redis] section.
 type Redis struct {
-	// URL is redis://[:password@]host:port/db, rediss://... or
-	// unix:///path. Empty means not configured: `fbs serve` then runs its
+	// URL is redis://[:password@]host:port/db, rediss://...,
+	// unix:///path or redis-sentinel://host:port,.../master-name/db (the
+	// forms of tasks/redisurl). Empty means not configured: `fbs serve` then runs its
 	// embedded broker, and the other commands use redis://127.0.0.1:6379/0.
 	URL string
 }

@@ -229,7 +229,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string
 	}{
 		{"testdata/bad/values.conf", userEnv, []string{
-			`testdata/bad/values.conf:2: [redis] url: http://redis.example.org has scheme "http" (want redis, rediss or unix)`,
+			`testdata/bad/values.conf:2: [redis] url: http://redis.example.org: scheme "http" (want redis, rediss, unix or redis-sentinel)`,
 			`testdata/bad/values.conf:5: [worker] arch: unknown arch "amd64" (want one of x86_64, aarch64, ppc64le, s390x, i686)`,
 			`testdata/bad/values.conf:6: [worker] releases: release 43 is not in [releases] list (41,42,rawhide)`,
 			`testdata/bad/values.conf:7: [worker] concurrency: "zero" is not a whole number`,
@@ -535,6 +535,36 @@ func TestSecurityEgress(t *testing.T) {
 	for host, ok := range map[string]bool{"mirror.internal": true, "10.20.3.4": true, "192.168.7.5": true, "192.168.7.6": false, "10.21.0.1": false, "127.0.0.1": false} {
 		if err := p.CheckLiteral(host); (err == nil) != ok {
 			t.Errorf("CheckLiteral(%s) = %v, want allowed %v", host, err, ok)
+		}
+	}
+}
+
+// TestRedisSentinelURL checks that a redis-sentinel URL is taken from the
+// file and from FBS_REDIS_URL, and that its password is masked in dumps.
+func TestRedisSentinelURL(t *testing.T) {
+	t.Parallel()
+	const file = "redis-sentinel://:file-pw@10.2.0.1:26379,10.2.0.2:26379,10.2.0.3:26379/fbsmaster/2"
+	const fromEnv = "redis-sentinel://:env-pw@127.0.0.1:26379,127.0.0.1:26380/m?sentinel_password=sp"
+	for _, tt := range []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"file", env{"HOME": "/home/u"}, file},
+		{"environment", env{"HOME": "/home/u", "FBS_REDIS_URL": fromEnv}, fromEnv},
+	} {
+		got, err := load("testdata/good/sentinel.conf", tt.env.lookup, userHost)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got.Redis.URL != tt.want {
+			t.Errorf("%s: [redis] url = %q, want %q", tt.name, got.Redis.URL, tt.want)
+		}
+		dump := got.Dump()
+		for _, secret := range []string{"file-pw", "env-pw", "=sp"} {
+			if strings.Contains(dump, secret) {
+				t.Errorf("%s: dump shows %q:\n%s", tt.name, secret, dump)
+			}
 		}
 	}
 }

@@ -56,6 +56,21 @@ func mask(f field, val value, v string) string {
 	}
 	u, err := url.Parse(v)
 	switch {
+	case err == nil && u.RawQuery != "" && strings.Contains(strings.ToLower(u.RawQuery), "password"):
+		// A query may carry a password (redis-sentinel's
+		// sentinel_password): mask its value, keep the rest.
+		q := u.Query()
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, masked)
+			}
+		}
+		c := *u
+		if _, ok := c.User.Password(); ok {
+			c.User = url.UserPassword(c.User.Username(), masked)
+		}
+		c.RawQuery = q.Encode()
+		return c.String()
 	case err == nil && u.User != nil:
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
+	"github.com/fedora-fbs/fbs/tasks/redisurl"
 )
 
 // field is one key of the configuration file.
@@ -346,26 +347,14 @@ func httpURL(v value) string {
 	return ""
 }
 
+// redisURL is redisurl.Parse, the one Redis URL rule.
 func redisURL(v value) string {
 	s := v.String()
 	if s == "" {
 		return ""
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a URL (want redis://[:password@]host:port/db, rediss://... or unix:///path)"
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		if u.Host == "" {
-			return fmt.Sprintf("%s has no host", tasks.RedactURL(s))
-		}
-	case "unix":
-		if u.Path == "" {
-			return fmt.Sprintf("%s has no socket path", tasks.RedactURL(s))
-		}
-	default:
-		return fmt.Sprintf("%s has scheme %q (want redis, rediss or unix)", tasks.RedactURL(s), u.Scheme)
+	if _, err := redisurl.Parse(s); err != nil {
+		return err.Error()
 	}
 	return ""
 }

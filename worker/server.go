@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -146,6 +147,8 @@ type Server struct {
 	mu       sync.Mutex
 	active   map[string]context.CancelCauseFunc
 	stopping chan struct{} // closed when Shutdown begins
+	now      chan struct{} // closed by HandBack: the drain ends at once
+	nowOnce  sync.Once
 	stopped  chan struct{} // closed when asynq has let go of every task
 	once     sync.Once
 	started  bool
@@ -159,6 +162,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	s := &Server{
 		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger,
 		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}), stopped: make(chan struct{}),
+		now: make(chan struct{}),
 	}
 	queues := map[string]int{}
 	for _, q := range cfg.Queues() {
@@ -170,9 +174,11 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 		Concurrency:       cfg.Concurrency,
 		Queues:            queues,
 		TaskCheckInterval: cfg.TaskCheckInterval,
-		// asynq hands unfinished tasks back to their queue when this runs
-		// out; the handlers stop their builds a little before.
-		ShutdownTimeout: cfg.DrainTimeout + 15*time.Second,
+		// Shutdown drains on its own (DrainTimeout) and stops the builds
+		// still running; asynq then hands their tasks back to the queue
+		// when this runs out, time enough for the stopped builds to
+		// record that they were handed back.
+		ShutdownTimeout: handBackGrace,
 		Logger:          slogAdapter{cfg.Logger},
 		LogLevel:        asynq.WarnLevel,
 		// Builds are never retried by asynq (MaxRetry 0); transfers back
@@ -226,22 +232,70 @@ func (s *Server) Shutdown() {
 			return
 		}
 		s.log.Info("worker draining", "timeout", s.cfg.DrainTimeout)
-		t := time.AfterFunc(s.cfg.DrainTimeout, func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			for id, cancel := range s.active {
-				s.log.Info("drain timeout: handing build back", "build", id)
-				cancel(errDrain)
-			}
-		})
+		s.srv.Stop() // no new tasks; the running ones go on
+		s.drain()
+		for _, id := range s.HandBack() {
+			s.log.Info("drain over: build handed back", "build", id)
+		}
 		s.srv.Shutdown()
-		t.Stop()
 		close(s.stopped)
 		s.reaper.Stop()
 		s.beat.Stop()
 		s.queue.Close()
 		s.log.Info("worker stopped")
 	})
+}
+
+// Running returns the IDs of the builds running here now, sorted.
+func (s *Server) Running() []string {
+	ids, _ := s.current()
+	slices.Sort(ids)
+	return ids
+}
+
+// handBackGrace is how long builds stopped by a drain have to record
+// that they were handed back before asynq requeues their tasks.
+const handBackGrace = 5 * time.Second
+
+// drain waits until no build runs, DrainTimeout has passed or HandBack
+// was called.
+func (s *Server) drain() {
+	timeout := time.NewTimer(s.cfg.DrainTimeout)
+	defer timeout.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.active)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-timeout.C:
+			return
+		case <-s.now:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// HandBack stops every running build at once and hands it back to its
+// queue, as the end of DrainTimeout does, and ends a drain under way, so
+// that Shutdown returns without waiting for the builds (a second Ctrl-C
+// on fbs serve). It returns the IDs handed back.
+func (s *Server) HandBack() []string {
+	s.nowOnce.Do(func() { close(s.now) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.active))
+	for id, cancel := range s.active {
+		cancel(errDrain)
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // transferBackoff is the wait before transfer retry n+1: base doubling,

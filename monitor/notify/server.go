@@ -272,6 +272,35 @@ func (s *Server) Shutdown() {
 	})
 }
 
+// Flush waits until no mail is due now: the notify queue holds no pending
+// and no active task. `fbs serve` calls it after its worker has stopped and
+// before Shutdown, so that a build that ended during the stop still gets
+// its completion mail. Mails waiting for a later retry (a mail server
+// down) stay queued. It returns early with ctx's error.
+func (s *Server) Flush(ctx context.Context) error {
+	if !s.started {
+		return nil
+	}
+	in := asynq.NewInspectorFromRedisClient(s.ledger.rdb)
+	defer in.Close()
+	for {
+		q, err := in.GetQueueInfo(tasks.NotifyQueue)
+		switch {
+		case errors.Is(err, asynq.ErrQueueNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("flush mails: %w", err)
+		case q.Pending == 0 && q.Active == 0:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush mails: %d waiting, %d being sent: %w", q.Pending, q.Active, context.Cause(ctx))
+		case <-time.After(s.cfg.PollInterval / 4):
+		}
+	}
+}
+
 // errNotYet marks a task that has to wait: its build has not finished,
 // or another sender holds the mail. It is retried without counting.
 var errNotYet = errors.New("not yet")

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/redisurl"
 )
 
 // DefaultBuildTimeout applies when Config.BuildTimeout is zero.
@@ -39,29 +39,18 @@ type Client struct {
 	cfg     Config
 }
 
-// ConnectRedis parses a Redis URL (redis://, rediss://, redis-sentinel://)
+// ConnectRedis parses a Redis URL (redisurl.Parse: redis://, rediss://,
+// unix://, redis-sentinel://)
 // and returns a connected go-redis client, which every command then hands
 // to the client, stores and servers it builds. It fails if Redis does not
 // answer.
 func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
-	// Errors name the URL only as tasks.RedactURL shows it: a malformed
-	// URL's parse error would quote it whole, password and all.
 	shown := tasks.RedactURL(url)
-	if _, err := neturl.Parse(url); err != nil {
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
-	}
-	opt, err := asynq.ParseRedisURI(url)
+	opt, err := redisurl.Parse(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %s: %v", shown, err)
+		return nil, fmt.Errorf("redis URL %w", err)
 	}
-	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("redis URL %s: unsupported connection type", shown)
-	}
+	rdb := redis.NewUniversalClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {

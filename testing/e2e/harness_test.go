@@ -64,6 +64,9 @@ type env struct {
 	moreConf string
 	// specExtra is added to the type section of every spec.
 	specExtra string
+	// redisURL, when set, is the [redis] url of every config instead of
+	// the env's own redis-server (see sentinel_test.go).
+	redisURL string
 }
 
 const volID = "Fedora-E-dvd-x86_64-41"
@@ -113,6 +116,10 @@ func (e *env) config(host string, extra string) string {
 		tools = "[tools]\nxorriso = " + e.wrapper + "\n"
 	}
 	path := filepath.Join(e.dir, host, "fbs.conf")
+	url := e.redis.URL
+	if e.redisURL != "" {
+		url = e.redisURL
+	}
 	e.write(path, fmt.Sprintf(`[redis]
 url = %s
 [worker]
@@ -130,7 +137,7 @@ file_root = %s
 [security]
 %s
 %s
-%s`, e.redis.URL, data, e.isoDir, e.workerConf, extra, e.staging, e.stagingConf, e.securityConf, tools, e.moreConf))
+%s`, url, data, e.isoDir, e.workerConf, extra, e.staging, e.stagingConf, e.securityConf, tools, e.moreConf))
 	return path
 }
 

@@ -41,7 +41,7 @@ func (e *env) serve() (cfg, broker, web string, p *proc) {
 	cfg = e.config("serve", "")
 	e.write(cfg, strings.Replace(mustRead(e.t, cfg), "url = "+e.redis.URL, "", 1))
 	broker, web = freeAddr(e.t), freeAddr(e.t)
-	p = e.start("serve", "--config", cfg, "--broker-listen", broker, "--listen", web)
+	p = e.start("serve", "--config", cfg, "--in-memory", "--broker-listen", broker, "--listen", web)
 	e.waitFor(30*time.Second, "fbs serve", func() bool {
 		out := p.out.String()
 		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
