@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fedora-fbs/fbs/cli"
+	"github.com/fedora-fbs/fbs/tasks/version"
 	"github.com/fedora-fbs/fbs/worker"
 )
 
@@ -105,7 +106,7 @@ func readFile(t *testing.T, path string) string {
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	out, _, code := run(t, nil, "version")
-	if code != 0 || !strings.HasPrefix(out, "fbs "+cli.Version) {
+	if code != 0 || !strings.HasPrefix(out, "fbs "+version.Release()) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }

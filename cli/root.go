@@ -114,8 +114,10 @@ func New(env Env) *cobra.Command {
 		a.newWebCmd(),
 		a.newMonitorCmd(),
 		a.newVersionCmd(),
+		a.newWorkersCmd(),
 		a.newKSCmd(env.Stdout),
 		newStageCmd(env.Stdout),
+		a.newDeployCmd(),
 		a.newScheduleCmd(),
 	)
 	return root

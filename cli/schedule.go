@@ -79,10 +79,14 @@ func (a *app) newScheduleAddCmd() *cobra.Command {
 			if _, err := tasks.ParseCron(cronExpr); err != nil {
 				return flagError("--cron", err)
 			}
-			p, err := a.prepareForQueue(ctx, args[0])
+			pr, err := a.prepareForQueue(ctx, args[0])
 			if err != nil {
 				return err
 			}
+			if pr.IsGroup() {
+				return fmt.Errorf("%s: a schedule builds one arch, not %s: add one schedule per arch", args[0], pr.Arches())
+			}
+			p := pr.Payload
 			sc := &schedules.Schedule{Owner: currentUser(), Cron: cronExpr, Spec: p.Spec, RebuildAge: age}
 			if ref := p.Spec.KickstartRef(); ref != "" && localKickstart(args[0], ref) {
 				// Kept flattened: the file is not on the monitor.

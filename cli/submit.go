@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,7 @@ import (
 
 // prepareForQueue prepares a build for `fbs submit` through Redis: the
 // staging URL is checked as a worker will, against this host's file_root.
-func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payload, error) {
+func (a *app) prepareForQueue(ctx context.Context, specPath string) (*submission.Prepared, error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func (a *app) prepareForQueue(ctx context.Context, specPath string) (*tasks.Payl
 
 // prepareForServer prepares a build for `fbs submit --server`: the server,
 // which has its own file_root, checks the staging URL.
-func (a *app) prepareForServer(ctx context.Context, specPath string) (*tasks.Payload, error) {
+func (a *app) prepareForServer(ctx context.Context, specPath string) (*submission.Prepared, error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, err
@@ -58,12 +59,16 @@ func (a *app) prepareLocalBuild(ctx context.Context, specPath string) (*tasks.Pa
 	if err != nil {
 		return nil, err
 	}
-	return a.prepare(ctx, specPath, submission.Config{LocalFiles: true, HostArch: worker.HostArch(), Kickstarts: cfg.Kickstarts.Library()})
+	pr, err := a.prepare(ctx, specPath, submission.Config{LocalFiles: true, HostArch: worker.HostArch(), Kickstarts: cfg.Kickstarts.Library()})
+	if err != nil {
+		return nil, err
+	}
+	return pr.Payload, nil
 }
 
 // prepare reads the spec file and runs it through the submission path; its
 // problems are reported as the parser's are, with file, line and key.
-func (a *app) prepare(ctx context.Context, specPath string, cfg submission.Config) (*tasks.Payload, error) {
+func (a *app) prepare(ctx context.Context, specPath string, cfg submission.Config) (*submission.Prepared, error) {
 	res, err := spec.ParseFile(specPath)
 	if err != nil {
 		return nil, err
@@ -89,8 +94,10 @@ func (a *app) prepare(ctx context.Context, specPath string, cfg submission.Confi
 	for _, w := range pr.Warnings {
 		fmt.Fprintln(a.env.Stderr, "warning:", w)
 	}
-	pr.Payload.SubmittedAt = time.Time{}
-	return pr.Payload, nil
+	for _, p := range pr.Payloads {
+		p.SubmittedAt = time.Time{}
+	}
+	return pr, nil
 }
 
 func currentUser() string {
@@ -108,14 +115,18 @@ func (a *app) newSubmitCmd() *cobra.Command {
 		Short: "Validate a build spec, flatten its kickstart here and queue the build",
 		Long: "submit validates SPEC, flattens its kickstart on this machine and enqueues the build\n" +
 			"in the queue of its arch and release. It prints the build ID alone on the first line.\n" +
-			"With --wait it then follows the build's log and exits non-zero unless it succeeded.",
+			"With --wait it then follows the build's log and exits non-zero unless it succeeded.\n\n" +
+			"A spec whose arch names several arches (arch=x86_64,aarch64) makes a group: one build\n" +
+			"per arch, all queued or none. submit then prints the group ID alone on the first line\n" +
+			"and a line \"<build ID> <arch>\" for each build; --wait follows every build's log, each\n" +
+			"line prefixed with its arch, and exits non-zero unless all of them succeeded.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if server != "" {
 				return a.submitToServer(ctx, args[0], server, token, wait)
 			}
-			p, err := a.prepareForQueue(ctx, args[0])
+			pr, err := a.prepareForQueue(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -124,6 +135,10 @@ func (a *app) newSubmitCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			if pr.IsGroup() {
+				return a.submitGroup(ctx, c, pr, wait)
+			}
+			p := pr.Payload
 			b, err := c.Submit(ctx, p)
 			if err != nil {
 				return err
@@ -164,27 +179,47 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 	if err != nil {
 		return err
 	}
-	p, err := a.prepareForServer(ctx, specPath)
+	pr, err := a.prepareForServer(ctx, specPath)
 	if err != nil {
 		return err
 	}
-	res, err := ac.Submit(ctx, apiclient.FromPayload(p))
+	p := pr.Payload
+	req := apiclient.FromPayload(p)
+	// The server splits the arches again: it sees the request as written.
+	req.Spec.Arch = pr.Arches()
+	res, err := ac.Submit(ctx, req)
 	if err != nil {
 		return err
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(a.env.Stderr, "warning:", w)
 	}
-	fmt.Fprintln(a.env.Stdout, res.Build.ID)
+	ids := []string{res.Build.ID}
+	if g := res.Group; g != nil {
+		ids = ids[:0]
+		fmt.Fprintln(a.env.Stdout, g.ID)
+		for _, b := range g.Builds {
+			fmt.Fprintln(a.env.Stdout, b.ID, b.Spec.Arch)
+			ids = append(ids, b.ID)
+		}
+	} else {
+		fmt.Fprintln(a.env.Stdout, res.Build.ID)
+	}
 	if !wait {
 		return nil
 	}
-	b, err := ac.Wait(ctx, res.Build.ID, 2*time.Second)
-	if err != nil {
-		return err
+	var failed []string
+	for _, id := range ids {
+		b, err := ac.Wait(ctx, id, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		if b.State != tasks.StateSucceeded {
+			failed = append(failed, fmt.Sprintf("build %s (%s) %s: %s", b.ID, b.Spec.Arch, b.State, b.Error))
+		}
 	}
-	if b.State != tasks.StateSucceeded {
-		return &exitCode{code: 1, err: fmt.Errorf("build %s %s: %s", b.ID, b.State, b.Error)}
+	if len(failed) > 0 {
+		return &exitCode{code: 1, err: errors.New(strings.Join(failed, "; "))}
 	}
 	return nil
 }

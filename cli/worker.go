@@ -42,7 +42,7 @@ func (a *app) newWorkerCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&releases, "release", nil, "releases to serve, comma separated (default [worker] releases)")
-	f.StringVar(&arch, "arch", "", "arch to serve; must be this host's (default: this host's)")
+	f.StringVar(&arch, "arch", "", "arch to serve: this host's (the default), or i686 on x86_64")
 	f.IntVar(&concurrency, "concurrency", 0, "builds run at once (default [worker] concurrency)")
 	return cmd
 }

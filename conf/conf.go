@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/ini.v1"
 
-	"github.com/fedora-fbs/fbs/conf/internal/inilines"
+	"github.com/fedora-fbs/fbs/conf/inilines"
 	"github.com/fedora-fbs/fbs/kickstarts"
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
@@ -369,6 +369,17 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	return load(path, lookupEnv, host{goarch: runtime.GOARCH, euid: os.Geteuid(), spinKickstarts: err == nil && st.IsDir()})
 }
 
+// Parse is Load of a configuration held in memory: text is read as the
+// file name would be, and messages name name. fbs deploy checks the fbs.conf
+// it renders for a host with it, before any host sees the file.
+func Parse(name string, text []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	st, err := os.Stat(SpinKickstartsDir)
+	if text == nil {
+		text = []byte{}
+	}
+	return loadSource(name, text, lookupEnv, host{goarch: runtime.GOARCH, euid: os.Geteuid(), spinKickstarts: err == nil && st.IsDir()})
+}
+
 // origin is where a value came from, for messages.
 type origin struct {
 	line int
@@ -376,6 +387,11 @@ type origin struct {
 }
 
 func load(path string, lookupEnv func(string) (string, bool), h host) (*Config, error) {
+	return loadSource(path, nil, lookupEnv, h)
+}
+
+// loadSource reads text, or the file at path when text is nil.
+func loadSource(path string, text []byte, lookupEnv func(string) (string, bool), h host) (*Config, error) {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
@@ -389,8 +405,8 @@ func load(path string, lookupEnv func(string) (string, bool), h host) (*Config, 
 			}
 		}
 	}
-	if path != "" {
-		if err := l.readFile(table); err != nil {
+	if path != "" || text != nil {
+		if err := l.readFile(table, text); err != nil {
 			return nil, err
 		}
 	}
@@ -455,11 +471,14 @@ func (l *loader) set(f field, v string) {
 	}
 }
 
-// readFile reads the INI file over the defaults.
-func (l *loader) readFile(table []field) error {
-	data, err := os.ReadFile(l.file)
-	if err != nil {
-		return fmt.Errorf("read configuration: %w", err)
+// readFile reads the INI file over the defaults: data, or the file when
+// data is nil.
+func (l *loader) readFile(table []field, data []byte) error {
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(l.file); err != nil {
+			return fmt.Errorf("read configuration: %w", err)
+		}
 	}
 	idx := inilines.Scan(data, false)
 	for _, e := range idx.Errors {

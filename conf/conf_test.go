@@ -568,3 +568,40 @@ func TestRedisSentinelURL(t *testing.T) {
 		}
 	}
 }
+
+// TestParse checks that Parse reads text as Load reads the same file, and
+// names the given name in messages.
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"testdata/good/full.conf", "testdata/good/partial.conf"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Load(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Parse(name, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, ignoreUnexported); diff != "" {
+			t.Errorf("Parse(%s) mismatch (-want +got):\n%s", name, diff)
+		}
+	}
+	_, err := Parse("/etc/fbs/fbs.conf", []byte("[worker]\nconcurrency = many\n"), nil)
+	if got, want := errString(err), `/etc/fbs/fbs.conf:2: [worker] concurrency: "many" is not a whole number`; got != want {
+		t.Errorf("Parse error = %q, want %q", got, want)
+	}
+	if _, err := Parse("empty", nil, nil); err != nil {
+		t.Errorf("Parse of no text: %v", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -29,6 +29,14 @@ deps=(
   "qemu-system-x86_64:qemu-system-x86:qemu-system-x86-core"
   "busybox:busybox-static:busybox"
   "cpio:cpio:cpio"
+  # fbs deploy's tests: systemd-analyze verify of the rendered units, and
+  # patch applying the plan's unified diffs.
+  "systemd-analyze:systemd:systemd"
+  "patch:patch:patch"
+  # fbs deploy's tests boot real hosts (testing/hosttest): a root file
+  # system made by debootstrap, booted by systemd-nspawn.
+  "debootstrap:debootstrap:debootstrap"
+  "systemd-nspawn:systemd-container:systemd-container"
 )
 # files -> Debian package, Fedora package
 files=(

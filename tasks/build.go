@@ -98,6 +98,9 @@ func DecodePayload(b []byte) (*Payload, error) {
 	if err := p.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("decode build payload %s: %w", p.ID, err)
 	}
+	if len(p.Spec.Arches()) != 1 {
+		return nil, fmt.Errorf("decode build payload %s: arch %q names several arches: a build has one", p.ID, p.Spec.Arch)
+	}
 	return &p, nil
 }
 

@@ -10,20 +10,33 @@ import (
 // MailKind says which mail of a build a task sends.
 type MailKind string
 
-// The two mails of a build.
+// The mails of a build, and of a group (the ID of a group mail's task is
+// the group's ID).
 const (
 	// MailSubmitted is sent once the build is queued.
 	MailSubmitted MailKind = "submitted"
 	// MailFinished is sent once the build reached a final state.
 	MailFinished MailKind = "finished"
+	// MailGroupSubmitted is sent once every build of a group is queued,
+	// instead of each build's MailSubmitted.
+	MailGroupSubmitted MailKind = "group-submitted"
+	// MailGroupFinished is sent once every build of a group reached a
+	// final state, instead of each build's MailFinished.
+	MailGroupFinished MailKind = "group-finished"
 )
 
 // Valid reports whether k is one of the known kinds.
-func (k MailKind) Valid() bool { return k == MailSubmitted || k == MailFinished }
+func (k MailKind) Valid() bool {
+	return k == MailSubmitted || k == MailFinished || k == MailGroupSubmitted || k == MailGroupFinished
+}
+
+// OfGroup reports whether k is a mail of a group rather than of a build.
+func (k MailKind) OfGroup() bool { return k == MailGroupSubmitted || k == MailGroupFinished }
 
 // NotifyPayload is what a notification task carries: the build is read when the
 // mail is sent, so the mail tells the build's state at that time.
 type NotifyPayload struct {
+	// ID is the build's ID, or the group's for a group mail.
 	ID   string   `json:"id"`
 	Kind MailKind `json:"kind"`
 }

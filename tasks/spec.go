@@ -59,9 +59,11 @@ func ValidRelease(r string) bool {
 // release, where the results go and who is told. Exactly one of Boot, DVD,
 // Live and KSISO is set, matching Type.
 type Spec struct {
-	Type    ImageType `json:"type"`
-	Arch    string    `json:"arch"`
-	Release string    `json:"release"`
+	Type ImageType `json:"type"`
+	// Arch is one arch, or several separated by commas in a request for
+	// a group (see Group); each member build's spec has one.
+	Arch    string `json:"arch"`
+	Release string `json:"release"`
 	// Staging is where images, CHECKSUM, the kickstart and the log go
 	// (file:///dir, sftp://user@host/dir, ftp://host/dir, or a bare host
 	// meaning anonymous FTP into pub/).
@@ -216,8 +218,8 @@ func (s *Spec) Validate() error {
 	if !s.Type.Valid() {
 		add(FieldType, "unknown image type %q (want boot, dvd, live or ksiso)", s.Type)
 	}
-	if !ValidArch(s.Arch) {
-		add(FieldArch, "unknown arch %q (want one of %s)", s.Arch, strings.Join(Arches, ", "))
+	if err := checkArches(s.Arch); err != nil {
+		add(FieldArch, "%v", err)
 	}
 	if !ValidRelease(s.Release) {
 		add(FieldRelease, "unknown release %q (want a number such as 42, or rawhide)", s.Release)

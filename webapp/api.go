@@ -73,35 +73,59 @@ func (s *Server) apiSubmit(c *gin.Context) {
 }
 
 func (s *Server) submitAPI(c *gin.Context, d *draft) {
-	b, warnings, err := s.submit(c, d)
+	sub, warnings, err := s.submit(c, d)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Location", "/api/v1/builds/"+b.ID)
-	c.JSON(http.StatusCreated, apiclient.SubmitResponse{Build: b, URL: s.cfg.PublicURL + "/builds/" + b.ID, Warnings: warnings})
+	b := sub.Build
+	res := apiclient.SubmitResponse{Build: b, URL: s.cfg.PublicURL + "/builds/" + b.ID, Warnings: warnings}
+	if sub.Group != nil {
+		res.Group, res.GroupURL = sub.Group, s.cfg.PublicURL+"/groups/"+sub.Group.ID
+		c.Header("Location", "/api/v1/groups/"+sub.Group.ID)
+	} else {
+		c.Header("Location", "/api/v1/builds/"+b.ID)
+	}
+	c.JSON(http.StatusCreated, res)
 }
 
-// submit checks, rate-limits and enqueues a draft for the request's user.
-func (s *Server) submit(c *gin.Context, d *draft) (*tasks.Build, []string, error) {
+// submitted is what a submission made: one build, or a group of builds
+// (Build is then the group's first).
+type submitted struct {
+	Build *tasks.Build
+	Group *tasks.GroupStatus
+}
+
+// submit checks, rate-limits and enqueues a draft for the request's user:
+// one build, or, for a draft naming several arches, a group (counted as
+// one submission).
+func (s *Server) submit(c *gin.Context, d *draft) (*submitted, []string, error) {
 	u := user(c)
 	if !u.CanSubmit {
 		return nil, nil, errNotAllowedToSubmit
 	}
 	ctx := c.Request.Context()
-	p, warnings, err := s.prepare(ctx, u, d)
+	pr, warnings, err := s.prepare(ctx, u, d)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.allowSubmit(ctx, u); err != nil {
 		return nil, nil, err
 	}
-	b, err := s.buildClient.Submit(ctx, p)
+	if pr.IsGroup() {
+		gs, err := s.buildClient.SubmitGroup(ctx, pr.Payloads)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.cfg.Logger.Info("group submitted", "group", gs.ID, "owner", gs.Owner, "arches", pr.Arches(), "builds", len(gs.Builds))
+		return &submitted{Build: gs.Builds[0], Group: gs}, warnings, nil
+	}
+	b, err := s.buildClient.Submit(ctx, pr.Payload)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.cfg.Logger.Info("build submitted", "id", b.ID, "owner", b.Owner, "type", b.Spec.Type, "queue", b.Queue)
-	return b, warnings, nil
+	return &submitted{Build: b}, warnings, nil
 }
 
 func (s *Server) readSubmission(r *http.Request) (*draft, error) {
@@ -474,6 +498,8 @@ func (s *Server) resubmit(c *gin.Context, id string) (*tasks.Build, error) {
 		return nil, invalid("release", "release %s is no longer offered", p.Spec.Release)
 	}
 	p.ID, p.Owner, p.SubmittedAt = tasks.NewBuildID(), u.Name, time.Now().UTC()
+	// A build of a group is resubmitted on its own: its mails are its own.
+	p.Group = ""
 	if err := s.allowSubmit(ctx, u); err != nil {
 		return nil, err
 	}

@@ -61,3 +61,39 @@ func TestAPIClient(t *testing.T) {
 		t.Error("ftp server URL accepted")
 	}
 }
+
+// TestAPIClientGroup submits a spec naming two arches with the Go client,
+// as `fbs submit --server` does, then reads and cancels the group.
+func TestAPIClientGroup(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *webapp.Config) { c.OIDC = testOIDC(t); c.Arches = []string{"x86_64", "aarch64"} })
+	ctx := context.Background()
+	ac, err := apiclient.New(f.ts.URL, f.token(t, auth.User{Name: "alice", CanSubmit: true}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ini := []byte("[DEFAULT]\ntype=ksiso\narch=aarch64,x86_64\nrelease=41\nstaging=" + f.staging + "\n[ksiso]\niso=boot.iso\nconfig=k.ks\n")
+	res, err := ac.SubmitINI(ctx, "spec.conf", ini, map[string][]byte{"k.ks": []byte("text\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Group == nil || len(res.Group.Builds) != 2 || res.Group.Builds[0].Spec.Arch != "aarch64" || res.Group.Builds[1].Spec.Arch != "x86_64" {
+		t.Fatalf("INI group answer %+v", res)
+	}
+	g, err := ac.Group(ctx, res.Group.ID)
+	if err != nil || g.State != tasks.StateQueued || len(g.Builds) != 2 {
+		t.Fatalf("Group = %+v, %v", g, err)
+	}
+	if g, err = ac.CancelGroup(ctx, g.ID); err != nil || g.State != tasks.StateCancelled {
+		t.Fatalf("CancelGroup = %+v, %v", g, err)
+	}
+	var ae *apiclient.Error
+	if _, err := ac.CancelGroup(ctx, g.ID); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != webapp.CodeFinished {
+		t.Errorf("second cancel: %v", err)
+	}
+	// An arch named twice is one invalid field, the INI key named.
+	bad := []byte("[DEFAULT]\ntype=ksiso\narch=x86_64,x86_64\nrelease=41\nstaging=" + f.staging + "\n[ksiso]\niso=boot.iso\nconfig=k.ks\n")
+	if _, err := ac.SubmitINI(ctx, "spec.conf", bad, map[string][]byte{"k.ks": []byte("text\n")}); !errors.As(err, &ae) || ae.Status != 422 || ae.Field != "[DEFAULT] arch" {
+		t.Errorf("arch twice: %v (field %q)", err, ae.Field)
+	}
+}

@@ -153,7 +153,16 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 		}
 		return val
 	}
-	sp := tasks.Spec{Type: t, Arch: get("arch"), Release: get("release"), Staging: get("staging"), Email: get("email"),
+	// Several arches chosen make a group: one build per arch.
+	var arches []string
+	for _, a := range v["arch"] {
+		if a = strings.TrimSpace(a); !oneLine(a) {
+			errs = append(errs, tasks.Invalid("arch", "must be one line of text"))
+		} else if a != "" {
+			arches = append(arches, a)
+		}
+	}
+	sp := tasks.Spec{Type: t, Arch: tasks.JoinArches(arches), Release: get("release"), Staging: get("staging"), Email: get("email"),
 		NVRs: spec.SplitList(v.Get("nvrs")), BuildIDs: spec.SplitList(v.Get("build_ids"))}
 	checked := func(b string) bool { return v.Get(b) != "" }
 	switch t {

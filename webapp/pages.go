@@ -26,7 +26,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/NAME.html over layout.html.
-var pageNames = []string{"home", "form", "dashboard", "account", "error", "schedules", "schedule"}
+var pageNames = []string{"home", "form", "dashboard", "account", "error", "group", "schedules", "schedule"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -146,6 +146,17 @@ type unservedReason struct {
 // Val is a field's value.
 func (f *formData) Val(k string) string { return f.Values.Get(k) }
 
+// Chose reports whether field k, which may hold several values (a
+// multiple select: arch), has the value val.
+func (f *formData) Chose(k, val string) bool {
+	for _, v := range f.Values[k] {
+		if slices.Contains(tasks.SplitArches(v), val) {
+			return true
+		}
+	}
+	return false
+}
+
 // Err is a field's error.
 func (f *formData) Err(k string) string { return f.Errors[k] }
 
@@ -230,9 +241,13 @@ func (s *Server) submitForm(c *gin.Context) {
 	if err == nil {
 		var d *draft
 		if d, err = s.formDraft(v, files, order); err == nil {
-			var b *tasks.Build
-			if b, _, err = s.submit(c, d); err == nil {
-				c.Redirect(http.StatusSeeOther, "/builds/"+b.ID)
+			var sub *submitted
+			if sub, _, err = s.submit(c, d); err == nil {
+				if sub.Group != nil {
+					c.Redirect(http.StatusSeeOther, "/groups/"+sub.Group.ID)
+				} else {
+					c.Redirect(http.StatusSeeOther, "/builds/"+sub.Build.ID)
+				}
 				return
 			}
 		}

@@ -64,10 +64,13 @@ func (s *Server) newSchedule(c *gin.Context, cron, rebuildAge string, d *draft) 
 	if err := collect(err); err != nil {
 		return nil, err
 	}
+	if p != nil && p.IsGroup() {
+		errs = append(errs, tasks.Invalid(d.name(tasks.FieldArch), "a schedule builds one arch, not %s: add one schedule per arch", p.Arches()))
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	sc.Spec = p.Spec
+	sc.Spec = p.Payload.Spec
 	if len(d.files) > 0 {
 		sc.Kickstarts = map[string]string{}
 		for k, v := range d.files {

@@ -111,6 +111,9 @@ func (s *Server) Register(r gin.IRouter) {
 	g.GET("/account", s.account)
 	g.POST("/account", s.requireUser, s.csrf, s.accountPost)
 	g.POST("/rest", s.apiAuth, s.rest)
+	// Multi-arch groups (webapp/group.go).
+	g.GET("/groups/:id", s.groupPage)
+	g.POST("/groups/:id/cancel", s.requireUser, s.csrf, s.groupCancelForm)
 	g.GET("/schedules", s.schedules)
 	g.POST("/schedules", s.requireUser, s.csrf, s.scheduleForm)
 	g.GET("/schedules/:id", s.schedulePage)
@@ -129,6 +132,8 @@ func (s *Server) Register(r gin.IRouter) {
 	api.GET("/kickstarts", s.apiAuth, s.apiKickstarts)
 	api.GET("/workers", s.apiAuth, s.apiWorkers)
 	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
+	api.GET("/groups/:id", s.apiAuth, s.apiGroup)
+	api.POST("/groups/:id/cancel", s.apiAuth, s.apiGroupCancel)
 	api.POST("/schedules", s.apiAuth, s.apiScheduleCreate)
 	api.GET("/schedules", s.apiAuth, s.apiScheduleList)
 	api.GET("/schedules/:id", s.apiAuth, s.apiScheduleGet)

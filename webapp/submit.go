@@ -65,10 +65,10 @@ func (s *Server) preparer() *submission.Preparer {
 	})
 }
 
-// prepare checks a draft for user and turns it into a payload through the
-// one submission path; its field errors come back named as the submitter
-// named the fields.
-func (s *Server) prepare(ctx context.Context, u *auth.User, d *draft) (*tasks.Payload, []string, error) {
+// prepare checks a draft for user and turns it into payloads (one, or one
+// per arch for a group) through the one submission path; its field errors
+// come back named as the submitter named the fields.
+func (s *Server) prepare(ctx context.Context, u *auth.User, d *draft) (*submission.Prepared, []string, error) {
 	pr, err := s.preparer().Prepare(ctx, submission.Request{Spec: d.spec, Owner: u.Name}, d.files)
 	var fe tasks.Errors
 	if errors.As(err, &fe) {
@@ -85,12 +85,14 @@ func (s *Server) prepare(ctx context.Context, u *auth.User, d *draft) (*tasks.Pa
 	}
 	warnings := append(d.warnings, pr.Warnings...)
 	if ws, err := s.buildClient.Store().Workers(ctx); err == nil {
-		sp := &pr.Payload.Spec
-		if why := builds.Unserved(ws, sp.Arch, sp.Release, sp.Kind()); why != "" {
-			warnings = append(warnings, why+"; the build waits in its queue until a worker that can run it starts")
+		for _, p := range pr.Payloads {
+			sp := &p.Spec
+			if why := builds.Unserved(ws, sp.Arch, sp.Release, sp.Kind()); why != "" {
+				warnings = append(warnings, why+"; the build waits in its queue until a worker that can run it starts")
+			}
 		}
 	}
-	return pr.Payload, warnings, nil
+	return pr, warnings, nil
 }
 
 // readAllLimit reads r up to limit bytes; more is a too_large error naming

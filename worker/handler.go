@@ -205,7 +205,7 @@ func (s *Server) notifyFinished(ctx context.Context, id string) {
 	for i, wait := 0, time.Second; ; i, wait = i+1, wait*2 {
 		b, err := s.store.Get(ctx, id)
 		if err == nil {
-			if err = client.Notify(ctx, s.queue, b); err == nil {
+			if err = client.Notify(ctx, s.queue, s.store, b); err == nil {
 				return
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/startstop"
+	"github.com/fedora-fbs/fbs/tasks/version"
 )
 
 // heartbeat tells the monitor every few seconds that this worker is alive,
@@ -41,7 +42,7 @@ func newHeartbeat(p heartbeatParams) *heartbeat {
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,
-			Capabilities: p.capabilities, Started: time.Now().UTC(),
+			Capabilities: p.capabilities, Version: version.String(), Started: time.Now().UTC(),
 		},
 	}
 }

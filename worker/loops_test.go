@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/version"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/testing/startstoptest"
 )
@@ -38,8 +39,8 @@ func TestLoopsStop(t *testing.T) {
 	})
 }
 
-// TestHeartbeatLeaves checks that a stopped heartbeat takes the worker off
-// the list.
+// TestHeartbeatLeaves checks that a heartbeat carries the fbs version and
+// that a stopped heartbeat takes the worker off the list.
 func TestHeartbeatLeaves(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -51,6 +52,10 @@ func TestHeartbeatLeaves(t *testing.T) {
 	for {
 		ws, err := st.Workers(ctx)
 		if err == nil && len(ws) == 1 {
+			// fbs deploy waits for the new version in the heartbeat.
+			if ws[0].Version != version.String() {
+				t.Errorf("heartbeat version %q, want %q", ws[0].Version, version.String())
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -21,7 +21,8 @@ import (
 
 // Config configures a worker Server. Zero values take the defaults named.
 type Config struct {
-	// Arch is the arch served; it must be the host's (default HostArch()).
+	// Arch is the arch served: the host's (the default, HostArch()), or
+	// one it runs (tasks.RunsOn: i686 on x86_64).
 	Arch string
 	// Releases are the releases served; at least one.
 	Releases []string
@@ -69,8 +70,8 @@ func (c *Config) fill() error {
 	if c.Arch == "" {
 		c.Arch = HostArch()
 	}
-	if c.Arch != HostArch() {
-		return fmt.Errorf("this host is %s: a worker can only serve its own arch, not %s (start one on a %s host)", HostArch(), c.Arch, c.Arch)
+	if !tasks.RunsOn(HostArch(), c.Arch) {
+		return fmt.Errorf("this host is %s: a worker can only serve its own arch (and i686 on x86_64), not %s (start one on a %s host)", HostArch(), c.Arch, c.Arch)
 	}
 	if len(c.Releases) == 0 {
 		return errors.New("worker: no releases to serve (give --release)")

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/ini.v1"
 
-	"github.com/fedora-fbs/fbs/conf/internal/inilines"
+	"github.com/fedora-fbs/fbs/conf/inilines"
 	"github.com/fedora-fbs/fbs/tasks"
 )
 

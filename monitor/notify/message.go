@@ -95,31 +95,56 @@ func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address
 			d.BuildURL, d.LogURL = d.BuildURL+q, d.LogURL+q
 		}
 	}
+	return s.render(d, envelope{what: "build", id: b.ID, kind: kind, to: to, subject: subject(b, kind), now: now})
+}
+
+// envelope is what a mail is besides its text: whom it goes to, its
+// subject, and what it is about (a build or a group, by ID) for its
+// headers.
+type envelope struct {
+	what    string // "build" or "group"
+	id      string
+	kind    tasks.MailKind
+	to      []*mail.Address
+	subject string
+	now     time.Time
+}
+
+// render renders the templates of env.kind with data into a mail.
+func (s *Server) render(data any, env envelope) (*email.Email, error) {
 	var text, html bytes.Buffer
-	if err := s.tmpl.text.ExecuteTemplate(&text, string(kind)+".txt", d); err != nil {
-		return nil, fmt.Errorf("render %s mail of build %s: %w", kind, b.ID, err)
+	if err := s.tmpl.text.ExecuteTemplate(&text, string(env.kind)+".txt", data); err != nil {
+		return nil, fmt.Errorf("render %s mail of %s %s: %w", env.kind, env.what, env.id, err)
 	}
-	if err := s.tmpl.html.ExecuteTemplate(&html, string(kind)+".html", d); err != nil {
-		return nil, fmt.Errorf("render %s mail of build %s: %w", kind, b.ID, err)
+	if err := s.tmpl.html.ExecuteTemplate(&html, string(env.kind)+".html", data); err != nil {
+		return nil, fmt.Errorf("render %s mail of %s %s: %w", env.kind, env.what, env.id, err)
 	}
 	e := email.NewEmail()
 	e.From = s.from.String()
-	for _, a := range to {
+	for _, a := range env.to {
 		e.To = append(e.To, a.String())
 	}
-	e.Subject = subject(b, kind)
+	e.Subject = env.subject
 	e.Text = text.Bytes()
 	e.HTML = html.Bytes()
-	e.Headers.Set("Date", now.Format(time.RFC1123Z))
+	e.Headers.Set("Date", env.now.Format(time.RFC1123Z))
 	// The same Message-ID on every attempt: should a mail go out twice
 	// (see the package doc), mail clients show it once.
-	e.Headers.Set("Message-Id", s.messageID(b.ID, kind))
-	if kind == tasks.MailFinished {
-		// Thread the completion mail under the submission mail.
-		e.Headers.Set("In-Reply-To", s.messageID(b.ID, tasks.MailSubmitted))
-		e.Headers.Set("References", s.messageID(b.ID, tasks.MailSubmitted))
+	e.Headers.Set("Message-Id", s.messageID(env.id, env.kind))
+	// Thread the completion mail under the submission mail.
+	switch env.kind {
+	case tasks.MailFinished:
+		e.Headers.Set("In-Reply-To", s.messageID(env.id, tasks.MailSubmitted))
+		e.Headers.Set("References", s.messageID(env.id, tasks.MailSubmitted))
+	case tasks.MailGroupFinished:
+		e.Headers.Set("In-Reply-To", s.messageID(env.id, tasks.MailGroupSubmitted))
+		e.Headers.Set("References", s.messageID(env.id, tasks.MailGroupSubmitted))
 	}
-	e.Headers.Set("X-Fbs-Build", b.ID)
+	if env.what == "group" {
+		e.Headers.Set("X-Fbs-Group", env.id)
+	} else {
+		e.Headers.Set("X-Fbs-Build", env.id)
+	}
 	e.Headers.Set("Auto-Submitted", "auto-generated")
 	return e, nil
 }

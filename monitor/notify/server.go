@@ -329,51 +329,18 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 
-	b, err := s.store.Get(ctx, p.ID)
-	if errors.Is(err, builds.ErrNotFound) {
-		log.Warn("no mail: build record is gone")
-		return fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
-	if err != nil {
-		return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
-	}
-	if strings.TrimSpace(b.Spec.Email) == "" {
-		log.Debug("no mail: build has no email address")
-		return nil
-	}
-	if p.Kind == tasks.MailFinished && !b.State.Final() {
-		return fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
-	}
-	to, err := tasks.ParseRecipients(b.Spec.Email)
-	if err != nil {
-		s.count(ctx, log, CounterFailed)
-		log.Error("mail given up: bad recipient", "err", err)
-		return fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
-	log = log.With("to", b.Spec.Email)
-
-	var lines []builds.LogLine
-	var earlier bool
-	if p.Kind == tasks.MailFinished {
-		if lines, earlier, err = s.tail(ctx, b); err != nil {
-			return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
-		}
-	}
-	link := ""
-	if s.cfg.Links != nil && s.cfg.PublicURL != "" {
-		if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
-			return fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
-		}
-	}
 	now := time.Now()
-	e, err := s.compose(b, p.Kind, to, lines, earlier, link, now)
-	if err != nil {
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	var out *outgoing
+	if p.Kind.OfGroup() {
+		out, err = s.groupMessage(ctx, log, p, now)
+	} else {
+		out, err = s.buildMessage(ctx, log, p, now)
 	}
-	msg, err := e.Bytes()
-	if err != nil {
-		return fmt.Errorf("encode %s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
+	if err != nil || out == nil {
+		return err
 	}
+	msg, to := out.msg, out.to
+	log = log.With("to", out.shownTo)
 
 	// One sender at a time per mail: asynq may run a task again while a
 	// stalled first run still holds it.
@@ -404,6 +371,73 @@ func (s *Server) process(ctx context.Context, t *asynq.Task) error {
 	s.count(ctx, log, CounterSent)
 	log.Info("mail sent", "server", s.mailer.String())
 	return nil
+}
+
+// recipients parses the mail address addr; a bad one is given up on (and
+// counted), never retried.
+func (s *Server) recipients(ctx context.Context, log *slog.Logger, addr string) ([]*mail.Address, error) {
+	to, err := tasks.ParseRecipients(addr)
+	if err != nil {
+		s.count(ctx, log, CounterFailed)
+		log.Error("mail given up: bad recipient", "err", err)
+		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return to, nil
+}
+
+// outgoing is a mail ready to send: the message and its recipients.
+type outgoing struct {
+	msg []byte
+	to  []*mail.Address
+	// shownTo is the recipient as logs show it.
+	shownTo string
+}
+
+// buildMessage composes the kind mail of one build; nil when there is
+// nothing to send.
+func (s *Server) buildMessage(ctx context.Context, log *slog.Logger, p tasks.NotifyPayload, now time.Time) (*outgoing, error) {
+	b, err := s.store.Get(ctx, p.ID)
+	if errors.Is(err, builds.ErrNotFound) {
+		log.Warn("no mail: build record is gone")
+		return nil, fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+	}
+	if strings.TrimSpace(b.Spec.Email) == "" {
+		log.Debug("no mail: build has no email address")
+		return nil, nil
+	}
+	if p.Kind == tasks.MailFinished && !b.State.Final() {
+		return nil, fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
+	}
+	to, err := s.recipients(ctx, log, b.Spec.Email)
+	if err != nil {
+		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+	}
+
+	var lines []builds.LogLine
+	var earlier bool
+	if p.Kind == tasks.MailFinished {
+		if lines, earlier, err = s.tail(ctx, b); err != nil {
+			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		}
+	}
+	link := ""
+	if s.cfg.Links != nil && s.cfg.PublicURL != "" {
+		if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
+			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		}
+	}
+	e, err := s.compose(b, p.Kind, to, lines, earlier, link, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	msg, err := e.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
+	}
+	return &outgoing{msg: msg, to: to, shownTo: b.Spec.Email}, nil
 }
 
 // failed handles a failed delivery: retried later, or, on the last retry

@@ -292,6 +292,10 @@ func (r *Runner) run(ctx context.Context, sc *schedules.Schedule, run *schedules
 		fail(fmt.Errorf("prepare the spec: %w", err))
 		return
 	}
+	if pr.IsGroup() {
+		fail(fmt.Errorf("a schedule builds one arch, not %s", pr.Arches()))
+		return
+	}
 	pr.Payload.Schedule = sc.ID
 	b, err := r.builds.Submit(ctx, pr.Payload)
 	if err != nil {

@@ -31,8 +31,12 @@ type WorkerInfo struct {
 	// run it, with the tools and versions it found or the one it lacks.
 	// A worker of an older fbs has none and is taken to run every kind.
 	Capabilities []tasks.Capability `json:"capabilities,omitempty"`
-	Started      time.Time          `json:"started"`
-	Heartbeat    time.Time          `json:"heartbeat"`
+	// Version is the fbs release and revision the worker runs
+	// (tasks/version.String); empty from a worker older than the field.
+	// fbs deploy waits for it to change after an upgrade.
+	Version   string    `json:"version,omitempty"`
+	Started   time.Time `json:"started"`
+	Heartbeat time.Time `json:"heartbeat"`
 }
 
 // Heartbeat records that worker w is alive; it is forgotten if no

@@ -101,6 +101,9 @@ func (c *Client) Submit(ctx context.Context, p *tasks.Payload) (*tasks.Build, er
 	if err := p.Spec.Validate(); err != nil {
 		return nil, fmt.Errorf("submit build: %w", err)
 	}
+	if len(p.Spec.Arches()) != 1 {
+		return nil, fmt.Errorf("submit build: arch %q names several arches: submit them as a group (SubmitGroup)", p.Spec.Arch)
+	}
 	if p.Spec.Email != "" {
 		if err := tasks.CheckEmail(p.Spec.Email); err != nil {
 			return nil, fmt.Errorf("submit build: email: %w", err)
@@ -153,13 +156,34 @@ func (c *Client) undo(ctx context.Context, id string, mail bool, cause error) er
 }
 
 // Notify queues the completion mail of a build that has ended, if it has
-// a recipient. The worker, the reaper and Cancel call it; asynq's task ID
-// makes a second call a no-op.
-func Notify(ctx context.Context, q *asynq.Client, b *tasks.Build) error {
+// a recipient. The worker, the reaper and Cancel call it, after the final
+// state is stored; asynq's task ID makes a second call a no-op.
+//
+// A member of a group has no completion mail of its own: its group's is
+// queued once every member has ended. Each member that ends reads its
+// group's records after storing its own final state, so the last one to
+// end sees them all final (several may: the task ID keeps it one mail).
+func Notify(ctx context.Context, q *asynq.Client, store *builds.Store, b *tasks.Build) error {
 	if b.Spec.Email == "" || !b.State.Final() {
 		return nil
 	}
-	return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+	if b.Group == "" {
+		return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
+	}
+	g, err := store.Group(ctx, b.Group)
+	if err != nil {
+		return fmt.Errorf("completion mail of build %s: %w", b.ID, err)
+	}
+	members, err := store.Members(ctx, g)
+	if err != nil {
+		return fmt.Errorf("completion mail of build %s: %w", b.ID, err)
+	}
+	for _, m := range members {
+		if !m.State.Final() {
+			return nil // a later member queues it
+		}
+	}
+	return EnqueueNotify(ctx, q, g.ID, tasks.MailGroupFinished)
 }
 
 // EnqueueNotify queues the kind mail of build id through q. A mail already
@@ -228,7 +252,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 		if err := c.store.EndLog(ctx, id, tasks.StateCancelled); err != nil {
 			return b, err
 		}
-		if err := Notify(ctx, c.queue, b); err != nil {
+		if err := Notify(ctx, c.queue, c.store, b); err != nil {
 			return b, err
 		}
 	case tasks.StateRunning:

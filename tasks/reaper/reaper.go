@@ -138,7 +138,7 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 	r.note(ctx, id, lostMsg, requeue)
 	r.cfg.Logger.Warn("reaped build", "build", id, "why", lostMsg, "requeued", requeue)
 	if !requeue {
-		return errors.Join(r.store.EndLog(ctx, id, tasks.StateFailed), client.Notify(ctx, r.queue, b))
+		return errors.Join(r.store.EndLog(ctx, id, tasks.StateFailed), client.Notify(ctx, r.queue, r.store, b))
 	}
 	data, err := r.store.Payload(ctx, id)
 	if err == nil {
@@ -157,7 +157,7 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 			return nil
 		})
 		if b, gerr := r.store.Get(ctx, id); gerr == nil {
-			uerr = errors.Join(uerr, client.Notify(ctx, r.queue, b))
+			uerr = errors.Join(uerr, client.Notify(ctx, r.queue, r.store, b))
 		}
 		return errors.Join(fmt.Errorf("re-queue build %s: %w", id, err), uerr, r.store.EndLog(ctx, id, tasks.StateFailed))
 	}

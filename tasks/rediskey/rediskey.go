@@ -177,6 +177,14 @@ func SubmitRate(user string, window int64) string {
 	return "fbs:web:rate:" + user + ":" + strconv.FormatInt(window, 10)
 }
 
+// Multi-arch groups (tasks/builds). A group lives as long as its members:
+// it is deleted with an undone submission, never otherwise.
+
+// Group is a string: the JSON tasks.Group of group id (its owner, member
+// build IDs and creation time). Its state is not stored: it is derived
+// from the members' records.
+func Group(id string) string { return "fbs:group:" + id }
+
 // Schedules (tasks/schedules): periodic builds. A schedule lives until its
 // owner deletes it, which deletes all four of its keys; none expires.
 const (

@@ -92,9 +92,34 @@ type Request struct {
 
 // Prepared is a checked request: the payload to enqueue and what the
 // flattening warned about ("file:line: message").
+//
+// A request that names several arches (arch=x86_64,aarch64) is a group:
+// Payloads holds one payload per arch, in the order named, each with one
+// arch, its own build ID and the group's ID in Group; they are submitted
+// together with client.SubmitGroup. A request for one arch has one
+// payload, with no Group.
 type Prepared struct {
-	Payload  *tasks.Payload
+	// Payload is Payloads[0]: the build of a request for one arch.
+	Payload *tasks.Payload
+	// Payloads are every build of the request, one per arch.
+	Payloads []*tasks.Payload
+	// Group is the group's ID when the request names several arches,
+	// else "".
+	Group    string
 	Warnings []string
+}
+
+// IsGroup reports whether the request names several arches.
+func (p *Prepared) IsGroup() bool { return p.Group != "" }
+
+// Arches returns the arch field of the request: its builds' arches
+// joined ("x86_64,aarch64").
+func (p *Prepared) Arches() string {
+	arches := make([]string, len(p.Payloads))
+	for i, pl := range p.Payloads {
+		arches[i] = pl.Spec.Arch
+	}
+	return tasks.JoinArches(arches)
 }
 
 // Preparer prepares requests under one Config.
@@ -134,7 +159,32 @@ func (p *Preparer) Prepare(ctx context.Context, req Request, files map[string][]
 		pl.Kickstart, pl.KickstartName = text, ref
 		out.Warnings = warnings
 	}
+	out.split()
 	return out, nil
+}
+
+// split makes the payloads of the request's arches from its payload: one
+// payload for one arch, else one per arch, all of one new group.
+func (out *Prepared) split() {
+	pl := out.Payload
+	arches := pl.Spec.Arches()
+	if len(arches) == 1 {
+		pl.Spec.Arch = arches[0]
+		out.Payloads = []*tasks.Payload{pl}
+		return
+	}
+	out.Group = tasks.NewBuildID()
+	out.Payloads = make([]*tasks.Payload, len(arches))
+	for i, arch := range arches {
+		c := *pl
+		c.Spec = pl.Spec.ForArch(arch)
+		c.Group = out.Group
+		if i > 0 {
+			c.ID = tasks.NewBuildID()
+		}
+		out.Payloads[i] = &c
+	}
+	out.Payload = out.Payloads[0]
 }
 
 // outbound is the rule of the request's URLs under this Config.
@@ -159,12 +209,18 @@ func (p *Preparer) check(ctx context.Context, sp *tasks.Spec, files map[string][
 			bad[field] = true
 		}
 	}
-	if len(p.cfg.Arches) > 0 && !slices.Contains(p.cfg.Arches, sp.Arch) {
-		add(tasks.FieldArch, "arch %q is not offered: want one of %s", sp.Arch, strings.Join(p.cfg.Arches, ", "))
+	arches := sp.Arches()
+	if p.cfg.HostArch != "" && len(arches) > 1 {
+		add(tasks.FieldArch, "arch %s names %d arches: a build here builds one (submit several arches to the queues with `fbs submit`)", sp.Arch, len(arches))
 	}
-	if p.cfg.HostArch != "" && !tasks.RunsOn(p.cfg.HostArch, sp.Arch) && !sp.Type.CrossBuilds() {
-		add(tasks.FieldArch, "a %s image for %s cannot be built on this %s machine: its tools build only for an arch the machine runs (submit it to a %s worker; only ksiso images build for any arch)",
-			sp.Type, sp.Arch, p.cfg.HostArch, sp.Arch)
+	for _, arch := range arches {
+		if len(p.cfg.Arches) > 0 && !slices.Contains(p.cfg.Arches, arch) {
+			add(tasks.FieldArch, "arch %q is not offered: want one of %s", arch, strings.Join(p.cfg.Arches, ", "))
+		}
+		if p.cfg.HostArch != "" && !tasks.RunsOn(p.cfg.HostArch, arch) && !sp.Type.CrossBuilds() {
+			add(tasks.FieldArch, "a %s image for %s cannot be built on this %s machine: its tools build only for an arch the machine runs (submit it to a %s worker; only ksiso images build for any arch)",
+				sp.Type, arch, p.cfg.HostArch, arch)
+		}
 	}
 	if len(p.cfg.Releases) > 0 && !slices.Contains(p.cfg.Releases, sp.Release) {
 		add(tasks.FieldRelease, "release %q is not offered: want one of %s", sp.Release, strings.Join(p.cfg.Releases, ", "))

@@ -53,6 +53,10 @@ func TestPrepareRefuses(t *testing.T) {
 			[]string{"arch invalid", "release invalid", "email invalid"}},
 		{"release and arch not offered", submission.Config{Releases: []string{"41", "42"}, Arches: []string{"x86_64", "aarch64"}},
 			func(s *tasks.Spec) { s.Arch, s.Release = "i686", "17" }, upload, []string{"arch invalid", "release invalid"}},
+		{"one of the arches not offered", submission.Config{Arches: []string{"x86_64", "aarch64"}},
+			func(s *tasks.Spec) { s.Arch = "x86_64,ppc64le" }, upload, []string{"arch invalid"}},
+		{"several arches built here", submission.Config{HostArch: "x86_64"},
+			func(s *tasks.Spec) { s.Arch = "x86_64,i686" }, upload, []string{"arch invalid"}},
 		{"foreign arch built here", submission.Config{HostArch: "x86_64"},
 			func(s *tasks.Spec) {
 				s.Type, s.Arch, s.KSISO = tasks.TypeLive, "aarch64", nil
@@ -168,5 +172,45 @@ func TestPrepareRelease(t *testing.T) {
 		if got := fields(t, err); len(got) != 1 || got[0] != tc.want {
 			t.Errorf("release %s, %s: errors %v, want %s (%v)", tc.release, tc.config, got, tc.want, err)
 		}
+	}
+}
+
+// TestPrepareGroup prepares a request naming three arches: one payload
+// per arch, in the order named, each with one arch, its own build ID, the
+// group's ID and the same flattened kickstart.
+func TestPrepareGroup(t *testing.T) {
+	t.Parallel()
+	p := submission.New(submission.Config{Arches: []string{"x86_64", "aarch64", "ppc64le"}})
+	sp := ksisoSpec("boot.iso", "a.ks")
+	sp.Arch = "aarch64, x86_64,ppc64le"
+	pr, err := p.Prepare(context.Background(), submission.Request{Spec: sp, Owner: "alice"}, map[string][]byte{"a.ks": []byte(ks)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pr.IsGroup() || !tasks.ValidBuildID(pr.Group) || pr.Payload != pr.Payloads[0] || pr.Arches() != "aarch64,x86_64,ppc64le" {
+		t.Fatalf("prepared: group %q, arches %s", pr.Group, pr.Arches())
+	}
+	ids := map[string]bool{}
+	for i, pl := range pr.Payloads {
+		want := []string{"aarch64", "x86_64", "ppc64le"}[i]
+		if pl.Spec.Arch != want || pl.Group != pr.Group || pl.Owner != "alice" || pl.Kickstart != pr.Payload.Kickstart || pl.Kickstart == "" {
+			t.Errorf("payload %d: arch %s group %s owner %s", i, pl.Spec.Arch, pl.Group, pl.Owner)
+		}
+		if pl.Spec.Queue() != "build:"+want+":41" {
+			t.Errorf("payload %d queue %s", i, pl.Spec.Queue())
+		}
+		ids[pl.ID] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("%d distinct build IDs, want 3", len(ids))
+	}
+	// One arch, even written as a list of one, is no group.
+	sp.Arch = "x86_64,"
+	pr, err = p.Prepare(context.Background(), submission.Request{Spec: sp, Owner: "alice"}, map[string][]byte{"a.ks": []byte(ks)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.IsGroup() || len(pr.Payloads) != 1 || pr.Payload.Spec.Arch != "x86_64" || pr.Payload.Group != "" {
+		t.Errorf("one arch: group %q, %d payloads, arch %q", pr.Group, len(pr.Payloads), pr.Payload.Spec.Arch)
 	}
 }

@@ -175,6 +175,24 @@ func (c *Client) Cancel(ctx context.Context, id string) (*tasks.Build, error) {
 	return out.Build, nil
 }
 
+// Group returns group id with its builds (GET /api/v1/groups/{id}).
+func (c *Client) Group(ctx context.Context, id string) (*tasks.GroupStatus, error) {
+	var g tasks.GroupStatus
+	if err := c.do(ctx, http.MethodGet, "/api/v1/groups/"+url.PathEscape(id), "", nil, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// CancelGroup cancels every build of group id that has not ended.
+func (c *Client) CancelGroup(ctx context.Context, id string) (*tasks.GroupStatus, error) {
+	var g tasks.GroupStatus
+	if err := c.do(ctx, http.MethodPost, "/api/v1/groups/"+url.PathEscape(id)+"/cancel", "", nil, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
 // Resubmit submits a new build from build id's spec and kickstart.
 func (c *Client) Resubmit(ctx context.Context, id string) (*SubmitResponse, error) {
 	var out SubmitResponse

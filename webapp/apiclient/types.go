@@ -24,6 +24,11 @@ type SubmitResponse struct {
 	URL string `json:"url"`
 	// Warnings are the spec's and kickstart's non-fatal findings.
 	Warnings []string `json:"warnings,omitempty"`
+	// Group is the group a spec naming several arches made (Build is then
+	// its first build); absent for one arch.
+	Group *tasks.GroupStatus `json:"group,omitempty"`
+	// GroupURL is the group's page, with Group.
+	GroupURL string `json:"group_url,omitempty"`
 }
 
 // RevokedTokens is the answer to POST /api/v1/users/{name}/tokens/revoke.

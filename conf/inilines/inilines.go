@@ -1,9 +1,9 @@
 // Package inilines finds where sections and keys sit in INI text.
 //
 // gopkg.in/ini.v1 reads values well but forgets line numbers, merges repeated
-// sections and keys, and reports syntax errors without saying where. Both
-// fbs INI formats (the service configuration and build specs) scan the text
-// with this package first, so every message can name a line, and then read
+// sections and keys, and reports syntax errors without saying where. The
+// fbs INI formats (the service configuration, build specs and the deploy
+// file) scan the text with this package first, so every message can name a line, and then read
 // values with ini.v1. The scanner follows ini.v1's reading of a line with the
 // options fbs uses (no inline comments, no continuation lines) and is
 // stricter where ini.v1 silently drops text.
