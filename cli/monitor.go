@@ -77,6 +77,12 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return err
 			}
 			defer gc.Stop()
+			sched, schedClient, err := a.startSchedules(context.WithoutCancel(ctx), cfg, rdb, cfg.OIDC.Issuer != "")
+			if err != nil {
+				return err
+			}
+			defer schedClient.Close()
+			defer sched.Stop()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("monitor: listen on %s: %w", listen, err)

@@ -1,5 +1,5 @@
 // Package cli builds the fbs command line with cobra: build, submit, worker,
-// status, logs, cancel, list, serve, ks, stage and version. Commands are made
+// status, logs, cancel, list, serve, ks, stage, schedule and version. Commands are made
 // by constructors and write to the writers they are given, so tests run them
 // in-process.
 package cli
@@ -120,6 +120,7 @@ func New(env Env) *cobra.Command {
 		a.newGCCmd(),
 		a.newQueueCmd(),
 		a.newDeployCmd(),
+		a.newScheduleCmd(),
 	)
 	return root
 }

@@ -129,6 +129,12 @@ func (a *app) newServeCmd() *cobra.Command {
 				return err
 			}
 			defer gc.Stop()
+			sched, schedClient, err := a.startSchedules(context.WithoutCancel(ctx), cfg, rdb, wcfg.OIDC.Enabled())
+			if err != nil {
+				return err
+			}
+			defer schedClient.Close()
+			defer sched.Stop()
 
 			fmt.Fprintf(a.env.Stdout, "fbs serve: worker for %s, releases %v, data in %s\n", cfg.Worker.Arch, cfg.Worker.Releases, cfg.Worker.DataDir)
 			fmt.Fprintf(a.env.Stdout, "fbs serve: submitted builds may stage under file://%s\n", cfg.Staging.FileRoot)

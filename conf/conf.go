@@ -66,6 +66,17 @@ type Config struct {
 	// Retention says how long ended builds, their logs and staged results,
 	// and outbox mails are kept ([retention]).
 	Retention Retention
+	// Schedules configures the schedulers of periodic builds that `fbs
+	// monitor` and `fbs serve` run ([schedules]).
+	Schedules Schedules
+}
+
+// Schedules is the [schedules] section.
+type Schedules struct {
+	// SyncInterval is how often each scheduler re-reads the schedules: a
+	// schedule added or resumed starts firing within it (runs of paused
+	// and deleted schedules stop at once). Default 10s, at least 100ms.
+	SyncInterval time.Duration
 }
 
 // Retention is the [retention] section: what `fbs monitor` and `fbs serve`

@@ -55,6 +55,7 @@ func defaults() *Config {
 		Arches:     []string{"x86_64", "aarch64", "ppc64le", "s390x"},
 		Tools:      map[string]string{},
 		Retention:  Retention{SucceededDays: 30, FailedDays: 30, CancelledDays: 7, OutboxDays: 30, Interval: time.Hour},
+		Schedules:  Schedules{SyncInterval: 10 * time.Second},
 	}
 }
 
@@ -249,7 +250,7 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
 			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
-			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, dvd, security, koji, releases, oidc, retention, tools)`,
+			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, dvd, security, koji, releases, oidc, retention, schedules, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten, dnf)`,
 		}},
 		{"testdata/bad/syntax.conf", userEnv, []string{

@@ -109,6 +109,7 @@ func fields() []field {
 		{section: "retention", key: "per_schedule", bind: func(c *Config) value { return integer{&c.Retention.PerSchedule} }, def: "0", check: atLeast(0)},
 		{section: "retention", key: "outbox_days", bind: func(c *Config) value { return integer{&c.Retention.OutboxDays} }, def: "30", check: atLeast(0)},
 		{section: "retention", key: "interval", bind: func(c *Config) value { return duration{&c.Retention.Interval} }, def: "1h", check: atLeastDuration(time.Second)},
+		{section: "schedules", key: "sync_interval", bind: func(c *Config) value { return duration{&c.Schedules.SyncInterval} }, def: "10s", check: atLeastDuration(100 * time.Millisecond)},
 	}
 	for _, t := range toolNames() {
 		f = append(f, field{section: "tools", key: t, bind: func(c *Config) value { return tool{c.Tools, t} }, check: command})

@@ -166,3 +166,41 @@ func NewNotifyTask(id string, kind MailKind) (*asynq.Task, error) {
 		asynq.MaxRetry(NotifyMaxRetry), asynq.Retention(NotifyRetention), asynq.Timeout(notifyTimeout),
 	), nil
 }
+
+// TypeSchedule is the task type a schedule's scheduler enqueues at each
+// fire time; the monitor's schedule runner handles it (it decides whether
+// the schedule builds, and submits the build). It is a task name, not a
+// Redis key.
+const TypeSchedule = "fbs:schedule"
+
+// ScheduleQueue is the asynq queue of schedule fires; the monitor serves it.
+const ScheduleQueue = "schedule"
+
+// scheduleTimeout bounds one run: preparing the spec (which may fetch a
+// kickstart) and submitting the build.
+const scheduleTimeout = 5 * time.Minute
+
+// SchedulePayload is what a schedule's fire carries: the schedule alone.
+// What the run builds is read from the schedule when it runs.
+type SchedulePayload struct {
+	Schedule string `json:"schedule"`
+}
+
+// NewScheduleTask returns the task a scheduler enqueues when schedule id
+// fires. It has no task ID of its own (asynq's scheduler enqueues the same
+// task at every fire), no retries (a failed run is recorded and the next
+// fire is the retry) and no retention: the run's outcome is recorded in the
+// schedule's runs, and a fire of several schedulers for one slot runs once
+// because the handler claims the slot (tasks.ScheduleSlot).
+func NewScheduleTask(id string) (*asynq.Task, error) {
+	if !ValidScheduleID(id) {
+		return nil, fmt.Errorf("schedule task: bad schedule ID %q", id)
+	}
+	data, err := json.Marshal(SchedulePayload{Schedule: id})
+	if err != nil {
+		return nil, fmt.Errorf("encode schedule task of %s: %w", id, err)
+	}
+	return asynq.NewTask(TypeSchedule, data,
+		asynq.Queue(ScheduleQueue), asynq.MaxRetry(0), asynq.Timeout(scheduleTimeout),
+	), nil
+}

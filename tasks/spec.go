@@ -170,6 +170,19 @@ func (s *Spec) KickstartRef() string {
 	return ""
 }
 
+// SetKickstartRef sets the spec's kickstart reference (config=) of the
+// image types that have one.
+func (s *Spec) SetKickstartRef(ref string) {
+	switch {
+	case s.DVD != nil:
+		s.DVD.Config = ref
+	case s.Live != nil:
+		s.Live.Config = ref
+	case s.KSISO != nil:
+		s.KSISO.Config = ref
+	}
+}
+
 // Queue returns the queue this spec's build goes to.
 func (s *Spec) Queue() string { return QueueName(s.Arch, s.Release) }
 

@@ -271,9 +271,9 @@ func (s *Server) rest(c *gin.Context) {
 			return
 		}
 		d.files = map[string][]byte{name: []byte(*req.KS)}
-		setKickstartRef(&d.spec, name)
+		d.spec.SetKickstartRef(name)
 	} else if req.KSFName != "" {
-		setKickstartRef(&d.spec, req.KSFName)
+		d.spec.SetKickstartRef(req.KSFName)
 	}
 	s.submitAPI(c, d)
 }
@@ -301,18 +301,6 @@ func badRequestOr(err error, field, format string, args ...any) error {
 		return err
 	}
 	return badRequest(field, format, args...)
-}
-
-// setKickstartRef points the spec's config at ref.
-func setKickstartRef(sp *tasks.Spec, ref string) {
-	switch {
-	case sp.DVD != nil:
-		sp.DVD.Config = ref
-	case sp.Live != nil:
-		sp.Live.Config = ref
-	case sp.KSISO != nil:
-		sp.KSISO.Config = ref
-	}
 }
 
 // listQuery is what GET /api/v1/builds and the dashboard filter on.

@@ -228,7 +228,7 @@ func (s *Server) formDraft(v url.Values, files map[string][]byte, order []string
 		default:
 			errs = append(errs, tasks.Invalid("kickstart", "choose where the kickstart comes from"))
 		}
-		setKickstartRef(&sp, ref)
+		sp.SetKickstartRef(ref)
 	}
 	if len(errs) > 0 {
 		return nil, errs

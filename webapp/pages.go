@@ -26,7 +26,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the pages; each is templates/NAME.html over layout.html.
-var pageNames = []string{"home", "form", "dashboard", "account", "error", "group"}
+var pageNames = []string{"home", "form", "dashboard", "account", "error", "group", "schedules", "schedule"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{

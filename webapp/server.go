@@ -114,6 +114,12 @@ func (s *Server) Register(r gin.IRouter) {
 	// Multi-arch groups (webapp/group.go).
 	g.GET("/groups/:id", s.groupPage)
 	g.POST("/groups/:id/cancel", s.requireUser, s.csrf, s.groupCancelForm)
+	g.GET("/schedules", s.schedules)
+	g.POST("/schedules", s.requireUser, s.csrf, s.scheduleForm)
+	g.GET("/schedules/:id", s.schedulePage)
+	g.POST("/schedules/:id/pause", s.requireUser, s.csrf, s.scheduleAction("pause"))
+	g.POST("/schedules/:id/resume", s.requireUser, s.csrf, s.scheduleAction("resume"))
+	g.POST("/schedules/:id/delete", s.requireUser, s.csrf, s.scheduleAction("delete"))
 
 	api := g.Group("/api/v1")
 	api.GET("/openapi.json", s.openAPI)
@@ -128,6 +134,12 @@ func (s *Server) Register(r gin.IRouter) {
 	api.POST("/users/:name/tokens/revoke", s.apiAuth, s.apiRevokeUserTokens)
 	api.GET("/groups/:id", s.apiAuth, s.apiGroup)
 	api.POST("/groups/:id/cancel", s.apiAuth, s.apiGroupCancel)
+	api.POST("/schedules", s.apiAuth, s.apiScheduleCreate)
+	api.GET("/schedules", s.apiAuth, s.apiScheduleList)
+	api.GET("/schedules/:id", s.apiAuth, s.apiScheduleGet)
+	api.POST("/schedules/:id/pause", s.apiAuth, s.apiScheduleAction("pause"))
+	api.POST("/schedules/:id/resume", s.apiAuth, s.apiScheduleAction("resume"))
+	api.DELETE("/schedules/:id", s.apiAuth, s.apiScheduleAction("delete"))
 }
 
 // secure sets the security headers of every response and, in local mode,

@@ -8,6 +8,7 @@
 //	monitor/notify   the notification ledger: sent marks and send locks
 //	monitor/metrics  metrics.Recorder: duration histograms
 //	webapp/auth      auth.Sessions, auth.Tokens, auth.Users, auth.WebSecret, auth.RateLimits, auth.Links
+//	tasks/schedules  schedules.Store: schedules, their runs and fire slots
 //
 // A test walks the source tree and fails on an "fbs:" key literal outside
 // this file, so a new key is added here, with its type and lifetime, or not
@@ -16,7 +17,8 @@
 // Besides these keys, asynq keeps its queues, tasks and servers under
 // "asynq:*" (asynq's own schema; fbs reaches it only through asynq's client,
 // server and inspector). The asynq task type names "fbs:build",
-// "fbs:transfer" and "fbs:notify" (tasks.TypeBuild...) name tasks, not keys.
+// "fbs:transfer", "fbs:notify" and "fbs:schedule" (tasks.TypeBuild...)
+// name tasks, not keys.
 //
 // Build IDs, token and session hashes in key names are checked or made by
 // fbs (tasks.ValidBuildID, hex SHA-256), so a key name never carries a
@@ -202,3 +204,26 @@ func BuildsOfSchedule(schedule string) string { return "fbs:builds:schedule:" + 
 // Its TTL is the lease's; the holder renews it while it works and deletes it
 // when it stops, so a holder that died lets another take over after the TTL.
 func NamedLease(name string) string { return "fbs:leases:" + name }
+
+// Schedules (tasks/schedules): periodic builds. A schedule lives until its
+// owner deletes it, which deletes all four of its keys; none expires.
+const (
+	// Schedules is a sorted set of every schedule ID, all with score 0 so
+	// that it is ordered by ID, and so by creation time (IDs are ULIDs).
+	Schedules = "fbs:schedules"
+)
+
+// Schedule is a string: the JSON schedules.Schedule of schedule id.
+func Schedule(id string) string { return "fbs:schedule:" + id }
+
+// SchedulesOf is a sorted set of the IDs of owner's schedules, as Schedules.
+func SchedulesOf(owner string) string { return "fbs:schedules:owner:" + owner }
+
+// ScheduleRuns is a list of the JSON schedules.Run of schedule id's runs,
+// newest first, trimmed to the latest schedules.MaxRuns.
+func ScheduleRuns(id string) string { return "fbs:schedule:runs:" + id }
+
+// ScheduleSlot is a string: the Unix time in seconds of the latest fire
+// slot (tasks.ScheduleSlot) of schedule id that a run was let through for.
+// It only grows, so each slot runs once however many schedulers fired it.
+func ScheduleSlot(id string) string { return "fbs:schedule:slot:" + id }

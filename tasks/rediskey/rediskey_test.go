@@ -16,7 +16,7 @@ import (
 
 // taskTypes are the "fbs:" literals that are asynq task type names, not
 // keys: the only ones allowed outside this package.
-var taskTypes = map[string]bool{"TypeBuild": true, "TypeTransfer": true, "TypeNotify": true}
+var taskTypes = map[string]bool{"TypeBuild": true, "TypeTransfer": true, "TypeNotify": true, "TypeSchedule": true}
 
 // TestNoKeyLiteralsElsewhere walks the module's non-test Go files and
 // fails on any string literal that starts a Redis key ("fbs:" and a name)

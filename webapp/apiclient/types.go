@@ -102,3 +102,48 @@ type RestRequest struct {
 	KSFName string  `json:"ksfname"`
 	KS      *string `json:"ks"`
 }
+
+// ScheduleRequest is the body of POST /api/v1/schedules: a periodic build.
+type ScheduleRequest struct {
+	// Cron is when it builds: five fields (UTC), a descriptor such as
+	// @daily, or "@every D".
+	Cron string `json:"cron"`
+	// RebuildAge, when set ("20h", "2d"), skips a run while the last
+	// success is younger than it.
+	RebuildAge string `json:"rebuild_age,omitempty"`
+	// Spec and Kickstarts are as in SubmitRequest.
+	Spec       tasks.Spec        `json:"spec"`
+	Kickstarts map[string]string `json:"kickstarts,omitempty"`
+}
+
+// Schedule is a schedule as the API shows it, with its latest runs
+// (GET /api/v1/schedules/{id}; lists leave the runs out).
+type Schedule struct {
+	ID         string     `json:"id"`
+	Owner      string     `json:"owner"`
+	Cron       string     `json:"cron"`
+	RebuildAge string     `json:"rebuild_age,omitempty"`
+	Paused     bool       `json:"paused"`
+	Created    time.Time  `json:"created"`
+	Spec       tasks.Spec `json:"spec"`
+	// Kickstarts names the kickstart files kept with the schedule.
+	Kickstarts []string `json:"kickstarts,omitempty"`
+	LastBuild  string   `json:"last_build,omitempty"`
+	// Runs are the latest runs, newest first.
+	Runs []ScheduleRun `json:"runs,omitempty"`
+}
+
+// ScheduleRun is one run of a schedule: it built Build, or was skipped or
+// failed for Reason.
+type ScheduleRun struct {
+	Time    time.Time `json:"time"`
+	Slot    time.Time `json:"slot"`
+	Outcome string    `json:"outcome"`
+	Build   string    `json:"build,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// ScheduleList is the answer of GET /api/v1/schedules.
+type ScheduleList struct {
+	Schedules []Schedule `json:"schedules"`
+}
