@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
@@ -263,10 +264,18 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 	}
 	r.dropLease(ctx)
 	if state.Final() {
-		if err := r.s.store.EndLog(ctx, r.id, state); err != nil {
+		// Only the attempt the record says ended ends the stream and
+		// mails: a lost attempt's verdict is not the build's, and an end
+		// marker would hide the next attempt's lines from every reader.
+		switch err := r.s.store.EndLogOf(ctx, r.id, r.attempt, state); {
+		case errors.Is(err, builds.ErrAttemptOver):
+			r.s.log.Warn("log stream left open: the build record does not say this attempt ended so (reaped or taken by another attempt)", "build", r.id, "attempt", r.attempt, "state", state)
+		case err != nil:
 			r.s.log.Warn("end build log stream", "build", r.id, "err", err)
+			r.s.notifyFinished(ctx, r.id)
+		default:
+			r.s.notifyFinished(ctx, r.id)
 		}
-		r.s.notifyFinished(ctx, r.id)
 	}
 	r.s.log.Info("build ended", "build", r.id, "state", state, "error", msg)
 	switch state {

@@ -223,6 +223,53 @@ func (s *Store) EndLog(ctx context.Context, id string, state tasks.State) error 
 	return nil
 }
 
+// endScript is EndLogOf's: it adds the end marker, the field "end" holding
+// ARGV[1], after the stream's last line, unless the build's record says
+// another attempt (ARGV[2]) or another state holds the build; then it adds
+// nothing and returns -1. A stream whose top is already past the last line
+// (an end marker there) is left alone.
+var endScript = redis.NewScript(`
+local rec = redis.call('GET', KEYS[2])
+if rec then
+  local b = cjson.decode(rec)
+  if b.state ~= ARGV[1] or tonumber(b.attempt) ~= tonumber(ARGV[2]) then return -1 end
+end
+local msgs = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 2)
+local top, last = 0, 0
+for i, m in ipairs(msgs) do
+  local n = tonumber(string.match(m[1], '^(%d+)'))
+  if i == 1 then top = n end
+  local isEnd = false
+  for j = 1, #m[2], 2 do
+    if m[2][j] == 'end' then isEnd = true end
+  end
+  if not isEnd then
+    last = n
+    break
+  end
+end
+if top > last then return 0 end
+redis.call('XADD', KEYS[1], (last + 1) .. '-0', 'end', ARGV[1])
+return 1
+`)
+
+// EndLogOf is EndLog fenced by attempt: it ends the stream only while the
+// build's record says attempt ended in state, and returns ErrAttemptOver
+// otherwise, so that a worker that lost its build (the reaper re-queued it
+// while the worker could not reach Redis) never ends the stream the next
+// attempt writes on: readers stop at the end marker and would miss every
+// later line. A record Redis lost does not fence.
+func (s *Store) EndLogOf(ctx context.Context, id string, attempt int, state tasks.State) error {
+	n, err := endScript.Run(ctx, s.rdb, []string{LogKey(id), rediskey.Build(id)}, string(state), attempt).Int()
+	if err != nil {
+		return fmt.Errorf("end log of build %s: %w", id, err)
+	}
+	if n < 0 {
+		return fmt.Errorf("end log of build %s attempt %d as %s: %w", id, attempt, state, ErrAttemptOver)
+	}
+	return nil
+}
+
 // LogChunk is a run of consecutive lines of a build log: First to Last,
 // their texts joined by "\n" in Text (no newline after the last).
 type LogChunk struct {
