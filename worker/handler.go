@@ -173,6 +173,16 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 
 	run := s.newBuildRun(ctx, b, holder, data, 0)
 	defer run.done()
+	// A drain lets the retry finish for up to DrainTimeout, then stops it
+	// with errDrain, as it does builds.
+	s.mu.Lock()
+	s.active[tp.ID] = run.stop
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.active, tp.ID)
+		s.mu.Unlock()
+	}()
 	if err := run.start(ctx); err != nil {
 		return run.finish(ctx, nil, err)
 	}
@@ -182,6 +192,15 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	runErr = run.workEnded(runErr)
 	res.Stages = append(append([]tasks.StageTiming(nil), before...), res.Stages...)
 	switch {
+	case errors.Is(runErr, errDrain):
+		// The images are only on this host: the build waits again, and
+		// asynq puts the task back on this host's transfer queue when
+		// its shutdown timeout runs out (returning before would count a
+		// retry), so the worker retries once it is back. Finishing
+		// here would record the stop as a cancel nobody asked for.
+		run.waitForRetry(context.WithoutCancel(ctx), res, runErr, tp.Until)
+		<-s.stopped
+		return errDrain
 	case runErr == nil, !res.Built, !isTransferFailure(runErr):
 		return run.finish(ctx, res, runErr)
 	case time.Now().After(tp.Until):
