@@ -10,7 +10,6 @@ import (
 
 	"github.com/fedora-fbs/fbs/monitor"
 	"github.com/fedora-fbs/fbs/monitor/notify"
-	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
 	"github.com/fedora-fbs/fbs/webapp"
 )
@@ -36,7 +35,7 @@ func (a *app) newMonitorCmd() *cobra.Command {
 				return errors.New("monitor: no address to listen on: give --listen or [monitor] listen")
 			}
 			ctx := cmd.Context()
-			rdb, err := client.ConnectRedis(ctx, a.redis())
+			rdb, err := a.waitRedis(ctx, a.redis())
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/conf/spec"
@@ -224,13 +225,34 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 	return nil
 }
 
-// client connects to Redis and returns a build client and its closer.
+// client connects to Redis and returns a build client and its closer; it
+// fails at once when Redis does not answer.
 func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
+	return a.buildClient(ctx, client.ConnectRedis)
+}
+
+// serviceClient is client for a long-running service (fbs web): it waits
+// up to redisStartWait for a Redis that is down, restarting or loading.
+func (a *app) serviceClient(ctx context.Context) (*client.Client, func(), error) {
+	return a.buildClient(ctx, a.waitRedis)
+}
+
+// redisStartWait is how long fbs web, fbs monitor and fbs worker wait at
+// start for Redis to answer.
+const redisStartWait = time.Minute
+
+// waitRedis is client.WaitRedis with the services' wait and logger; a.load
+// must have run.
+func (a *app) waitRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	return client.WaitRedis(ctx, url, redisStartWait, a.logger)
+}
+
+func (a *app) buildClient(ctx context.Context, connect func(context.Context, string) (redis.UniversalClient, error)) (*client.Client, func(), error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := client.ConnectRedis(ctx, a.redis())
+	rdb, err := connect(ctx, a.redis())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -101,7 +101,7 @@ func (a *app) newWebCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, closeFn, err := a.client(ctx)
+			c, closeFn, err := a.serviceClient(ctx)
 			if err != nil {
 				ln.Close()
 				return err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/worker"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
 )
@@ -80,7 +79,7 @@ func (a *app) startWorker(ctx context.Context, redisURL string, local bool) (*wo
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := client.ConnectRedis(ctx, redisURL)
+	rdb, err := a.waitRedis(ctx, redisURL)
 	if err != nil {
 		return nil, nil, err
 	}

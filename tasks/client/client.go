@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -58,6 +59,36 @@ func ConnectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		return nil, fmt.Errorf("connect to Redis at %s: %w", shown, err)
 	}
 	return rdb, nil
+}
+
+// WaitRedis connects as ConnectRedis does, but a service starting while
+// Redis is down, restarting or still loading its data waits for it, trying
+// again with a growing pause (at most 5s) for up to within, and logs each
+// failed try; a malformed URL fails at once. fbs web, fbs monitor and fbs
+// worker start with it, so that a service restarted during a Redis outage
+// comes up when Redis does instead of exiting.
+func WaitRedis(ctx context.Context, url string, within time.Duration, log *slog.Logger) (redis.UniversalClient, error) {
+	if _, err := redisurl.Parse(url); err != nil {
+		return nil, fmt.Errorf("redis URL %w", err)
+	}
+	deadline := time.Now().Add(within)
+	pause := 250 * time.Millisecond
+	for {
+		rdb, err := ConnectRedis(ctx, url)
+		if err == nil {
+			return rdb, nil
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return nil, fmt.Errorf("%w (waited %s)", err, within)
+		}
+		log.Warn("Redis not ready; trying again", "in", pause, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for Redis: %w", ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // New returns a client over rdb; the caller owns rdb and closes it after
