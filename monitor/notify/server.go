@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/asynqlog"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
@@ -216,7 +217,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		ShutdownTimeout:          cfg.SendTimeout + 5*time.Second,
-		Logger:                   slogAdapter{cfg.Logger},
+		Logger:                   asynqlog.New(cfg.Logger),
 		LogLevel:                 asynq.WarnLevel,
 		RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
 			if errors.Is(err, errNotYet) {
@@ -535,12 +536,3 @@ func (m *mailer) String() string {
 	}
 	return s
 }
-
-// slogAdapter lets asynq log through slog.
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
