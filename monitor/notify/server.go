@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -287,9 +288,10 @@ func (s *Server) Flush(ctx context.Context) error {
 	for {
 		q, err := in.GetQueueInfo(tasks.NotifyQueue)
 		switch {
-		case errors.Is(err, asynq.ErrQueueNotFound):
-			return nil
 		case err != nil:
+			if none, qerr := noQueue(in, tasks.NotifyQueue); qerr == nil && none {
+				return nil // no mail was ever queued: nothing to flush
+			}
 			return fmt.Errorf("flush mails: %w", err)
 		case q.Pending == 0 && q.Active == 0:
 			return nil
@@ -300,6 +302,18 @@ func (s *Server) Flush(ctx context.Context) error {
 		case <-time.After(s.cfg.PollInterval / 4):
 		}
 	}
+}
+
+// noQueue tells whether asynq knows no queue named name (nothing was ever
+// enqueued on it). GetQueueInfo says so only in an error of asynq's
+// internal type, which errors.Is(err, asynq.ErrQueueNotFound) does not
+// match, so the queue list is asked instead.
+func noQueue(in *asynq.Inspector, name string) (bool, error) {
+	qs, err := in.Queues()
+	if err != nil {
+		return false, err
+	}
+	return !slices.Contains(qs, name), nil
 }
 
 // errNotYet marks a task that has to wait: its build has not finished,
