@@ -411,48 +411,30 @@ type outgoing struct {
 // buildMessage composes the kind mail of one build; nil when there is
 // nothing to send.
 func (s *Server) buildMessage(ctx context.Context, log *slog.Logger, p tasks.NotifyPayload, now time.Time) (*outgoing, error) {
+	l := letter{envelope: envelope{what: "build", id: p.ID, kind: p.Kind, now: now}}
 	b, err := s.store.Get(ctx, p.ID)
-	if errors.Is(err, builds.ErrNotFound) {
-		log.Warn("no mail: build record is gone")
-		return nil, fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		return nil, l.readFailed(log, err)
 	}
-	if strings.TrimSpace(b.Spec.Email) == "" {
-		log.Debug("no mail: build has no email address")
-		return nil, nil
-	}
-	if p.Kind == tasks.MailFinished && !b.State.Final() {
-		return nil, fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
-	}
-	to, err := s.recipients(ctx, log, b.Spec.Email)
-	if err != nil {
-		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
-	}
-
-	var lines []builds.LogLine
-	var earlier bool
-	if p.Kind == tasks.MailFinished {
-		if lines, earlier, err = s.tail(ctx, b); err != nil {
-			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+	l.email, l.state = b.Spec.Email, b.State
+	l.subject = subject("build", b.ID, p.Kind, b.State, b.Spec, b.Spec.Arch)
+	return s.message(ctx, log, l, func() (any, error) {
+		var lines []builds.LogLine
+		var earlier bool
+		var err error
+		if p.Kind == tasks.MailFinished {
+			if lines, earlier, err = s.tail(ctx, b); err != nil {
+				return nil, err
+			}
 		}
-	}
-	link := ""
-	if s.cfg.Links != nil && s.cfg.PublicURL != "" {
-		if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
-			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		link := ""
+		if s.cfg.Links != nil && s.cfg.PublicURL != "" {
+			if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
+				return nil, err
+			}
 		}
-	}
-	e, err := s.compose(b, p.Kind, to, lines, earlier, link, now)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	msg, err := e.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
-	return &outgoing{msg: msg, to: to, shownTo: b.Spec.Email}, nil
+		return s.buildData(b, p.Kind, lines, earlier, link, now), nil
+	})
 }
 
 // failed handles a failed delivery: retried later, or, on the last retry
