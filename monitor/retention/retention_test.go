@@ -395,7 +395,7 @@ func TestCollectGroups(t *testing.T) {
 	}
 
 	col, err := retention.New(rdb, retention.Config{
-		Builds: builds.Retention{MaxAge: map[tasks.State]time.Duration{tasks.StateSucceeded: 30 * day}},
+		Builds:  builds.Retention{MaxAge: map[tasks.State]time.Duration{tasks.StateSucceeded: 30 * day}},
 		Staging: w.area.opts, Now: func() time.Time { return w.now },
 	})
 	if err != nil {
