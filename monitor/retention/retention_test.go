@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -502,5 +503,70 @@ func TestPurgeGroupKeepsMembers(t *testing.T) {
 	}
 	if removed, err := store.PurgeGroup(ctx, g.ID); err != nil || removed {
 		t.Errorf("PurgeGroup of a group gone = %v, %v; want false, nil", removed, err)
+	}
+}
+
+// TestPerScheduleKeepsGroupsWhole checks that [retention] per_schedule,
+// which counts builds, never splits a multi-arch group a schedule made: a
+// group with a build among the newest N keeps all its builds.
+func TestPerScheduleKeepsGroupsWhole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		keep     int
+		wantGone int // groups gone, oldest first
+	}{
+		{keep: 4, wantGone: 0},
+		{keep: 3, wantGone: 0}, // the older group has one build among the newest 3
+		{keep: 2, wantGone: 1},
+		{keep: 1, wantGone: 1},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.keep), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			rdb := redistest.Start(t).Client()
+			w := &world{t: t, rdb: rdb, store: builds.NewStore(rdb), now: time.Now()}
+			var groups []*tasks.Group
+			var members [][]*tasks.Build
+			for i := range 2 {
+				created := w.now.Add(-time.Duration(4-i) * time.Hour)
+				g := &tasks.Group{ID: idAt(created), Owner: "alice", Created: created}
+				var bs []*tasks.Build
+				for _, arch := range []string{"x86_64", "aarch64"} {
+					b := w.build(tasks.StateSucceeded, w.now.Sub(created), false, func(b *tasks.Build) {
+						b.Group, b.Schedule, b.Spec.Arch = g.ID, "S", arch
+					})
+					g.Builds = append(g.Builds, b.ID)
+					bs = append(bs, b)
+				}
+				if err := w.store.CreateGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+				groups, members = append(groups, g), append(members, bs)
+			}
+			col, err := retention.New(rdb, retention.Config{Builds: builds.Retention{PerSchedule: tt.keep}, Now: func() time.Time { return w.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := col.Collect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Removed[retention.KindBuild] != 2*tt.wantGone || res.Removed[retention.KindGroup] != tt.wantGone {
+				t.Errorf("removed %v; want %d builds and %d groups", res.Removed, 2*tt.wantGone, tt.wantGone)
+			}
+			for i, g := range groups {
+				_, gerr := w.store.Group(ctx, g.ID)
+				gone := i < tt.wantGone
+				if gone != (gerr != nil) {
+					t.Errorf("group %d: %v; want gone %v", i, gerr, gone)
+				}
+				for _, b := range members[i] {
+					if rec, _, _ := w.exists(b); rec == gone {
+						t.Errorf("build %s of group %d: record %v; want gone %v", b.Spec.Arch, i, rec, gone)
+					}
+				}
+			}
+		})
 	}
 }

@@ -101,7 +101,8 @@ func (s *Store) Expired(ctx context.Context, r Retention, now time.Time) ([]Expi
 }
 
 // expiredBySchedule offers keep the builds of each schedule past its
-// newest n.
+// newest n, but not a build of a multi-arch group another build of which
+// is among the newest n: a group's builds go together.
 func (s *Store) expiredBySchedule(ctx context.Context, n int, keep func(*tasks.Build, string)) error {
 	prefix := rediskey.BuildsOfSchedule("")
 	iter := s.rdb.Scan(ctx, 0, rediskey.BuildsOfSchedule("*"), 1000).Iterator()
@@ -113,8 +114,29 @@ func (s *Store) expiredBySchedule(ctx context.Context, n int, keep func(*tasks.B
 		if err != nil {
 			return fmt.Errorf("list builds of schedule %s: %w", schedule, err)
 		}
+		if len(ids) == 0 {
+			continue
+		}
+		newest, err := s.rdb.ZRange(ctx, key, int64(-n), -1).Result()
+		if err != nil {
+			return fmt.Errorf("list builds of schedule %s: %w", schedule, err)
+		}
+		kept := map[string]bool{}
+		err = s.eachRecord(ctx, newest, func(b *tasks.Build) {
+			if b.Group != "" {
+				kept[b.Group] = true
+			}
+		})
+		if err != nil {
+			return err
+		}
 		reason := fmt.Sprintf("schedule %s keeps its newest %d", schedule, n)
-		if err := s.eachRecord(ctx, ids, func(b *tasks.Build) { keep(b, reason) }); err != nil {
+		err = s.eachRecord(ctx, ids, func(b *tasks.Build) {
+			if b.Group == "" || !kept[b.Group] {
+				keep(b, reason)
+			}
+		})
+		if err != nil {
 			return err
 		}
 	}
