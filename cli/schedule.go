@@ -162,13 +162,23 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 				if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
 					last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, sc.Spec.Queue(), last)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, scheduleQueues(sc), last)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every user's schedules")
 	return cmd
+}
+
+// scheduleQueues names the queues a schedule's runs go to: one for a spec
+// of one arch, one per arch, comma-separated, for a group.
+func scheduleQueues(sc *schedules.Schedule) string {
+	var qs []string
+	for _, arch := range sc.Spec.Arches() {
+		qs = append(qs, tasks.QueueName(arch, sc.Spec.Release))
+	}
+	return strings.Join(qs, ",")
 }
 
 func scheduleState(sc *schedules.Schedule) string {

@@ -13,7 +13,8 @@ import (
 
 // TestScheduleAddGroup adds a schedule of a spec naming two arches with
 // `fbs schedule add`: it is kept with both arches (each run builds a
-// group), its local kickstart flattened beside it.
+// group), its local kickstart flattened beside it, and listed with the
+// queues of both arches.
 func TestScheduleAddGroup(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
@@ -40,5 +41,9 @@ func TestScheduleAddGroup(t *testing.T) {
 	}
 	if sc.Spec.Arch != "x86_64,aarch64" || sc.Kickstarts["main.ks"] == "" {
 		t.Errorf("schedule kept arch %q and kickstarts %v; want both arches and main.ks", sc.Spec.Arch, sc.Kickstarts)
+	}
+	out, errs, code = run(t, nil, "schedule", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "build:x86_64:41,build:aarch64:41") {
+		t.Errorf("fbs schedule list: exit %d, want both queues:\n%s%s", code, out, errs)
 	}
 }

@@ -79,7 +79,7 @@ func (s *Server) newSchedule(c *gin.Context, cron, rebuildAge string, d *draft) 
 	if err := s.scheduleStore().Create(c.Request.Context(), sc); err != nil {
 		return nil, err
 	}
-	s.cfg.Logger.Info("schedule created", "id", sc.ID, "owner", sc.Owner, "cron", sc.Cron, "type", sc.Spec.Type, "queue", sc.Spec.Queue())
+	s.cfg.Logger.Info("schedule created", "id", sc.ID, "owner", sc.Owner, "cron", sc.Cron, "type", sc.Spec.Type, "arch", sc.Spec.Arch, "release", sc.Spec.Release)
 	return sc, nil
 }
 
