@@ -59,8 +59,8 @@ func (a *app) newGCCmd() *cobra.Command {
 		Short: "Remove ended builds, logs, staged results and outbox mails past [retention]",
 		Long: "gc does now what `fbs monitor` and `fbs serve` do every [retention] interval: it\n" +
 			"removes the ended builds [retention] lets go, with their logs, mail marks and the\n" +
-			"directories fbs staged for them (only those holding fbs's .fbs-staged marker), and\n" +
-			"old outbox mails. Queued and running builds, and builds of a multi-arch group not\n" +
+			"directories fbs staged for them (only those holding fbs's .fbs-staged marker), the\n" +
+			"records of multi-arch groups none of whose builds remains, and old outbox mails. Queued and running builds, and builds of a multi-arch group not\n" +
 			"yet ended, stay. --dry-run lists what would go and removes nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,11 +96,14 @@ func (a *app) newGCCmd() *cobra.Command {
 						fmt.Fprintf(tw, "staged\t%s\tif it holds %s\n", e.Build.Staged, staging.MarkerName)
 					}
 				}
+				for _, g := range p.Groups {
+					fmt.Fprintf(tw, "group\t%s\t%s\n", g.Group.ID, g.Reason)
+				}
 				for _, m := range p.Mails {
 					fmt.Fprintf(tw, "mail\t%s\t%s\n", m.Name, m.Date.Local().Format("2006-01-02 15:04"))
 				}
 				tw.Flush()
-				fmt.Fprintf(out, "would remove %d builds and %d mails (dry run: nothing removed)\n", len(p.Builds), len(p.Mails))
+				fmt.Fprintf(out, "would remove %d builds, %d groups and %d mails (dry run: nothing removed)\n", len(p.Builds), len(p.Groups), len(p.Mails))
 				return nil
 			}
 			res, err := col.Collect(ctx)

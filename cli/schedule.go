@@ -30,8 +30,9 @@ func (a *app) newScheduleCmd() *cobra.Command {
 		Short: "Add, list, show, pause, resume and delete periodic builds",
 		Long: "schedule manages periodic builds: a spec built at the times of a cron expression\n" +
 			"(UTC) by the schedulers of `fbs monitor` and `fbs serve`, as the user who added it.\n" +
-			"A run is skipped while the schedule's previous build is queued or running, and,\n" +
-			"with --rebuild-age, while its last success is younger than that.",
+			"A spec naming several arches (arch=x86_64,aarch64) builds one group per run, as\n" +
+			"`fbs submit` does. A run is skipped while the schedule's previous build or group is\n" +
+			"queued or running, and, with --rebuild-age, while its last success is younger than that.",
 	}
 	cmd.AddCommand(a.newScheduleAddCmd(), a.newScheduleListCmd(), a.newScheduleShowCmd(),
 		a.newSchedulePauseCmd(true), a.newSchedulePauseCmd(false), a.newScheduleDeleteCmd())
@@ -83,11 +84,10 @@ func (a *app) newScheduleAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if pr.IsGroup() {
-				return fmt.Errorf("%s: a schedule builds one arch, not %s: add one schedule per arch", args[0], pr.Arches())
-			}
 			p := pr.Payload
 			sc := &schedules.Schedule{Owner: currentUser(), Cron: cronExpr, Spec: p.Spec, RebuildAge: age}
+			// A spec naming several arches builds a group at each run.
+			sc.Spec.Arch = pr.Arches()
 			if ref := p.Spec.KickstartRef(); ref != "" && localKickstart(args[0], ref) {
 				// Kept flattened: the file is not on the monitor.
 				name := filepath.Base(ref)
@@ -162,13 +162,23 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 				if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
 					last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, sc.Spec.Queue(), last)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, scheduleQueues(sc), last)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every user's schedules")
 	return cmd
+}
+
+// scheduleQueues names the queues a schedule's runs go to: one for a spec
+// of one arch, one per arch, comma-separated, for a group.
+func scheduleQueues(sc *schedules.Schedule) string {
+	var qs []string
+	for _, arch := range sc.Spec.Arches() {
+		qs = append(qs, tasks.QueueName(arch, sc.Spec.Release))
+	}
+	return strings.Join(qs, ",")
 }
 
 func scheduleState(sc *schedules.Schedule) string {
