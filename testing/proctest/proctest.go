@@ -242,3 +242,17 @@ func (p *Proc) WaitOutput(s string, timeout time.Duration) error {
 		}
 	}
 }
+
+// Alive reports whether process pid exists and is not a zombie: for the
+// processes a test's process starts, which it does not wait for.
+func Alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and
+	// may hold spaces.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z"
+}

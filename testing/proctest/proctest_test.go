@@ -2,8 +2,6 @@ package proctest
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -23,23 +21,11 @@ func sh(t *testing.T, opts Options, script string) *Proc {
 	return p
 }
 
-// alive reports whether process pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z"
-}
-
 // waitDead waits up to 10 s for pid to be gone.
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
+	for Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s (pid %d) still runs", what, pid)
 		}
@@ -141,7 +127,7 @@ func TestSignalReachesOnlyTheProcess(t *testing.T) {
 	if !strings.Contains(p.Output(), "got USR1") {
 		t.Errorf("the trap did not run:\n%s", p.Output())
 	}
-	if !alive(child) {
+	if !Alive(child) {
 		t.Error("Signal reached the child too")
 	} else {
 		_ = syscall.Kill(child, syscall.SIGKILL)
