@@ -21,17 +21,26 @@ func run(t *testing.T, env map[string]string, args ...string) (stdout, stderr st
 	return out.String(), errb.String(), code
 }
 
-func TestCommandErrors(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "fbs.conf")
+// configs writes two configurations into a temporary directory: cfg, good
+// (its data dir is dir), and badCfg, with an unknown key
+// ("concurency") on line 2.
+func configs(t *testing.T) (dir, cfg, badCfg string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "fbs.conf")
 	if err := os.WriteFile(cfg, []byte("[worker]\ndata_dir = "+dir+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	badCfg := filepath.Join(dir, "bad.conf")
+	badCfg = filepath.Join(dir, "bad.conf")
 	if err := os.WriteFile(badCfg, []byte("[worker]\nconcurency = 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, cfg, badCfg
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	dir, cfg, badCfg := configs(t)
 	// Specs the submission path refuses: the CLI names file, line and key.
 	spec := func(name, iso, staging string) string {
 		p := filepath.Join(dir, name)
@@ -100,15 +109,7 @@ func TestCommandErrors(t *testing.T) {
 // and nothing is printed on stdout.
 func TestRedisCommandsErrors(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "fbs.conf")
-	if err := os.WriteFile(cfg, []byte("[worker]\ndata_dir = "+dir+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	badCfg := filepath.Join(dir, "bad.conf")
-	if err := os.WriteFile(badCfg, []byte("[worker]\nconcurency = 2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	_, cfg, badCfg := configs(t)
 	const id = "01M8ESHFSRX54WAFXDAZBKCMQ9"
 	commands := [][]string{
 		{"status", id}, {"logs", id}, {"cancel", id}, {"list"}, {"workers"}, {"gc"},
