@@ -45,6 +45,11 @@ func (s *soak) check() {
 	// The records as they are now, after the wait for the mails.
 	recs, stuck := s.waitFinal(ids, 0)
 	s.redisMemEnd = s.redisMemory()
+	for _, id := range stuck {
+		if b := recs[id]; b != nil {
+			t.Logf("not final: %s: state %s, stage %s, attempt %d, worker %s, task %s, waiting %q, events %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.TaskID, b.Waiting, b.Events)
+		}
+	}
 
 	var rows []row
 	rows = append(rows, s.checkStates(ids, recs, stuck))
