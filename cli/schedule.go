@@ -50,14 +50,12 @@ func scheduleIDArg(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// schedules connects to Redis and returns the schedule store and its
-// closer.
-func (a *app) schedules(ctx context.Context) (*schedules.Store, func(), error) {
-	c, closeFn, err := a.client(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return schedules.NewStore(c.Redis()), closeFn, nil
+// withSchedules is withClient for the schedule commands: act gets the
+// schedule store.
+func (a *app) withSchedules(ctx context.Context, act func(*schedules.Store) error) error {
+	return a.withClient(ctx, func(c *client.Client) error {
+		return act(schedules.NewStore(c.Redis()))
+	})
 }
 
 func (a *app) newScheduleAddCmd() *cobra.Command {
@@ -94,16 +92,13 @@ func (a *app) newScheduleAddCmd() *cobra.Command {
 				sc.Spec.SetKickstartRef(name)
 				sc.Kickstarts = map[string]string{name: p.Kickstart}
 			}
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := store.Create(ctx, sc); err != nil {
-				return err
-			}
-			fmt.Fprintln(a.env.Stdout, sc.ID)
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				if err := store.Create(ctx, sc); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.env.Stdout, sc.ID)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cronExpr, "cron", "", "when to build: a cron expression in UTC ('0 3 * * *', @daily, '@every 6h')")
@@ -142,29 +137,26 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			owner := currentUser()
-			if all {
-				owner = ""
-			}
-			list, err := store.List(ctx, owner)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tOWNER\tCRON\tSTATE\tTYPE\tQUEUE\tLAST RUN")
-			for _, sc := range list {
-				last := "-"
-				if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
-					last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				owner := currentUser()
+				if all {
+					owner = ""
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, scheduleQueues(sc), last)
-			}
-			return tw.Flush()
+				list, err := store.List(ctx, owner)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tOWNER\tCRON\tSTATE\tTYPE\tQUEUE\tLAST RUN")
+				for _, sc := range list {
+					last := "-"
+					if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
+						last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, scheduleQueues(sc), last)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every user's schedules")
@@ -203,42 +195,39 @@ func (a *app) newScheduleShowCmd() *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			sc, err := store.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			runs, err := store.Runs(ctx, sc.ID, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				sc.Kickstarts = nil // the text is long; the API has it
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(scheduleView{Schedule: sc, Runs: runs})
-			}
-			w := a.env.Stdout
-			fmt.Fprintf(w, "schedule %s\nowner:       %s\ncron:        %s (UTC)\nstate:       %s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc))
-			age := "none (always build)"
-			if sc.RebuildAge > 0 {
-				age = sc.RebuildAge.String()
-			}
-			fmt.Fprintf(w, "rebuild_age: %s\nbuild:       %s %s for %s into %s\ncreated:     %s\n", age,
-				sc.Spec.Type, sc.Spec.Release, sc.Spec.Arch, sc.Spec.Staging, sc.Created.Local().Format("2006-01-02 15:04:05"))
-			if len(runs) == 0 {
-				fmt.Fprintln(w, "runs:        none yet")
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				sc, err := store.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				runs, err := store.Runs(ctx, sc.ID, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					sc.Kickstarts = nil // the text is long; the API has it
+					enc := json.NewEncoder(a.env.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(scheduleView{Schedule: sc, Runs: runs})
+				}
+				w := a.env.Stdout
+				fmt.Fprintf(w, "schedule %s\nowner:       %s\ncron:        %s (UTC)\nstate:       %s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc))
+				age := "none (always build)"
+				if sc.RebuildAge > 0 {
+					age = sc.RebuildAge.String()
+				}
+				fmt.Fprintf(w, "rebuild_age: %s\nbuild:       %s %s for %s into %s\ncreated:     %s\n", age,
+					sc.Spec.Type, sc.Spec.Release, sc.Spec.Arch, sc.Spec.Staging, sc.Created.Local().Format("2006-01-02 15:04:05"))
+				if len(runs) == 0 {
+					fmt.Fprintln(w, "runs:        none yet")
+					return nil
+				}
+				fmt.Fprintln(w, "runs (newest first):")
+				for _, r := range runs {
+					fmt.Fprintf(w, "  %s  %s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r)
+				}
 				return nil
-			}
-			fmt.Fprintln(w, "runs (newest first):")
-			for _, r := range runs {
-				fmt.Fprintf(w, "  %s  %s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schedule and its runs as JSON")
@@ -257,17 +246,14 @@ func (a *app) newSchedulePauseCmd(pause bool) *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			sc, err := store.SetPaused(ctx, args[0], pause)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "schedule %s %s\n", sc.ID, done)
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				sc, err := store.SetPaused(ctx, args[0], pause)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "schedule %s %s\n", sc.ID, done)
+				return nil
+			})
 		},
 	}
 }
@@ -279,16 +265,13 @@ func (a *app) newScheduleDeleteCmd() *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := store.Delete(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "schedule %s deleted\n", args[0])
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				if err := store.Delete(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "schedule %s deleted\n", args[0])
+				return nil
+			})
 		},
 	}
 }

@@ -136,25 +136,22 @@ func (a *app) newSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if pr.IsGroup() {
-				return a.submitGroup(ctx, c, pr, wait)
-			}
-			p := pr.Payload
-			b, err := c.Submit(ctx, p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.env.Stdout, b.ID)
-			a.warnUnserved(ctx, c, &p.Spec)
-			if !wait {
-				return nil
-			}
-			return a.follow(ctx, c, b.ID)
+			return a.withClient(ctx, func(c *client.Client) error {
+				if pr.IsGroup() {
+					return a.submitGroup(ctx, c, pr, wait)
+				}
+				p := pr.Payload
+				b, err := c.Submit(ctx, p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.env.Stdout, b.ID)
+				a.warnUnserved(ctx, c, &p.Spec)
+				if !wait {
+					return nil
+				}
+				return a.follow(ctx, c, b.ID)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the build and exit non-zero unless it succeeds")
@@ -255,13 +252,20 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 	return nil
 }
 
-// client connects to Redis and returns a build client and its closer; it
-// fails at once when Redis does not answer.
-func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
-	return a.buildClient(ctx, client.ConnectRedis)
+// withClient runs act with a build client and closes the connection when
+// act returns. It loads the configuration first, so its errors name the
+// file, and fails at once when Redis does not answer.
+func (a *app) withClient(ctx context.Context, act func(*client.Client) error) error {
+	c, closeFn, err := a.buildClient(ctx, client.ConnectRedis)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return act(c)
 }
 
-// serviceClient is client for a long-running service (fbs web): it waits
+// serviceClient connects a build client for a long-running service (fbs
+// web) and returns it and its closer: unlike withClient, it waits
 // up to redisStartWait for a Redis that is down, restarting or loading.
 func (a *app) serviceClient(ctx context.Context) (*client.Client, func(), error) {
 	return a.buildClient(ctx, a.waitRedis)
