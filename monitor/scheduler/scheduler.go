@@ -37,13 +37,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/asynqlog"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/tasks/schedules"
@@ -140,7 +140,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		RedisUniversalClient:       r.rdb,
 		PeriodicTaskConfigProvider: provider{r},
 		SyncInterval:               r.cfg.SyncInterval,
-		SchedulerOpts:              &asynq.SchedulerOpts{Logger: slogAdapter{r.log}, LogLevel: asynq.WarnLevel, Location: time.UTC},
+		SchedulerOpts:              &asynq.SchedulerOpts{Logger: asynqlog.New(r.log), LogLevel: asynq.WarnLevel, Location: time.UTC},
 	})
 	if err != nil {
 		return fmt.Errorf("start schedules: %w", err)
@@ -149,7 +149,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		Concurrency:       2,
 		Queues:            map[string]int{tasks.ScheduleQueue: 1},
 		TaskCheckInterval: r.cfg.PollInterval,
-		Logger:            slogAdapter{r.log},
+		Logger:            asynqlog.New(r.log),
 		LogLevel:          asynq.WarnLevel,
 		ShutdownTimeout:   30 * time.Second,
 	})
@@ -329,24 +329,6 @@ func (r *Runner) lastSuccess(ctx context.Context, id string) (*tasks.Build, erro
 	}
 	return nil, nil
 }
-
-// slogAdapter gives asynq's logger interface to a slog.Logger.
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) {
-	msg := fmt.Sprint(args...)
-	if strings.Contains(msg, "redis connection is shared") {
-		// asynq's scheduler, stopping, tries to close the client it was
-		// given and says it may not: that is as it should be.
-		a.l.Debug(msg)
-		return
-	}
-	a.l.Error(msg)
-}
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // SignInRights are the rights of web users as of their latest sign-in
 // (auth.Users): an owner who has not signed in within the record's

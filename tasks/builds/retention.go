@@ -244,7 +244,7 @@ func (s *Store) Purge(ctx context.Context, id string) (*Purged, error) {
 // for ttl. It reports whether holder holds it now: false when another
 // holder does.
 func (s *Store) HoldNamedLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	n, err := holdNamedLeaseScript.Run(ctx, s.rdb, []string{rediskey.NamedLease(name)}, holder, ttl.Milliseconds()).Int()
+	n, err := holdLeaseScript.Run(ctx, s.rdb, []string{rediskey.NamedLease(name)}, holder, ttl.Milliseconds(), leaseIfFree).Int()
 	if err != nil {
 		return false, fmt.Errorf("hold lease %s: %w", name, err)
 	}
@@ -259,21 +259,6 @@ func (s *Store) DropNamedLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
-
-// holdNamedLeaseScript sets the lease when free, renews it when ARGV[1] holds
-// it, and leaves another holder's alone.
-var holdNamedLeaseScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-`)
 
 // dropLeaseScript deletes the lease only if ARGV[1] holds it.
 var dropLeaseScript = redis.NewScript(`
