@@ -355,6 +355,9 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 	lines := 0
 	for id, b := range recs {
 		stream := s.streamLines(id)
+		// The reaper failed the build as lost (twice) rather than
+		// re-queuing it: its last run's attempt was over when it ended.
+		lostLast := b.State == tasks.StateFailed && strings.HasPrefix(b.Error, "worker lost")
 		sources := map[string][]string{"stream": stream}
 		if b.State == tasks.StateSucceeded || b.State == tasks.StateFailed {
 			data, err := os.ReadFile(filepath.Join(s.w.staging, id, "build.log"))
@@ -392,8 +395,11 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 				// all published, unless its attempt was lost (a later run
 				// of the build exists): the lines it wrote while it could
 				// not reach Redis are refused once the reaper re-queued
-				// the build, leaving a prefix.
-				if r := runs[tok]; r != nil && r.status == "0" && lastRun(runs, id) == tok {
+				// the build, leaving a prefix. The same holds for the
+				// last run when the reaper failed the build as lost
+				// instead of re-queuing it (lost twice): its attempt is
+				// over, and what it wrote after the verdict is refused.
+				if r := runs[tok]; r != nil && r.status == "0" && lastRun(runs, id) == tok && !lostLast {
 					want = total[tok]
 				}
 				for i := 1; i <= want || i <= len(c); i++ {
@@ -405,7 +411,7 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 			}
 			if src == "stream" {
 				for tok, r := range runs {
-					if r.build == id && r.status == "0" && lastRun(runs, id) == tok && count[tok] == nil {
+					if r.build == id && r.status == "0" && lastRun(runs, id) == tok && !lostLast && count[tok] == nil {
 						bad = append(bad, fmt.Sprintf("%s %s: completed run %s has no lines", id, src, tok))
 					}
 				}

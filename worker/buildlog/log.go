@@ -10,13 +10,15 @@
 package buildlog
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TailLines is how many of the last tool lines a Log keeps for the build
@@ -30,12 +32,17 @@ type Log struct {
 	notify func()
 	redact func(string) string
 
-	mu    sync.Mutex
-	f     *os.File
-	w     *bufio.Writer
-	lines int
-	tail  []string
-	err   error
+	mu sync.Mutex
+	f  *os.File
+	// buf holds the lines not yet in the file: those of the next flush,
+	// and those a full disk refused, kept until it has room again.
+	buf      []byte
+	maxBuf   int
+	reserved int64 // bytes reserved past the file's end at Create
+	full     bool  // the last write met a full disk
+	lines    int
+	tail     []string
+	err      error
 	// flush is the pending delayed flush, nil when none is scheduled:
 	// lines reach the file (and the publisher) within FlushDelay, in one
 	// write for many lines rather than one per line.
@@ -60,7 +67,24 @@ type Options struct {
 	// worker hides the build kickstart's secrets with it
 	// (kickstarts.Redaction.Line), whichever tool echoes them.
 	Redact func(string) string
+	// Reserve is how many bytes of disk Create reserves for the log past
+	// its end (fallocate, FALLOC_FL_KEEP_SIZE), so that a data dir filled
+	// by something else does not stop the log; Close gives back what was
+	// not used. 0 means DefaultReserve, a negative value none.
+	Reserve int64
+	// MaxBuffered bounds the bytes of lines kept in memory while the disk
+	// refuses them (0: DefaultMaxBuffered); lines past it are dropped, and
+	// Err says so.
+	MaxBuffered int
 }
+
+// DefaultReserve is the disk space a build log reserves when it is created:
+// the logs of the builds fbs runs are well under it.
+const DefaultReserve = 4 << 20
+
+// DefaultMaxBuffered is how many bytes of lines a Log keeps in memory while
+// its disk is full, waiting for room.
+const DefaultMaxBuffered = 8 << 20
 
 // Create opens the log file at path for appending, counting the lines it
 // holds already (a build re-queued on this host, or lines copied from the
@@ -80,7 +104,23 @@ func Create(path string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open build log: %w", err)
 	}
-	return &Log{path: path, now: opts.Now, notify: opts.Notify, redact: opts.Redact, f: f, w: bufio.NewWriterSize(f, 64<<10), lines: n}, nil
+	if opts.Reserve == 0 {
+		opts.Reserve = DefaultReserve
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = DefaultMaxBuffered
+	}
+	l := &Log{path: path, now: opts.Now, notify: opts.Notify, redact: opts.Redact, f: f, maxBuf: opts.MaxBuffered, lines: n}
+	if opts.Reserve > 0 {
+		// Best effort: a file system without fallocate, or a disk full
+		// already, leaves the log to the memory buffer alone.
+		if fi, err := f.Stat(); err == nil {
+			if unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, fi.Size(), opts.Reserve) == nil {
+				l.reserved = opts.Reserve
+			}
+		}
+	}
+	return l, nil
 }
 
 func countLines(path string) (int, error) {
@@ -138,14 +178,20 @@ func (l *Log) line(src, text string, tool bool) {
 	if ms := now.UnixMilli(); ms != l.lastMs || l.lastTs == "" {
 		l.lastMs, l.lastTs = ms, now.Format("2006-01-02T15:04:05.000Z")
 	}
-	l.w.WriteString(l.lastTs)
-	l.w.WriteByte(' ')
-	l.w.WriteString(src)
-	l.w.WriteString(" | ")
-	l.w.WriteString(text)
-	if err := l.w.WriteByte('\n'); err != nil && l.err == nil {
-		l.err = fmt.Errorf("write build log: %w", err)
+	if len(l.buf)+len(l.lastTs)+len(src)+len(text)+5 > l.maxBuf && len(l.buf) > 0 {
+		// The disk has refused lines for long: drop this one rather
+		// than grow without bound.
+		if l.err == nil {
+			l.err = fmt.Errorf("write build log: disk full and %d bytes of lines kept in memory: dropping lines", len(l.buf))
+		}
+		return
 	}
+	l.buf = append(l.buf, l.lastTs...)
+	l.buf = append(l.buf, ' ')
+	l.buf = append(l.buf, src...)
+	l.buf = append(l.buf, " | "...)
+	l.buf = append(l.buf, text...)
+	l.buf = append(l.buf, '\n')
 	l.lines++
 	if tool {
 		if len(l.tail) == TailLines {
@@ -163,12 +209,50 @@ func (l *Log) flushNow() {
 	l.mu.Lock()
 	l.flush = nil
 	if l.f != nil {
-		if err := l.w.Flush(); err != nil && l.err == nil {
-			l.err = fmt.Errorf("write build log: %w", err)
+		l.writeBuf()
+		if len(l.buf) > 0 && l.flush == nil {
+			// The disk is full: try again later, whether or not
+			// new lines come.
+			l.flush = time.AfterFunc(fullRetry, l.flushNow)
 		}
 	}
 	l.mu.Unlock()
 	l.notify()
+}
+
+// fullRetry is how often a Log whose disk is full tries to write the lines
+// it keeps.
+const fullRetry = 200 * time.Millisecond
+
+// writeBuf writes the buffered lines to the file. What a full disk refuses
+// stays buffered, in order, for the next try; the first time, the log says
+// so in a line of its own. l.mu is held.
+func (l *Log) writeBuf() {
+	if len(l.buf) == 0 {
+		return
+	}
+	n, err := l.f.Write(l.buf)
+	l.buf = l.buf[:copy(l.buf, l.buf[n:])]
+	switch {
+	case err == nil:
+		l.full = false
+	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT):
+		if !l.full {
+			l.full = true
+			l.appendNote(fmt.Sprintf("the disk of the build log is full (%v): keeping lines in memory until it has room", err))
+		}
+	default:
+		if l.err == nil {
+			l.err = fmt.Errorf("write build log: %w", err)
+		}
+	}
+}
+
+// appendNote adds a line from fbs itself to the buffer. l.mu is held.
+func (l *Log) appendNote(text string) {
+	now := l.now().UTC()
+	l.buf = append(l.buf, now.Format("2006-01-02T15:04:05.000Z")+" fbs | "+text+"\n"...)
+	l.lines++
 }
 
 // Sync writes buffered lines to the file now, for readers of the file.
@@ -209,7 +293,17 @@ func (l *Log) Close() error {
 		l.flush.Stop()
 		l.flush = nil
 	}
-	err := l.w.Flush()
+	l.writeBuf()
+	var err error
+	if len(l.buf) > 0 {
+		err = fmt.Errorf("%d bytes of lines could not be written: the disk is full", len(l.buf))
+	}
+	if l.reserved > 0 {
+		// Give back the reserved space the log did not use.
+		if fi, serr := l.f.Stat(); serr == nil {
+			_ = unix.Fallocate(int(l.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, fi.Size(), l.reserved)
+		}
+	}
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}

@@ -2,10 +2,13 @@ package buildlog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -345,5 +348,99 @@ func TestLogRedacts(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "rootpw --plaintext "+kickstarts.Mask) {
 		t.Errorf("log lacks the masked line:\n%s", data)
+	}
+}
+
+// TestLogSurvivesFullDisk fills a real, small tmpfs with another file while
+// a build writes its log there: no line may be lost, whether the log's
+// reserved space takes them or the log keeps them until the disk has room.
+func TestLogSurvivesFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	for _, tc := range []struct {
+		name    string
+		reserve int64
+		free    bool // make room again before Close
+		note    bool // the log says the disk was full
+	}{
+		{name: "reserved", reserve: 256 << 10},
+		{name: "kept until room", reserve: -1, free: true, note: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "buildlog-full", dir).CombinedOutput(); err != nil {
+				t.Skipf("mount a tmpfs on %s: %v: %s", dir, err, out)
+			}
+			t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+			path := filepath.Join(dir, "build.log")
+			l, err := buildlog.Create(path, buildlog.Options{Reserve: tc.reserve})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Printf("stage build: started")
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			filler := filepath.Join(dir, "filler")
+			fillDisk(t, filler)
+			const n = 300
+			for i := 1; i <= n; i++ {
+				fmt.Fprintf(l, "tool line %d %s\n", i, strings.Repeat("x", 100))
+				if i%50 == 0 {
+					l.Sync()
+				}
+			}
+			if tc.free {
+				if err := os.Remove(filler); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(data)
+			for i := 1; i <= n; i++ {
+				if c := strings.Count(text, fmt.Sprintf("tool line %d x", i)); c != 1 {
+					t.Fatalf("tool line %d is in the file %d times, want once", i, c)
+				}
+			}
+			if got := strings.Contains(text, "disk of the build log is full"); got != tc.note {
+				t.Errorf("the log says the disk was full: %v, want %v", got, tc.note)
+			}
+			var st syscall.Stat_t
+			if err := syscall.Stat(path, &st); err != nil {
+				t.Fatal(err)
+			}
+			if used := st.Blocks * 512; used > int64(len(data))+4096 {
+				t.Errorf("the closed log holds %d bytes of disk for %d of text: its reserve was not given back", used, len(data))
+			}
+			if lines := strings.Count(text, "\n"); lines != l.LineCount() {
+				t.Errorf("%d lines in the file, LineCount() = %d", lines, l.LineCount())
+			}
+		})
+	}
+}
+
+// fillDisk writes path until its file system is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("fill the disk: %v", err)
+			}
+			return
+		}
 	}
 }
