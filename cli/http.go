@@ -11,6 +11,7 @@ import (
 	"github.com/fedora-fbs/fbs/cli/httpserve"
 	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/monitor/notify"
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // serveHTTP serves h on ln until ctx ends with the limits of section l
@@ -39,7 +40,8 @@ func (a *app) notifyConfig(cfg *conf.Config, publicURL string) notify.Config {
 			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From,
 		},
 		OutboxDir: filepath.Join(cfg.Worker.DataDir, "outbox"),
-		PublicURL: publicURL,
-		Logger:    a.logger,
+		PublicURL:  publicURL,
+		Logger:     a.logger,
+		RetryDelay: tasks.NotifyBackoff(cfg.SMTP.RetryBackoff),
 	}
 }
