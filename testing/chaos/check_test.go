@@ -36,12 +36,15 @@ func (s *soak) check() {
 	s.mu.Lock()
 	ids := slices.Clone(s.ids)
 	s.mu.Unlock()
-	settle := 5 * time.Minute
-	if s.long {
-		settle = 30 * time.Minute
-	}
-	_, _ = s.waitFinal(ids, settle)
-	mails := s.waitMails(ids, settle)
+	// One bound for the whole settle: the builds ending, then their mails.
+	settled := time.Now()
+	deadline := settled.Add(s.set.settle)
+	_, _ = s.waitFinal(ids, time.Until(deadline))
+	s.phase("settle: every build final", time.Since(settled))
+	mailed := time.Now()
+	mails := s.waitMails(ids, time.Until(deadline))
+	s.phase("settle: every mail arrived", time.Since(mailed))
+	checking := time.Now()
 	// The records as they are now, after the wait for the mails.
 	recs, stuck := s.waitFinal(ids, 0)
 	s.redisMemEnd = s.redisMemory()
@@ -55,6 +58,8 @@ func (s *soak) check() {
 	rows = append(rows, s.checkAPI())
 	rows = append(rows, s.checkResources()...)
 	rows = append(rows, s.checkRedisMemory(len(ids)))
+	s.buildFigures(recs)
+	s.phase("checks", time.Since(checking))
 
 	var b strings.Builder
 	s.report(&b, recs, rows)
@@ -72,6 +77,21 @@ func (s *soak) check() {
 	if t.Failed() {
 		t.Logf("process logs are in %s", filepath.Join(s.w.dir, "logs"))
 		s.keepLogs()
+	}
+}
+
+// buildFigures adds where succeeded builds spent their time: waiting in
+// the queue, and each stage of their last attempt.
+func (s *soak) buildFigures(recs map[string]*tasks.Build) {
+	for _, b := range recs {
+		if b.State != tasks.StateSucceeded || b.Started.IsZero() {
+			continue
+		}
+		s.figure("build: submit -> last attempt started", b.Started.Sub(b.Created))
+		s.figure("build: last attempt started -> finished", b.Finished.Sub(b.Started))
+		for _, st := range b.Stages {
+			s.figure("build: stage "+string(st.Stage), st.Duration)
+		}
 	}
 }
 
@@ -168,7 +188,15 @@ func (s *soak) checkStates(ids []string, recs map[string]*tasks.Build, stuck []s
 	if len(wrong) > 0 {
 		r.held = false
 	}
-	r.detail = fmt.Sprintf("%d builds; %d not final after the settle time %v; %d in the wrong state index %v", len(ids), len(stuck), first(stuck, 5), len(wrong), first(wrong, 5))
+	var where []string
+	for _, id := range stuck {
+		if b := recs[id]; b != nil {
+			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q waiting %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.Waiting))
+		} else {
+			where = append(where, id+" (no record)")
+		}
+	}
+	r.detail = fmt.Sprintf("%d builds; %d not final after the settle time %v; %d in the wrong state index %v", len(ids), len(stuck), first(where, 5), len(wrong), first(wrong, 5))
 	return r
 }
 
@@ -547,8 +575,12 @@ func (s *soak) checkRedisMemory(builds int) row {
 	if builds > 0 {
 		per = (s.redisMemEnd - s.redisMemStart) / int64(builds)
 	}
+	s.mu.Lock()
+	peak := slices.Max(append([]int64{s.redisMemStart, s.redisMemEnd}, s.redisMem...))
+	n := len(s.redisMem)
+	s.mu.Unlock()
 	return row{name: "Redis memory bounded by what is kept", held: s.redisMemEnd > 0 && per <= 256<<10,
-		detail: fmt.Sprintf("used_memory %d KiB at the start, %d KiB at the end: %d KiB a build kept (no retention on main yet)", s.redisMemStart>>10, s.redisMemEnd>>10, per>>10)}
+		detail: fmt.Sprintf("used_memory %d KiB at the start, %d KiB at the end, at most %d KiB in %d samples: %d KiB a build kept (every build is kept: retention counts in days)", s.redisMemStart>>10, s.redisMemEnd>>10, peak>>10, n, per>>10)}
 }
 
 func first(xs []string, n int) []string {
@@ -570,8 +602,8 @@ func (s *soak) report(w io.Writer, recs map[string]*tasks.Build, rows []row) {
 			attempts++
 		}
 	}
-	fmt.Fprintf(tw, "BUILDS\t%d accepted: %d succeeded, %d failed, %d cancelled; %d ran more than one attempt\n", len(recs),
-		states[tasks.StateSucceeded], states[tasks.StateFailed], states[tasks.StateCancelled], attempts)
+	fmt.Fprintf(tw, "BUILDS\t%d accepted (%.1f a minute of load): %d succeeded, %d failed, %d cancelled; %d ran more than one attempt\n", len(recs),
+		float64(len(recs))/s.dur.Minutes(), states[tasks.StateSucceeded], states[tasks.StateFailed], states[tasks.StateCancelled], attempts)
 	reasons := map[string]int{}
 	for _, b := range recs {
 		if b.State == tasks.StateFailed {
@@ -601,6 +633,15 @@ func (s *soak) report(w io.Writer, recs map[string]*tasks.Build, rows []row) {
 		fmt.Fprintf(tw, "%s\t%v\t%s\n", r.name, r.held, r.detail)
 	}
 	fmt.Fprintf(tw, "\nFIGURE\tN\tMIN\tMEDIAN\tMAX\n")
+	defer func() {
+		s.mu.Lock()
+		fmt.Fprintf(tw, "\nPHASE\tTOOK\n")
+		for _, p := range s.phases {
+			fmt.Fprintf(tw, "%s\t%s\n", p.name, p.took.Round(100*time.Millisecond))
+		}
+		s.mu.Unlock()
+		_ = tw.Flush()
+	}()
 	names := make([]string, 0, len(s.figures))
 	for n := range s.figures {
 		names = append(names, n)
