@@ -11,9 +11,10 @@
 // the end it checks the invariants of doc/reliability.md and prints them as
 // a table, with the figures measured on the way.
 //
-// The short run is part of the default `go test ./...`: 60 s of load and
-// short faults, then at most 90 s for every build to end and its mails to
-// arrive, 2 to 3 minutes in all. The soak's processes run with short
+// The short run is part of the default `go test ./...`: 50 s of load and
+// short faults (each kind once in the first half, then a few quick ones),
+// then at most 2 minutes for every build to end and its mails to arrive,
+// 2 to 3 minutes in all. The soak's processes run with short
 // retry, backoff and lease settings, set through their configuration
 // ([staging] retry_backoff and retry_backoff_max, [smtp] retry_backoff,
 // [worker] lease_ttl and reap_interval). It prints how long each phase

@@ -141,7 +141,11 @@ func newWorld(t *testing.T, set settings) *world {
 	w := &world{t: t, dir: t.TempDir(), set: set}
 	w.redis = redistest.StartWith(t, redistest.Options{AppendOnly: true})
 	w.mail = smtptest.Start(t, smtptest.Options{})
-	w.sshd = sshtest.Start(t, sshtest.Options{})
+	// An SFTP-only account: the workers verify what they staged by
+	// reading it back. A shell command a file would start root's login
+	// shell for each, 15 to 40 s on a loaded machine whose ~/.bashrc runs
+	// pyenv init.
+	w.sshd = sshtest.Start(t, sshtest.Options{NoExec: true})
 	w.net = newNetns(t)
 	w.redisLink = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.redis.Addr)
 	w.sftp = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.sshd.Addr())
