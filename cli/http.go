@@ -39,7 +39,7 @@ func (a *app) notifyConfig(cfg *conf.Config, publicURL string) notify.Config {
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, TLS: notify.TLSMode(cfg.SMTP.TLS),
 			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From,
 		},
-		OutboxDir: filepath.Join(cfg.Worker.DataDir, "outbox"),
+		OutboxDir:  filepath.Join(cfg.Worker.DataDir, "outbox"),
 		PublicURL:  publicURL,
 		Logger:     a.logger,
 		RetryDelay: tasks.NotifyBackoff(cfg.SMTP.RetryBackoff),

@@ -136,7 +136,7 @@ const notifyTimeout = 5 * time.Minute
 
 // NotifyRetryDelay is the wait before retry n+1 (n counts from 0): 30 s,
 // doubling, at most an hour. NotifyMaxRetry retries of it last about a day.
-func NotifyRetryDelay(n int) time.Duration { return NotifyBackoff(30*time.Second)(n) }
+func NotifyRetryDelay(n int) time.Duration { return NotifyBackoff(30 * time.Second)(n) }
 
 // NotifyBackoff returns the waits before retry n+1 (n counts from 0) that
 // start at first and double, at most an hour ([smtp] retry_backoff).
