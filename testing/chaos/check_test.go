@@ -18,6 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
@@ -191,13 +193,26 @@ func (s *soak) checkStates(ids []string, recs map[string]*tasks.Build, stuck []s
 	var where []string
 	for _, id := range stuck {
 		if b := recs[id]; b != nil {
-			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q waiting %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.Waiting))
+			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q waiting %q, its task %s", id, b.State, b.Stage, b.Attempt, b.Worker, b.Waiting, s.taskState(id)))
 		} else {
 			where = append(where, id+" (no record)")
 		}
 	}
 	r.detail = fmt.Sprintf("%d builds; %d not final after the settle time %v; %d in the wrong state index %v", len(ids), len(stuck), first(where, 5), len(wrong), first(wrong, 5))
 	return r
+}
+
+// taskState says where build id's asynq task is in the soak's build
+// queue (pending, active, archived...), or why that is not known.
+func (s *soak) taskState(id string) string {
+	info, err := asynq.NewInspectorFromRedisClient(s.rdb).GetTaskInfo(tasks.QueueName("x86_64", "41"), id)
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	if info.LastErr != "" {
+		return fmt.Sprintf("%s, retried %d of %d, last error %q", info.State, info.Retried, info.MaxRetry, info.LastErr)
+	}
+	return info.State.String()
 }
 
 // toolRun is one run of the fake build tool.
