@@ -200,6 +200,10 @@ type Build struct {
 	// images are built and their transfer to staging failed, and the worker
 	// that holds them retries later. Empty while it runs.
 	Waiting string `json:"waiting,omitempty"`
+	// WaitingUntil is when the transfer retries of a waiting build give
+	// up: the end of the retry window the worker holding the images was
+	// given. Zero while the build runs.
+	WaitingUntil time.Time `json:"waiting_until,omitzero"`
 	// CancelRequested is set when someone asked to cancel the build.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Events is a short human history: re-queues, hand-backs, cancels.

@@ -76,6 +76,10 @@ type TransferPayload struct {
 	ID string `json:"id"`
 	// Until is when the retries give up and the build fails.
 	Until time.Time `json:"until"`
+	// Attempt is the build's attempt whose images are transferred: a
+	// retry of an attempt the record has moved on from does nothing.
+	// Zero in tasks of an older fbs; their task ID names it.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // TransferTask says where and how a transfer retry runs.

@@ -293,18 +293,69 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 // park hands a built build whose transfer failed over to the transfer
 // retry: a transfer task on this host's queue retries with backoff until
 // TransferRetryFor has passed, and the record says the build waits.
+//
+// Redis may be away right then (the transfer failed with it, perhaps): the
+// retry is scheduled again and again, holding the build's lease so that
+// the reaper leaves it alone, for up to parkRetryFor; only then does the
+// build fail.
 func (r *buildRun) park(ctx context.Context, res *pipeline.Result, runErr error) error {
 	until := time.Now().Add(r.s.cfg.TransferRetryFor).UTC()
 	t, err := r.s.transferTask(r.id, r.attempt, until)
 	if err == nil {
-		_, err = r.s.queue.EnqueueContext(ctx, t)
+		err = r.enqueueRetry(ctx, t)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, builds.ErrAttemptOver):
+		// Reaped while Redis was away: the build is another attempt's.
+		r.closeLog("stopping: %v", errLeaseLost)
+		return fmt.Errorf("%v: %w", errLeaseLost, asynq.SkipRetry)
+	case err != nil:
 		res.Built = false
 		return r.finish(ctx, res, fmt.Errorf("%w; could not schedule a retry (%v): the images are still on %s in %s", runErr, err, r.s.cfg.Host, res.OutDir))
 	}
 	r.waitForRetry(ctx, res, runErr, until)
 	return nil
+}
+
+// parkRetryFor bounds how long park tries to schedule a transfer retry
+// while Redis is away: past it the build fails, its images left on the
+// host. Redis restarts take seconds; WaitRedis gives a service a minute.
+const parkRetryFor = 2 * time.Minute
+
+// enqueueRetry queues t, the build's transfer retry, trying again with
+// a growing pause (up to 5 s) for up to parkRetryFor or until ctx ends.
+// Before each try it holds the build's lease again, so the build is not
+// taken for lost while its worker waits for Redis; it returns
+// builds.ErrAttemptOver if the record moved on meanwhile. A task ID taken
+// means an earlier try got through although its answer was lost.
+func (r *buildRun) enqueueRetry(ctx context.Context, t *asynq.Task) error {
+	deadline := time.Now().Add(parkRetryFor)
+	wait := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		err := r.s.store.HoldLeaseOf(ctx, r.id, r.holder, r.attempt, r.s.cfg.LeaseTTL)
+		if errors.Is(err, builds.ErrAttemptOver) {
+			return err
+		}
+		if err == nil {
+			_, err = r.s.queue.EnqueueContext(ctx, t)
+			if errors.Is(err, asynq.ErrTaskIDConflict) {
+				err = nil
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%d tries over %s: %w", try, parkRetryFor, err)
+		}
+		r.s.log.Warn("schedule transfer retry: Redis unavailable; trying again", "build", r.id, "try", try, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // waitForRetry records that the build waits for a transfer retry, closes
@@ -313,7 +364,7 @@ func (r *buildRun) waitForRetry(ctx context.Context, res *pipeline.Result, runEr
 	why := fmt.Sprintf("transfer failed (%v); retrying from %s until %s", runErr, r.s.cfg.Host, until.Format(time.RFC3339))
 	r.closeLog("%s", why)
 	err := r.update(ctx, func(b *tasks.Build) {
-		b.Stage, b.Waiting, b.Stages = tasks.StageTransfer, why, res.Stages
+		b.Stage, b.Waiting, b.WaitingUntil, b.Stages = tasks.StageTransfer, why, until, res.Stages
 		b.Events = append(b.Events, time.Now().UTC().Format(time.RFC3339)+": "+why)
 	})
 	if err != nil {

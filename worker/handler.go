@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -131,6 +133,8 @@ func (s *Server) claim(taskID string) func(*tasks.Build) error {
 			return nil
 		}
 		b.State, b.Stage, b.Error, b.Tail, b.ToolError = tasks.StateRunning, "", "", nil, nil
+		// A wait for an earlier attempt's transfer is not this attempt's.
+		b.Waiting, b.WaitingUntil = "", time.Time{}
 		b.Attempt++
 		b.Worker = s.cfg.Host
 		if b.Started.IsZero() {
@@ -147,20 +151,32 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("bad transfer payload: %v: %w", err, asynq.SkipRetry)
 	}
 	data, err := s.store.Payload(ctx, tp.ID)
-	if err != nil {
+	switch {
+	case errors.Is(err, builds.ErrNotFound):
 		return fmt.Errorf("transfer of build %s: %v: %w", tp.ID, err, asynq.SkipRetry)
+	case err != nil:
+		// Redis away or slow: asynq retries. Ending the task here left the
+		// build waiting for a retry that no longer existed.
+		return fmt.Errorf("transfer of build %s: %w", tp.ID, err)
 	}
 	p, err := tasks.DecodePayload(data)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	holder := fmt.Sprintf("%s/%d/transfer", s.cfg.Host, os.Getpid())
+	attempt := tp.Attempt
+	if attempt == 0 {
+		taskID, _ := asynq.GetTaskID(ctx)
+		attempt = transferAttempt(tp.ID, taskID)
+	}
 	var before []tasks.StageTiming
 	b, err := s.takeBuild(ctx, tp.ID, holder, func(b *tasks.Build) error {
-		if b.State != tasks.StateRunning || b.Waiting == "" {
-			return errNotOurs // cancelled meanwhile, or done
+		// Cancelled meanwhile, done, or moved on to another attempt
+		// (re-queued when this host was gone), whose images these are not.
+		if b.State != tasks.StateRunning || b.Waiting == "" || (attempt > 0 && b.Attempt != attempt) {
+			return errNotOurs
 		}
-		b.Waiting, b.Stage = "", tasks.StageTransfer
+		b.Waiting, b.WaitingUntil, b.Stage = "", time.Time{}, tasks.StageTransfer
 		before = b.Stages
 		return nil
 	})
@@ -211,10 +227,20 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	return runErr // asynq retries after the backoff
 }
 
+// transferAttempt is the attempt a transfer task of build id works for,
+// read from its task ID (tasks.TransferTaskID); 0 if it names none.
+func transferAttempt(id, taskID string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(taskID, id+":transfer:"))
+	if err != nil || !strings.HasPrefix(taskID, id+":transfer:") {
+		return 0
+	}
+	return n
+}
+
 // transferTask is the task that retries the transfer of build id, made on
 // its attempt, from this host until until.
 func (s *Server) transferTask(id string, attempt int, until time.Time) (*asynq.Task, error) {
-	return tasks.NewTransferTask(tasks.TransferPayload{ID: id, Until: until},
+	return tasks.NewTransferTask(tasks.TransferPayload{ID: id, Until: until, Attempt: attempt},
 		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, s.cfg.TransferBackoffMax, 0)})
 }
 

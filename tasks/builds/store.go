@@ -461,6 +461,46 @@ func (s *Store) Running(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// Waiting returns the IDs of the builds running but waiting for a
+// transfer retry (Build.Waiting), which the running set leaves out.
+func (s *Store) Waiting(ctx context.Context) ([]string, error) {
+	all, err := s.rdb.ZRange(ctx, keyState(tasks.StateRunning), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list waiting builds: %w", err)
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	in, err := s.rdb.SMIsMember(ctx, rediskey.Running, toAny(all)...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list waiting builds: %w", err)
+	}
+	var ids []string
+	for i, id := range all {
+		if !in[i] {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func toAny(ss []string) []any {
+	a := make([]any, len(ss))
+	for i, s := range ss {
+		a[i] = s
+	}
+	return a
+}
+
+// Queued returns the IDs of the builds in state queued, oldest first.
+func (s *Store) Queued(ctx context.Context) ([]string, error) {
+	ids, err := s.rdb.ZRange(ctx, keyState(tasks.StateQueued), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list queued builds: %w", err)
+	}
+	return ids, nil
+}
+
 // HoldLease sets or renews the lease of build id for holder. The worker
 // running a build renews it while it runs; a running build without a lease
 // has lost its worker.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -38,7 +39,27 @@ type Config struct {
 	BuildTimeout time.Duration
 	// Logger receives what the reaper did.
 	Logger *slog.Logger
+	// HostGone bounds the wait of a build for its transfer retry while
+	// the worker host that holds its images sends no heartbeat: past it,
+	// the build is lost as if its worker had died running it (re-queued
+	// once for another worker, or failed, as LostBuilds says). Default
+	// DefaultHostGone.
+	HostGone time.Duration
+	// TaskGone is how long a build may stay without the asynq task that
+	// carries it before the reaper queues it again: a queued build whose
+	// task is gone, or a build waiting for a transfer retry whose task is
+	// gone (a Redis that lost its last writes, a task dropped while Redis
+	// was away). Default DefaultTaskGone.
+	TaskGone time.Duration
 }
+
+// DefaultHostGone is Config.HostGone's default: long enough for a host to
+// restart, short enough that nobody waits for a host that is gone.
+const DefaultHostGone = 10 * time.Minute
+
+// DefaultTaskGone is Config.TaskGone's default: far longer than the
+// moment between a record's write and its task's enqueue.
+const DefaultTaskGone = 30 * time.Second
 
 // Reaper finds builds marked running whose worker stopped renewing its
 // lease and re-queues them once for another worker or marks them failed
@@ -46,8 +67,20 @@ type Config struct {
 type Reaper struct {
 	cfg   Config
 	store *builds.Store
-	queue *asynq.Client // over rdb, which its owner closes
+	queue *asynq.Client    // over rdb, which its owner closes
+	insp  *asynq.Inspector // over rdb too
 	loop  startstop.Loop
+
+	mu sync.Mutex
+	// seen is when each build was first seen in its current trouble (its
+	// host gone, its task gone), by build ID.
+	seen map[string]sighting
+}
+
+// sighting is a build's trouble and when it was first seen.
+type sighting struct {
+	what  string
+	since time.Time
 }
 
 // New returns a reaper over rdb; Start runs it.
@@ -61,7 +94,14 @@ func New(rdb redis.UniversalClient, cfg Config) (*Reaper, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Reaper{cfg: cfg, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb)}, nil
+	if cfg.HostGone <= 0 {
+		cfg.HostGone = DefaultHostGone
+	}
+	if cfg.TaskGone <= 0 {
+		cfg.TaskGone = DefaultTaskGone
+	}
+	return &Reaper{cfg: cfg, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb),
+		insp: asynq.NewInspectorFromRedisClient(rdb), seen: map[string]sighting{}}, nil
 }
 
 // Start looks for lost builds now and then every Interval, until Stop or
@@ -80,51 +120,100 @@ func (r *Reaper) Start(ctx context.Context) {
 // Start never ran, and more than once.
 func (r *Reaper) Stop() { r.loop.Stop() }
 
-// Reap looks once at every running build and deals with the lost ones.
+// Reap looks once at every running and queued build and deals with the
+// lost ones: running builds whose worker stopped renewing the lease,
+// builds waiting for a transfer retry whose host is gone or whose retry
+// task is, and queued builds whose task is gone.
 func (r *Reaper) Reap(ctx context.Context) error {
 	ids, err := r.store.Running(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	troubled := map[string]bool{}
+	var hosts map[string]bool // alive, read once a look, when needed
 	for _, id := range ids {
 		holder, err := r.store.LeaseHolder(ctx, id)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if holder != "" {
+		if holder != "" || !r.lock(ctx, id) {
 			continue
 		}
-		ok, err := r.store.Lock(ctx, "reap:"+id, 30*time.Second)
-		if err != nil || !ok {
-			continue
-		}
-		if err := r.reapOne(ctx, id); err != nil {
+		if err := r.reapOne(ctx, id, r.leaseLost); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	waiting, err := r.store.Waiting(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, id := range waiting {
+		b, err := r.store.Get(ctx, id)
+		if err != nil {
+			if !errors.Is(err, builds.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if b.State != tasks.StateRunning || b.Waiting == "" {
+			continue
+		}
+		if hosts == nil {
+			if hosts, err = r.aliveHosts(ctx); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+		if err := r.checkWaiting(ctx, b, hosts[b.Worker], troubled); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.checkQueued(ctx, troubled); err != nil {
+		errs = append(errs, err)
+	}
+	r.forgetExcept(troubled)
 	return errors.Join(errs...)
 }
 
-func (r *Reaper) reapOne(ctx context.Context, id string) error {
+// lock takes the short per-build lock under which one reaper acts.
+func (r *Reaper) lock(ctx context.Context, id string) bool {
+	ok, err := r.store.Lock(ctx, "reap:"+id, 30*time.Second)
+	return err == nil && ok
+}
+
+// leaseLost says why a running build whose lease is gone is lost.
+func (r *Reaper) leaseLost(ctx context.Context, b *tasks.Build) (string, bool) {
+	// A build waiting for its transfer retry dropped its lease on
+	// purpose: it is its host's transfer task's, not lost (checkWaiting
+	// looks after it). The list of running builds may predate the wait
+	// (the chaos soak re-queued such a build, which then ran with the
+	// wait still set, out of the reaper's sight, and stuck when lost
+	// again).
+	if b.State != tasks.StateRunning || b.Waiting != "" {
+		return "", false
+	}
+	if h, err := r.store.LeaseHolder(ctx, b.ID); err != nil || h != "" {
+		return "", false
+	}
+	return fmt.Sprintf("worker lost: %s stopped responding during stage %s", b.Worker, orBuild(b.Stage)), true
+}
+
+// reapOne re-queues or fails build id if lost says, on the record as it
+// is now, that it is lost, and why.
+func (r *Reaper) reapOne(ctx context.Context, id string, lost func(context.Context, *tasks.Build) (string, bool)) error {
 	now := time.Now().UTC()
 	var requeue bool
 	var lostMsg string
 	b, err := r.store.Update(ctx, id, func(b *tasks.Build) error {
-		// A build waiting for its transfer retry dropped its lease on
-		// purpose: it is its host's transfer task's, not lost. The list
-		// of running builds may predate the wait (the chaos soak
-		// re-queued such a build, which then ran with the wait still
-		// set, out of the reaper's sight, and stuck when lost again).
-		if b.State != tasks.StateRunning || b.Waiting != "" {
+		msg, ok := lost(ctx, b)
+		if !ok {
 			return errNotLost
 		}
-		if h, err := r.store.LeaseHolder(ctx, id); err != nil || h != "" {
-			return errNotLost
-		}
-		lostMsg = fmt.Sprintf("worker lost: %s stopped responding during stage %s", b.Worker, orBuild(b.Stage))
+		lostMsg = msg
 		requeue = r.cfg.LostBuilds == tasks.LostRequeue && b.Attempt < 2
+		b.Waiting, b.WaitingUntil = "", time.Time{}
 		if requeue {
 			b.State, b.Stage = tasks.StateQueued, ""
 			b.TaskID = fmt.Sprintf("%s-%d", b.ID, b.Attempt+1)
@@ -166,6 +255,201 @@ func (r *Reaper) reapOne(ctx context.Context, id string) error {
 		}
 		return errors.Join(fmt.Errorf("re-queue build %s: %w", id, err), uerr, r.store.EndLog(ctx, id, tasks.StateFailed))
 	}
+	return nil
+}
+
+// aliveHosts returns the hosts of the workers that sent a heartbeat lately.
+func (r *Reaper) aliveHosts(ctx context.Context) (map[string]bool, error) {
+	ws, err := r.store.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hosts := map[string]bool{}
+	for _, w := range ws {
+		hosts[w.Host] = true
+	}
+	return hosts, nil
+}
+
+// troubleFor notes that build id is in trouble what (seen now) and
+// returns for how long it has been so, as far as this reaper saw.
+func (r *Reaper) troubleFor(id, what string, troubled map[string]bool) time.Duration {
+	troubled[id] = true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.seen[id]
+	if !ok || s.what != what {
+		r.seen[id] = sighting{what: what, since: time.Now()}
+		return 0
+	}
+	return time.Since(s.since)
+}
+
+// forgetExcept forgets the troubles of the builds not in troubled.
+func (r *Reaper) forgetExcept(troubled map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.seen {
+		if !troubled[id] {
+			delete(r.seen, id)
+		}
+	}
+}
+
+// liveTask reports whether asynq still holds task taskID of queue to run:
+// pending, scheduled, retrying or running. Archived, completed or missing,
+// it will never run.
+func (r *Reaper) liveTask(queue, taskID string) (bool, error) {
+	info, err := r.insp.GetTaskInfo(queue, taskID)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up task %s in queue %s: %w", taskID, queue, err)
+	}
+	return info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted, nil
+}
+
+// checkWaiting looks after build b, which waits for a transfer retry on
+// the host that holds its images. A host that has sent no heartbeat for
+// HostGone loses the build, as a worker that died running it would: its
+// images may never come back, and the build must end. A host that is
+// there but whose retry task is gone for TaskGone (dropped while Redis
+// was away, or lost with Redis's last writes) gets the task again, with
+// the retry window it had.
+func (r *Reaper) checkWaiting(ctx context.Context, b *tasks.Build, hostAlive bool, troubled map[string]bool) error {
+	if !hostAlive {
+		gone := r.troubleFor(b.ID, fmt.Sprintf("host %s gone, attempt %d", b.Worker, b.Attempt), troubled)
+		if gone < r.cfg.HostGone || !r.lock(ctx, b.ID) {
+			return nil
+		}
+		host, attempt := b.Worker, b.Attempt
+		return r.reapOne(ctx, b.ID, func(_ context.Context, b *tasks.Build) (string, bool) {
+			if b.State != tasks.StateRunning || b.Waiting == "" || b.Worker != host || b.Attempt != attempt {
+				return "", false
+			}
+			return fmt.Sprintf("worker lost: %s sent no heartbeat for %s while the build waited for a transfer retry of its images from there", host, gone.Round(time.Second)), true
+		})
+	}
+	queue, taskID := tasks.TransferQueue(b.Worker), tasks.TransferTaskID(b.ID, b.Attempt)
+	live, err := r.liveTask(queue, taskID)
+	if err != nil || live {
+		return err
+	}
+	if r.troubleFor(b.ID, "no task "+taskID, troubled) < r.cfg.TaskGone || !r.lock(ctx, b.ID) {
+		return nil
+	}
+	now := time.Now().UTC()
+	host, attempt := b.Worker, b.Attempt
+	b, err = r.store.Update(ctx, b.ID, func(b *tasks.Build) error {
+		if b.State != tasks.StateRunning || b.Waiting == "" || b.Worker != host || b.Attempt != attempt {
+			return errNotLost
+		}
+		b.Events = append(b.Events, fmt.Sprintf("%s: transfer retry task on %s was lost; scheduled again", now.Format(time.RFC3339), host))
+		return nil
+	})
+	if errors.Is(err, errNotLost) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("schedule lost transfer retry of build %s: %w", b.ID, err)
+	}
+	// An archived or completed task keeps its ID: remove it first. A
+	// retry window that was never recorded (a record of an older fbs)
+	// gives one more try.
+	if err := r.insp.DeleteTask(queue, taskID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		return fmt.Errorf("schedule lost transfer retry of build %s: remove the old task: %w", b.ID, err)
+	}
+	until := b.WaitingUntil
+	if until.IsZero() {
+		until = now
+	}
+	t, err := tasks.NewTransferTask(tasks.TransferPayload{ID: b.ID, Until: until, Attempt: attempt},
+		tasks.TransferTask{Host: host, Attempt: attempt, Timeout: r.cfg.BuildTimeout})
+	if err == nil {
+		_, err = r.queue.EnqueueContext(ctx, t)
+	}
+	if err != nil {
+		return fmt.Errorf("schedule lost transfer retry of build %s: %w", b.ID, err)
+	}
+	r.cfg.Logger.Warn("transfer retry task was lost; scheduled again", "build", b.ID, "host", host, "attempt", attempt, "until", until)
+	return nil
+}
+
+// checkQueued queues again each queued build whose task has been gone for
+// TaskGone: a worker stopped (drained or killed) while Redis was away
+// could not hand its task back, and asynq archives a build task whose
+// worker vanished (builds are never retried by asynq), leaving a queued
+// record that nothing would ever take.
+func (r *Reaper) checkQueued(ctx context.Context, troubled map[string]bool) error {
+	ids, err := r.store.Queued(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		b, err := r.store.Get(ctx, id)
+		if err != nil {
+			if !errors.Is(err, builds.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if b.State != tasks.StateQueued || b.CancelRequested {
+			continue
+		}
+		queue := b.Queue
+		if queue == "" {
+			queue = b.Spec.Queue()
+		}
+		live, err := r.liveTask(queue, b.TaskID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if live || r.troubleFor(id, "no task "+b.TaskID, troubled) < r.cfg.TaskGone || !r.lock(ctx, id) {
+			continue
+		}
+		if err := r.requeueQueued(ctx, id, b.TaskID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// requeueQueued gives queued build id, whose task lost is gone, a new task.
+func (r *Reaper) requeueQueued(ctx context.Context, id, lost string) error {
+	now := time.Now().UTC()
+	b, err := r.store.Update(ctx, id, func(b *tasks.Build) error {
+		if b.State != tasks.StateQueued || b.TaskID != lost || b.CancelRequested {
+			return errNotLost
+		}
+		b.TaskID = fmt.Sprintf("%s-q%d", b.ID, now.UnixNano())
+		b.Events = append(b.Events, fmt.Sprintf("%s: its queue task %s was lost; queued again", now.Format(time.RFC3339), lost))
+		return nil
+	})
+	if errors.Is(err, errNotLost) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("queue build %s again: %w", id, err)
+	}
+	data, err := r.store.Payload(ctx, id)
+	if err == nil {
+		var p *tasks.Payload
+		if p, err = tasks.DecodePayload(data); err == nil {
+			var t *asynq.Task
+			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
+				_, err = r.queue.EnqueueContext(ctx, t)
+			}
+		}
+	}
+	if err != nil {
+		// The record names a task that does not exist: the next look
+		// finds it so and tries again.
+		return fmt.Errorf("queue build %s again: %w", id, err)
+	}
+	r.cfg.Logger.Warn("queued build's task was lost; queued again", "build", id, "lost_task", lost, "task", b.TaskID)
 	return nil
 }
 

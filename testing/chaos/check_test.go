@@ -50,6 +50,11 @@ func (s *soak) check() {
 	// The records as they are now, after the wait for the mails.
 	recs, stuck := s.waitFinal(ids, 0)
 	s.redisMemEnd = s.redisMemory()
+	for _, id := range stuck {
+		if b := recs[id]; b != nil {
+			t.Logf("not final: %s: state %s, stage %s, attempt %d, worker %s, task %s (%s), waiting %q, events %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.TaskID, s.taskState(b), b.Waiting, b.Events)
+		}
+	}
 
 	var rows []row
 	rows = append(rows, s.checkStates(ids, recs, stuck))
@@ -193,7 +198,7 @@ func (s *soak) checkStates(ids []string, recs map[string]*tasks.Build, stuck []s
 	var where []string
 	for _, id := range stuck {
 		if b := recs[id]; b != nil {
-			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q waiting %q, its task %s", id, b.State, b.Stage, b.Attempt, b.Worker, b.Waiting, s.taskState(id)))
+			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q", id, b.State, b.Stage, b.Attempt, b.Worker))
 		} else {
 			where = append(where, id+" (no record)")
 		}
@@ -202,9 +207,13 @@ func (s *soak) checkStates(ids []string, recs map[string]*tasks.Build, stuck []s
 	return r
 }
 
-// taskState says where build id's asynq task is in the soak's build
-// queue (pending, active, archived...), or why that is not known.
-func (s *soak) taskState(id string) string {
+// taskState says where build b's asynq task is in the soak's build queue
+// (pending, active, archived...), or why that is not known.
+func (s *soak) taskState(b *tasks.Build) string {
+	id := b.TaskID
+	if id == "" {
+		id = b.ID
+	}
 	info, err := asynq.NewInspectorFromRedisClient(s.rdb).GetTaskInfo(tasks.QueueName("x86_64", "41"), id)
 	if err != nil {
 		return fmt.Sprintf("unknown (%v)", err)
