@@ -246,12 +246,20 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 	default:
 		r.closeLog("build %s", state)
 	}
+	// A build handed back goes on under a task of its own, queued here,
+	// not under this one: asynq would put this one back only at the end of
+	// its shutdown grace, and not at all if this worker died or Redis was
+	// away by then; the record said queued all the same, and the build
+	// stayed queued for good (the chaos soak, seed 1795792825793017833).
+	var handedTo string
 	err := r.update(ctx, func(b *tasks.Build) {
 		b.State, b.Stage = state, ""
 		b.Stages = res.Stages
 		b.Artifacts, b.Staged, b.Logs = res.Artifacts, res.Staged, res.Logs
 		switch state {
 		case tasks.StateQueued:
+			handedTo = fmt.Sprintf("%s-d%d", r.id, now.UnixNano())
+			b.TaskID = handedTo
 			b.Events = append(b.Events, fmt.Sprintf("%s: handed back by draining worker %s", now.Format(time.RFC3339), cfg.Host))
 		case tasks.StateFailed:
 			b.Error, b.Tail, b.ToolError, b.Finished = msg, res.Tail, res.ToolError, now
@@ -280,14 +288,31 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 	r.s.log.Info("build ended", "build", r.id, "state", state, "error", msg)
 	switch state {
 	case tasks.StateQueued:
-		// asynq puts the task back on its queue when its shutdown timeout
-		// runs out; returning before would make it archive the task.
-		<-r.s.stopped
-		return errDrain
+		if err == nil && handedTo != "" {
+			r.handBack(ctx, handedTo)
+		}
+		// This task is done: the record names the new one.
+		return nil
 	case tasks.StateFailed, tasks.StateCancelled:
 		return fmt.Errorf("build %s %s: %w", r.id, state, asynq.SkipRetry)
 	}
 	return nil
+}
+
+// handBack queues the build again under task taskID, which the record
+// already names. If Redis refuses, the reaper finds the record naming a
+// task that does not exist and queues it (reaper.Config.TaskGone).
+func (r *buildRun) handBack(ctx context.Context, taskID string) {
+	p, err := tasks.DecodePayload(r.rec.payload)
+	if err == nil {
+		var t *asynq.Task
+		if t, err = tasks.NewBuildTask(p, taskID, r.s.cfg.BuildTimeout); err == nil {
+			_, err = r.s.queue.EnqueueContext(ctx, t)
+		}
+	}
+	if err != nil {
+		r.s.log.Error("hand back build: the reaper will queue it again", "build", r.id, "task", taskID, "err", err)
+	}
 }
 
 // park hands a built build whose transfer failed over to the transfer

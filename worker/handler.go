@@ -210,12 +210,11 @@ func (s *Server) processTransfer(ctx context.Context, t *asynq.Task) error {
 	switch {
 	case errors.Is(runErr, errDrain):
 		// The images are only on this host: the build waits again, and
-		// asynq puts the task back on this host's transfer queue when
-		// its shutdown timeout runs out (returning before would count a
-		// retry), so the worker retries once it is back. Finishing
-		// here would record the stop as a cancel nobody asked for.
+		// asynq schedules the task again on this host's transfer queue
+		// (after drainRetryDelay: see newAsynq), so the worker retries once
+		// it is back. Finishing here would record the stop as a cancel
+		// nobody asked for.
 		run.waitForRetry(context.WithoutCancel(ctx), res, runErr, tp.Until)
-		<-s.stopped
 		return errDrain
 	case runErr == nil, !res.Built, !isTransferFailure(runErr):
 		return run.finish(ctx, res, runErr)

@@ -174,9 +174,10 @@ type Server struct {
 	stopping chan struct{} // closed when Shutdown begins
 	now      chan struct{} // closed by HandBack: the drain ends at once
 	nowOnce  sync.Once
-	stopped  chan struct{} // closed when asynq has let go of every task
 	once     sync.Once
 	started  bool
+	// stopLoops ends the reaper's context.
+	stopLoops context.CancelFunc
 }
 
 // New returns a worker server; Start runs it.
@@ -186,7 +187,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	}
 	s := &Server{
 		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger, metrics: metrics.NewRecorder(rdb),
-		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}), stopped: make(chan struct{}),
+		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}),
 		now: make(chan struct{}),
 	}
 	s.queue = asynq.NewClientFromRedisClient(rdb)
@@ -229,17 +230,20 @@ func (s *Server) newAsynq(queues map[string]int) *asynq.Server {
 		Queues:            queues,
 		TaskCheckInterval: cfg.TaskCheckInterval,
 		// Shutdown drains on its own (DrainTimeout) and stops the builds
-		// still running; asynq then hands their tasks back to the queue
-		// when this runs out, time enough for the stopped builds to
-		// record that they were handed back.
+		// still running, which hand themselves back (a new task each)
+		// and return; this bounds asynq's wait for them, and a handler
+		// still running then has its task put back by asynq.
 		ShutdownTimeout: handBackGrace,
 		Logger:          slogAdapter{cfg.Logger},
 		LogLevel:        asynq.WarnLevel,
 		// Builds are never retried by asynq (MaxRetry 0); transfers back
 		// off exponentially.
-		RetryDelayFunc: func(n int, _ error, t *asynq.Task) time.Duration {
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
 			if t.Type() != tasks.TypeTransfer {
 				return time.Second
+			}
+			if errors.Is(err, errDrain) {
+				return drainRetryDelay
 			}
 			return transferBackoff(cfg.TransferBackoff, cfg.TransferBackoffMax, n)
 		},
@@ -293,7 +297,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if paused != nil {
 		s.log.Info("worker paused: taking no builds until resumed", "host", s.cfg.Host, "by", paused.By, "message", paused.Message)
 	}
-	s.reaper.Start(ctx)
+	// The reaper's look under way ends with the drain, whatever Redis
+	// is up to, so the exit is not held up by it.
+	loops, cancel := context.WithCancel(ctx)
+	s.stopLoops = cancel
+	s.reaper.Start(loops)
 	// What this host can build is found once, before the first beat;
 	// each build is checked again when it is taken.
 	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current, paused: s.pause.Paused,
@@ -312,7 +320,6 @@ func (s *Server) Shutdown() {
 	s.once.Do(func() {
 		close(s.stopping)
 		if !s.started {
-			close(s.stopped)
 			return
 		}
 		s.log.Info("worker draining", "timeout", s.cfg.DrainTimeout)
@@ -338,7 +345,7 @@ func (s *Server) Shutdown() {
 			wg.Go(srv.Shutdown)
 		}
 		wg.Wait()
-		close(s.stopped)
+		s.stopLoops()
 		s.reaper.Stop()
 		s.beat.Stop()
 		s.queue.Close()
@@ -354,8 +361,13 @@ func (s *Server) Running() []string {
 }
 
 // handBackGrace is how long builds stopped by a drain have to record
-// that they were handed back before asynq requeues their tasks.
+// that they were handed back (queuing their new tasks) before asynq stops
+// waiting for their handlers.
 const handBackGrace = 5 * time.Second
+
+// drainRetryDelay is when a transfer retry a drain stopped is tried again:
+// at once for a worker that restarts, not after a step of backoff.
+const drainRetryDelay = time.Second
 
 // drain waits until no build runs, DrainTimeout has passed or HandBack
 // was called.
