@@ -21,17 +21,26 @@ func run(t *testing.T, env map[string]string, args ...string) (stdout, stderr st
 	return out.String(), errb.String(), code
 }
 
-func TestCommandErrors(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "fbs.conf")
+// configs writes two configurations into a temporary directory: cfg, good
+// (its data dir is dir), and badCfg, with an unknown key
+// ("concurency") on line 2.
+func configs(t *testing.T) (dir, cfg, badCfg string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "fbs.conf")
 	if err := os.WriteFile(cfg, []byte("[worker]\ndata_dir = "+dir+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	badCfg := filepath.Join(dir, "bad.conf")
+	badCfg = filepath.Join(dir, "bad.conf")
 	if err := os.WriteFile(badCfg, []byte("[worker]\nconcurency = 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, cfg, badCfg
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	dir, cfg, badCfg := configs(t)
 	// Specs the submission path refuses: the CLI names file, line and key.
 	spec := func(name, iso, staging string) string {
 		p := filepath.Join(dir, name)
@@ -91,6 +100,40 @@ func TestCommandErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestRedisCommandsErrors runs every command that loads the configuration,
+// connects to Redis and acts there: a mistake in the configuration is
+// reported with its file, line and key, an unreachable Redis with its URL,
+// and nothing is printed on stdout.
+func TestRedisCommandsErrors(t *testing.T) {
+	t.Parallel()
+	_, cfg, badCfg := configs(t)
+	const id = "01M8ESHFSRX54WAFXDAZBKCMQ9"
+	commands := [][]string{
+		{"status", id}, {"logs", id}, {"cancel", id}, {"list"}, {"workers"}, {"gc"},
+		{"queue", "pause", "build:x86_64:42"}, {"queue", "resume", "build:x86_64:42"}, {"queue", "paused"},
+		{"worker", "pause", "host1"}, {"worker", "resume", "host1"},
+		{"schedule", "list"}, {"schedule", "show", id}, {"schedule", "pause", id}, {"schedule", "resume", id}, {"schedule", "delete", id},
+	}
+	for _, c := range commands {
+		for _, tc := range []struct {
+			name  string
+			flags []string
+			want  string
+		}{
+			{"config typo", []string{"--config", badCfg}, "fbs: " + badCfg + ":2: [worker] concurency: unknown key"},
+			{"redis down", []string{"--config", cfg, "--redis", "redis://127.0.0.1:1/0"}, "fbs: connect to Redis at redis://127.0.0.1:1/0: "},
+		} {
+			t.Run(strings.Join(c, " ")+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				stdout, stderr, code := run(t, nil, append(append([]string{}, c...), tc.flags...)...)
+				if code != 1 || !strings.HasPrefix(stderr, tc.want) || stdout != "" {
+					t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, no stdout and stderr starting %q", code, stdout, stderr, tc.want)
+				}
+			})
+		}
 	}
 }
 

@@ -3,8 +3,10 @@ package cli_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ import (
 	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
-// TestGC runs `fbs gc --dry-run`, which lists an expired build and its
+// TestGC runs `fbs gc --dry-run`, which lists an expired build, its group and its
 // staged directory and removes nothing, then `fbs gc`, which removes them
 // and leaves a recent build alone.
 func TestGC(t *testing.T) {
@@ -55,21 +57,32 @@ func TestGC(t *testing.T) {
 		return b
 	}
 	old, recent := mk(20*24*time.Hour), mk(time.Hour)
+	// The old build is the only build of a multi-arch group: the group's
+	// record goes with it.
+	groupAt := time.Now().Add(-20 * 24 * time.Hour)
+	group := &tasks.Group{ID: ulid.MustNew(ulid.Timestamp(groupAt), rand.Reader).String(), Owner: "alice", Builds: []string{old.ID}, Created: groupAt}
+	if err := store.CreateGroup(ctx, group); err != nil {
+		t.Fatal(err)
+	}
 
 	out, errs, code := run(t, nil, "gc", "--config", cfg, "--dry-run")
 	if code != 0 || !strings.Contains(out, old.ID) || !strings.Contains(out, old.Staged) || strings.Contains(out, recent.ID) ||
-		!strings.Contains(out, "would remove 1 builds and 0 mails") {
+		!regexp.MustCompile(`(?m)^group +`+group.ID+` +its last builds go with this run$`).MatchString(out) ||
+		!strings.Contains(out, "would remove 1 builds, 1 groups and 0 mails") {
 		t.Fatalf("fbs gc --dry-run: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := store.Get(ctx, old.ID); err != nil {
 		t.Fatalf("dry run removed the build: %v", err)
 	}
 	out, errs, code = run(t, nil, "gc", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "removed: 1 build 1 staged") {
+	if code != 0 || !strings.Contains(out, "removed: 1 build 1 group 1 staged") {
 		t.Fatalf("fbs gc: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := store.Get(ctx, old.ID); err == nil {
 		t.Error("expired build still there after fbs gc")
+	}
+	if _, err := store.Group(ctx, group.ID); !errors.Is(err, builds.ErrGroupNotFound) {
+		t.Errorf("group of the expired build after fbs gc: %v, want not found", err)
 	}
 	if _, err := os.Stat(filepath.Join(root, old.ID)); !os.IsNotExist(err) {
 		t.Errorf("expired build's staged directory: %v", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/client"
 )
 
 func mkdirAll(dir string) error {
@@ -40,22 +41,19 @@ func (a *app) newStatusCmd() *cobra.Command {
 		Short: "Show a build's state, stage, timings, artifacts and errors",
 		Args:  buildIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			b, err := c.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(b)
-			}
-			printBuild(a.env.Stdout, b)
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				b, err := c.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(a.env.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(b)
+				}
+				printBuild(a.env.Stdout, b)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the build record as JSON")
@@ -122,31 +120,28 @@ func (a *app) newLogsCmd() *cobra.Command {
 		Args:  buildIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if _, err := c.Get(ctx, args[0]); err != nil {
-				return err
-			}
-			if follow {
-				return a.follow(ctx, c, args[0])
-			}
-			after := 0
-			for {
-				lines, _, err := c.Store().ReadLog(ctx, args[0], after, 10000, 0)
-				if err != nil {
+			return a.withClient(ctx, func(c *client.Client) error {
+				if _, err := c.Get(ctx, args[0]); err != nil {
 					return err
 				}
-				if len(lines) == 0 {
-					return nil
+				if follow {
+					return a.follow(ctx, c, args[0])
 				}
-				for _, l := range lines {
-					fmt.Fprintln(a.env.Stdout, l.Text)
-					after = l.N
+				after := 0
+				for {
+					lines, _, err := c.Store().ReadLog(ctx, args[0], after, 10000, 0)
+					if err != nil {
+						return err
+					}
+					if len(lines) == 0 {
+						return nil
+					}
+					for _, l := range lines {
+						fmt.Fprintln(a.env.Stdout, l.Text)
+						after = l.N
+					}
 				}
-			}
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the build ends; exit non-zero unless it succeeded")
@@ -159,21 +154,18 @@ func (a *app) newCancelCmd() *cobra.Command {
 		Short: "Cancel a queued or running build",
 		Args:  buildIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			b, err := c.Cancel(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if b.State == tasks.StateCancelled {
-				fmt.Fprintf(a.env.Stdout, "build %s cancelled\n", b.ID)
-			} else {
-				fmt.Fprintf(a.env.Stdout, "build %s: cancel sent to worker %s\n", b.ID, b.Worker)
-			}
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				b, err := c.Cancel(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if b.State == tasks.StateCancelled {
+					fmt.Fprintf(a.env.Stdout, "build %s cancelled\n", b.ID)
+				} else {
+					fmt.Fprintf(a.env.Stdout, "build %s: cancel sent to worker %s\n", b.ID, b.Worker)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -186,27 +178,24 @@ func (a *app) newListCmd() *cobra.Command {
 		Short: "List builds, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			switch tasks.State(state) {
-			case "", tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled:
-			default:
-				return fmt.Errorf("--state %q: want queued, running, succeeded, failed or cancelled", state)
-			}
-			opts := builds.ListOptions{Limit: limit, State: tasks.State(state)}
-			bs, err := c.List(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tSTAGE\tTYPE\tQUEUE\tOWNER\tSUBMITTED")
-			for _, b := range bs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.State, dash(string(b.Stage)), b.Spec.Type, b.Queue, b.Owner, b.Created.Local().Format("2006-01-02 15:04"))
-			}
-			return tw.Flush()
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				switch tasks.State(state) {
+				case "", tasks.StateQueued, tasks.StateRunning, tasks.StateSucceeded, tasks.StateFailed, tasks.StateCancelled:
+				default:
+					return fmt.Errorf("--state %q: want queued, running, succeeded, failed or cancelled", state)
+				}
+				opts := builds.ListOptions{Limit: limit, State: tasks.State(state)}
+				bs, err := c.List(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSTATE\tSTAGE\tTYPE\tQUEUE\tOWNER\tSUBMITTED")
+				for _, b := range bs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.State, dash(string(b.Stage)), b.Spec.Type, b.Queue, b.Owner, b.Created.Local().Format("2006-01-02 15:04"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only builds in this state ("+strings.Join([]string{"queued", "running", "succeeded", "failed", "cancelled"}, ", ")+")")

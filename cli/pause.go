@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedora-fbs/fbs/tasks/builds"
+	"github.com/fedora-fbs/fbs/tasks/client"
 )
 
 func (a *app) newQueueCmd() *cobra.Command {
@@ -25,17 +26,14 @@ func (a *app) newQueueCmd() *cobra.Command {
 			"/status shows the pause with who, when and --message.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			p, err := c.PauseQueue(cmd.Context(), args[0], currentUser(), message)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "queue %s paused by %s\n", p.Name, p.By)
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				p, err := c.PauseQueue(cmd.Context(), args[0], currentUser(), message)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "queue %s paused by %s\n", p.Name, p.By)
+				return nil
+			})
 		},
 	}
 	pause.Flags().StringVar(&message, "message", "", "why, shown on /status")
@@ -44,16 +42,13 @@ func (a *app) newQueueCmd() *cobra.Command {
 		Short: "Resume a paused build queue: the builds that waited run in their order",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := c.ResumeQueue(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "queue %s resumed\n", args[0])
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				if err := c.ResumeQueue(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "queue %s resumed\n", args[0])
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(pause, resume, a.newPausedCmd())
@@ -73,50 +68,47 @@ func (a *app) newWorkerPauseCmds() []*cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			p, err := c.PauseWorker(ctx, args[0], currentUser(), message)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "worker %s paused by %s\n", p.Name, p.By)
-			if wait <= 0 {
-				return nil
-			}
-			deadline := time.Now().Add(wait)
-			for {
-				ws, err := c.Store().Workers(ctx)
+			return a.withClient(ctx, func(c *client.Client) error {
+				p, err := c.PauseWorker(ctx, args[0], currentUser(), message)
 				if err != nil {
 					return err
 				}
-				live, paused := 0, 0
-				for _, w := range ws {
-					if w.Host == p.Name {
-						live++
-						if w.Paused {
-							paused++
+				fmt.Fprintf(a.env.Stdout, "worker %s paused by %s\n", p.Name, p.By)
+				if wait <= 0 {
+					return nil
+				}
+				deadline := time.Now().Add(wait)
+				for {
+					ws, err := c.Store().Workers(ctx)
+					if err != nil {
+						return err
+					}
+					live, paused := 0, 0
+					for _, w := range ws {
+						if w.Host == p.Name {
+							live++
+							if w.Paused {
+								paused++
+							}
 						}
 					}
+					switch {
+					case live == 0:
+						fmt.Fprintf(a.env.Stdout, "no live worker on %s now: it starts paused\n", p.Name)
+						return nil
+					case paused == live:
+						fmt.Fprintf(a.env.Stdout, "%d worker(s) on %s paused; running builds go on\n", live, p.Name)
+						return nil
+					case time.Now().After(deadline):
+						return fmt.Errorf("worker pause %s: %d of %d workers said they are paused within %s", p.Name, paused, live, wait)
+					}
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(200 * time.Millisecond):
+					}
 				}
-				switch {
-				case live == 0:
-					fmt.Fprintf(a.env.Stdout, "no live worker on %s now: it starts paused\n", p.Name)
-					return nil
-				case paused == live:
-					fmt.Fprintf(a.env.Stdout, "%d worker(s) on %s paused; running builds go on\n", live, p.Name)
-					return nil
-				case time.Now().After(deadline):
-					return fmt.Errorf("worker pause %s: %d of %d workers said they are paused within %s", p.Name, paused, live, wait)
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(200 * time.Millisecond):
-				}
-			}
+			})
 		},
 	}
 	pause.Flags().StringVar(&message, "message", "", "why, shown on /status")
@@ -126,16 +118,13 @@ func (a *app) newWorkerPauseCmds() []*cobra.Command {
 		Short: "Resume the paused workers of HOST",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := c.ResumeWorker(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "worker %s resumed\n", args[0])
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				if err := c.ResumeWorker(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "worker %s resumed\n", args[0])
+				return nil
+			})
 		},
 	}
 	return []*cobra.Command{pause, resume}
@@ -148,17 +137,14 @@ func (a *app) newPausedCmd() *cobra.Command {
 		Short: "List the paused queues and workers, with who paused them, when and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			ps, err := c.Store().Pauses(cmd.Context())
-			if err != nil {
-				return err
-			}
-			printPauses(a.env.Stdout, ps)
-			return nil
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				ps, err := c.Store().Pauses(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printPauses(a.env.Stdout, ps)
+				return nil
+			})
 		},
 	}
 }

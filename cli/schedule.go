@@ -30,8 +30,9 @@ func (a *app) newScheduleCmd() *cobra.Command {
 		Short: "Add, list, show, pause, resume and delete periodic builds",
 		Long: "schedule manages periodic builds: a spec built at the times of a cron expression\n" +
 			"(UTC) by the schedulers of `fbs monitor` and `fbs serve`, as the user who added it.\n" +
-			"A run is skipped while the schedule's previous build is queued or running, and,\n" +
-			"with --rebuild-age, while its last success is younger than that.",
+			"A spec naming several arches (arch=x86_64,aarch64) builds one group per run, as\n" +
+			"`fbs submit` does. A run is skipped while the schedule's previous build or group is\n" +
+			"queued or running, and, with --rebuild-age, while its last success is younger than that.",
 	}
 	cmd.AddCommand(a.newScheduleAddCmd(), a.newScheduleListCmd(), a.newScheduleShowCmd(),
 		a.newSchedulePauseCmd(true), a.newSchedulePauseCmd(false), a.newScheduleDeleteCmd())
@@ -49,14 +50,12 @@ func scheduleIDArg(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// schedules connects to Redis and returns the schedule store and its
-// closer.
-func (a *app) schedules(ctx context.Context) (*schedules.Store, func(), error) {
-	c, closeFn, err := a.client(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return schedules.NewStore(c.Redis()), closeFn, nil
+// withSchedules is withClient for the schedule commands: act gets the
+// schedule store.
+func (a *app) withSchedules(ctx context.Context, act func(*schedules.Store) error) error {
+	return a.withClient(ctx, func(c *client.Client) error {
+		return act(schedules.NewStore(c.Redis()))
+	})
 }
 
 func (a *app) newScheduleAddCmd() *cobra.Command {
@@ -83,27 +82,23 @@ func (a *app) newScheduleAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if pr.IsGroup() {
-				return fmt.Errorf("%s: a schedule builds one arch, not %s: add one schedule per arch", args[0], pr.Arches())
-			}
 			p := pr.Payload
 			sc := &schedules.Schedule{Owner: currentUser(), Cron: cronExpr, Spec: p.Spec, RebuildAge: age}
+			// A spec naming several arches builds a group at each run.
+			sc.Spec.Arch = pr.Arches()
 			if ref := p.Spec.KickstartRef(); ref != "" && localKickstart(args[0], ref) {
 				// Kept flattened: the file is not on the monitor.
 				name := filepath.Base(ref)
 				sc.Spec.SetKickstartRef(name)
 				sc.Kickstarts = map[string]string{name: p.Kickstart}
 			}
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := store.Create(ctx, sc); err != nil {
-				return err
-			}
-			fmt.Fprintln(a.env.Stdout, sc.ID)
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				if err := store.Create(ctx, sc); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.env.Stdout, sc.ID)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cronExpr, "cron", "", "when to build: a cron expression in UTC ('0 3 * * *', @daily, '@every 6h')")
@@ -142,33 +137,40 @@ func (a *app) newScheduleListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			owner := currentUser()
-			if all {
-				owner = ""
-			}
-			list, err := store.List(ctx, owner)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tOWNER\tCRON\tSTATE\tTYPE\tQUEUE\tLAST RUN")
-			for _, sc := range list {
-				last := "-"
-				if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
-					last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				owner := currentUser()
+				if all {
+					owner = ""
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, sc.Spec.Queue(), last)
-			}
-			return tw.Flush()
+				list, err := store.List(ctx, owner)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tOWNER\tCRON\tSTATE\tTYPE\tQUEUE\tLAST RUN")
+				for _, sc := range list {
+					last := "-"
+					if runs, err := store.Runs(ctx, sc.ID, 1); err == nil && len(runs) == 1 {
+						last = runs[0].Time.Local().Format("2006-01-02 15:04:05") + " " + runs[0].String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc), sc.Spec.Type, scheduleQueues(sc), last)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every user's schedules")
 	return cmd
+}
+
+// scheduleQueues names the queues a schedule's runs go to: one for a spec
+// of one arch, one per arch, comma-separated, for a group.
+func scheduleQueues(sc *schedules.Schedule) string {
+	var qs []string
+	for _, arch := range sc.Spec.Arches() {
+		qs = append(qs, tasks.QueueName(arch, sc.Spec.Release))
+	}
+	return strings.Join(qs, ",")
 }
 
 func scheduleState(sc *schedules.Schedule) string {
@@ -193,42 +195,39 @@ func (a *app) newScheduleShowCmd() *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			sc, err := store.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			runs, err := store.Runs(ctx, sc.ID, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				sc.Kickstarts = nil // the text is long; the API has it
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(scheduleView{Schedule: sc, Runs: runs})
-			}
-			w := a.env.Stdout
-			fmt.Fprintf(w, "schedule %s\nowner:       %s\ncron:        %s (UTC)\nstate:       %s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc))
-			age := "none (always build)"
-			if sc.RebuildAge > 0 {
-				age = sc.RebuildAge.String()
-			}
-			fmt.Fprintf(w, "rebuild_age: %s\nbuild:       %s %s for %s into %s\ncreated:     %s\n", age,
-				sc.Spec.Type, sc.Spec.Release, sc.Spec.Arch, sc.Spec.Staging, sc.Created.Local().Format("2006-01-02 15:04:05"))
-			if len(runs) == 0 {
-				fmt.Fprintln(w, "runs:        none yet")
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				sc, err := store.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				runs, err := store.Runs(ctx, sc.ID, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					sc.Kickstarts = nil // the text is long; the API has it
+					enc := json.NewEncoder(a.env.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(scheduleView{Schedule: sc, Runs: runs})
+				}
+				w := a.env.Stdout
+				fmt.Fprintf(w, "schedule %s\nowner:       %s\ncron:        %s (UTC)\nstate:       %s\n", sc.ID, sc.Owner, sc.Cron, scheduleState(sc))
+				age := "none (always build)"
+				if sc.RebuildAge > 0 {
+					age = sc.RebuildAge.String()
+				}
+				fmt.Fprintf(w, "rebuild_age: %s\nbuild:       %s %s for %s into %s\ncreated:     %s\n", age,
+					sc.Spec.Type, sc.Spec.Release, sc.Spec.Arch, sc.Spec.Staging, sc.Created.Local().Format("2006-01-02 15:04:05"))
+				if len(runs) == 0 {
+					fmt.Fprintln(w, "runs:        none yet")
+					return nil
+				}
+				fmt.Fprintln(w, "runs (newest first):")
+				for _, r := range runs {
+					fmt.Fprintf(w, "  %s  %s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r)
+				}
 				return nil
-			}
-			fmt.Fprintln(w, "runs (newest first):")
-			for _, r := range runs {
-				fmt.Fprintf(w, "  %s  %s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schedule and its runs as JSON")
@@ -247,17 +246,14 @@ func (a *app) newSchedulePauseCmd(pause bool) *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			sc, err := store.SetPaused(ctx, args[0], pause)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "schedule %s %s\n", sc.ID, done)
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				sc, err := store.SetPaused(ctx, args[0], pause)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "schedule %s %s\n", sc.ID, done)
+				return nil
+			})
 		},
 	}
 }
@@ -269,16 +265,13 @@ func (a *app) newScheduleDeleteCmd() *cobra.Command {
 		Args:  scheduleIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			store, closeFn, err := a.schedules(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := store.Delete(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.env.Stdout, "schedule %s deleted\n", args[0])
-			return nil
+			return a.withSchedules(ctx, func(store *schedules.Store) error {
+				if err := store.Delete(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stdout, "schedule %s deleted\n", args[0])
+				return nil
+			})
 		},
 	}
 }

@@ -111,12 +111,14 @@ func currentUser() string {
 func (a *app) newSubmitCmd() *cobra.Command {
 	var wait bool
 	var server, token string
+	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "submit SPEC",
 		Short: "Validate a build spec, flatten its kickstart here and queue the build",
 		Long: "submit validates SPEC, flattens its kickstart on this machine and enqueues the build\n" +
 			"in the queue of its arch and release. It prints the build ID alone on the first line.\n" +
-			"With --wait it then follows the build's log and exits non-zero unless it succeeded.\n\n" +
+			"With --wait it then follows the build's log and exits non-zero unless it succeeded;\n" +
+			"with --server, it shows the progress of downloads and transfers instead of the log.\n\n" +
 			"A spec whose arch names several arches (arch=x86_64,aarch64) makes a group: one build\n" +
 			"per arch, all queued or none. submit then prints the group ID alone on the first line\n" +
 			"and a line \"<build ID> <arch>\" for each build; --wait follows every build's log, each\n" +
@@ -125,37 +127,60 @@ func (a *app) newSubmitCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if server != "" {
-				return a.submitToServer(ctx, args[0], server, token, wait)
+				if poll < 100*time.Millisecond {
+					return fmt.Errorf("--poll-interval %s: want at least 100ms", poll)
+				}
+				return a.submitToServer(ctx, args[0], server, token, wait, poll)
 			}
 			pr, err := a.prepareForQueue(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if pr.IsGroup() {
-				return a.submitGroup(ctx, c, pr, wait)
-			}
-			p := pr.Payload
-			b, err := c.Submit(ctx, p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.env.Stdout, b.ID)
-			a.warnUnserved(ctx, c, &p.Spec)
-			if !wait {
-				return nil
-			}
-			return a.follow(ctx, c, b.ID)
+			return a.withClient(ctx, func(c *client.Client) error {
+				if pr.IsGroup() {
+					return a.submitGroup(ctx, c, pr, wait)
+				}
+				p := pr.Payload
+				b, err := c.Submit(ctx, p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.env.Stdout, b.ID)
+				a.warnUnserved(ctx, c, &p.Spec)
+				if !wait {
+					return nil
+				}
+				return a.follow(ctx, c, b.ID)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the build and exit non-zero unless it succeeds")
 	cmd.Flags().StringVar(&server, "server", "", "submit through the fbs web API at this URL instead of Redis")
 	cmd.Flags().StringVar(&token, "token", "", "API token for --server (default $FBS_TOKEN)")
+	cmd.Flags().DurationVar(&poll, "poll-interval", 2*time.Second, "with --server --wait, how often to ask the server how the build goes")
 	return cmd
+}
+
+// showProgress returns what `fbs submit --server --wait` does with each
+// record of a build it reads: print its progress (tasks.Progress.Line,
+// the line the worker writes to the log, which the local path follows)
+// each time it moved, a progress line rewritten in place on a terminal;
+// prefixed "[arch] " when several builds are waited for, as the local
+// path prefixes a group's log lines.
+func showProgress(out *lineWriter, several bool) func(*tasks.Build) error {
+	var last time.Time
+	return func(b *tasks.Build) error {
+		p := b.Progress
+		if p == nil || p.Updated.Equal(last) || b.State.Final() {
+			return nil
+		}
+		last = p.Updated
+		text := p.Line()
+		if several {
+			text = "[" + b.Spec.Arch + "] " + text
+		}
+		return out.Line(text, true)
+	}
 }
 
 // warnUnserved tells the submitter when no live worker can run the build
@@ -172,7 +197,7 @@ func (a *app) warnUnserved(ctx context.Context, c *client.Client, sp *tasks.Spec
 
 // submitToServer submits through the web API: the kickstart is flattened
 // here all the same, the server checks the rest.
-func (a *app) submitToServer(ctx context.Context, specPath, server, token string, wait bool) error {
+func (a *app) submitToServer(ctx context.Context, specPath, server, token string, wait bool, poll time.Duration) error {
 	if token == "" {
 		token, _ = a.env.LookupEnv("FBS_TOKEN")
 	}
@@ -210,8 +235,10 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 		return nil
 	}
 	var failed []string
+	out := newLineWriter(a.env.Stdout)
+	defer out.Close()
 	for _, id := range ids {
-		b, err := ac.Wait(ctx, id, 2*time.Second)
+		b, err := ac.Watch(ctx, id, poll, showProgress(out, len(ids) > 1))
 		if err != nil {
 			return err
 		}
@@ -225,13 +252,20 @@ func (a *app) submitToServer(ctx context.Context, specPath, server, token string
 	return nil
 }
 
-// client connects to Redis and returns a build client and its closer; it
-// fails at once when Redis does not answer.
-func (a *app) client(ctx context.Context) (*client.Client, func(), error) {
-	return a.buildClient(ctx, client.ConnectRedis)
+// withClient runs act with a build client and closes the connection when
+// act returns. It loads the configuration first, so its errors name the
+// file, and fails at once when Redis does not answer.
+func (a *app) withClient(ctx context.Context, act func(*client.Client) error) error {
+	c, closeFn, err := a.buildClient(ctx, client.ConnectRedis)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return act(c)
 }
 
-// serviceClient is client for a long-running service (fbs web): it waits
+// serviceClient connects a build client for a long-running service (fbs
+// web) and returns it and its closer: unlike withClient, it waits
 // up to redisStartWait for a Redis that is down, restarting or loading.
 func (a *app) serviceClient(ctx context.Context) (*client.Client, func(), error) {
 	return a.buildClient(ctx, a.waitRedis)

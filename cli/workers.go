@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fedora-fbs/fbs/tasks/client"
 )
 
 // newWorkersCmd lists the workers whose heartbeat is current, as the
@@ -20,31 +22,28 @@ func (a *app) newWorkersCmd() *cobra.Command {
 		Short: "List the live workers: host, version, arch, releases, build kinds and running builds",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			ws, err := c.Store().Workers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(a.env.Stdout)
-				for _, w := range ws {
-					if err := enc.Encode(w); err != nil {
-						return err
-					}
+			return a.withClient(cmd.Context(), func(c *client.Client) error {
+				ws, err := c.Store().Workers(cmd.Context())
+				if err != nil {
+					return err
 				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tVERSION\tARCH\tRELEASES\tBUILDS\tDRAINING")
-			for _, w := range ws {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.ID, w.Version, w.Arch, strings.Join(w.Releases, ","),
-					strings.Join(w.Builds, ","), w.Draining)
-			}
-			return tw.Flush()
+				if asJSON {
+					enc := json.NewEncoder(a.env.Stdout)
+					for _, w := range ws {
+						if err := enc.Encode(w); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tVERSION\tARCH\tRELEASES\tBUILDS\tDRAINING")
+				for _, w := range ws {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.ID, w.Version, w.Arch, strings.Join(w.Releases, ","),
+						strings.Join(w.Builds, ","), w.Draining)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per worker (the heartbeat as stored)")

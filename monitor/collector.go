@@ -30,7 +30,7 @@ var descs = sync.OnceValue(func() metricDescs {
 		busy:     prometheus.NewDesc("fbs_worker_builds", "Builds running on each worker.", []string{"worker", "arch"}, nil),
 		buildDur: prometheus.NewDesc("fbs_build_duration_seconds", "How long builds ran, by image type and final state.", []string{"type", "state"}, nil),
 		stageDur: prometheus.NewDesc("fbs_stage_duration_seconds", "How long pipeline stages took, by image type.", []string{"type", "stage"}, nil),
-		removed:  prometheus.NewDesc("fbs_retention_removed_total", "What retention removed, by kind: build, log, staged, mark, mail.", []string{"kind"}, nil),
+		removed:  prometheus.NewDesc("fbs_retention_removed_total", "What retention removed, by kind: build, log, staged, mark, mail, group.", []string{"kind"}, nil),
 	}
 })
 

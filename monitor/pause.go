@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -73,32 +72,6 @@ func (s *Server) pause(ctx context.Context, v tasks.Viewer, req PauseRequest, re
 	return p, nil
 }
 
-// pauseForm is POST /status/pause and /status/resume, the status page's
-// forms: admins only, with the page's CSRF token.
-func (s *Server) pauseForm(c *gin.Context) {
-	ctx, cancel := s.reqContext(c)
-	defer cancel()
-	v, ok := s.admin(c)
-	if !ok {
-		return
-	}
-	var req PauseRequest
-	if err := c.ShouldBind(&req); err != nil {
-		s.fail(c, tasks.Errorf(tasks.CodeBadRequest, "", "read the form: %v", err))
-		return
-	}
-	resume := strings.HasSuffix(c.Request.URL.Path, "/resume")
-	if _, err := s.pause(ctx, v, req, resume); err != nil {
-		s.fail(c, err)
-		return
-	}
-	done := "paused"
-	if resume {
-		done = "resumed"
-	}
-	c.Redirect(http.StatusSeeOther, s.link(1, "status")+"?done="+done)
-}
-
 // apiPauses is GET /api/v1/pauses: what is paused, by whom, when, why.
 func (s *Server) apiPauses(c *gin.Context) {
 	ctx, cancel := s.reqContext(c)
@@ -112,39 +85,78 @@ func (s *Server) apiPauses(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"pauses": ps})
 }
 
-// apiPause is POST /api/v1/pauses (a PauseRequest): admins only.
-func (s *Server) apiPause(c *gin.Context) {
-	ctx, cancel := s.reqContext(c)
-	defer cancel()
-	v, ok := s.admin(c)
-	if !ok {
-		return
-	}
-	var req PauseRequest
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.fail(c, tasks.Errorf(tasks.CodeBadRequest, "", "read the request: %v", err))
-		return
-	}
-	p, err := s.pause(ctx, v, req, false)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, p)
+// pauseRoute is one way in to pausing or resuming: whether it resumes,
+// where it reads the request from, and how it answers. Every way shares
+// pauseHandler: admins only, bad input a 400, the change through pause.
+type pauseRoute struct {
+	resume bool
+	read   func(c *gin.Context) (PauseRequest, error)
+	answer func(c *gin.Context, req PauseRequest, p *builds.Pause)
 }
 
-// apiResume is DELETE /api/v1/pauses/{kind}/{name}: admins only.
-func (s *Server) apiResume(c *gin.Context) {
-	ctx, cancel := s.reqContext(c)
-	defer cancel()
-	v, ok := s.admin(c)
-	if !ok {
-		return
+// pauseRoutes mounts the status page's forms (POST /status/pause and
+// /status/resume, with the page's CSRF token; back to the page after)
+// and the API (POST /api/v1/pauses with a PauseRequest, DELETE
+// /api/v1/pauses/{kind}/{name}).
+func (s *Server) pauseRoutes(r gin.IRouter) {
+	backToStatus := func(done string) func(*gin.Context, PauseRequest, *builds.Pause) {
+		return func(c *gin.Context, _ PauseRequest, _ *builds.Pause) {
+			c.Redirect(http.StatusSeeOther, s.link(1, "status")+"?done="+done)
+		}
 	}
-	req := PauseRequest{Kind: builds.PauseKind(c.Param("kind")), Name: c.Param("name")}
-	if _, err := s.pause(ctx, v, req, true); err != nil {
-		s.fail(c, err)
-		return
+	r.POST("/status/pause", s.pauseHandler(pauseRoute{read: readPauseForm, answer: backToStatus("paused")}))
+	r.POST("/status/resume", s.pauseHandler(pauseRoute{resume: true, read: readPauseForm, answer: backToStatus("resumed")}))
+	r.POST("/api/v1/pauses", s.pauseHandler(pauseRoute{
+		read: func(c *gin.Context) (PauseRequest, error) {
+			var req PauseRequest
+			if err := c.ShouldBindJSON(&req); err != nil {
+				return req, tasks.Errorf(tasks.CodeBadRequest, "", "read the request: %v", err)
+			}
+			return req, nil
+		},
+		answer: func(c *gin.Context, _ PauseRequest, p *builds.Pause) { c.JSON(http.StatusCreated, p) },
+	}))
+	r.DELETE("/api/v1/pauses/:kind/:name", s.pauseHandler(pauseRoute{
+		resume: true,
+		read: func(c *gin.Context) (PauseRequest, error) {
+			return PauseRequest{Kind: builds.PauseKind(c.Param("kind")), Name: c.Param("name")}, nil
+		},
+		answer: func(c *gin.Context, req PauseRequest, _ *builds.Pause) {
+			c.JSON(http.StatusOK, gin.H{"kind": req.Kind, "name": req.Name, "resumed": true})
+		},
+	}))
+}
+
+// readPauseForm reads the fields of the status page's pause and resume
+// forms.
+func readPauseForm(c *gin.Context) (PauseRequest, error) {
+	var req PauseRequest
+	if err := c.ShouldBind(&req); err != nil {
+		return req, tasks.Errorf(tasks.CodeBadRequest, "", "read the form: %v", err)
 	}
-	c.JSON(http.StatusOK, gin.H{"kind": req.Kind, "name": req.Name, "resumed": true})
+	return req, nil
+}
+
+// pauseHandler serves rt: the admin check (CSRF token included) comes
+// before the request is read, then the pause or resume, then rt's answer.
+func (s *Server) pauseHandler(rt pauseRoute) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := s.reqContext(c)
+		defer cancel()
+		v, ok := s.admin(c)
+		if !ok {
+			return
+		}
+		req, err := rt.read(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		p, err := s.pause(ctx, v, req, rt.resume)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		rt.answer(c, req, p)
+	}
 }

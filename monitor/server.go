@@ -111,11 +111,8 @@ func (s *Server) Register(r gin.IRouter) {
 	r.POST("/api/v1/builds/:id/links/revoke", s.revokeLinks)
 	r.GET("/status", s.statusPage)
 	r.GET("/api/v1/status", s.statusJSON)
-	r.POST("/status/pause", s.pauseForm)
-	r.POST("/status/resume", s.pauseForm)
 	r.GET("/api/v1/pauses", s.apiPauses)
-	r.POST("/api/v1/pauses", s.apiPause)
-	r.DELETE("/api/v1/pauses/:kind/:name", s.apiResume)
+	s.pauseRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/metrics", gin.WrapH(s.metrics))
 }

@@ -64,13 +64,12 @@ func (s *Server) newSchedule(c *gin.Context, cron, rebuildAge string, d *draft) 
 	if err := collect(err); err != nil {
 		return nil, err
 	}
-	if p != nil && p.IsGroup() {
-		errs = append(errs, tasks.Invalid(d.name(tasks.FieldArch), "a schedule builds one arch, not %s: add one schedule per arch", p.Arches()))
-	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	sc.Spec = p.Payload.Spec
+	// A spec naming several arches builds a group at each run.
+	sc.Spec.Arch = p.Arches()
 	if len(d.files) > 0 {
 		sc.Kickstarts = map[string]string{}
 		for k, v := range d.files {
@@ -80,7 +79,7 @@ func (s *Server) newSchedule(c *gin.Context, cron, rebuildAge string, d *draft) 
 	if err := s.scheduleStore().Create(c.Request.Context(), sc); err != nil {
 		return nil, err
 	}
-	s.cfg.Logger.Info("schedule created", "id", sc.ID, "owner", sc.Owner, "cron", sc.Cron, "type", sc.Spec.Type, "queue", sc.Spec.Queue())
+	s.cfg.Logger.Info("schedule created", "id", sc.ID, "owner", sc.Owner, "cron", sc.Cron, "type", sc.Spec.Type, "arch", sc.Spec.Arch, "release", sc.Spec.Release)
 	return sc, nil
 }
 
@@ -134,12 +133,12 @@ func (s *Server) changeSchedule(c *gin.Context, id, action string) (*schedules.S
 // scheduleJSON is a schedule as the API shows it.
 func scheduleJSON(sc *schedules.Schedule, runs []schedules.Run) apiclient.Schedule {
 	out := apiclient.Schedule{ID: sc.ID, Owner: sc.Owner, Cron: sc.Cron, Paused: sc.Paused, Created: sc.Created,
-		Spec: sc.Spec, Kickstarts: slices.Sorted(maps.Keys(sc.Kickstarts)), LastBuild: sc.LastBuild}
+		Spec: sc.Spec, Kickstarts: slices.Sorted(maps.Keys(sc.Kickstarts)), LastBuild: sc.LastBuild, LastGroup: sc.LastGroup}
 	if sc.RebuildAge > 0 {
 		out.RebuildAge = sc.RebuildAge.String()
 	}
 	for _, r := range runs {
-		out.Runs = append(out.Runs, apiclient.ScheduleRun{Time: r.Time, Slot: r.Slot, Outcome: string(r.Outcome), Build: r.Build, Reason: r.Reason})
+		out.Runs = append(out.Runs, apiclient.ScheduleRun{Time: r.Time, Slot: r.Slot, Outcome: string(r.Outcome), Build: r.Build, Group: r.Group, Reason: r.Reason})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package webapp_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -8,7 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fedora-fbs/fbs/monitor/scheduler"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/submission"
 	"github.com/fedora-fbs/fbs/webapp"
 	"github.com/fedora-fbs/fbs/webapp/apiclient"
 	"github.com/fedora-fbs/fbs/webapp/auth"
@@ -129,5 +132,57 @@ func decode(t *testing.T, data []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("decode %s: %v", data, err)
+	}
+}
+
+// TestScheduleGroup adds a schedule whose spec names two arches (refused
+// only if an arch is not offered, naming spec.arch), runs it once with the
+// monitor's runner, and checks the run is a group: in the API (runs[].group,
+// last_group) and on the schedule's page, as a link to the group's page.
+func TestScheduleGroup(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *webapp.Config) { c.Arches = []string{"x86_64", "aarch64"} })
+	ks := map[string]string{"main.ks": "text\nlang en_US.UTF-8\n%packages\n@core\n%end\n"}
+	req := apiclient.ScheduleRequest{Cron: "@daily", Spec: f.ksisoSpec("main.ks"), Kickstarts: ks}
+	req.Spec.Arch = "x86_64,ppc64le"
+	r := f.postJSON(t, "/api/v1/schedules", req, nil)
+	if e := r.apiError(t); r.status != http.StatusUnprocessableEntity || e.Field != "spec.arch" {
+		t.Errorf("schedule of an arch not offered: %d %s", r.status, r.body)
+	}
+	req.Spec.Arch = "x86_64,aarch64"
+	r = f.postJSON(t, "/api/v1/schedules", req, nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: status %d: %s", r.status, r.body)
+	}
+	var sc apiclient.Schedule
+	decode(t, r.body, &sc)
+	if sc.Spec.Arch != "x86_64,aarch64" {
+		t.Errorf("schedule's arch %q, want both", sc.Spec.Arch)
+	}
+
+	run, err := scheduler.New(f.rdb, f.c, scheduler.Config{Logger: f.cfg.Logger,
+		Submission: submission.Config{Releases: f.cfg.Releases, Arches: f.cfg.Arches, Staging: &tasks.StagingPolicy{Remote: true, FileRoot: f.fileRoot}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := run.Fire(context.Background(), sc.ID)
+	if err != nil || got == nil || got.Group == "" {
+		t.Fatalf("run = %+v, %v; want a group built", got, err)
+	}
+	if n, records := f.queued(t); n != 2 || records != 2 {
+		t.Errorf("%d tasks and %d records queued, want 2 and 2", n, records)
+	}
+
+	r = f.get(t, "/api/v1/schedules/"+sc.ID, nil)
+	decode(t, r.body, &sc)
+	if len(sc.Runs) != 1 || sc.Runs[0].Group != got.Group || sc.Runs[0].Build != "" || sc.Runs[0].Outcome != "built" || sc.LastGroup != got.Group {
+		t.Errorf("schedule in the API: %s; want one run that built group %s", r.body, got.Group)
+	}
+	if r := f.get(t, "/api/v1/groups/"+got.Group, nil); r.status != http.StatusOK {
+		t.Errorf("the run's group in the API: %d %s", r.status, r.body)
+	}
+	r = f.get(t, "/schedules/"+sc.ID, nil)
+	if link := `built group <a href="/groups/` + got.Group + `">`; r.status != http.StatusOK || !strings.Contains(string(r.body), link) {
+		t.Errorf("schedule page: %d, want a link %s in:\n%s", r.status, link, r.body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/monitor/metrics"
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/asynqlog"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/reaper"
 	"github.com/fedora-fbs/fbs/worker/pipeline"
@@ -234,7 +235,7 @@ func (s *Server) newAsynq(queues map[string]int) *asynq.Server {
 		// and return; this bounds asynq's wait for them, and a handler
 		// still running then has its task put back by asynq.
 		ShutdownTimeout: handBackGrace,
-		Logger:          slogAdapter{cfg.Logger},
+		Logger:          asynqlog.New(cfg.Logger),
 		LogLevel:        asynq.WarnLevel,
 		// Builds are never retried by asynq (MaxRetry 0); transfers back
 		// off exponentially.
@@ -446,12 +447,3 @@ var (
 	// another attempt.
 	errNotOurs = errors.New("build record is not this worker's to change")
 )
-
-// slogAdapter lets asynq log through slog.
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

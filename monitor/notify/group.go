@@ -2,19 +2,15 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jordan-wright/email"
 
 	"github.com/fedora-fbs/fbs/tasks"
-	"github.com/fedora-fbs/fbs/tasks/builds"
 )
 
 // A group (one request for several arches) has two mails of its own
@@ -47,84 +43,50 @@ type groupMember struct {
 // groupMessage composes the kind mail of group p.ID; nil when there is
 // nothing to send.
 func (s *Server) groupMessage(ctx context.Context, log *slog.Logger, p tasks.NotifyPayload, now time.Time) (*outgoing, error) {
+	l := letter{envelope: envelope{what: "group", id: p.ID, kind: p.Kind, now: now}}
 	g, err := s.store.Group(ctx, p.ID)
-	if errors.Is(err, builds.ErrNotFound) {
-		log.Warn("no mail: group record is gone")
-		return nil, fmt.Errorf("%s mail of group %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%s mail of group %s: %w", p.Kind, p.ID, err)
+		return nil, l.readFailed(log, err)
 	}
 	members, err := s.store.Members(ctx, g)
 	if err != nil {
-		return nil, fmt.Errorf("%s mail of group %s: %w", p.Kind, p.ID, err)
+		return nil, fmt.Errorf("%s: %w", l, err)
 	}
 	if len(members) == 0 {
 		log.Warn("no mail: the group's build records are gone")
-		return nil, fmt.Errorf("%s mail of group %s: no builds: %w", p.Kind, p.ID, asynq.SkipRetry)
+		return nil, fmt.Errorf("%s: no builds: %w", l, asynq.SkipRetry)
 	}
 	gs := tasks.NewGroupStatus(g, members)
 	first := members[0]
-	if strings.TrimSpace(first.Spec.Email) == "" {
-		log.Debug("no mail: group has no email address")
-		return nil, nil
-	}
-	if p.Kind == tasks.MailGroupFinished && !gs.State.Final() {
-		return nil, fmt.Errorf("%s mail of group %s: group is %s: %w", p.Kind, p.ID, gs.State, errNotYet)
-	}
-	to, err := s.recipients(ctx, log, first.Spec.Email)
-	if err != nil {
-		return nil, fmt.Errorf("%s mail of group %s: %w", p.Kind, p.ID, err)
-	}
-	d := groupMailData{Group: gs, Spec: first.Spec, Kickstart: clean(first.KickstartName)}
-	arches := make([]string, len(members))
+	names := make([]string, len(members))
 	for i, b := range members {
-		arches[i] = b.Spec.Arch
-		m := groupMember{Build: b}
-		if p.Kind == tasks.MailGroupFinished && !b.Started.IsZero() {
-			m.Duration = b.Duration(now).Round(time.Second).String()
+		names[i] = b.Spec.Arch
+	}
+	arches := strings.Join(names, ", ")
+	l.email, l.state = first.Spec.Email, gs.State
+	l.subject = subject("group", g.ID, p.Kind, gs.State, first.Spec, arches)
+	return s.message(ctx, log, l, func() (any, error) {
+		d := groupMailData{Group: gs, Spec: first.Spec, Kickstart: clean(first.KickstartName), Arches: arches}
+		for _, b := range members {
+			m := groupMember{Build: b}
+			if p.Kind == tasks.MailGroupFinished && !b.Started.IsZero() {
+				m.Duration = b.Duration(now).Round(time.Second).String()
+			}
+			if s.cfg.PublicURL != "" {
+				m.BuildURL = s.cfg.PublicURL + "/builds/" + b.ID
+				if s.cfg.Links != nil {
+					key, err := s.cfg.Links.Mint(ctx, b.ID)
+					if err != nil {
+						return nil, err
+					}
+					m.BuildURL += "?key=" + url.QueryEscape(key)
+				}
+			}
+			d.Members = append(d.Members, m)
 		}
 		if s.cfg.PublicURL != "" {
-			m.BuildURL = s.cfg.PublicURL + "/builds/" + b.ID
-			if s.cfg.Links != nil {
-				key, err := s.cfg.Links.Mint(ctx, b.ID)
-				if err != nil {
-					return nil, fmt.Errorf("%s mail of group %s: %w", p.Kind, p.ID, err)
-				}
-				m.BuildURL += "?key=" + url.QueryEscape(key)
-			}
+			d.GroupURL = s.cfg.PublicURL + "/groups/" + g.ID
 		}
-		d.Members = append(d.Members, m)
-	}
-	d.Arches = strings.Join(arches, ", ")
-	if s.cfg.PublicURL != "" {
-		d.GroupURL = s.cfg.PublicURL + "/groups/" + g.ID
-	}
-	e, err := s.composeGroup(d, p.Kind, to, now)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	msg, err := e.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s mail of group %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
-	return &outgoing{msg: msg, to: to, shownTo: first.Spec.Email}, nil
-}
-
-// groupSubject is the Subject line of the kind mail of group d.
-func groupSubject(d groupMailData, kind tasks.MailKind) string {
-	what := "submitted"
-	if kind == tasks.MailGroupFinished {
-		what = string(d.Group.State)
-	}
-	release := d.Spec.Release
-	if release == "rawhide" {
-		release = "Rawhide"
-	}
-	return fmt.Sprintf("[fbs] group %s %s: %s Fedora %s %s", d.Group.ID, what, d.Spec.Type, release, d.Arches)
-}
-
-// composeGroup builds the kind mail of the group d shows.
-func (s *Server) composeGroup(d groupMailData, kind tasks.MailKind, to []*mail.Address, now time.Time) (*email.Email, error) {
-	return s.render(d, envelope{what: "group", id: d.Group.ID, kind: kind, to: to, subject: groupSubject(d, kind), now: now})
+		return d, nil
+	})
 }

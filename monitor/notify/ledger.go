@@ -86,3 +86,18 @@ func ForgetBuild(ctx context.Context, rdb redis.UniversalClient, id string) (int
 	}
 	return n, nil
 }
+
+// ForgetGroup deletes the sent marks of the mails of group id (its
+// submission and completion mails), once the group itself is removed
+// (retention). It returns how many marks there were.
+func ForgetGroup(ctx context.Context, rdb redis.UniversalClient, id string) (int64, error) {
+	keys := []string{
+		rediskey.NotifySent(tasks.NotifyTaskID(id, tasks.MailGroupSubmitted)),
+		rediskey.NotifySent(tasks.NotifyTaskID(id, tasks.MailGroupFinished)),
+	}
+	n, err := rdb.Del(ctx, keys...).Result()
+	if err != nil {
+		return 0, fmt.Errorf("forget mails of group %s: %w", id, err)
+	}
+	return n, nil
+}

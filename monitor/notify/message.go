@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"log/slog"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -15,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hibiken/asynq"
 	"github.com/jordan-wright/email"
 
 	"github.com/fedora-fbs/fbs/tasks"
@@ -63,23 +66,30 @@ type mailData struct {
 	Earlier bool
 }
 
-// subject is the Subject line of the kind mail of b.
-func subject(b *tasks.Build, kind tasks.MailKind) string {
-	what := "submitted"
-	if kind == tasks.MailFinished {
-		what = string(b.State)
+// subject is the Subject line of the kind mail of what ("build" or
+// "group") id: its final state (completion mails) or "submitted", then
+// the spec's type and release, and the arches.
+func subject(what, id string, kind tasks.MailKind, state tasks.State, spec tasks.Spec, arches string) string {
+	happened := "submitted"
+	if completion(kind) {
+		happened = string(state)
 	}
-	release := b.Spec.Release
+	release := spec.Release
 	if release == "rawhide" {
 		release = "Rawhide"
 	}
-	return fmt.Sprintf("[fbs] build %s %s: %s Fedora %s %s", b.ID, what, b.Spec.Type, release, b.Spec.Arch)
+	return fmt.Sprintf("[fbs] %s %s %s: %s Fedora %s %s", what, id, happened, spec.Type, release, arches)
 }
 
-// compose builds the kind mail of b. lines are the log lines to quote
-// (completion mails only); key, if set, is the build link (auth.Links) its
-// links carry.
-func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address, lines []builds.LogLine, earlier bool, key string, now time.Time) (*email.Email, error) {
+// completion reports whether kind is sent once its build or group ended.
+func completion(kind tasks.MailKind) bool {
+	return kind == tasks.MailFinished || kind == tasks.MailGroupFinished
+}
+
+// buildData is what the templates of the kind mail of b see. lines are
+// the log lines to quote (completion mails only); key, if set, is the
+// build link (auth.Links) its links carry.
+func (s *Server) buildData(b *tasks.Build, kind tasks.MailKind, lines []builds.LogLine, earlier bool, key string, now time.Time) mailData {
 	d := mailData{Build: b, Kickstart: clean(b.KickstartName), Lines: lines, Earlier: earlier}
 	if kind == tasks.MailFinished {
 		d.Result = b.State
@@ -95,7 +105,7 @@ func (s *Server) compose(b *tasks.Build, kind tasks.MailKind, to []*mail.Address
 			d.BuildURL, d.LogURL = d.BuildURL+q, d.LogURL+q
 		}
 	}
-	return s.render(d, envelope{what: "build", id: b.ID, kind: kind, to: to, subject: subject(b, kind), now: now})
+	return d
 }
 
 // envelope is what a mail is besides its text: whom it goes to, its
@@ -108,6 +118,63 @@ type envelope struct {
 	to      []*mail.Address
 	subject string
 	now     time.Time
+}
+
+// letter is a mail of a build or a group before it is composed: its
+// envelope but the recipients, the address its spec gives, and the state
+// of what it is about.
+type letter struct {
+	envelope
+	email string
+	state tasks.State
+}
+
+// String names the mail in errors: "finished mail of build ID".
+func (l letter) String() string { return fmt.Sprintf("%s mail of %s %s", l.kind, l.what, l.id) }
+
+// readFailed is the error of a mail whose record could not be read: one
+// that is gone (removed by retention, or a submission taken back) is
+// given up on, anything else is retried.
+func (l letter) readFailed(log *slog.Logger, err error) error {
+	if errors.Is(err, builds.ErrNotFound) {
+		log.Warn("no mail: " + l.what + " record is gone")
+		return fmt.Errorf("%s: %w: %w", l, err, asynq.SkipRetry)
+	}
+	return fmt.Errorf("%s: %w", l, err)
+}
+
+// message is the way of every mail, of a build or of a group: no address,
+// no mail (nil, nil); a completion mail waits for the final state
+// (errNotYet); an address that does not parse is given up on. Then data,
+// called only when there is a mail to send, gives what the templates see
+// (its error is retried), and the mail is rendered and encoded.
+func (s *Server) message(ctx context.Context, log *slog.Logger, l letter, data func() (any, error)) (*outgoing, error) {
+	if strings.TrimSpace(l.email) == "" {
+		log.Debug("no mail: " + l.what + " has no email address")
+		return nil, nil
+	}
+	if completion(l.kind) && !l.state.Final() {
+		return nil, fmt.Errorf("%s: %s is %s: %w", l, l.what, l.state, errNotYet)
+	}
+	to, err := s.recipients(ctx, log, l.email)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l, err)
+	}
+	d, err := data()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l, err)
+	}
+	env := l.envelope
+	env.to = to
+	e, err := s.render(d, env)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	msg, err := e.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w: %w", l, err, asynq.SkipRetry)
+	}
+	return &outgoing{msg: msg, to: to, shownTo: l.email}, nil
 }
 
 // render renders the templates of env.kind with data into a mail.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/asynqlog"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/webapp/auth"
 )
@@ -216,7 +218,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Server, error) {
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: cfg.PollInterval,
 		ShutdownTimeout:          cfg.SendTimeout + 5*time.Second,
-		Logger:                   slogAdapter{cfg.Logger},
+		Logger:                   asynqlog.New(cfg.Logger),
 		LogLevel:                 asynq.WarnLevel,
 		RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
 			if errors.Is(err, errNotYet) {
@@ -286,9 +288,10 @@ func (s *Server) Flush(ctx context.Context) error {
 	for {
 		q, err := in.GetQueueInfo(tasks.NotifyQueue)
 		switch {
-		case errors.Is(err, asynq.ErrQueueNotFound):
-			return nil
 		case err != nil:
+			if none, qerr := noQueue(in, tasks.NotifyQueue); qerr == nil && none {
+				return nil // no mail was ever queued: nothing to flush
+			}
 			return fmt.Errorf("flush mails: %w", err)
 		case q.Pending == 0 && q.Active == 0:
 			return nil
@@ -299,6 +302,18 @@ func (s *Server) Flush(ctx context.Context) error {
 		case <-time.After(s.cfg.PollInterval / 4):
 		}
 	}
+}
+
+// noQueue tells whether asynq knows no queue named name (nothing was ever
+// enqueued on it). GetQueueInfo says so only in an error of asynq's
+// internal type, which errors.Is(err, asynq.ErrQueueNotFound) does not
+// match, so the queue list is asked instead.
+func noQueue(in *asynq.Inspector, name string) (bool, error) {
+	qs, err := in.Queues()
+	if err != nil {
+		return false, err
+	}
+	return !slices.Contains(qs, name), nil
 }
 
 // errNotYet marks a task that has to wait: its build has not finished,
@@ -396,48 +411,30 @@ type outgoing struct {
 // buildMessage composes the kind mail of one build; nil when there is
 // nothing to send.
 func (s *Server) buildMessage(ctx context.Context, log *slog.Logger, p tasks.NotifyPayload, now time.Time) (*outgoing, error) {
+	l := letter{envelope: envelope{what: "build", id: p.ID, kind: p.Kind, now: now}}
 	b, err := s.store.Get(ctx, p.ID)
-	if errors.Is(err, builds.ErrNotFound) {
-		log.Warn("no mail: build record is gone")
-		return nil, fmt.Errorf("%s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		return nil, l.readFailed(log, err)
 	}
-	if strings.TrimSpace(b.Spec.Email) == "" {
-		log.Debug("no mail: build has no email address")
-		return nil, nil
-	}
-	if p.Kind == tasks.MailFinished && !b.State.Final() {
-		return nil, fmt.Errorf("%s mail of build %s: build is %s: %w", p.Kind, p.ID, b.State, errNotYet)
-	}
-	to, err := s.recipients(ctx, log, b.Spec.Email)
-	if err != nil {
-		return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
-	}
-
-	var lines []builds.LogLine
-	var earlier bool
-	if p.Kind == tasks.MailFinished {
-		if lines, earlier, err = s.tail(ctx, b); err != nil {
-			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+	l.email, l.state = b.Spec.Email, b.State
+	l.subject = subject("build", b.ID, p.Kind, b.State, b.Spec, b.Spec.Arch)
+	return s.message(ctx, log, l, func() (any, error) {
+		var lines []builds.LogLine
+		var earlier bool
+		var err error
+		if p.Kind == tasks.MailFinished {
+			if lines, earlier, err = s.tail(ctx, b); err != nil {
+				return nil, err
+			}
 		}
-	}
-	link := ""
-	if s.cfg.Links != nil && s.cfg.PublicURL != "" {
-		if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
-			return nil, fmt.Errorf("%s mail of build %s: %w", p.Kind, p.ID, err)
+		link := ""
+		if s.cfg.Links != nil && s.cfg.PublicURL != "" {
+			if link, err = s.cfg.Links.Mint(ctx, b.ID); err != nil {
+				return nil, err
+			}
 		}
-	}
-	e, err := s.compose(b, p.Kind, to, lines, earlier, link, now)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	msg, err := e.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s mail of build %s: %w: %w", p.Kind, p.ID, err, asynq.SkipRetry)
-	}
-	return &outgoing{msg: msg, to: to, shownTo: b.Spec.Email}, nil
+		return s.buildData(b, p.Kind, lines, earlier, link, now), nil
+	})
 }
 
 // failed handles a failed delivery: retried later, or, on the last retry
@@ -535,12 +532,3 @@ func (m *mailer) String() string {
 	}
 	return s
 }
-
-// slogAdapter lets asynq log through slog.
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

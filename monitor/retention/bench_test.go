@@ -36,10 +36,12 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 }
 
 // BenchmarkRetentionMemory shows that retention bounds Redis memory: it
-// submits 2000 builds through client.Submit (record, summary, indexes,
-// payload with a 4 KiB kickstart, the asynq build and mail tasks), gives
-// each a 400-line log and the sent marks of its two mails, as made 40 days
-// ago and ended then, and reports
+// submits 2000 builds, half through client.Submit and half as 500
+// multi-arch groups of two (x86_64 and aarch64) through client.SubmitGroup
+// (records, summaries, indexes, payloads with a 4 KiB kickstart, group
+// records, the asynq build and mail tasks), gives each build a 400-line log
+// and the sent marks of its mails (each group's two mails instead of its
+// builds'), as made 40 days ago and ended then, and reports
 // used_memory before, with the builds, and after one retention run
 // ([retention] succeeded_days = 30). asynq's own completed tasks live a
 // day (tasks/queue.go) and are outside retention: they are deleted here
@@ -47,7 +49,7 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 //
 //	go test -run '^$' -bench RetentionMemory -benchtime 1x ./monitor/retention
 func BenchmarkRetentionMemory(b *testing.B) {
-	const n, lines = 2000, 400
+	const n, groups, lines = 2000, 500, 400
 	ctx := context.Background()
 	for range b.N {
 		rdb := redistest.Start(b).Client()
@@ -70,23 +72,45 @@ func BenchmarkRetentionMemory(b *testing.B) {
 			fmt.Fprintf(&text, "2026-11-27T10:00:%02d.000Z out | line %d of the build tool's output, about eighty bytes long\n", i%60, i)
 		}
 		old := time.Now().Add(-40 * day)
-		for range n {
-			p := &tasks.Payload{Spec: tasks.Spec{Type: tasks.TypeKSISO, Arch: "x86_64", Release: "42", Staging: "file:///srv/staging",
+		payload := func(arch string) *tasks.Payload {
+			return &tasks.Payload{Spec: tasks.Spec{Type: tasks.TypeKSISO, Arch: arch, Release: "42", Staging: "file:///srv/staging",
 				Email: "alice@example.org", KSISO: &tasks.KSISOSpec{ISO: "boot.iso", Config: "main.ks"}}, Kickstart: ks, Owner: "alice",
 				ID: idAt(old), SubmittedAt: old}
-			bd, err := c.Submit(ctx, p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := store.AppendLogText(ctx, bd.ID, 1, []byte(text.String()), 0); err != nil {
-				b.Fatal(err)
-			}
-			for _, k := range []tasks.MailKind{tasks.MailSubmitted, tasks.MailFinished} {
-				if err := rdb.Set(ctx, rediskey.NotifySent(tasks.NotifyTaskID(bd.ID, k)), old.Format(time.RFC3339), rediskey.NotifySentTTL).Err(); err != nil {
+		}
+		sent := func(id string, kinds ...tasks.MailKind) {
+			for _, k := range kinds {
+				if err := rdb.Set(ctx, rediskey.NotifySent(tasks.NotifyTaskID(id, k)), old.Format(time.RFC3339), rediskey.NotifySentTTL).Err(); err != nil {
 					b.Fatal(err)
 				}
 			}
-			_, err = store.Update(ctx, bd.ID, func(r *tasks.Build) error {
+		}
+		var ids []string
+		for range n / 2 {
+			bd, err := c.Submit(ctx, payload("x86_64"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			sent(bd.ID, tasks.MailSubmitted, tasks.MailFinished)
+			ids = append(ids, bd.ID)
+		}
+		for range groups {
+			g := idAt(old)
+			ps := []*tasks.Payload{payload("x86_64"), payload("aarch64")}
+			for _, p := range ps {
+				p.Group = g
+			}
+			gs, err := c.SubmitGroup(ctx, ps)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sent(gs.ID, tasks.MailGroupSubmitted, tasks.MailGroupFinished)
+			ids = append(ids, ps[0].ID, ps[1].ID)
+		}
+		for _, id := range ids {
+			if _, err := store.AppendLogText(ctx, id, 1, []byte(text.String()), 0); err != nil {
+				b.Fatal(err)
+			}
+			_, err = store.Update(ctx, id, func(r *tasks.Build) error {
 				r.State, r.Started, r.Finished, r.Stage = tasks.StateSucceeded, old, old.Add(time.Hour), tasks.StageTransfer
 				return nil
 			})
@@ -94,7 +118,7 @@ func BenchmarkRetentionMemory(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		for _, q := range []string{tasks.QueueName("x86_64", "42"), tasks.NotifyQueue} {
+		for _, q := range []string{tasks.QueueName("x86_64", "42"), tasks.QueueName("aarch64", "42"), tasks.NotifyQueue} {
 			if _, err := c.Inspector().DeleteAllPendingTasks(q); err != nil {
 				b.Fatal(err)
 			}
@@ -104,8 +128,8 @@ func BenchmarkRetentionMemory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if res.Removed[retention.KindBuild] != n {
-			b.Fatalf("retention removed %v, want %d builds", res.Removed, n)
+		if res.Removed[retention.KindBuild] != n || res.Removed[retention.KindGroup] != groups {
+			b.Fatalf("retention removed %v, want %d builds and %d groups", res.Removed, n, groups)
 		}
 		after := usedMemory(b, rdb)
 		c.Close()

@@ -5,6 +5,10 @@
 // every [retention] interval, one at a time across hosts (a lease in
 // Redis); `fbs gc` runs it once, or lists what would go (--dry-run).
 //
+// A multi-arch group's record goes with its last build: once none of its
+// builds remains (builds.Store.ExpiredGroups, then PurgeGroup, which
+// checks again in one script), with the sent marks of the group's mails.
+//
 // What it never removes: a queued or running build; a build of a
 // multi-arch group one of whose builds is still queued or running; a
 // staged directory without the marker fbs writes when it stages
@@ -54,6 +58,7 @@ const (
 	KindStaged = "staged" // a staged build directory
 	KindMark   = "mark"   // a notification's sent mark
 	KindMail   = "mail"   // a mail of the outbox
+	KindGroup  = "group"  // a multi-arch group's record, once none of its builds remains
 )
 
 // CounterPrefix starts the service-wide counters (builds.Store.Count) of
@@ -126,6 +131,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Collector, error) {
 type Plan struct {
 	// Builds are the ended builds that go, oldest first.
 	Builds []builds.Expired
+	// Groups are the multi-arch groups whose record goes: none of their
+	// builds remains once Builds are gone.
+	Groups []builds.ExpiredGroup
 	// Mails are the outbox mails that go.
 	Mails []notify.Message
 }
@@ -137,7 +145,11 @@ func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
-	p := &Plan{Builds: exp}
+	groups, err := c.store.ExpiredGroups(ctx, exp, now)
+	if err != nil {
+		return nil, fmt.Errorf("retention: %w", err)
+	}
+	p := &Plan{Builds: exp, Groups: groups}
 	if c.cfg.OutboxDir != "" && c.cfg.OutboxMaxAge > 0 {
 		msgs, err := notify.Outbox(c.cfg.OutboxDir)
 		if err != nil {
@@ -190,23 +202,34 @@ func (c *Collector) apply(ctx context.Context, p *Plan) (*Result, error) {
 	res := &Result{Removed: map[string]int{}}
 	renewed := time.Now()
 	defer c.count(ctx, res)
-	for _, e := range p.Builds {
+	// hold renews the lease when a third of it has passed and says why to
+	// stop, if anything.
+	hold := func() error {
 		if time.Since(renewed) > leaseTTL/3 {
 			ok, err := c.store.HoldNamedLease(ctx, leaseName, c.cfg.Holder, leaseTTL)
 			if err != nil {
-				return res, fmt.Errorf("retention: %w", err)
+				return fmt.Errorf("retention: %w", err)
 			}
 			if !ok {
-				return res, fmt.Errorf("retention: lost the lease: %w", ErrBusy)
+				return fmt.Errorf("retention: lost the lease: %w", ErrBusy)
 			}
 			renewed = time.Now()
 		}
-		if err := ctx.Err(); err != nil {
+		return ctx.Err()
+	}
+	for _, e := range p.Builds {
+		if err := hold(); err != nil {
 			return res, err
 		}
 		if why := c.removeBuild(ctx, e, res); why != "" {
 			res.Kept = append(res.Kept, e.Build.ID+": "+why)
 		}
+	}
+	for _, g := range p.Groups {
+		if err := hold(); err != nil {
+			return res, err
+		}
+		c.removeGroup(ctx, g, res)
 	}
 	for _, m := range p.Mails {
 		err := os.Remove(filepath.Join(c.cfg.OutboxDir, m.Name))
@@ -256,6 +279,30 @@ func (c *Collector) removeBuild(ctx context.Context, e builds.Expired, res *Resu
 	}
 	log.Debug("retention: build removed", "state", b.State)
 	return ""
+}
+
+// removeGroup removes the record of an expired group and its mails'
+// sent marks, unless one of its builds stayed (a build kept above, whose
+// staged directory could not be removed, keeps its group too).
+func (c *Collector) removeGroup(ctx context.Context, e builds.ExpiredGroup, res *Result) {
+	log := c.cfg.Logger.With("group", e.Group.ID, "reason", e.Reason)
+	removed, err := c.store.PurgeGroup(ctx, e.Group.ID)
+	if err != nil {
+		log.Warn("retention: group kept", "err", err)
+		return
+	}
+	if !removed {
+		return // a build of it stayed, or another run removed it
+	}
+	res.Removed[KindGroup]++
+	n, err := notify.ForgetGroup(ctx, c.rdb, e.Group.ID)
+	if err != nil {
+		log.Warn("retention: notification marks of the group kept (they expire)", "err", err)
+	}
+	if n > 0 {
+		res.Removed[KindMark] += int(n)
+	}
+	log.Debug("retention: group removed")
 }
 
 // removeStaged removes the staged directory of build id at url.

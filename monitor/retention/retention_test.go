@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -330,4 +331,242 @@ func TestLifeCycle(t *testing.T) {
 		}
 		return col
 	})
+}
+
+// TestCollectGroups checks that a multi-arch group's record, and the
+// sent marks of its mails, go with its last build, and only then: a group
+// of two ended builds leaves nothing behind; a group one of whose builds
+// still runs, or whose newer build is not old enough, stays; a group left
+// behind by an older fbs (its builds removed, its record kept) goes; a
+// group younger than an hour with no builds yet (a submission under way)
+// stays.
+func TestCollectGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "staging")
+	rdb := redistest.Start(t).Client()
+	w := &world{t: t, rdb: rdb, store: builds.NewStore(rdb), now: time.Now(),
+		area: area{url: "file://" + dir, opts: staging.Options{FileRoot: filepath.Dir(dir)}, dir: dir}}
+	group := func(age time.Duration, members ...func(*tasks.Build)) (*tasks.Group, []*tasks.Build) {
+		t.Helper()
+		created := w.now.Add(-age)
+		g := &tasks.Group{ID: idAt(created), Owner: "alice", Created: created}
+		var bs []*tasks.Build
+		for i, m := range members {
+			arch := tasks.Arches[i]
+			b := w.build(tasks.StateSucceeded, age, i == 0, func(b *tasks.Build) {
+				b.Group, b.Spec.Arch = g.ID, arch
+				if m != nil {
+					m(b)
+				}
+			})
+			g.Builds = append(g.Builds, b.ID)
+			bs = append(bs, b)
+		}
+		if err := w.store.CreateGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []tasks.MailKind{tasks.MailGroupSubmitted, tasks.MailGroupFinished} {
+			if err := rdb.Set(ctx, rediskey.NotifySent(tasks.NotifyTaskID(g.ID, k)), "x", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g, bs
+	}
+	running := func(b *tasks.Build) { b.State, b.Finished = tasks.StateRunning, time.Time{} }
+	recent := func(b *tasks.Build) { b.Finished = w.now.Add(-time.Hour) }
+
+	ended, endedBuilds := group(40*day, nil, nil)
+	busy, busyBuilds := group(40*day, nil, running)
+	half, halfBuilds := group(40*day, nil, recent)
+	// Left behind by an older fbs: a group record with its mails' marks
+	// and no builds.
+	orphan, _ := group(40 * day)
+	orphan.Builds = []string{idAt(w.now.Add(-40 * day)), idAt(w.now.Add(-40 * day))}
+	if err := rdb.Del(ctx, rediskey.Group(orphan.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.CreateGroup(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	// Being submitted: its record is written before its builds'.
+	young := &tasks.Group{ID: tasks.NewBuildID(), Owner: "alice", Created: w.now, Builds: []string{tasks.NewBuildID(), tasks.NewBuildID()}}
+	if err := w.store.CreateGroup(ctx, young); err != nil {
+		t.Fatal(err)
+	}
+
+	col, err := retention.New(rdb, retention.Config{
+		Builds:  builds.Retention{MaxAge: map[tasks.State]time.Duration{tasks.StateSucceeded: 30 * day}},
+		Staging: w.area.opts, Now: func() time.Time { return w.now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := col.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned []string
+	for _, g := range plan.Groups {
+		planned = append(planned, g.Group.ID+": "+g.Reason)
+	}
+	want := []string{ended.ID + ": its last builds go with this run", orphan.ID + ": none of its 2 builds remains"}
+	slices.Sort(want)
+	if d := cmp.Diff(want, planned); d != "" {
+		t.Errorf("planned groups (-want +got):\n%s", d)
+	}
+
+	res, err := col.Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Builds: both of ended, the old one of half. Marks: each build's
+	// finished mark, and two of each group that goes.
+	wantRemoved := map[string]int{retention.KindBuild: 3, retention.KindLog: 3, retention.KindStaged: 2,
+		retention.KindMark: 3 + 2*2, retention.KindGroup: 2}
+	if d := cmp.Diff(wantRemoved, res.Removed); d != "" {
+		t.Errorf("removed (-want +got):\n%s\nkept: %v", d, res.Kept)
+	}
+	// Nothing of the ended group is left: no key names it or its builds.
+	for _, id := range append([]string{ended.ID, orphan.ID}, ended.Builds...) {
+		keys, err := rdb.Keys(ctx, "*"+id+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 0 {
+			t.Errorf("keys of %s left after retention: %v", id, keys)
+		}
+	}
+	for _, b := range endedBuilds {
+		if _, _, staged := w.exists(b); staged {
+			t.Errorf("staged directory of %s left", b.ID)
+		}
+	}
+	// The others stay, with their builds.
+	for _, g := range []*tasks.Group{busy, half, young} {
+		if _, err := w.store.Group(ctx, g.ID); err != nil {
+			t.Errorf("group %s: %v; want kept", g.ID, err)
+		}
+	}
+	for _, b := range append(busyBuilds, halfBuilds[1]) {
+		if rec, _, _ := w.exists(b); !rec {
+			t.Errorf("build %s of a kept group removed", b.ID)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, rediskey.NotifySent(tasks.NotifyTaskID(busy.ID, tasks.MailGroupSubmitted))).Result(); n != 1 {
+		t.Errorf("sent mark of kept group %s removed", busy.ID)
+	}
+	counters, err := w.store.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counters[retention.CounterPrefix+retention.KindGroup] != 2 {
+		t.Errorf("counters %v; want %s2", counters, retention.CounterPrefix+retention.KindGroup+"=")
+	}
+
+	// Once half's newer build has gone too (by hand here), half goes.
+	if _, err := w.store.Purge(ctx, halfBuilds[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err = col.Collect(ctx)
+	if err != nil || res.Removed[retention.KindGroup] != 1 {
+		t.Fatalf("run after the last build of %s went: %+v, %v; want its group removed", half.ID, res, err)
+	}
+	if _, err := w.store.Group(ctx, half.ID); !errors.Is(err, builds.ErrGroupNotFound) {
+		t.Errorf("group %s after its last build went: %v", half.ID, err)
+	}
+}
+
+// TestPurgeGroupKeepsMembers checks that PurgeGroup leaves a group alone
+// while one of its builds remains.
+func TestPurgeGroupKeepsMembers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	store := builds.NewStore(rdb)
+	b := &tasks.Build{ID: tasks.NewBuildID(), Owner: "alice", State: tasks.StateSucceeded}
+	if err := store.Create(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	g := &tasks.Group{ID: tasks.NewBuildID(), Owner: "alice", Builds: []string{tasks.NewBuildID(), b.ID}}
+	if err := store.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := store.PurgeGroup(ctx, g.ID); err != nil || removed {
+		t.Fatalf("PurgeGroup with a build left = %v, %v; want kept", removed, err)
+	}
+	if _, err := store.Purge(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := store.PurgeGroup(ctx, g.ID); err != nil || !removed {
+		t.Fatalf("PurgeGroup with no build left = %v, %v; want removed", removed, err)
+	}
+	if removed, err := store.PurgeGroup(ctx, g.ID); err != nil || removed {
+		t.Errorf("PurgeGroup of a group gone = %v, %v; want false, nil", removed, err)
+	}
+}
+
+// TestPerScheduleKeepsGroupsWhole checks that [retention] per_schedule,
+// which counts builds, never splits a multi-arch group a schedule made: a
+// group with a build among the newest N keeps all its builds.
+func TestPerScheduleKeepsGroupsWhole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		keep     int
+		wantGone int // groups gone, oldest first
+	}{
+		{keep: 4, wantGone: 0},
+		{keep: 3, wantGone: 0}, // the older group has one build among the newest 3
+		{keep: 2, wantGone: 1},
+		{keep: 1, wantGone: 1},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.keep), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			rdb := redistest.Start(t).Client()
+			w := &world{t: t, rdb: rdb, store: builds.NewStore(rdb), now: time.Now()}
+			var groups []*tasks.Group
+			var members [][]*tasks.Build
+			for i := range 2 {
+				created := w.now.Add(-time.Duration(4-i) * time.Hour)
+				g := &tasks.Group{ID: idAt(created), Owner: "alice", Created: created}
+				var bs []*tasks.Build
+				for _, arch := range []string{"x86_64", "aarch64"} {
+					b := w.build(tasks.StateSucceeded, w.now.Sub(created), false, func(b *tasks.Build) {
+						b.Group, b.Schedule, b.Spec.Arch = g.ID, "S", arch
+					})
+					g.Builds = append(g.Builds, b.ID)
+					bs = append(bs, b)
+				}
+				if err := w.store.CreateGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+				groups, members = append(groups, g), append(members, bs)
+			}
+			col, err := retention.New(rdb, retention.Config{Builds: builds.Retention{PerSchedule: tt.keep}, Now: func() time.Time { return w.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := col.Collect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Removed[retention.KindBuild] != 2*tt.wantGone || res.Removed[retention.KindGroup] != tt.wantGone {
+				t.Errorf("removed %v; want %d builds and %d groups", res.Removed, 2*tt.wantGone, tt.wantGone)
+			}
+			for i, g := range groups {
+				_, gerr := w.store.Group(ctx, g.ID)
+				gone := i < tt.wantGone
+				if gone != (gerr != nil) {
+					t.Errorf("group %d: %v; want gone %v", i, gerr, gone)
+				}
+				for _, b := range members[i] {
+					if rec, _, _ := w.exists(b); rec == gone {
+						t.Errorf("build %s of group %d: record %v; want gone %v", b.Spec.Arch, i, rec, gone)
+					}
+				}
+			}
+		})
+	}
 }

@@ -26,6 +26,14 @@
 // fails); else built, with the ID of the build it submitted, which carries
 // the schedule's ID (tasks.Build.Schedule).
 //
+// A schedule whose spec names several arches (arch=x86_64,aarch64)
+// submits one multi-arch group per run, all or none
+// (client.SubmitGroup, as the web form does), each build carrying the
+// schedule's ID; the run records the group. The skip rules apply to the
+// group: skipped while the previous group has a build queued or running,
+// and while the latest group whose builds all succeeded finished (its last
+// build did) less than rebuild_age ago.
+//
 // Adding, pausing, resuming and deleting a schedule take effect at once for
 // the runs (the handler reads the schedule at each fire) and within
 // Config.SyncInterval for the schedulers' timers.
@@ -37,13 +45,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/tasks/asynqlog"
 	"github.com/fedora-fbs/fbs/tasks/builds"
 	"github.com/fedora-fbs/fbs/tasks/client"
 	"github.com/fedora-fbs/fbs/tasks/schedules"
@@ -140,7 +148,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		RedisUniversalClient:       r.rdb,
 		PeriodicTaskConfigProvider: provider{r},
 		SyncInterval:               r.cfg.SyncInterval,
-		SchedulerOpts:              &asynq.SchedulerOpts{Logger: slogAdapter{r.log}, LogLevel: asynq.WarnLevel, Location: time.UTC},
+		SchedulerOpts:              &asynq.SchedulerOpts{Logger: asynqlog.New(r.log), LogLevel: asynq.WarnLevel, Location: time.UTC},
 	})
 	if err != nil {
 		return fmt.Errorf("start schedules: %w", err)
@@ -149,7 +157,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		Concurrency:       2,
 		Queues:            map[string]int{tasks.ScheduleQueue: 1},
 		TaskCheckInterval: r.cfg.PollInterval,
-		Logger:            slogAdapter{r.log},
+		Logger:            asynqlog.New(r.log),
 		LogLevel:          asynq.WarnLevel,
 		ShutdownTimeout:   30 * time.Second,
 	})
@@ -243,7 +251,7 @@ func (r *Runner) Fire(ctx context.Context, id string) (*schedules.Run, error) {
 	}
 	run := schedules.Run{Time: now, Slot: slot}
 	r.run(ctx, sc, &run)
-	r.log.Info("schedule ran", "schedule", id, "slot", slot, "outcome", run.Outcome, "build", run.Build, "reason", run.Reason)
+	r.log.Info("schedule ran", "schedule", id, "slot", slot, "outcome", run.Outcome, "build", run.Build, "group", run.Group, "reason", run.Reason)
 	if err := r.store.AddRun(ctx, id, run); err != nil {
 		return nil, err
 	}
@@ -270,14 +278,25 @@ func (r *Runner) run(ctx context.Context, sc *schedules.Schedule, run *schedules
 			return
 		}
 	}
+	if sc.LastGroup != "" {
+		gs, err := r.builds.Group(ctx, sc.LastGroup)
+		switch {
+		case err == nil && !gs.State.Final():
+			skip("previous group %s still %s", gs.ID, gs.State)
+			return
+		case err != nil && !errors.Is(err, builds.ErrNotFound):
+			fail(fmt.Errorf("read previous group %s: %w", sc.LastGroup, err))
+			return
+		}
+	}
 	if sc.RebuildAge > 0 {
 		last, err := r.lastSuccess(ctx, sc.ID)
 		if err != nil {
 			fail(err)
 			return
 		}
-		if last != nil && run.Time.Sub(last.Finished) < sc.RebuildAge {
-			skip("last success %s is younger than rebuild_age %s", last.ID, sc.RebuildAge)
+		if last != nil && run.Time.Sub(last.finished) < sc.RebuildAge {
+			skip("last success %s is younger than rebuild_age %s", last, sc.RebuildAge)
 			return
 		}
 	}
@@ -292,11 +311,19 @@ func (r *Runner) run(ctx context.Context, sc *schedules.Schedule, run *schedules
 		fail(fmt.Errorf("prepare the spec: %w", err))
 		return
 	}
+	for _, p := range pr.Payloads {
+		p.Schedule = sc.ID
+	}
 	if pr.IsGroup() {
-		fail(fmt.Errorf("a schedule builds one arch, not %s", pr.Arches()))
+		// One group per slot, all or none, as the web form submits one.
+		gs, err := r.builds.SubmitGroup(ctx, pr.Payloads)
+		if err != nil {
+			fail(err)
+			return
+		}
+		run.Outcome, run.Group = schedules.OutcomeBuilt, gs.ID
 		return
 	}
-	pr.Payload.Schedule = sc.ID
 	b, err := r.builds.Submit(ctx, pr.Payload)
 	if err != nil {
 		fail(err)
@@ -305,48 +332,63 @@ func (r *Runner) run(ctx context.Context, sc *schedules.Schedule, run *schedules
 	run.Outcome, run.Build = schedules.OutcomeBuilt, b.ID
 }
 
-// lastSuccess returns the schedule's latest succeeded build among the
-// builds of its kept runs, or nil.
-func (r *Runner) lastSuccess(ctx context.Context, id string) (*tasks.Build, error) {
+// success is a schedule's succeeded build or group: its kind, ID and when
+// it finished (a group: when its last build did).
+type success struct {
+	kind, id string
+	finished time.Time
+}
+
+func (s *success) String() string { return s.kind + " " + s.id }
+
+// lastSuccess returns the schedule's latest success among the builds and
+// groups of its kept runs, or nil. A group succeeded when all of its
+// builds did; one that lost a build to retention is not counted.
+func (r *Runner) lastSuccess(ctx context.Context, id string) (*success, error) {
 	runs, err := r.store.Runs(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
+	store := r.builds.Store()
 	for _, run := range runs {
-		if run.Build == "" {
-			continue
-		}
-		b, err := r.builds.Store().Get(ctx, run.Build)
-		if errors.Is(err, builds.ErrNotFound) {
-			continue // removed (retention)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read build %s of schedule %s: %w", run.Build, id, err)
-		}
-		if b.State == tasks.StateSucceeded {
-			return b, nil
+		switch {
+		case run.Group != "":
+			g, err := store.Group(ctx, run.Group)
+			if errors.Is(err, builds.ErrNotFound) {
+				continue // removed (retention)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read group %s of schedule %s: %w", run.Group, id, err)
+			}
+			members, err := store.Members(ctx, g)
+			if err != nil {
+				return nil, fmt.Errorf("read group %s of schedule %s: %w", run.Group, id, err)
+			}
+			if len(members) != len(g.Builds) || tasks.NewGroupStatus(g, members).State != tasks.StateSucceeded {
+				continue
+			}
+			last := &success{kind: "group", id: g.ID}
+			for _, b := range members {
+				if b.Finished.After(last.finished) {
+					last.finished = b.Finished
+				}
+			}
+			return last, nil
+		case run.Build != "":
+			b, err := store.Get(ctx, run.Build)
+			if errors.Is(err, builds.ErrNotFound) {
+				continue // removed (retention)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read build %s of schedule %s: %w", run.Build, id, err)
+			}
+			if b.State == tasks.StateSucceeded {
+				return &success{kind: "build", id: b.ID, finished: b.Finished}, nil
+			}
 		}
 	}
 	return nil, nil
 }
-
-// slogAdapter gives asynq's logger interface to a slog.Logger.
-type slogAdapter struct{ l *slog.Logger }
-
-func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) {
-	msg := fmt.Sprint(args...)
-	if strings.Contains(msg, "redis connection is shared") {
-		// asynq's scheduler, stopping, tries to close the client it was
-		// given and says it may not: that is as it should be.
-		a.l.Debug(msg)
-		return
-	}
-	a.l.Error(msg)
-}
-func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // SignInRights are the rights of web users as of their latest sign-in
 // (auth.Users): an owner who has not signed in within the record's

@@ -110,7 +110,7 @@ func TestFire(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if run := fire(t0.Add(20 * time.Second)); run == nil || !strings.Contains(run.String(), "last success "+first.Build+" is younger than rebuild_age 1h0m0s") {
+	if run := fire(t0.Add(20 * time.Second)); run == nil || !strings.Contains(run.String(), "last success build "+first.Build+" is younger than rebuild_age 1h0m0s") {
 		t.Errorf("run within rebuild_age = %v", run)
 	}
 	second := fire(finished.Add(time.Hour + 5*time.Second))
@@ -128,6 +128,105 @@ func TestFire(t *testing.T) {
 	}
 	if run := fire(t0.Add(4 * time.Hour)); run != nil {
 		t.Errorf("deleted schedule ran: %+v", run)
+	}
+}
+
+// TestFireGroup walks a schedule of a spec naming two arches through its
+// runs: each run that builds submits one multi-arch group (both builds
+// queued, each carrying the schedule), skipped while any build of the
+// previous group is queued or running, and while the group that succeeded
+// last finished (its last build did) less than rebuild_age ago.
+func TestFireGroup(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	r := b.runner(t, policy)
+	sc := b.schedule(t, "@every 10s", time.Hour, "41")
+	if _, err := b.store.Update(ctx, sc.ID, func(s *schedules.Schedule) error { s.Spec.Arch = "x86_64,aarch64"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	fire := func(at time.Time) *schedules.Run {
+		t.Helper()
+		r.now = func() time.Time { return at }
+		run, err := r.Fire(ctx, sc.ID)
+		if err != nil {
+			t.Fatalf("fire at %s: %v", at, err)
+		}
+		return run
+	}
+	setState := func(id string, st tasks.State, finished time.Time) {
+		t.Helper()
+		if _, err := b.builds.Store().Update(ctx, id, func(x *tasks.Build) error {
+			x.State, x.Finished = st, finished
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := fire(t0.Add(time.Second))
+	if first == nil || first.Outcome != schedules.OutcomeBuilt || first.Group == "" || first.Build != "" || first.String() != "group "+first.Group {
+		t.Fatalf("first run = %+v, want a group built", first)
+	}
+	gs, err := b.builds.Group(ctx, first.Group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(b.rdb)
+	var arches []string
+	for _, m := range gs.Builds {
+		arches = append(arches, m.Spec.Arch)
+		if m.Schedule != sc.ID || m.Owner != "tester" || m.State != tasks.StateQueued || m.Group != gs.ID {
+			t.Errorf("build %s of the group: %+v; want queued, of the schedule and the group, owned by tester", m.Spec.Arch, m)
+		}
+		if _, err := insp.GetTaskInfo(m.Queue, m.ID); err != nil {
+			t.Errorf("build %s not on its queue %s: %v", m.Spec.Arch, m.Queue, err)
+		}
+	}
+	if strings.Join(arches, ",") != "x86_64,aarch64" {
+		t.Errorf("group builds %v, want x86_64 then aarch64", arches)
+	}
+	if got, err := b.store.Get(ctx, sc.ID); err != nil || got.LastGroup != gs.ID || got.LastBuild != "" {
+		t.Errorf("schedule after the run: %+v, %v; want LastGroup %s", got, err, gs.ID)
+	}
+
+	if run := fire(t0.Add(10 * time.Second)); run == nil || run.String() != "skipped: previous group "+gs.ID+" still queued" {
+		t.Errorf("run while queued = %v", run)
+	}
+	// One build ended, the other still runs: the group is running.
+	setState(gs.Builds[0].ID, tasks.StateSucceeded, t0.Add(12*time.Second))
+	setState(gs.Builds[1].ID, tasks.StateRunning, time.Time{})
+	if run := fire(t0.Add(20 * time.Second)); run == nil || run.String() != "skipped: previous group "+gs.ID+" still running" {
+		t.Errorf("run while one build runs = %v", run)
+	}
+	// Both succeeded; the group finished when its last build did.
+	finished := t0.Add(25 * time.Second)
+	setState(gs.Builds[1].ID, tasks.StateSucceeded, finished)
+	if run := fire(t0.Add(30 * time.Second)); run == nil || run.String() != "skipped: last success group "+gs.ID+" is younger than rebuild_age 1h0m0s" {
+		t.Errorf("run within rebuild_age = %v", run)
+	}
+	if run := fire(finished.Add(time.Hour - 5*time.Second)); run == nil || run.Outcome != schedules.OutcomeSkipped {
+		t.Errorf("run within rebuild_age of the last build's end = %v, want skipped", run)
+	}
+	second := fire(finished.Add(time.Hour + 5*time.Second))
+	if second == nil || second.Outcome != schedules.OutcomeBuilt || second.Group == "" || second.Group == gs.ID {
+		t.Fatalf("run past rebuild_age = %+v, want a new group", second)
+	}
+	// A failed group is no success (its builds' ends would be within
+	// rebuild_age): the next slot builds again once it has ended.
+	gs2, err := b.builds.Group(ctx, second.Group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := finished.Add(time.Hour + 20*time.Second)
+	setState(gs2.Builds[0].ID, tasks.StateSucceeded, ended)
+	setState(gs2.Builds[1].ID, tasks.StateFailed, ended)
+	if run := fire(ended.Add(10 * time.Second)); run == nil || run.Outcome != schedules.OutcomeBuilt || run.Group == "" {
+		t.Errorf("run after a failed group = %v, want a new group", run)
+	}
+	if n, err := b.builds.List(ctx, builds.ListOptions{}); err != nil || len(n) != 6 {
+		t.Errorf("builds: %d, %v; want 6 (three groups of two)", len(n), err)
 	}
 }
 

@@ -88,3 +88,36 @@ func (s *Store) Members(ctx context.Context, g *tasks.Group) ([]*tasks.Build, er
 	}
 	return out, nil
 }
+
+// purgeGroupScript deletes a group record (KEYS[1]) only if none of its
+// members' records (KEYS[2..]) exists; it returns 1 when it deleted it.
+var purgeGroupScript = redis.NewScript(`
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+return redis.call('DEL', KEYS[1])
+`)
+
+// PurgeGroup removes the record of group id once none of its builds
+// remains (retention removed the last), checking and deleting in one
+// script so a member still there keeps it. It reports whether it removed
+// the record; a group already gone is not an error.
+func (s *Store) PurgeGroup(ctx context.Context, id string) (bool, error) {
+	g, err := s.Group(ctx, id)
+	if errors.Is(err, ErrGroupNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("purge %w", err)
+	}
+	keys := make([]string, 0, 1+len(g.Builds))
+	keys = append(keys, rediskey.Group(id))
+	for _, b := range g.Builds {
+		keys = append(keys, rediskey.Build(b))
+	}
+	n, err := purgeGroupScript.Run(ctx, s.rdb, keys).Int()
+	if err != nil {
+		return false, fmt.Errorf("purge group %s: %w", id, err)
+	}
+	return n == 1, nil
+}

@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -100,7 +101,8 @@ func (s *Store) Expired(ctx context.Context, r Retention, now time.Time) ([]Expi
 }
 
 // expiredBySchedule offers keep the builds of each schedule past its
-// newest n.
+// newest n, but not a build of a multi-arch group another build of which
+// is among the newest n: a group's builds go together.
 func (s *Store) expiredBySchedule(ctx context.Context, n int, keep func(*tasks.Build, string)) error {
 	prefix := rediskey.BuildsOfSchedule("")
 	iter := s.rdb.Scan(ctx, 0, rediskey.BuildsOfSchedule("*"), 1000).Iterator()
@@ -112,8 +114,29 @@ func (s *Store) expiredBySchedule(ctx context.Context, n int, keep func(*tasks.B
 		if err != nil {
 			return fmt.Errorf("list builds of schedule %s: %w", schedule, err)
 		}
+		if len(ids) == 0 {
+			continue
+		}
+		newest, err := s.rdb.ZRange(ctx, key, int64(-n), -1).Result()
+		if err != nil {
+			return fmt.Errorf("list builds of schedule %s: %w", schedule, err)
+		}
+		kept := map[string]bool{}
+		err = s.eachRecord(ctx, newest, func(b *tasks.Build) {
+			if b.Group != "" {
+				kept[b.Group] = true
+			}
+		})
+		if err != nil {
+			return err
+		}
 		reason := fmt.Sprintf("schedule %s keeps its newest %d", schedule, n)
-		if err := s.eachRecord(ctx, ids, func(b *tasks.Build) { keep(b, reason) }); err != nil {
+		err = s.eachRecord(ctx, ids, func(b *tasks.Build) {
+			if b.Group == "" || !kept[b.Group] {
+				keep(b, reason)
+			}
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -142,6 +165,111 @@ func (s *Store) busyGroups(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return busy, nil
+}
+
+// ExpiredGroup is a multi-arch group whose record retention removes: none
+// of its builds remains once the builds planned with it are gone.
+type ExpiredGroup struct {
+	Group *tasks.Group
+	// Reason says why: "its last builds go with this run" or "none of its
+	// 2 builds remains".
+	Reason string
+}
+
+// groupGrace is how old a group must be before retention looks at it:
+// client.SubmitGroup writes the group record before its members', so a
+// younger group may still be being submitted.
+const groupGrace = time.Hour
+
+// ExpiredGroups returns the groups (older than an hour at now) none of
+// whose builds remains once the builds of going are removed, oldest first.
+// It reads every group record (a SCAN of the group keys and an MGET and
+// one pipeline of EXISTS per page), so groups left behind by an older fbs,
+// which removed builds but never their group, go too.
+func (s *Store) ExpiredGroups(ctx context.Context, going []Expired, now time.Time) ([]ExpiredGroup, error) {
+	gone := make(map[string]bool, len(going))
+	for _, e := range going {
+		gone[e.Build.ID] = true
+	}
+	cutoff := now.Add(-groupGrace)
+	var out []ExpiredGroup
+	check := func(keys []string) error {
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return fmt.Errorf("read %d group records: %w", len(keys), err)
+		}
+		var groups []*tasks.Group
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				continue // removed meanwhile
+			}
+			var g tasks.Group
+			if err := json.Unmarshal([]byte(str), &g); err != nil || !tasks.ValidBuildID(g.ID) || rediskey.Group(g.ID) != keys[i] {
+				continue // a record fbs cannot read is left for a person
+			}
+			created := g.Created
+			if id, err := ulid.ParseStrict(g.ID); created.IsZero() && err == nil {
+				created = ulid.Time(id.Time())
+			}
+			if created.After(cutoff) {
+				continue
+			}
+			groups = append(groups, &g)
+		}
+		if len(groups) == 0 {
+			return nil
+		}
+		left := make([][]*redis.IntCmd, len(groups))
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, g := range groups {
+				for _, id := range g.Builds {
+					if !gone[id] {
+						left[i] = append(left[i], p.Exists(ctx, rediskey.Build(id)))
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read which builds of %d groups remain: %w", len(groups), err)
+		}
+		for i, g := range groups {
+			n := int64(0)
+			for _, c := range left[i] {
+				n += c.Val()
+			}
+			if n > 0 {
+				continue
+			}
+			reason := fmt.Sprintf("none of its %d builds remains", len(g.Builds))
+			if len(left[i]) < len(g.Builds) {
+				reason = "its last builds go with this run"
+			}
+			out = append(out, ExpiredGroup{Group: g, Reason: reason})
+		}
+		return nil
+	}
+	var page []string
+	iter := s.rdb.Scan(ctx, 0, rediskey.Group("*"), 1000).Iterator()
+	for iter.Next(ctx) {
+		if page = append(page, iter.Val()); len(page) == readPage {
+			if err := check(page); err != nil {
+				return nil, err
+			}
+			page = page[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	if len(page) > 0 {
+		if err := check(page); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b ExpiredGroup) int { return strings.Compare(a.Group.ID, b.Group.ID) })
+	return out, nil
 }
 
 // eachRecord reads the records of ids, readPage at a time, and calls fn
@@ -244,7 +372,7 @@ func (s *Store) Purge(ctx context.Context, id string) (*Purged, error) {
 // for ttl. It reports whether holder holds it now: false when another
 // holder does.
 func (s *Store) HoldNamedLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	n, err := holdNamedLeaseScript.Run(ctx, s.rdb, []string{rediskey.NamedLease(name)}, holder, ttl.Milliseconds()).Int()
+	n, err := holdLeaseScript.Run(ctx, s.rdb, []string{rediskey.NamedLease(name)}, holder, ttl.Milliseconds(), leaseIfFree).Int()
 	if err != nil {
 		return false, fmt.Errorf("hold lease %s: %w", name, err)
 	}
@@ -259,21 +387,6 @@ func (s *Store) DropNamedLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
-
-// holdNamedLeaseScript sets the lease when free, renews it when ARGV[1] holds
-// it, and leaves another holder's alone.
-var holdNamedLeaseScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-`)
 
 // dropLeaseScript deletes the lease only if ARGV[1] holds it.
 var dropLeaseScript = redis.NewScript(`

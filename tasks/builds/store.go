@@ -517,18 +517,6 @@ func (s *Store) HoldLease(ctx context.Context, id, holder string, ttl time.Durat
 // or ended.
 var ErrAttemptOver = errors.New("build attempt is over")
 
-// holdLeaseScript sets the lease (KEYS[1]) to ARGV[1] for ARGV[2] ms unless
-// the record (KEYS[2]) says attempt ARGV[3] is no longer running.
-var holdLeaseScript = redis.NewScript(`
-local rec = redis.call('GET', KEYS[2])
-if rec then
-  local b = cjson.decode(rec)
-  if b.state ~= 'running' or tonumber(b.attempt) ~= tonumber(ARGV[3]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
-
 // HoldLeaseOf is HoldLease for the worker running attempt of build id: it
 // renews nothing and returns ErrAttemptOver once the record says the
 // attempt is over, so a worker whose build was reaped while it could not
@@ -536,7 +524,7 @@ return 1
 // next attempt). A record Redis lost does not stop it: the worker writes
 // the record again.
 func (s *Store) HoldLeaseOf(ctx context.Context, id, holder string, attempt int, ttl time.Duration) error {
-	ok, err := holdLeaseScript.Run(ctx, s.rdb, []string{rediskey.Lease(id), rediskey.Build(id)}, holder, ttl.Milliseconds(), attempt).Int()
+	ok, err := holdLeaseScript.Run(ctx, s.rdb, []string{rediskey.Lease(id), rediskey.Build(id)}, holder, ttl.Milliseconds(), leaseTake, attempt).Int()
 	if err != nil {
 		return fmt.Errorf("renew lease of build %s: %w", id, err)
 	}

@@ -179,7 +179,9 @@ func SubmitRate(user string, window int64) string {
 }
 
 // Multi-arch groups (tasks/builds). A group lives as long as its members:
-// it is deleted with an undone submission, never otherwise.
+// it is deleted with an undone submission, or by retention once none of
+// its builds remains (builds.Store.PurgeGroup), with the sent marks of its
+// two mails.
 
 // Group is a string: the JSON tasks.Group of group id (its owner, member
 // build IDs and creation time). Its state is not stored: it is derived

@@ -58,8 +58,13 @@ type Schedule struct {
 	Paused bool `json:"paused,omitempty"`
 	// Created is when the schedule was made.
 	Created time.Time `json:"created"`
-	// LastBuild is the ID of the latest build a run submitted.
+	// LastBuild is the ID of the latest build a run submitted, for a
+	// spec of one arch.
 	LastBuild string `json:"last_build,omitempty"`
+	// LastGroup is the ID of the latest multi-arch group a run submitted,
+	// for a spec naming several arches (arch=x86_64,aarch64). A run sets
+	// one of LastBuild and LastGroup and clears the other.
+	LastGroup string `json:"last_group,omitempty"`
 }
 
 // Files returns the kickstart files as the submission path takes them.
@@ -79,7 +84,8 @@ type Outcome string
 
 // Run outcomes.
 const (
-	// OutcomeBuilt: the run submitted Run.Build.
+	// OutcomeBuilt: the run submitted Run.Build, or the multi-arch group
+	// Run.Group.
 	OutcomeBuilt Outcome = "built"
 	// OutcomeSkipped: the run built nothing, for Run.Reason.
 	OutcomeSkipped Outcome = "skipped"
@@ -93,10 +99,12 @@ type Run struct {
 	// Time is when it ran; Slot is the fire time it ran for.
 	Time time.Time `json:"time"`
 	Slot time.Time `json:"slot"`
-	// Outcome is what it did; Build the build it submitted; Reason why it
+	// Outcome is what it did; Build the build it submitted, or Group the
+	// multi-arch group (one build per arch, all or none); Reason why it
 	// skipped or failed.
 	Outcome Outcome `json:"outcome"`
 	Build   string  `json:"build,omitempty"`
+	Group   string  `json:"group,omitempty"`
 	Reason  string  `json:"reason,omitempty"`
 }
 
@@ -104,6 +112,9 @@ type Run struct {
 func (r Run) String() string {
 	switch r.Outcome {
 	case OutcomeBuilt:
+		if r.Group != "" {
+			return "group " + r.Group
+		}
 		return "build " + r.Build
 	case OutcomeSkipped:
 		return "skipped: " + r.Reason
@@ -310,7 +321,8 @@ func (s *Store) Claim(ctx context.Context, id string, slot time.Time) (bool, err
 }
 
 // AddRun records run r of schedule id, keeping the latest MaxRuns, and, when
-// it built, makes its build the schedule's LastBuild.
+// it built, makes its build the schedule's LastBuild (or its group the
+// LastGroup).
 func (s *Store) AddRun(ctx context.Context, id string, r Run) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -328,7 +340,7 @@ func (s *Store) AddRun(ctx context.Context, id string, r Run) error {
 		return nil
 	}
 	_, err = s.Update(ctx, id, func(sc *Schedule) error {
-		sc.LastBuild = r.Build
+		sc.LastBuild, sc.LastGroup = r.Build, r.Group
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {

@@ -111,7 +111,7 @@ func (s *soak) inject(kind string) string {
 		running := s.runningOn(sl.name)
 		p := sl.proc()
 		killed := time.Now()
-		p.stop(syscall.SIGKILL, 10*time.Second)
+		_ = p.Stop(syscall.SIGKILL, 10*time.Second)
 		for _, b := range running {
 			// A build waiting for its transfer stays with its host,
 			// whose files it needs: its transfer task resumes when the
@@ -133,7 +133,7 @@ func (s *soak) inject(kind string) string {
 		defer s.releaseWorker(sl)
 		running := len(s.runningOn(sl.name))
 		t0 := time.Now()
-		sl.proc().stop(syscall.SIGTERM, 60*time.Second)
+		_ = sl.proc().Stop(syscall.SIGTERM, 60*time.Second)
 		took := time.Since(t0)
 		time.Sleep(s.between(time.Second, 3*time.Second))
 		if err := w.startWorker(sl); err != nil {
@@ -205,7 +205,7 @@ func (s *soak) inject(kind string) string {
 		if s.intn(2) == 0 {
 			sig = syscall.SIGKILL
 		}
-		w.monitor().stop(sig, 30*time.Second)
+		_ = w.monitor().Stop(sig, 30*time.Second)
 		time.Sleep(s.between(500*time.Millisecond, 3*time.Second))
 		if err := w.startMonitor(); err != nil {
 			s.t.Errorf("restart the monitor: %v", err)

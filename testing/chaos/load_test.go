@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/rediskey"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 )
 
 // kickstarts are the uploaded kickstart files of every build.
@@ -117,19 +118,19 @@ func (s *soak) sampleLoop(ctx context.Context) {
 			s.redisMem = append(s.redisMem, m)
 			s.mu.Unlock()
 		}
-		procs := []*proc{s.w.web, s.w.monitor()}
+		procs := []*proctest.Proc{s.w.web, s.w.monitor()}
 		for _, sl := range s.w.workers {
 			procs = append(procs, sl.proc())
 		}
 		for _, p := range procs {
-			if p == nil || p.exited() {
+			if p == nil || p.Exited() {
 				continue
 			}
 			sm, ok := readProc(p)
 			if !ok {
 				continue
 			}
-			if p.name == "monitor" {
+			if p.Name() == "monitor" {
 				sm.goroutines = s.goroutines()
 			}
 			s.mu.Lock()
@@ -140,8 +141,8 @@ func (s *soak) sampleLoop(ctx context.Context) {
 }
 
 // readProc reads p's resident memory and open files from /proc.
-func readProc(p *proc) (sample, bool) {
-	sm := sample{at: time.Now(), name: p.name, pid: p.pid(), goroutines: -1}
+func readProc(p *proctest.Proc) (sample, bool) {
+	sm := sample{at: time.Now(), name: p.Name(), pid: p.Pid(), goroutines: -1}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", sm.pid))
 	if err != nil {
 		return sm, false

@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 	"github.com/fedora-fbs/fbs/testing/proxytest"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 	"github.com/fedora-fbs/fbs/testing/smtptest"
@@ -48,15 +48,15 @@ type world struct {
 
 	webAddr, monAddr string
 	front            string // the configuration of web and monitor
-	web              *proc
+	web              *proctest.Proc
 	workers          []*slot
 
 	monMu sync.Mutex
-	mon   *proc
+	mon   *proctest.Proc
 }
 
 // monitor is the fbs monitor process running now.
-func (w *world) monitor() *proc {
+func (w *world) monitor() *proctest.Proc {
 	w.monMu.Lock()
 	defer w.monMu.Unlock()
 	return w.mon
@@ -64,11 +64,14 @@ func (w *world) monitor() *proc {
 
 // startMonitor starts fbs monitor and waits until it serves.
 func (w *world) startMonitor() error {
-	p := w.start("monitor", nil, "monitor", "--config", w.front, "--listen", w.monAddr)
+	p, err := w.start("monitor", nil, "monitor", "--config", w.front, "--listen", w.monAddr)
+	if err != nil {
+		return err
+	}
 	w.monMu.Lock()
 	w.mon = p
 	w.monMu.Unlock()
-	return waitReady(p, "fbs monitor: serving")
+	return p.WaitOutput("fbs monitor: serving", startTimeout)
 }
 
 // slot is one worker "machine": its name, configuration and data
@@ -79,61 +82,13 @@ type slot struct {
 	dataDir string
 	inNS    bool // runs in world.net
 	mu      sync.Mutex
-	p       *proc
+	p       *proctest.Proc
 }
 
-func (s *slot) proc() *proc {
+func (s *slot) proc() *proctest.Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.p
-}
-
-// proc is one running fbs process; its output goes to a file.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	out     string // path of its output
-	done    chan struct{}
-	started time.Time
-}
-
-func (p *proc) pid() int {
-	if p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
-func (p *proc) output() string {
-	data, _ := os.ReadFile(p.out)
-	return string(data)
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// signal sends sig to p's process group.
-func (p *proc) signal(sig syscall.Signal) {
-	if pid := p.pid(); pid > 0 {
-		_ = syscall.Kill(-pid, sig)
-	}
-}
-
-// stop sends sig and waits up to limit for p to end, then kills it.
-func (p *proc) stop(sig syscall.Signal, limit time.Duration) {
-	p.signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		p.signal(syscall.SIGKILL)
-		<-p.done
-	}
 }
 
 func newWorld(t *testing.T, set settings) *world {
@@ -167,8 +122,12 @@ func newWorld(t *testing.T, set settings) *world {
 
 	w.webAddr, w.monAddr = freeAddr(t), freeAddr(t)
 	w.front = w.config("front", w.redis.URL, filepath.Join(w.dir, "front", "data"))
-	w.web = w.start("web", nil, "web", "--config", w.front, "--listen", w.webAddr)
-	if err := waitReady(w.web, "fbs web: serving"); err != nil {
+	web, err := w.start("web", nil, "web", "--config", w.front, "--listen", w.webAddr)
+	if err == nil {
+		w.web = web
+		err = web.WaitOutput("fbs web: serving", startTimeout)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.startMonitor(); err != nil {
@@ -242,32 +201,11 @@ xorriso = %s
 }
 
 // start runs fbs args (behind the prefix command, if any) in its own
-// process group, output to a file; it is killed at cleanup. A process
-// that cannot start fails the test.
-func (w *world) start(name string, prefix []string, args ...string) *proc {
+// process group (testing/proctest), output to a file in the logs
+// directory, which the soak keeps when it fails; it is killed at cleanup.
+func (w *world) start(name string, prefix []string, args ...string) (*proctest.Proc, error) {
 	argv := append(append(append([]string{}, prefix...), fbsBin), args...)
-	out := filepath.Join(w.dir, "logs", fmt.Sprintf("%s.%d.log", name, time.Now().UnixNano()))
-	f, err := os.Create(out)
-	if err != nil {
-		w.t.Error(err)
-		f, _ = os.Create(os.DevNull)
-	}
-	p := &proc{name: name, cmd: exec.Command(argv[0], argv[1:]...), out: out, done: make(chan struct{}), started: time.Now()}
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		w.t.Errorf("start %v: %v", argv, err)
-		close(p.done)
-		return p
-	}
-	go func() { _ = p.cmd.Wait(); f.Close(); close(p.done) }()
-	w.t.Cleanup(func() {
-		if !p.exited() {
-			p.signal(syscall.SIGKILL)
-			<-p.done
-		}
-	})
-	return p
+	return proctest.Start(w.t, proctest.Options{Name: name, OutputDir: filepath.Join(w.dir, "logs"), Quiet: true}, argv[0], argv[1:]...)
 }
 
 // startWorker starts s's worker under its own host name (a UTS namespace
@@ -279,24 +217,18 @@ func (w *world) startWorker(s *slot) error {
 		prefix = []string{"ip", "netns", "exec", w.net.name}
 	}
 	prefix = append(prefix, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, s.name)
-	p := w.start(s.name, prefix, "worker", "--config", s.cfg)
+	p, err := w.start(s.name, prefix, "worker", "--config", s.cfg)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.p = p
 	s.mu.Unlock()
-	return waitReady(p, "serving")
+	return p.WaitOutput("serving", startTimeout)
 }
 
-// waitReady waits until p's output says ready.
-func waitReady(p *proc, ready string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.output(), ready) {
-		if p.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("%s did not start:\n%s", p.name, p.output())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
-}
+// startTimeout is how long a process may take to say it serves.
+const startTimeout = 60 * time.Second
 
 // netns is a network namespace joined to this one by a veth pair, with
 // an nftables table for loss.

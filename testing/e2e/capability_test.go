@@ -31,7 +31,7 @@ func TestWorkerWithoutToolNeverTakes(t *testing.T) {
 		}
 	}
 	e.waitFor(30*time.Second, "the worker to hand the live build back", func() bool {
-		return strings.Contains(w.out.String(), "build handed back")
+		return strings.Contains(w.Output(), "build handed back")
 	})
 	// The kickstart ISO, which it can build, runs meanwhile.
 	if out, errs, code := e.run("submit", "--config", cfg, "--wait", e.spec("k.conf", "x86_64", "boot.iso")); code != 0 {

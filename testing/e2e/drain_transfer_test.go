@@ -38,10 +38,9 @@ func TestDrainDuringTransferRetry(t *testing.T) {
 		b := e.status(cfg, id)
 		return link.carried.Load() > 64<<10 && b.Waiting == "" && b.Stage == tasks.StageTransfer
 	})
-	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
-	<-w1.done
-	if w1.err != nil {
-		t.Errorf("drained worker exited with %v", w1.err)
+	_ = w1.Signal(syscall.SIGTERM)
+	if err := w1.Wait(); err != nil {
+		t.Errorf("drained worker exited with %v", err)
 	}
 	b := e.status(cfg, id)
 	if b.State != tasks.StateRunning || b.Stage != tasks.StageTransfer || b.Waiting == "" {

@@ -33,8 +33,7 @@ func TestGroupOfTwoArches(t *testing.T) {
 	w64 := e.worker("host64")
 	w32 := e.worker("host32", "--arch", "i686")
 	for _, name := range []string{"mon1", "mon2"} {
-		mon := e.start("monitor", "--config", e.config(name, ""), "--listen", freeAddr(t))
-		e.waitFor(30*time.Second, "fbs monitor "+name, func() bool { return strings.Contains(mon.out.String(), "serving") })
+		e.startReady("serving", "monitor", "--config", e.config(name, ""), "--listen", freeAddr(t))
 	}
 	cfg := e.config("client", "")
 	out, errs, code := e.run("submit", "--config", cfg, "--wait", e.spec("g.conf", "x86_64,i686", "boot.iso"))
@@ -67,7 +66,7 @@ func TestGroupOfTwoArches(t *testing.T) {
 		if arch == "i686" {
 			w = w32
 		}
-		if !strings.Contains(w.out.String(), id) {
+		if !strings.Contains(w.Output(), id) {
 			t.Errorf("the %s build did not run on the %s worker", arch, arch)
 		}
 	}

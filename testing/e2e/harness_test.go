@@ -9,13 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 	"github.com/fedora-fbs/fbs/testing/redistest"
 )
 
@@ -167,47 +166,43 @@ cmdline=console=ttyS0
 	return path
 }
 
-// proc is a running fbs process.
-type proc struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-	err  error
+// start runs fbs with args in the background (testing/proctest: its own
+// process group, killed at cleanup, output in the log if the test fails).
+func (e *env) start(args ...string) *proctest.Proc {
+	e.t.Helper()
+	p, err := proctest.Start(e.t, proctest.Options{Name: "fbs " + args[0]}, fbsBin, args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
-// start runs fbs with args in the background; it is killed at cleanup.
-func (e *env) start(args ...string) *proc {
+// startReady starts fbs with args and waits up to 30 s until it prints
+// ready.
+func (e *env) startReady(ready string, args ...string) *proctest.Proc {
 	e.t.Helper()
-	p := &proc{cmd: exec.Command(fbsBin, args...), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatalf("start fbs %v: %v", args, err)
+	p := e.start(args...)
+	if err := p.WaitOutput(ready, 30*time.Second); err != nil {
+		e.t.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	e.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-		if e.t.Failed() {
-			e.t.Logf("output of fbs %v:\n%s", args, p.out.String())
-		}
-	})
+	return p
+}
+
+// startServe starts `fbs serve` with args and waits until its worker and
+// its web app serve.
+func (e *env) startServe(args ...string) *proctest.Proc {
+	e.t.Helper()
+	p := e.startReady("fbs web: serving", append([]string{"serve"}, args...)...)
+	if err := p.WaitOutput("fbs worker", 30*time.Second); err != nil {
+		e.t.Fatal(err)
+	}
 	return p
 }
 
 // worker starts `fbs worker` for host and waits until it serves.
-func (e *env) worker(host string, extra ...string) *proc {
+func (e *env) worker(host string, extra ...string) *proctest.Proc {
 	e.t.Helper()
-	args := append([]string{"worker", "--config", e.config(host, "")}, extra...)
-	p := e.start(args...)
-	e.waitFor(30*time.Second, "worker "+host+" to start", func() bool {
-		return strings.Contains(p.out.String(), "serving")
-	})
-	return p
+	return e.startReady("serving", append([]string{"worker", "--config", e.config(host, "")}, extra...)...)
 }
 
 // run runs fbs to completion and returns its stdout, stderr and exit code.
@@ -308,32 +303,4 @@ exec %[5]s "$@"
 		e.t.Fatal(err)
 	}
 	return calls, pids
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// alive reports whether process pid exists (and is not a zombie).
-func alive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(data))
-	return len(f) > 2 && f[2] != "Z"
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func (e *env) runWithin(limit time.Duration, args ...string) (stdout, stderr str
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, fbsBin, args...)
-	var out, errb syncBuffer
+	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()
 	err := cmd.Run()
@@ -73,11 +74,8 @@ func TestSlowClients(t *testing.T) {
 	e.moreConf = limitsConf + fmt.Sprintf("[oidc]\nissuer = %s\nclient_id = %s\nclient_secret_file = %s\n", idp.Issuer, idp.ClientID, secret)
 	cfg := e.config("front", "")
 	webAddr, monAddr := freeAddr(t), freeAddr(t)
-	web := e.start("web", "--config", cfg, "--listen", webAddr)
-	mon := e.start("monitor", "--config", cfg, "--listen", monAddr)
-	e.waitFor(30*time.Second, "fbs web and fbs monitor", func() bool {
-		return strings.Contains(web.out.String(), "serving") && strings.Contains(mon.out.String(), "serving")
-	})
+	e.startReady("fbs web: serving", "web", "--config", cfg, "--listen", webAddr)
+	e.startReady("fbs monitor: serving", "monitor", "--config", cfg, "--listen", monAddr)
 
 	t.Run("unauthenticated body never sent", func(t *testing.T) {
 		for _, tt := range []struct{ path, hdr string }{

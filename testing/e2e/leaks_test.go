@@ -35,18 +35,15 @@ func TestServicesRunGinInReleaseMode(t *testing.T) {
 		{"web", "/", "fbs web: serving"},
 	} {
 		addr := freeAddr(t)
-		p := e.start(tc.cmd, "--config", cfg, "--listen", addr)
-		e.waitFor(30*time.Second, "fbs "+tc.cmd, func() bool { return strings.Contains(p.out.String(), tc.ready) })
+		p := e.startReady(tc.ready, tc.cmd, "--config", cfg, "--listen", addr)
 		if code, _ := get(t, "http://"+addr+tc.path); code != http.StatusOK {
 			t.Errorf("fbs %s: GET %s: %d", tc.cmd, tc.path, code)
 		}
-		_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("fbs %s did not stop", tc.cmd)
+		_ = p.Signal(syscall.SIGTERM)
+		if err := p.WaitExit(30 * time.Second); err != nil {
+			t.Fatalf("fbs %s did not stop: %v", tc.cmd, err)
 		}
-		if out := p.out.String(); strings.Contains(out, "[GIN") || strings.Contains(out, "debug") {
+		if out := p.Output(); strings.Contains(out, "[GIN") || strings.Contains(out, "debug") {
 			t.Errorf("fbs %s printed gin's debug output:\n%s", tc.cmd, out)
 		}
 	}

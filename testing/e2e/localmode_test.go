@@ -9,20 +9,16 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 )
 
 // serveLocal starts `fbs serve` with no Redis configured and no --in-memory,
 // so on a redis-server child under its data dir, and waits until it serves.
 // It returns the config, the Redis URL of the child and the process.
-func (e *env) serveLocal(cfg string, extra ...string) (string, *proc) {
+func (e *env) serveLocal(cfg string, extra ...string) (string, *proctest.Proc) {
 	e.t.Helper()
 	web := freeAddr(e.t)
-	p := e.start(append([]string{"serve", "--config", cfg, "--listen", web}, extra...)...)
-	e.waitFor(30*time.Second, "fbs serve", func() bool {
-		out := p.out.String()
-		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
-	})
-	return web, p
+	return web, e.startServe(append([]string{"--config", cfg, "--listen", web}, extra...)...)
 }
 
 // localConfig writes the config of `fbs serve` with no [redis] url.
@@ -47,22 +43,6 @@ func outboxMail(t *testing.T, data, want string) int {
 	return n
 }
 
-func waitExit(t *testing.T, p *proc, limit time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		_ = p.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, for the failure message
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-		}
-		t.Fatalf("fbs serve still runs %s after the signal:\n%s", limit, p.out.String())
-	}
-	return time.Since(start)
-}
-
 // TestServeRemembers runs `fbs serve` on its redis-server child: a build
 // finishes, another runs and a third waits in the queue when the first
 // Ctrl-C comes. fbs serve says what it waits for; a second Ctrl-C stops it
@@ -79,8 +59,8 @@ func TestServeRemembers(t *testing.T) {
 	_, srv := e.serveLocal(cfg)
 	sock := filepath.Join(data, "redis", "redis.sock")
 	url := "unix://" + sock
-	if !strings.Contains(srv.out.String(), "fbs serve: Redis at "+url) {
-		t.Fatalf("serve does not say it runs redis-server at %s:\n%s", url, srv.out.String())
+	if !strings.Contains(srv.Output(), "fbs serve: Redis at "+url) {
+		t.Fatalf("serve does not say it runs redis-server at %s:\n%s", url, srv.Output())
 	}
 	client := e.config("client", "")
 	client = rewriteRedis(e, client, url)
@@ -100,21 +80,24 @@ func TestServeRemembers(t *testing.T) {
 	}
 	queued := strings.TrimSpace(out)
 
-	_ = srv.cmd.Process.Signal(syscall.SIGINT)
+	_ = srv.Signal(syscall.SIGINT)
 	e.waitFor(10*time.Second, "the stop message", func() bool {
-		return strings.Contains(srv.out.String(), "waiting for 1 running build(s) to finish ("+running+"), at most 10m0s")
+		return strings.Contains(srv.Output(), "waiting for 1 running build(s) to finish ("+running+"), at most 10m0s")
 	})
-	if !strings.Contains(srv.out.String(), "press Ctrl-C again (or send SIGTERM) to stop now and hand them back to the queue") {
-		t.Errorf("the stop message does not say how to stop now:\n%s", srv.out.String())
+	if !strings.Contains(srv.Output(), "press Ctrl-C again (or send SIGTERM) to stop now and hand them back to the queue") {
+		t.Errorf("the stop message does not say how to stop now:\n%s", srv.Output())
 	}
-	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
-	took := waitExit(t, srv, 30*time.Second)
-	t.Logf("second signal to exit: %s", took)
-	if !strings.Contains(srv.out.String(), "stopping now: handed "+running+" back to the queue") {
-		t.Errorf("serve does not say it handed %s back:\n%s", running, srv.out.String())
+	_ = srv.Signal(syscall.SIGTERM)
+	t0 := time.Now()
+	if err := srv.WaitExit(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
-	if srv.err != nil {
-		t.Errorf("fbs serve exited with %v", srv.err)
+	t.Logf("second signal to exit: %s", time.Since(t0))
+	if !strings.Contains(srv.Output(), "stopping now: handed "+running+" back to the queue") {
+		t.Errorf("serve does not say it handed %s back:\n%s", running, srv.Output())
+	}
+	if err := srv.Err(); err != nil {
+		t.Errorf("fbs serve exited with %v", err)
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("redis-server still listens on %s after fbs serve stopped (%v)", sock, err)
@@ -144,8 +127,10 @@ func TestServeRemembers(t *testing.T) {
 			return outboxMail(t, data, "build "+id+" succeeded") == 1
 		})
 	}
-	_ = srv2.cmd.Process.Signal(syscall.SIGINT)
-	waitExit(t, srv2, 30*time.Second)
+	_ = srv2.Signal(syscall.SIGINT)
+	if err := srv2.WaitExit(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rewriteRedis points config path at Redis url.
@@ -180,18 +165,20 @@ func TestServeStopSendsLastMail(t *testing.T) {
 				url = "redis://" + addr + "/0"
 			}
 			_, srv := e.serveLocal(cfg, extra...)
-			if extra != nil && !strings.Contains(srv.out.String(), "in memory: --in-memory; builds, logs and unsent mails are lost") {
-				t.Errorf("serve does not warn that the in-memory broker keeps nothing:\n%s", srv.out.String())
+			if extra != nil && !strings.Contains(srv.Output(), "in memory: --in-memory; builds, logs and unsent mails are lost") {
+				t.Errorf("serve does not warn that the in-memory broker keeps nothing:\n%s", srv.Output())
 			}
 			client := rewriteRedis(e, e.config("client", ""), url)
 			id := e.submitSlow(client, "last.conf", pids)
-			_ = srv.cmd.Process.Signal(syscall.SIGINT)
-			waitExit(t, srv, 60*time.Second)
-			if !strings.Contains(srv.out.String(), "waiting for 1 running build(s) to finish ("+id+")") {
-				t.Errorf("no stop message:\n%s", srv.out.String())
+			_ = srv.Signal(syscall.SIGINT)
+			if err := srv.WaitExit(60 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(srv.Output(), "waiting for 1 running build(s) to finish ("+id+")") {
+				t.Errorf("no stop message:\n%s", srv.Output())
 			}
 			if n := outboxMail(t, data, "build "+id+" succeeded"); n != 1 {
-				t.Errorf("%d completion mails of %s in the outbox after the stop, want 1\n%s", n, id, srv.out.String())
+				t.Errorf("%d completion mails of %s in the outbox after the stop, want 1\n%s", n, id, srv.Output())
 			}
 		})
 	}

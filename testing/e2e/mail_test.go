@@ -24,8 +24,7 @@ func TestMailsFromARealBuild(t *testing.T) {
 	listen := freeAddr(t)
 	e.moreConf = fmt.Sprintf("[smtp]\nhost = %s\nport = %d\ntls = none\nusername = fbs\npassword_file = %s\nfrom = fbs@example.org\n[monitor]\npublic_url = https://fbs.example.org\n", mail.Host, mail.Port, pw)
 	e.worker("host1")
-	mon := e.start("monitor", "--config", e.config("monitor", ""), "--listen", listen)
-	e.waitFor(30*time.Second, "fbs monitor", func() bool { return strings.Contains(mon.out.String(), "serving") })
+	mon := e.startReady("serving", "monitor", "--config", e.config("monitor", ""), "--listen", listen)
 	cfg := e.config("client", "")
 	out, errs, code := e.run("submit", "--config", cfg, "--wait", e.spec("m.conf", "x86_64", "boot.iso"))
 	if code != 0 {
@@ -46,7 +45,7 @@ func TestMailsFromARealBuild(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(strings.Join(subjects, "|"), "succeeded") {
 		t.Errorf("subjects %q", subjects)
 	}
-	if strings.Contains(mon.out.String(), "s3cret-pw") {
+	if strings.Contains(mon.Output(), "s3cret-pw") {
 		t.Error("the SMTP password reached the monitor's log")
 	}
 	// Exactly once: both mail tasks are done and two mails arrived.

@@ -83,8 +83,8 @@ func TestPausedWorkerFinishesAndWaits(t *testing.T) {
 	if b := e.status(cfg, second); b.State != tasks.StateQueued {
 		t.Fatalf("build submitted to a paused worker is %s, want queued", b.State)
 	}
-	if !strings.Contains(w.out.String(), "worker paused") {
-		t.Errorf("worker does not log its pause:\n%s", w.out.String())
+	if !strings.Contains(w.Output(), "worker paused") {
+		t.Errorf("worker does not log its pause:\n%s", w.Output())
 	}
 
 	if out, errs, code := e.run("worker", "resume", "--config", cfg, host); code != 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/isotest"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 	"github.com/fedora-fbs/fbs/worker/staging"
 )
 
@@ -267,7 +268,7 @@ func TestCancelRunningKillsProcessGroup(t *testing.T) {
 		t.Fatalf("fbs cancel: %d %s", code, errs)
 	}
 	e.waitState(cfg, id, tasks.StateCancelled, 30*time.Second)
-	e.waitFor(10*time.Second, "the tool and its child to die", func() bool { return !alive(sh) && !alive(child) })
+	e.waitFor(10*time.Second, "the tool and its child to die", func() bool { return !proctest.Alive(sh) && !proctest.Alive(child) })
 	// Never retried: asynq archives the task instead of scheduling a retry,
 	// and the build stays cancelled after one attempt.
 	insp := asynq.NewInspectorFromRedisClient(e.redis.Client())
@@ -317,8 +318,7 @@ func TestWorkerKilledBuildRequeued(t *testing.T) {
 	w1 := e.worker("host1")
 	cfg := e.config("client", "")
 	id := e.submitSlow(cfg, "k.conf", pids)
-	_ = syscall.Kill(-w1.cmd.Process.Pid, syscall.SIGKILL)
-	<-w1.done
+	w1.Kill()
 	e.worker("host2")
 	b := e.waitState(cfg, id, tasks.StateSucceeded, 3*time.Minute)
 	if b.Attempt != 2 || len(b.Events) == 0 || !strings.Contains(b.Events[0], "worker lost") {
@@ -340,8 +340,7 @@ func TestWorkerKilledBuildFailsWhenConfigured(t *testing.T) {
 	w1 := e.start("worker", "--config", cfg1)
 	cfg := e.config("client", "")
 	id := e.submitSlow(cfg, "k.conf", pids)
-	_ = syscall.Kill(-w1.cmd.Process.Pid, syscall.SIGKILL)
-	<-w1.done
+	w1.Kill()
 	e.start("worker", "--config", e.config("host2", "lost_builds = fail"))
 	b := e.waitState(cfg, id, tasks.StateFailed, 2*time.Minute)
 	if !strings.Contains(b.Error, "worker lost") {
@@ -384,10 +383,9 @@ func TestDrainHandsBuildBack(t *testing.T) {
 	cfg := e.config("client", "")
 	id := e.submitSlow(cfg, "d.conf", pids)
 	start := time.Now()
-	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
-	<-w1.done
-	if w1.err != nil {
-		t.Errorf("drained worker exited with %v", w1.err)
+	_ = w1.Signal(syscall.SIGTERM)
+	if err := w1.Wait(); err != nil {
+		t.Errorf("drained worker exited with %v", err)
 	}
 	if d := time.Since(start); d < 3*time.Second {
 		t.Errorf("worker exited after %s, before its 3 s drain timeout", d)
@@ -410,12 +408,11 @@ func TestDrainLetsShortBuildFinish(t *testing.T) {
 	cfg1 := e.config("host1", "")
 	// A drain timeout longer than the build.
 	e.write(cfg1, strings.Replace(mustRead(t, cfg1), "drain_timeout = 3s", "drain_timeout = 60s", 1))
-	w1 := e.start("worker", "--config", cfg1)
-	e.waitFor(30*time.Second, "worker", func() bool { return strings.Contains(w1.out.String(), "serving") })
+	w1 := e.startReady("serving", "worker", "--config", cfg1)
 	cfg := e.config("client", "")
 	id := e.submitSlow(cfg, "d.conf", pids)
-	_ = w1.cmd.Process.Signal(syscall.SIGTERM)
-	<-w1.done
+	_ = w1.Signal(syscall.SIGTERM)
+	_ = w1.Wait()
 	if b := e.status(cfg, id); b.State != tasks.StateSucceeded || b.Attempt != 1 {
 		t.Errorf("after drain: state %s attempt %d; want succeeded on the first attempt", b.State, b.Attempt)
 	}

@@ -50,8 +50,8 @@ func TestProgressE2E(t *testing.T) {
 	sub := e.start("submit", "--config", cfg, "--wait", e.spec("p.conf", "x86_64", mirror.URL+"/Fedora-boot.iso"))
 	var id string
 	e.waitFor(30*time.Second, "the build ID", func() bool {
-		id, _, _ = strings.Cut(sub.out.String(), "\n")
-		return tasks.ValidBuildID(id) && strings.Contains(sub.out.String(), "\n")
+		id, _, _ = strings.Cut(sub.Output(), "\n")
+		return tasks.ValidBuildID(id) && strings.Contains(sub.Output(), "\n")
 	})
 	var seen *tasks.Progress
 	e.waitFor(60*time.Second, "the record to show the download's progress", func() bool {
@@ -62,11 +62,10 @@ func TestProgressE2E(t *testing.T) {
 	if seen == nil || seen.Stage != tasks.StageFetch || seen.Total != int64(len(iso)) || seen.Item != mirror.URL+"/Fedora-boot.iso" || seen.Done <= 0 {
 		t.Errorf("record's progress during the download: %+v, want the fetch of %d bytes from the mirror", seen, len(iso))
 	}
-	<-sub.done
-	if sub.err != nil {
-		t.Fatalf("fbs submit --wait: %v\n%s", sub.err, sub.out)
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("fbs submit --wait: %v\n%s", err, sub.Output())
 	}
-	out := sub.out.String()
+	out := sub.Output()
 	var lines int
 	for _, l := range strings.Split(out, "\n") {
 		if p, ok := tasks.ParseProgressLine(l); ok {

@@ -55,8 +55,7 @@ exec %s "$@"
 	e.worker("host1")
 	listen := freeAddr(t)
 	monCfg := e.config("monitor", "")
-	mon := e.start("monitor", "--config", monCfg, "--listen", listen)
-	e.waitFor(30*time.Second, "fbs monitor", func() bool { return strings.Contains(mon.out.String(), "serving") })
+	e.startReady("serving", "monitor", "--config", monCfg, "--listen", listen)
 	cfg := e.config("client", "")
 	out, errs, code := e.run("submit", "--config", cfg, "--wait", e.spec("s.conf", "x86_64", "boot.iso"))
 	if code != 0 {

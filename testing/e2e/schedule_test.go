@@ -40,8 +40,7 @@ func TestScheduleBuildsOnWorker(t *testing.T) {
 	e.slowXorriso(5)
 	e.worker("host1")
 	for _, host := range []string{"monitor1", "monitor2"} {
-		m := e.start("monitor", "--config", e.config(host, ""), "--listen", "127.0.0.1:0")
-		e.waitFor(30*time.Second, "fbs monitor "+host, func() bool { return strings.Contains(m.out.String(), "serving") })
+		e.startReady("serving", "monitor", "--config", e.config(host, ""), "--listen", "127.0.0.1:0")
 	}
 	cfg := e.config("client", "")
 

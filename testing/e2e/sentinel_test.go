@@ -35,11 +35,8 @@ func TestSentinelFailover(t *testing.T) {
 	e.worker("host1", "--concurrency", "2")
 	webAddr, monAddr := freeAddr(t), freeAddr(t)
 	cfg := e.config("front", "")
-	web := e.start("web", "--config", cfg, "--listen", webAddr)
-	mon := e.start("monitor", "--config", cfg, "--listen", monAddr)
-	e.waitFor(30*time.Second, "fbs web and fbs monitor", func() bool {
-		return strings.Contains(web.out.String(), "serving") && strings.Contains(mon.out.String(), "serving")
-	})
+	e.startReady("fbs web: serving", "web", "--config", cfg, "--listen", webAddr)
+	e.startReady("fbs monitor: serving", "monitor", "--config", cfg, "--listen", monAddr)
 
 	client := e.config("client", "")
 	submitted := map[string]time.Time{}

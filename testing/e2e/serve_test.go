@@ -4,12 +4,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/testing/proctest"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -36,16 +37,12 @@ func freeAddr(t *testing.T) string {
 // serve starts `fbs serve` with no Redis configured, so with its embedded
 // broker, and waits until its worker and web server run. It returns the
 // config, the broker's and the web server's addresses and the process.
-func (e *env) serve() (cfg, broker, web string, p *proc) {
+func (e *env) serve() (cfg, broker, web string, p *proctest.Proc) {
 	e.t.Helper()
 	cfg = e.config("serve", "")
 	e.write(cfg, strings.Replace(mustRead(e.t, cfg), "url = "+e.redis.URL, "", 1))
 	broker, web = freeAddr(e.t), freeAddr(e.t)
-	p = e.start("serve", "--config", cfg, "--in-memory", "--broker-listen", broker, "--listen", web)
-	e.waitFor(30*time.Second, "fbs serve", func() bool {
-		out := p.out.String()
-		return strings.Contains(out, "fbs worker") && strings.Contains(out, "fbs web: serving")
-	})
+	p = e.startServe("--config", cfg, "--in-memory", "--broker-listen", broker, "--listen", web)
 	return cfg, broker, web, p
 }
 
@@ -56,8 +53,8 @@ func TestServeEmbeddedBroker(t *testing.T) {
 	e := newEnv(t)
 	cfg, addr, web, srv := e.serve()
 	url := "redis://" + addr + "/0"
-	if !strings.Contains(srv.out.String(), url) {
-		t.Errorf("serve does not say where its broker is:\n%s", srv.out.String())
+	if !strings.Contains(srv.Output(), url) {
+		t.Errorf("serve does not say where its broker is:\n%s", srv.Output())
 	}
 	out, errs, code := e.run("submit", "--config", cfg, "--redis", url, "--wait", e.spec("s.conf", "x86_64", "boot.iso"))
 	if code != 0 {
@@ -102,10 +99,8 @@ func TestServeEmbeddedBroker(t *testing.T) {
 	if code != 0 || !strings.Contains(out, string(tasks.StateCancelled)) {
 		t.Errorf("status after cancel: %d %s %s", code, out, errs)
 	}
-	_ = srv.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-srv.done:
-	case <-time.After(30 * time.Second):
-		t.Error("fbs serve did not stop on SIGINT")
+	_ = srv.Signal(syscall.SIGINT)
+	if err := srv.WaitExit(30 * time.Second); err != nil {
+		t.Errorf("fbs serve did not stop on SIGINT: %v", err)
 	}
 }

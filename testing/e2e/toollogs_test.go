@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/testing/loraxtest"
@@ -56,8 +55,7 @@ func TestFailedLiveBuildToolLogs(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	mon := e.start("monitor", "--config", cfg, "--listen", addr)
-	e.waitFor(30*time.Second, "fbs monitor", func() bool { return strings.Contains(mon.out.String(), "serving") })
+	e.startReady("serving", "monitor", "--config", cfg, "--listen", addr)
 	resp, err := http.Get("http://" + addr + "/builds/" + id)
 	if err != nil {
 		t.Fatal(err)

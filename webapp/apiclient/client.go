@@ -205,10 +205,22 @@ func (c *Client) Resubmit(ctx context.Context, id string) (*SubmitResponse, erro
 // Wait polls build id every interval until it ends and returns its final
 // record.
 func (c *Client) Wait(ctx context.Context, id string, interval time.Duration) (*tasks.Build, error) {
+	return c.Watch(ctx, id, interval, nil)
+}
+
+// Watch is Wait calling seen, when not nil, with every record it reads
+// (the final one too), so a caller can show the build's stage and
+// progress as it goes; an error from seen ends the watch with it.
+func (c *Client) Watch(ctx context.Context, id string, interval time.Duration, seen func(*tasks.Build) error) (*tasks.Build, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		b, err := c.Get(ctx, id)
+		if err == nil && seen != nil {
+			if err := seen(b); err != nil {
+				return nil, err
+			}
+		}
 		var e *Error
 		switch {
 		case errors.As(err, &e) && e.Status < 500:

@@ -128,18 +128,23 @@ type Schedule struct {
 	Spec       tasks.Spec `json:"spec"`
 	// Kickstarts names the kickstart files kept with the schedule.
 	Kickstarts []string `json:"kickstarts,omitempty"`
-	LastBuild  string   `json:"last_build,omitempty"`
+	// LastBuild is the latest build a run submitted; LastGroup the latest
+	// multi-arch group, for a spec naming several arches.
+	LastBuild string `json:"last_build,omitempty"`
+	LastGroup string `json:"last_group,omitempty"`
 	// Runs are the latest runs, newest first.
 	Runs []ScheduleRun `json:"runs,omitempty"`
 }
 
-// ScheduleRun is one run of a schedule: it built Build, or was skipped or
+// ScheduleRun is one run of a schedule: it built Build (or, for a spec
+// naming several arches, the multi-arch group Group), or was skipped or
 // failed for Reason.
 type ScheduleRun struct {
 	Time    time.Time `json:"time"`
 	Slot    time.Time `json:"slot"`
 	Outcome string    `json:"outcome"`
 	Build   string    `json:"build,omitempty"`
+	Group   string    `json:"group,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
 }
 

@@ -220,7 +220,7 @@ func (b *dvd) Build(ctx context.Context, job *Job) error {
 	if err := b.runner.runTool(ctx, job, command{tool: "createrepo_c", args: []string{"-q", "-g", compsPath, tree}}); err != nil {
 		return err
 	}
-	if err := writeTreeinfo(tree, job); err != nil {
+	if err := writeTreeinfo(ctx, tree, job); err != nil {
 		return fmt.Errorf("dvd: %w", err)
 	}
 	if err := writeDiscinfo(tree, job); err != nil {

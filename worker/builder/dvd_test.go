@@ -12,6 +12,7 @@ import (
 	"github.com/fedora-fbs/fbs/testing/isotest"
 	"github.com/fedora-fbs/fbs/testing/loraxtest"
 	"github.com/fedora-fbs/fbs/testing/rpmtest"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -216,7 +217,7 @@ func TestDVDBuild(t *testing.T) {
 		}
 	}
 	for path, sum := range ti["checksums"] {
-		got, err := sha256File(filepath.Join(tree, path))
+		got, err := sha256sum.File(context.Background(), filepath.Join(tree, path))
 		if err != nil || "sha256:"+got != sum {
 			t.Errorf(".treeinfo checksum of %s = %s, file has sha256:%s (%v)", path, sum, got, err)
 		}

@@ -3,8 +3,7 @@ package builder
 import (
 	"bufio"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 )
 
 // ksPackages is what a kickstart's %packages section asks for.
@@ -384,7 +384,7 @@ func dvdVariant(d *tasks.DVDSpec) string {
 // the tree, and the boot images and stage2 lorax recorded in its own
 // .treeinfo, with their SHA-256 checksums. The [general] section is the
 // pre-productmd one older installers read.
-func writeTreeinfo(tree string, job *Job) error {
+func writeTreeinfo(ctx context.Context, tree string, job *Job) error {
 	path := filepath.Join(tree, ".treeinfo")
 	lorax, err := readINI(path)
 	if err != nil {
@@ -430,7 +430,7 @@ func writeTreeinfo(tree string, job *Job) error {
 		if _, done := sums[p]; done {
 			continue
 		}
-		sum, err := sha256File(filepath.Join(tree, filepath.FromSlash(p)))
+		sum, err := sha256sum.File(ctx, filepath.Join(tree, filepath.FromSlash(p)))
 		if err != nil {
 			return fmt.Errorf("checksum of %s (in lorax's .treeinfo): %w", p, err)
 		}
@@ -443,19 +443,6 @@ func writeTreeinfo(tree string, job *Job) error {
 		return fmt.Errorf("write .treeinfo: %w", err)
 	}
 	return nil
-}
-
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // writeDiscinfo writes the tree's .discinfo as productmd does: the build

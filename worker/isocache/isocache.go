@@ -23,6 +23,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/progress"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 )
 
 // DefaultMaxSize is the largest ISO Resolve downloads unless told otherwise.
@@ -146,7 +147,7 @@ func download(ctx context.Context, ref string, opts Options, logf func(string, .
 	defer unlock()
 
 	if want, err := os.ReadFile(sumFile); err == nil {
-		got, err := fileSHA256(iso)
+		got, err := sha256sum.File(ctx, iso)
 		if err == nil && got == strings.TrimSpace(string(want)) {
 			logf("boot ISO %s: using cached copy %s (sha256 %s)", tasks.RedactURL(ref), iso, got)
 			return iso, nil
@@ -280,18 +281,4 @@ func lock(ctx context.Context, path string) (unlock func(), err error) {
 		case <-t.C:
 		}
 	}
-}
-
-// fileSHA256 returns the hex SHA-256 of a file.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -7,8 +7,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +28,7 @@ import (
 	"github.com/fedora-fbs/fbs/worker/buildlog"
 	"github.com/fedora-fbs/fbs/worker/isocache"
 	"github.com/fedora-fbs/fbs/worker/progress"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 	"github.com/fedora-fbs/fbs/worker/siderepo"
 	"github.com/fedora-fbs/fbs/worker/staging"
 	"golang.org/x/sys/unix"
@@ -392,7 +391,7 @@ func (r *execution) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.stage(ctx, tasks.StageChecksum, func() error { return r.checksum() })
+	return r.stage(ctx, tasks.StageChecksum, func() error { return r.checksum(ctx) })
 }
 
 // dvdRepos returns the release repositories of a DVD build, nil for
@@ -516,7 +515,7 @@ func (r *execution) images() ([]string, error) {
 }
 
 // checksum writes CHECKSUM in the format `sha256sum -c` reads.
-func (r *execution) checksum() error {
+func (r *execution) checksum(ctx context.Context) error {
 	imgs, err := r.images()
 	if err != nil {
 		return err
@@ -527,7 +526,7 @@ func (r *execution) checksum() error {
 	var b strings.Builder
 	r.sums = map[string]string{}
 	for _, f := range imgs {
-		sum, err := fileSHA256(f)
+		sum, err := imageSHA256(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -541,7 +540,8 @@ func (r *execution) checksum() error {
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
+// imageSHA256 is the hex SHA-256 of the image at path.
+func imageSHA256(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("checksum %s: %w", path, err)
@@ -551,11 +551,11 @@ func fileSHA256(path string) (string, error) {
 	// staging's fsync, which makes the staged copy durable before the build
 	// is reported done, then finds little left to write. Only a hint.
 	_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	sum, err := sha256sum.Reader(ctx, f)
+	if err != nil {
 		return "", fmt.Errorf("checksum %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 // transfer stages the build's files. After a success: images, CHECKSUM,

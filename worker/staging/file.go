@@ -2,8 +2,6 @@ package staging
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 )
 
 // fileStager stages into a local directory (often an NFS mount).
@@ -149,11 +148,7 @@ func (s *fileStager) sum(ctx context.Context, p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sha256sum.Reader(ctx, f)
 }
 
 func (s *fileStager) rename(_ context.Context, from, to string) error {

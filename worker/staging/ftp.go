@@ -3,13 +3,10 @@ package staging
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/textproto"
 	"os"
@@ -17,8 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/jlaffaye/ftp"
+
+	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 )
 
 // ftpStager stages over FTP (passive mode), or FTPS with explicit TLS.
@@ -225,15 +224,14 @@ func (s *ftpStager) sum(ctx context.Context, p string) (string, error) {
 	if err != nil {
 		return "", ftpErr(err)
 	}
-	h := sha256.New()
-	_, cerr := io.Copy(h, ctxReader{ctx, r})
+	sum, cerr := sha256sum.Reader(ctx, r)
 	if err := r.Close(); cerr == nil {
 		cerr = err
 	}
 	if cerr != nil {
 		return "", ftpErr(cerr)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 func (s *ftpStager) rename(_ context.Context, from, to string) error {

@@ -3,8 +3,6 @@ package staging
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/fedora-fbs/fbs/tasks"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -295,11 +294,11 @@ func (s *sftpStager) sum(ctx context.Context, p string) (string, error) {
 		return "", sftpErr(err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := f.WriteTo(h); err != nil {
+	sum, err := sha256sum.Reader(ctx, f)
+	if err != nil {
 		return "", sftpErr(err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 func (s *sftpStager) setSumMode(m, p string) {

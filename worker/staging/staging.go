@@ -2,8 +2,6 @@ package staging
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/egress"
 	"github.com/fedora-fbs/fbs/worker/progress"
+	"github.com/fedora-fbs/fbs/worker/sha256sum"
 )
 
 // Options carries what a stager needs besides the URL: the worker's
@@ -285,17 +284,12 @@ func (lf *localFile) hash(ctx context.Context) (string, error) {
 	if lf.sum != "" {
 		return lf.sum, nil
 	}
-	f, err := os.Open(lf.path)
+	sum, err := sha256sum.File(ctx, lf.path)
 	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", lf.path, err)
+		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
-		return "", fmt.Errorf("hash %s: %w", lf.path, err)
-	}
-	lf.sum = hex.EncodeToString(h.Sum(nil))
-	return lf.sum, nil
+	lf.sum = sum
+	return sum, nil
 }
 
 // ctxReader stops a long copy when ctx is done.
