@@ -11,6 +11,7 @@ import (
 	"github.com/fedora-fbs/fbs/cli/httpserve"
 	"github.com/fedora-fbs/fbs/conf"
 	"github.com/fedora-fbs/fbs/monitor/notify"
+	"github.com/fedora-fbs/fbs/tasks"
 )
 
 // serveHTTP serves h on ln until ctx ends with the limits of section l
@@ -38,8 +39,9 @@ func (a *app) notifyConfig(cfg *conf.Config, publicURL string) notify.Config {
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, TLS: notify.TLSMode(cfg.SMTP.TLS),
 			Username: cfg.SMTP.Username, Password: cfg.SMTP.Password, From: cfg.SMTP.From,
 		},
-		OutboxDir: filepath.Join(cfg.Worker.DataDir, "outbox"),
-		PublicURL: publicURL,
-		Logger:    a.logger,
+		OutboxDir:  filepath.Join(cfg.Worker.DataDir, "outbox"),
+		PublicURL:  publicURL,
+		Logger:     a.logger,
+		RetryDelay: tasks.NotifyBackoff(cfg.SMTP.RetryBackoff),
 	}
 }

@@ -68,7 +68,7 @@ func (a *app) startWorker(ctx context.Context, redisURL string, local bool) (*wo
 		BuildTimeout: cfg.Worker.BuildTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
 		LostBuilds: cfg.Worker.LostBuilds, TaskCheckInterval: cfg.Worker.PollInterval,
 		LeaseTTL: cfg.Worker.LeaseTTL, ReapInterval: cfg.Worker.ReapInterval,
-		TransferRetryFor: cfg.Staging.RetryFor, TransferBackoff: cfg.Staging.RetryBackoff, Logger: a.logger,
+		TransferRetryFor: cfg.Staging.RetryFor, TransferBackoff: cfg.Staging.RetryBackoff, TransferBackoffMax: cfg.Staging.RetryBackoffMax, Logger: a.logger,
 	}
 	pc, err := pipelineConfig(cfg, local)
 	if err != nil {

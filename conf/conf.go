@@ -212,6 +212,9 @@ type SMTP struct {
 	PasswordFile string
 	// From is the sender address. Default fbs@localhost.
 	From string
+	// RetryBackoff is the wait before a failed mail is tried again; it
+	// doubles with each try, up to an hour. Default 30s.
+	RetryBackoff time.Duration
 
 	// envPassword is $FBS_SMTP_PASSWORD as Load saw it.
 	envPassword string
@@ -263,8 +266,11 @@ type Staging struct {
 	// fails; the images wait on the worker meanwhile.
 	RetryFor time.Duration
 	// RetryBackoff is the first wait between transfer retries; it doubles
-	// up to 10 minutes.
+	// up to RetryBackoffMax.
 	RetryBackoff time.Duration
+	// RetryBackoffMax is the longest wait between transfer retries.
+	// Default 10m.
+	RetryBackoffMax time.Duration
 }
 
 // HostKeyMap returns HostKeys as host -> fingerprint.

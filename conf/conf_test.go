@@ -46,8 +46,8 @@ func defaults() *Config {
 		Web: Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365,
 			Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
 		Monitor:    Listener{Listen: "127.0.0.1:5100", BodyTimeout: time.Minute, MaxConnsPerIP: 64},
-		SMTP:       SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost"},
-		Staging:    Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second},
+		SMTP:       SMTP{Port: 25, TLS: "starttls", From: "fbs@localhost", RetryBackoff: 30 * time.Second},
+		Staging:    Staging{FileRoot: "/home/u/.local/share/fbs/staging", RetryFor: time.Hour, RetryBackoff: 30 * time.Second, RetryBackoffMax: 10 * time.Minute},
 		Kickstarts: Kickstarts{SyncDir: "/home/u/.local/share/fbs/kickstarts"},
 		DVD:        DVD{Repos: strings.Split(strings.ReplaceAll(DefaultDVDRepos, " ", ""), ","), RawhideRepos: []string{DefaultDVDRawhideRepos}},
 		Koji:       Koji{HubURL: "https://koji.fedoraproject.org/kojihub", PackagesURL: "https://kojipkgs.fedoraproject.org/packages", Parallel: 4, CacheMaxGB: 20},
@@ -162,8 +162,8 @@ func TestLoadFiles(t *testing.T) {
 			c.Web.Visibility, c.Web.LinkTTL = tasks.VisibilityPublic, 7*24*time.Hour
 			c.Monitor = Listener{Listen: "[::1]:9100", PublicURL: "https://fbs.example.org/monitor", BodyTimeout: 2 * time.Minute, MaxConnsPerIP: 200}
 			c.SMTP = SMTP{Host: "smtp.example.org", Port: 465, TLS: "tls", Username: "fbs",
-				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>"}
-			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second}
+				PasswordFile: "/etc/fbs/smtp-password", From: "Fedora Build Service <fbs@example.org>", RetryBackoff: 30 * time.Second}
+			c.Staging = Staging{FileRoot: "/srv/staging", SSHKey: "/etc/fbs/id_ed25519", KnownHosts: "/etc/fbs/known_hosts", RetryFor: time.Hour, RetryBackoff: 30 * time.Second, RetryBackoffMax: 10 * time.Minute}
 			c.Kickstarts = Kickstarts{Dir: "/etc/fbs/kickstarts", SyncDir: "/srv/fbs-kickstarts"}
 			c.Security = Security{AllowHosts: []string{"mirror.internal", "Staging.Internal"}, AllowNetworks: []string{"10.20.0.0/16", "192.168.7.5"}}
 			c.Releases = []string{"40", "41", "42", "rawhide"}

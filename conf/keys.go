@@ -67,6 +67,7 @@ func fields() []field {
 		{section: "smtp", key: "username", bind: func(c *Config) value { return str{&c.SMTP.Username} }},
 		{section: "smtp", key: "password_file", bind: func(c *Config) value { return str{&c.SMTP.PasswordFile} }, check: absPath},
 		{section: "smtp", key: "from", bind: func(c *Config) value { return str{&c.SMTP.From} }, def: "fbs@localhost", check: address},
+		{section: "smtp", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.SMTP.RetryBackoff} }, def: "30s", check: positive},
 
 		{section: "staging", key: "file_root", bind: func(c *Config) value { return str{&c.Staging.FileRoot} }, check: absPath},
 		{section: "staging", key: "ssh_key", bind: func(c *Config) value { return str{&c.Staging.SSHKey} }, check: absPath},
@@ -76,6 +77,7 @@ func fields() []field {
 		{section: "staging", key: "ca_file", bind: func(c *Config) value { return str{&c.Staging.CAFile} }, check: absPath},
 		{section: "staging", key: "retry_for", bind: func(c *Config) value { return duration{&c.Staging.RetryFor} }, def: "1h", check: positive},
 		{section: "staging", key: "retry_backoff", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoff} }, def: "30s", check: positive},
+		{section: "staging", key: "retry_backoff_max", bind: func(c *Config) value { return duration{&c.Staging.RetryBackoffMax} }, def: "10m", check: positive},
 
 		{section: "kickstarts", key: "dir", bind: func(c *Config) value { return str{&c.Kickstarts.Dir} }, check: absPath},
 		{section: "kickstarts", key: "sync_dir", bind: func(c *Config) value { return str{&c.Kickstarts.SyncDir} }, check: absPath},

@@ -140,12 +140,18 @@ const notifyTimeout = 5 * time.Minute
 
 // NotifyRetryDelay is the wait before retry n+1 (n counts from 0): 30 s,
 // doubling, at most an hour. NotifyMaxRetry retries of it last about a day.
-func NotifyRetryDelay(n int) time.Duration {
-	d := 30 * time.Second
-	for i := 0; i < n && d < time.Hour; i++ {
-		d *= 2
+func NotifyRetryDelay(n int) time.Duration { return NotifyBackoff(30 * time.Second)(n) }
+
+// NotifyBackoff returns the waits before retry n+1 (n counts from 0) that
+// start at first and double, at most an hour ([smtp] retry_backoff).
+func NotifyBackoff(first time.Duration) func(n int) time.Duration {
+	return func(n int) time.Duration {
+		d := first
+		for i := 0; i < n && d < time.Hour; i++ {
+			d *= 2
+		}
+		return min(d, time.Hour)
 	}
-	return min(d, time.Hour)
 }
 
 // NotifyTaskID is the asynq task ID of the kind mail of build id.

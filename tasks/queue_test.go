@@ -154,3 +154,26 @@ func TestRetrySpan(t *testing.T) {
 		t.Errorf("late retry after %v, want the 1h cap", d)
 	}
 }
+
+// TestNotifyBackoff checks the schedule [smtp] retry_backoff sets: from
+// the first wait, doubling, at most an hour.
+func TestNotifyBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		first time.Duration
+		n     int
+		want  time.Duration
+	}{
+		{time.Second, 0, time.Second},
+		{time.Second, 1, 2 * time.Second},
+		{time.Second, 3, 8 * time.Second},
+		{time.Second, 30, time.Hour},
+		{45 * time.Minute, 1, time.Hour},
+		{2 * time.Hour, 0, time.Hour},
+	}
+	for _, tt := range tests {
+		if got := tasks.NotifyBackoff(tt.first)(tt.n); got != tt.want {
+			t.Errorf("NotifyBackoff(%v)(%d) = %v, want %v", tt.first, tt.n, got, tt.want)
+		}
+	}
+}

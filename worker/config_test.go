@@ -34,3 +34,26 @@ func TestConfigLeaseTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestTransferBackoff checks the waits between transfer retries: from
+// [staging] retry_backoff, doubling, at most retry_backoff_max.
+func TestTransferBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		base, most time.Duration
+		n          int
+		want       time.Duration
+	}{
+		{30 * time.Second, 10 * time.Minute, 0, 30 * time.Second},
+		{30 * time.Second, 10 * time.Minute, 2, 2 * time.Minute},
+		{30 * time.Second, 10 * time.Minute, 20, 10 * time.Minute},
+		{time.Second, 4 * time.Second, 1, 2 * time.Second},
+		{time.Second, 4 * time.Second, 5, 4 * time.Second},
+		{time.Second, 3 * time.Second, 2, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := transferBackoff(tt.base, tt.most, tt.n); got != tt.want {
+			t.Errorf("transferBackoff(%v, %v, %d) = %v, want %v", tt.base, tt.most, tt.n, got, tt.want)
+		}
+	}
+}

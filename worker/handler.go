@@ -240,7 +240,7 @@ func transferAttempt(id, taskID string) int {
 // its attempt, from this host until until.
 func (s *Server) transferTask(id string, attempt int, until time.Time) (*asynq.Task, error) {
 	return tasks.NewTransferTask(tasks.TransferPayload{ID: id, Until: until, Attempt: attempt},
-		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, 0)})
+		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, s.cfg.TransferBackoffMax, 0)})
 }
 
 // notifyFinished queues the completion mail of build id. Redis being

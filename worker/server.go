@@ -55,8 +55,11 @@ type Config struct {
 	// build fails (default 1 h).
 	TransferRetryFor time.Duration
 	// TransferBackoff is the first wait between transfer retries; it
-	// doubles up to 10 minutes (default 30 s).
+	// doubles up to TransferBackoffMax (default 30 s).
 	TransferBackoff time.Duration
+	// TransferBackoffMax is the longest wait between transfer retries
+	// (default 10 minutes).
+	TransferBackoffMax time.Duration
 	// HandBackDelay is how long a build this worker lacks the tool for
 	// waits before it is offered again to the workers of its queue; each
 	// hand-back waits between this and half as much again, so workers that
@@ -119,6 +122,9 @@ func (c *Config) fill() error {
 	}
 	if c.TransferBackoff <= 0 {
 		c.TransferBackoff = 30 * time.Second
+	}
+	if c.TransferBackoffMax <= 0 {
+		c.TransferBackoffMax = 10 * time.Minute
 	}
 	if c.HandBackDelay <= 0 {
 		c.HandBackDelay = 10 * time.Second
@@ -240,7 +246,7 @@ func (s *Server) newAsynq(queues map[string]int) *asynq.Server {
 			if errors.Is(err, errDrain) {
 				return drainRetryDelay
 			}
-			return transferBackoff(cfg.TransferBackoff, n)
+			return transferBackoff(cfg.TransferBackoff, cfg.TransferBackoffMax, n)
 		},
 	})
 }
@@ -407,12 +413,12 @@ func (s *Server) HandBack() []string {
 
 // transferBackoff is the wait before transfer retry n+1: base doubling,
 // at most 10 minutes.
-func transferBackoff(base time.Duration, n int) time.Duration {
+func transferBackoff(base, most time.Duration, n int) time.Duration {
 	d := base
-	for i := 0; i < n && d < 10*time.Minute; i++ {
+	for i := 0; i < n && d < most; i++ {
 		d *= 2
 	}
-	return min(d, 10*time.Minute)
+	return min(d, most)
 }
 
 // current returns the builds running here and whether the worker drains.

@@ -18,6 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/fedora-fbs/fbs/tasks"
 	"github.com/fedora-fbs/fbs/tasks/rediskey"
 )
@@ -36,18 +38,21 @@ func (s *soak) check() {
 	s.mu.Lock()
 	ids := slices.Clone(s.ids)
 	s.mu.Unlock()
-	settle := 5 * time.Minute
-	if s.long {
-		settle = 30 * time.Minute
-	}
-	_, _ = s.waitFinal(ids, settle)
-	mails := s.waitMails(ids, settle)
+	// One bound for the whole settle: the builds ending, then their mails.
+	settled := time.Now()
+	deadline := settled.Add(s.set.settle)
+	_, _ = s.waitFinal(ids, time.Until(deadline))
+	s.phase("settle: every build final", time.Since(settled))
+	mailed := time.Now()
+	mails := s.waitMails(ids, time.Until(deadline))
+	s.phase("settle: every mail arrived", time.Since(mailed))
+	checking := time.Now()
 	// The records as they are now, after the wait for the mails.
 	recs, stuck := s.waitFinal(ids, 0)
 	s.redisMemEnd = s.redisMemory()
 	for _, id := range stuck {
 		if b := recs[id]; b != nil {
-			t.Logf("not final: %s: state %s, stage %s, attempt %d, worker %s, task %s, waiting %q, events %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.TaskID, b.Waiting, b.Events)
+			t.Logf("not final: %s: state %s, stage %s, attempt %d, worker %s, task %s (%s), waiting %q, events %q", id, b.State, b.Stage, b.Attempt, b.Worker, b.TaskID, s.taskState(b), b.Waiting, b.Events)
 		}
 	}
 
@@ -60,6 +65,8 @@ func (s *soak) check() {
 	rows = append(rows, s.checkAPI())
 	rows = append(rows, s.checkResources()...)
 	rows = append(rows, s.checkRedisMemory(len(ids)))
+	s.buildFigures(recs)
+	s.phase("checks", time.Since(checking))
 
 	var b strings.Builder
 	s.report(&b, recs, rows)
@@ -77,6 +84,21 @@ func (s *soak) check() {
 	if t.Failed() {
 		t.Logf("process logs are in %s", filepath.Join(s.w.dir, "logs"))
 		s.keepLogs()
+	}
+}
+
+// buildFigures adds where succeeded builds spent their time: waiting in
+// the queue, and each stage of their last attempt.
+func (s *soak) buildFigures(recs map[string]*tasks.Build) {
+	for _, b := range recs {
+		if b.State != tasks.StateSucceeded || b.Started.IsZero() {
+			continue
+		}
+		s.figure("build: submit -> last attempt started", b.Started.Sub(b.Created))
+		s.figure("build: last attempt started -> finished", b.Finished.Sub(b.Started))
+		for _, st := range b.Stages {
+			s.figure("build: stage "+string(st.Stage), st.Duration)
+		}
 	}
 }
 
@@ -173,8 +195,33 @@ func (s *soak) checkStates(ids []string, recs map[string]*tasks.Build, stuck []s
 	if len(wrong) > 0 {
 		r.held = false
 	}
-	r.detail = fmt.Sprintf("%d builds; %d not final after the settle time %v; %d in the wrong state index %v", len(ids), len(stuck), first(stuck, 5), len(wrong), first(wrong, 5))
+	var where []string
+	for _, id := range stuck {
+		if b := recs[id]; b != nil {
+			where = append(where, fmt.Sprintf("%s %s stage %q attempt %d on %q", id, b.State, b.Stage, b.Attempt, b.Worker))
+		} else {
+			where = append(where, id+" (no record)")
+		}
+	}
+	r.detail = fmt.Sprintf("%d builds; %d not final after the settle time %v; %d in the wrong state index %v", len(ids), len(stuck), first(where, 5), len(wrong), first(wrong, 5))
 	return r
+}
+
+// taskState says where build b's asynq task is in the soak's build queue
+// (pending, active, archived...), or why that is not known.
+func (s *soak) taskState(b *tasks.Build) string {
+	id := b.TaskID
+	if id == "" {
+		id = b.ID
+	}
+	info, err := asynq.NewInspectorFromRedisClient(s.rdb).GetTaskInfo(tasks.QueueName("x86_64", "41"), id)
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	if info.LastErr != "" {
+		return fmt.Sprintf("%s, retried %d of %d, last error %q", info.State, info.Retried, info.MaxRetry, info.LastErr)
+	}
+	return info.State.String()
 }
 
 // toolRun is one run of the fake build tool.
@@ -514,7 +561,13 @@ func (s *soak) checkResources() []row {
 	for _, m := range metrics {
 		var bad, seen []string
 		for inst, ss := range byInst {
-			if len(ss) < 8 || (m.name == "goroutines" && ss[0].goroutines < 0) {
+			if m.name == "goroutines" {
+				// Only the monitor exports them, and a read of its
+				// /metrics can fail (restarting, Redis away): use the
+				// samples that have them.
+				ss = slices.DeleteFunc(slices.Clone(ss), func(sm sample) bool { return sm.goroutines < 0 })
+			}
+			if len(ss) < 8 {
 				continue
 			}
 			ss = ss[len(ss)/4:]
@@ -526,7 +579,8 @@ func (s *soak) checkResources() []row {
 			}
 		}
 		sort.Strings(seen)
-		rows = append(rows, row{name: m.name + " of long-running processes flat", held: len(bad) == 0,
+		// Held only when some instance lived long enough to tell.
+		rows = append(rows, row{name: m.name + " of long-running processes flat", held: len(bad) == 0 && len(seen) > 0,
 			detail: fmt.Sprintf("%d instances (first third -> last third): %s; grew: %v", len(seen), strings.Join(seen, ", "), bad)})
 	}
 	return rows
@@ -558,8 +612,12 @@ func (s *soak) checkRedisMemory(builds int) row {
 	if builds > 0 {
 		per = (s.redisMemEnd - s.redisMemStart) / int64(builds)
 	}
+	s.mu.Lock()
+	peak := slices.Max(append([]int64{s.redisMemStart, s.redisMemEnd}, s.redisMem...))
+	n := len(s.redisMem)
+	s.mu.Unlock()
 	return row{name: "Redis memory bounded by what is kept", held: s.redisMemEnd > 0 && per <= 256<<10,
-		detail: fmt.Sprintf("used_memory %d KiB at the start, %d KiB at the end: %d KiB a build kept (no retention on main yet)", s.redisMemStart>>10, s.redisMemEnd>>10, per>>10)}
+		detail: fmt.Sprintf("used_memory %d KiB at the start, %d KiB at the end, at most %d KiB in %d samples: %d KiB a build kept (every build is kept: retention counts in days)", s.redisMemStart>>10, s.redisMemEnd>>10, peak>>10, n, per>>10)}
 }
 
 func first(xs []string, n int) []string {
@@ -581,8 +639,8 @@ func (s *soak) report(w io.Writer, recs map[string]*tasks.Build, rows []row) {
 			attempts++
 		}
 	}
-	fmt.Fprintf(tw, "BUILDS\t%d accepted: %d succeeded, %d failed, %d cancelled; %d ran more than one attempt\n", len(recs),
-		states[tasks.StateSucceeded], states[tasks.StateFailed], states[tasks.StateCancelled], attempts)
+	fmt.Fprintf(tw, "BUILDS\t%d accepted (%.1f a minute of load): %d succeeded, %d failed, %d cancelled; %d ran more than one attempt\n", len(recs),
+		float64(len(recs))/s.dur.Minutes(), states[tasks.StateSucceeded], states[tasks.StateFailed], states[tasks.StateCancelled], attempts)
 	reasons := map[string]int{}
 	for _, b := range recs {
 		if b.State == tasks.StateFailed {
@@ -612,6 +670,15 @@ func (s *soak) report(w io.Writer, recs map[string]*tasks.Build, rows []row) {
 		fmt.Fprintf(tw, "%s\t%v\t%s\n", r.name, r.held, r.detail)
 	}
 	fmt.Fprintf(tw, "\nFIGURE\tN\tMIN\tMEDIAN\tMAX\n")
+	defer func() {
+		s.mu.Lock()
+		fmt.Fprintf(tw, "\nPHASE\tTOOK\n")
+		for _, p := range s.phases {
+			fmt.Fprintf(tw, "%s\t%s\n", p.name, p.took.Round(100*time.Millisecond))
+		}
+		s.mu.Unlock()
+		_ = tw.Flush()
+	}()
 	names := make([]string, 0, len(s.figures))
 	for n := range s.figures {
 		names = append(names, n)

@@ -11,12 +11,19 @@
 // the end it checks the invariants of doc/reliability.md and prints them as
 // a table, with the figures measured on the way.
 //
-// The short run (100 s of load and faults, 8–12 minutes with the settle
-// time) is off in the default `go test ./...` while an invariant it checks
-// is still broken (doc/reliability.md, "Open"): FBS_CHAOS=1 turns it on.
-// The long run takes -chaos.duration:
+// The short run is part of the default `go test ./...`: 50 s of load and
+// short faults (each kind once in the first half, then a few quick ones),
+// then at most 2 minutes for every build to end and its mails to arrive,
+// 2 to 3 minutes in all. The soak's processes run with short
+// retry, backoff and lease settings, set through their configuration
+// ([staging] retry_backoff and retry_backoff_max, [smtp] retry_backoff,
+// [worker] lease_ttl and reap_interval). It prints how long each phase
+// took. The long run takes -chaos.duration, and flags for throughput:
 //
-//	go test ./testing/chaos -run Soak -chaos.duration=1h -v -timeout 3h
+//	go test ./testing/chaos -run Soak -chaos.duration=1h -v -timeout 3h \
+//		-chaos.workers=4 -chaos.concurrency=2 -chaos.toolsecs=2 -chaos.lines=20
+//
+// (-chaos.queued sets how many builds the submitter keeps waiting.)
 //
 // It needs root (network namespaces, nftables, a tmpfs mount), the nft
 // tool and everything the e2e tests need; without root it is skipped.

@@ -41,17 +41,22 @@ func (s *soak) faultLoop(ctx context.Context) {
 	s.rmu.Lock()
 	s.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	s.rmu.Unlock()
-	// The short run spreads the first round over 60% of its time, so
-	// that the slowest fault (SMTP down, then mail retries) heals in time.
-	gapLo, gapHi := s.dur*6/10/time.Duration(len(order))/2, s.dur*6/10/time.Duration(len(order))
+	// The short run spreads the first round over half its time, so that
+	// the slowest fault (SMTP down, then mail retries) heals in time, then
+	// injects a quick one every two to four of those gaps.
+	gapLo, gapHi := s.dur/2/time.Duration(len(order))/2, s.dur/2/time.Duration(len(order))
 	if s.long {
 		gapLo, gapHi = 15*time.Second, 60*time.Second
 	}
 	for n := 0; ; n++ {
+		gap := s.between(gapLo, gapHi)
+		if n >= len(order) && !s.long {
+			gap = s.between(2*gapHi, 4*gapHi)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.between(gapLo, gapHi)):
+		case <-time.After(gap):
 		}
 		kind := faultKinds[s.intn(len(faultKinds))]
 		if n < len(order) {
@@ -74,7 +79,9 @@ func (s *soak) faultLoop(ctx context.Context) {
 			at := time.Now()
 			detail := s.inject(kind)
 			s.mu.Lock()
-			s.faults = append(s.faults, fault{kind: kind, at: at, took: time.Since(at), detail: detail})
+			if detail != noWorker {
+				s.faults = append(s.faults, fault{kind: kind, at: at, took: time.Since(at), detail: detail})
+			}
 			s.mu.Unlock()
 			amu.Lock()
 			delete(active, kind)
@@ -96,7 +103,11 @@ func (s *soak) inject(kind string) string {
 	w := s.w
 	switch kind {
 	case "worker kill -9":
-		sl := w.workers[s.intn(len(w.workers))]
+		sl := s.takeWorker()
+		if sl == nil {
+			return noWorker
+		}
+		defer s.releaseWorker(sl)
 		running := s.runningOn(sl.name)
 		p := sl.proc()
 		killed := time.Now()
@@ -115,7 +126,11 @@ func (s *soak) inject(kind string) string {
 		}
 		return fmt.Sprintf("%s, %d builds running", sl.name, len(running))
 	case "worker drain (SIGTERM)":
-		sl := w.workers[s.intn(len(w.workers))]
+		sl := s.takeWorker()
+		if sl == nil {
+			return noWorker
+		}
+		defer s.releaseWorker(sl)
 		running := len(s.runningOn(sl.name))
 		t0 := time.Now()
 		_ = sl.proc().Stop(syscall.SIGTERM, 60*time.Second)
@@ -145,7 +160,7 @@ func (s *soak) inject(kind string) string {
 		s.timeAPIBack(up)
 		return fmt.Sprintf("down %s", up.Sub(down).Round(100*time.Millisecond))
 	case "SMTP server down":
-		d := s.hold(16*time.Second, 2*time.Minute, 5*time.Minute)
+		d := s.hold(8*time.Second, 2*time.Minute, 5*time.Minute)
 		w.mail.Stop()
 		time.Sleep(d)
 		before := len(w.mail.Messages())
@@ -153,7 +168,7 @@ func (s *soak) inject(kind string) string {
 		go s.timeMailBack(before, time.Now())
 		return fmt.Sprintf("down %s", d.Round(time.Second))
 	case "SFTP server down":
-		d := s.hold(10*time.Second, 30*time.Second, 2*time.Minute)
+		d := s.hold(5*time.Second, 30*time.Second, 2*time.Minute)
 		w.sftp.SetDown(true)
 		cut := w.sftp.Cut()
 		time.Sleep(d)
@@ -167,7 +182,7 @@ func (s *soak) inject(kind string) string {
 		}
 		return fmt.Sprintf("%d connections cut", cut)
 	case "worker-Redis delay+loss":
-		d := s.hold(15*time.Second, 30*time.Second, 3*time.Minute)
+		d := s.hold(8*time.Second, 30*time.Second, 3*time.Minute)
 		delay := s.between(20*time.Millisecond, 150*time.Millisecond)
 		loss := 3 + s.intn(10)
 		w.redisLink.SetDelay(delay)
@@ -177,7 +192,7 @@ func (s *soak) inject(kind string) string {
 		w.redisLink.SetDelay(0)
 		return fmt.Sprintf("chaos-w3: %s a chunk, %d%% loss, for %s", delay.Round(time.Millisecond), loss, d.Round(time.Second))
 	case "worker data dir full":
-		d := s.hold(10*time.Second, 30*time.Second, 2*time.Minute)
+		d := s.hold(5*time.Second, 30*time.Second, 2*time.Minute)
 		sl := w.workers[1]
 		n, err := fill(filepath.Join(sl.dataDir, "chaos-fill"))
 		time.Sleep(d)
@@ -199,6 +214,38 @@ func (s *soak) inject(kind string) string {
 	}
 	s.t.Errorf("unknown fault %q", kind)
 	return ""
+}
+
+// noWorker is what inject says when every worker was already being
+// stopped by another fault: nothing was injected.
+const noWorker = "skipped: every worker is being stopped by another fault"
+
+// takeWorker picks a random worker that no other fault is stopping and
+// holds it for the caller (nil: every one is held), so that two faults
+// never restart one worker at once, which would leave two processes on
+// one host name and data directory.
+func (s *soak) takeWorker() *slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var free []*slot
+	for _, sl := range s.w.workers {
+		if !s.stopping[sl] {
+			free = append(free, sl)
+		}
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	sl := free[s.intn(len(free))]
+	s.stopping[sl] = true
+	return sl
+}
+
+// releaseWorker lets other faults stop sl again.
+func (s *soak) releaseWorker(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.stopping, sl)
 }
 
 // fill writes zeros to path until its filesystem is full and returns how

@@ -37,14 +37,11 @@ cmdline=console=ttyS0
 `, s.w.stagingURL))
 }
 
-// maxQueued is how many builds may wait in the queue before the soak
-// holds its next submission: the workers stay busy, but the queue does not
-// grow without bound on a slow machine.
-const maxQueued = 4
-
-// submitLoop submits a build every 2 to 3 s (under the API's 30 a minute)
-// while fewer than maxQueued wait, until ctx ends, and cancels about one in
-// eight at a random moment.
+// submitLoop submits a build every set.submitLo to submitHi (under the
+// API's 30 a minute)
+// while fewer than set.queued wait (the workers stay busy, but the queue
+// does not grow without bound on a slow machine), until ctx ends, and
+// cancels about one in eight at a random moment.
 func (s *soak) submitLoop(ctx context.Context) {
 	var cancels sync.WaitGroup
 	defer cancels.Wait()
@@ -52,12 +49,12 @@ func (s *soak) submitLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.between(2100*time.Millisecond, 3*time.Second)):
+		case <-time.After(s.between(s.set.submitLo, s.set.submitHi)):
 		}
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		queued, err := s.rdb.ZCard(qctx, rediskey.BuildsIn(string(tasks.StateQueued))).Result()
 		cancel()
-		if err == nil && queued >= maxQueued {
+		if err == nil && queued >= int64(s.set.queued) {
 			continue
 		}
 		at := time.Now()
@@ -104,7 +101,9 @@ type sample struct {
 
 // sampleLoop reads the resources of every fbs process every few seconds.
 func (s *soak) sampleLoop(ctx context.Context) {
-	every := 3 * time.Second
+	// Often enough that in the short run a process restarted once still
+	// has an instance sampled eight times or more.
+	every := 1500 * time.Millisecond
 	if s.long {
 		every = 15 * time.Second
 	}
@@ -113,6 +112,11 @@ func (s *soak) sampleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
+		}
+		if m := s.redisMemory(); m > 0 {
+			s.mu.Lock()
+			s.redisMem = append(s.redisMem, m)
+			s.mu.Unlock()
 		}
 		procs := []*proctest.Proc{s.w.web, s.w.monitor()}
 		for _, sl := range s.w.workers {

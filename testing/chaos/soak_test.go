@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"net/http"
 	"os"
@@ -21,33 +22,90 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos soak runs for minutes")
 	}
-	if *soakDuration == 0 && os.Getenv("FBS_CHAOS") == "" {
-		// Off in the default run while the soak still breaks an
-		// invariant (doc/reliability.md, "Open": builds left waiting).
-		t.Skip("the chaos soak is off by default until its open finding is fixed: FBS_CHAOS=1 go test ./testing/chaos -run Soak -v")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("the chaos soak needs root: network namespaces, nftables and a tmpfs mount")
 	}
-	d, long := *soakDuration, true
-	if d == 0 {
-		d, long = 100*time.Second, false
+	set, err := newSettings(*soakDuration)
+	if err != nil {
+		t.Fatal(err)
 	}
 	seed := *soakSeed
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
-	t.Logf("chaos soak: %s of load and faults, seed %d (-chaos.seed=%d repeats the schedule)", d, seed, seed)
-	w := newWorld(t)
-	s := newSoak(t, w, seed, d, long)
+	t.Logf("chaos soak: %s of load and faults, seed %d (-chaos.seed=%d repeats the schedule); %d workers × %d builds, tool up to %gs and %d lines, %d builds kept queued",
+		set.dur, seed, seed, set.workers, set.concurrency, set.toolSecs, set.lines, set.queued)
+	began := time.Now()
+	w := newWorld(t, set)
+	s := newSoak(t, w, seed, set)
+	s.phase("start-up (servers, fbs processes)", time.Since(began))
 	s.run()
 	s.check()
+	t.Logf("chaos soak: %s wall in all", time.Since(began).Round(time.Second))
+}
+
+// settings are what a run's length and the flags make of the soak.
+type settings struct {
+	// long is a run of -chaos.duration: long outages, long settle.
+	long bool
+	// dur is how long builds are submitted and faults injected.
+	dur time.Duration
+	// settle bounds the wait for every build to end and its mails to
+	// arrive, once every fault healed.
+	settle time.Duration
+	// workers and concurrency are the fbs workers and their build slots.
+	workers, concurrency int
+	// toolSecs and lines bound a fake tool run's time and output.
+	toolSecs float64
+	lines    int
+	// queued is how many builds the submitter keeps waiting.
+	queued int
+	// transferBackoffMax is the workers' [staging] retry_backoff_max.
+	transferBackoffMax time.Duration
+	// submitLo and submitHi bound the pause between two submissions
+	// (the API takes 30 a minute).
+	submitLo, submitHi time.Duration
+}
+
+// shortLoad is the short run's time of load and faults.
+const shortLoad = 50 * time.Second
+
+// newSettings makes the settings of a run of d (0: the short run) from
+// the flags.
+func newSettings(d time.Duration) (settings, error) {
+	set := settings{long: d != 0, dur: d, settle: 30 * time.Minute, workers: *soakWorkers, concurrency: *soakConcurrency,
+		toolSecs: *soakToolSecs, lines: *soakLines, queued: *soakQueued, transferBackoffMax: 5 * time.Second,
+		submitLo: 2050 * time.Millisecond, submitHi: 2500 * time.Millisecond}
+	if !set.long {
+		// The settle bound leaves room for asynq's recoverer (a task
+		// whose worker lost Redis is taken back after its 30 s lease, on
+		// a look every minute).
+		set.dur, set.settle = shortLoad, 2*time.Minute
+		set.submitLo, set.submitHi = 2100*time.Millisecond, 3*time.Second
+	}
+	switch {
+	case set.workers < 3:
+		return set, fmt.Errorf("-chaos.workers=%d: the soak needs at least 3 workers", set.workers)
+	case set.concurrency < 1:
+		return set, fmt.Errorf("-chaos.concurrency=%d: at least 1", set.concurrency)
+	case set.toolSecs < 0:
+		return set, fmt.Errorf("-chaos.toolsecs=%g: not negative", set.toolSecs)
+	case set.lines < 5:
+		return set, fmt.Errorf("-chaos.lines=%d: at least 5", set.lines)
+	case set.queued < 0:
+		return set, fmt.Errorf("-chaos.queued=%d: not negative", set.queued)
+	}
+	if set.queued == 0 {
+		set.queued = max(4, 2*set.workers*set.concurrency)
+	}
+	return set, nil
 }
 
 // soak is one run: the world, the random schedule and what it saw.
 type soak struct {
 	t     *testing.T
 	w     *world
+	set   settings
 	long  bool
 	dur   time.Duration
 	start time.Time
@@ -76,6 +134,26 @@ type soak struct {
 	samples []sample
 	// redisMem is Redis's used_memory at the start and at the end.
 	redisMemStart, redisMemEnd int64
+	// redisMem are Redis's used_memory samples over the run.
+	redisMem []int64
+	// phases are how long each part of the run took, in order.
+	phases []phase
+	// stopping are the workers a fault is stopping and restarting now.
+	stopping map[*slot]bool
+}
+
+// phase is one part of the run and how long it took.
+type phase struct {
+	name string
+	took time.Duration
+}
+
+// phase records that the part name took d, and says so.
+func (s *soak) phase(name string, d time.Duration) {
+	s.mu.Lock()
+	s.phases = append(s.phases, phase{name, d})
+	s.mu.Unlock()
+	s.t.Logf("chaos soak: phase %q took %s", name, d.Round(100*time.Millisecond))
 }
 
 type apiCall struct {
@@ -95,14 +173,14 @@ type fault struct {
 
 type window struct{ from, to time.Time }
 
-func newSoak(t *testing.T, w *world, seed int64, d time.Duration, long bool) *soak {
+func newSoak(t *testing.T, w *world, seed int64, set settings) *soak {
 	api, err := apiclient.New("http://"+w.webAddr, "", &http.Client{Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := w.redis.Client()
-	return &soak{t: t, w: w, long: long, dur: d, api: api, store: builds.NewStore(rdb), rdb: rdb, rng: rand.New(rand.NewSource(seed)),
-		figures: map[string][]time.Duration{}, cancels: map[string]int{}}
+	return &soak{t: t, w: w, set: set, long: set.long, dur: set.dur, api: api, store: builds.NewStore(rdb), rdb: rdb, rng: rand.New(rand.NewSource(seed)),
+		figures: map[string][]time.Duration{}, cancels: map[string]int{}, stopping: map[*slot]bool{}}
 }
 
 // rand returns a random duration in [lo, hi).
@@ -156,6 +234,10 @@ func (s *soak) run() {
 	go func() { defer wg.Done(); s.submitLoop(ctx) }()
 	go func() { defer wg.Done(); s.faultLoop(ctx) }()
 	go func() { defer wg.Done(); s.sampleLoop(ctx) }()
+	<-ctx.Done()
+	s.phase("load and faults", time.Since(s.start))
+	healing := time.Now()
 	wg.Wait()
+	s.phase("faults heal, last cancels", time.Since(healing))
 	s.t.Logf("chaos soak: load and faults over after %s: %d builds accepted, %d faults", time.Since(s.start).Round(time.Second), len(s.ids), len(s.faults))
 }

@@ -27,6 +27,7 @@ const volID = "Fedora-E-dvd-x86_64-41"
 type world struct {
 	t   *testing.T
 	dir string
+	set settings
 
 	redis *redistest.Server
 	mail  *smtptest.Server
@@ -90,12 +91,16 @@ func (s *slot) proc() *proctest.Proc {
 	return s.p
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, set settings) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir()}
+	w := &world{t: t, dir: t.TempDir(), set: set}
 	w.redis = redistest.StartWith(t, redistest.Options{AppendOnly: true})
 	w.mail = smtptest.Start(t, smtptest.Options{})
-	w.sshd = sshtest.Start(t, sshtest.Options{})
+	// An SFTP-only account: the workers verify what they staged by
+	// reading it back. A shell command a file would start root's login
+	// shell for each, 15 to 40 s on a loaded machine whose ~/.bashrc runs
+	// pyenv init.
+	w.sshd = sshtest.Start(t, sshtest.Options{NoExec: true})
 	w.net = newNetns(t)
 	w.redisLink = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.redis.Addr)
 	w.sftp = proxytest.Start(t, net.JoinHostPort(w.net.hostIP, "0"), w.sshd.Addr())
@@ -113,7 +118,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.stagingURL = "sftp://" + w.sshd.User + "@" + w.sftp.Addr + w.staging
 	w.runs = filepath.Join(w.dir, "tool-runs")
-	w.tool = writeTool(t, w.dir, w.runs)
+	w.tool = writeTool(t, w.dir, w.runs, set.toolSecs, set.lines)
 
 	w.webAddr, w.monAddr = freeAddr(t), freeAddr(t)
 	w.front = w.config("front", w.redis.URL, filepath.Join(w.dir, "front", "data"))
@@ -128,7 +133,7 @@ func newWorld(t *testing.T) *world {
 	if err := w.startMonitor(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= set.workers; i++ {
 		s := &slot{name: fmt.Sprintf("chaos-w%d", i)}
 		s.dataDir = filepath.Join(w.dir, s.name, "data")
 		if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
@@ -161,6 +166,7 @@ func (w *world) config(name, redisURL, dataDir string) string {
 url = %s
 [worker]
 releases = 41
+concurrency = %d
 data_dir = %s
 iso_dir = %s
 drain_timeout = 3s
@@ -172,17 +178,19 @@ reap_interval = 1s
 ssh_key = %s
 host_keys = %s
 retry_backoff = 1s
+retry_backoff_max = %s
 retry_for = 30m
 [smtp]
 host = %s
 port = %d
 tls = none
 from = fbs@example.org
+retry_backoff = 1s
 [security]
 allow_networks = 127.0.0.1/32, 198.18.0.0/15
 [tools]
 xorriso = %s
-`, redisURL, dataDir, w.isoDir, w.sshd.KeyFile, w.sftp.Addr+"="+w.sshd.Fingerprint(), w.mail.Host, w.mail.Port, w.tool)
+`, redisURL, w.set.concurrency, dataDir, w.isoDir, w.sshd.KeyFile, w.sftp.Addr+"="+w.sshd.Fingerprint(), w.set.transferBackoffMax, w.mail.Host, w.mail.Port, w.tool)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		w.t.Fatal(err)
 	}
