@@ -157,11 +157,12 @@ func (s *soak) phase(name string, d time.Duration) {
 }
 
 type apiCall struct {
-	at     time.Time
-	what   string
-	status int // 0: no answer
-	code   string
-	err    string
+	// at and end are when the call was made and when it was answered.
+	at, end time.Time
+	what    string
+	status  int // 0: no answer
+	code    string
+	err     string
 }
 
 type fault struct {
@@ -208,9 +209,10 @@ func (s *soak) record(c apiCall) {
 	s.calls = append(s.calls, c)
 }
 
-// answer turns an API call's error into its record.
+// answer turns an API call's error into its record; it is called as the
+// answer arrives.
 func answer(what string, at time.Time, err error, ok int) apiCall {
-	c := apiCall{at: at, what: what, status: ok}
+	c := apiCall{at: at, end: time.Now(), what: what, status: ok}
 	var ae *apiclient.Error
 	switch {
 	case err == nil:
