@@ -63,7 +63,7 @@ func (a *app) newMonitorCmd() *cobra.Command {
 			defer mail.Shutdown()
 			reap, err := reaper.New(rdb, reaper.Config{
 				Interval: cfg.Worker.ReapInterval, LostBuilds: cfg.Worker.LostBuilds,
-				BuildTimeout: cfg.Worker.BuildTimeout, Logger: a.logger,
+				BuildTimeout: cfg.Worker.BuildTimeout, Logger: a.logger, LeaseTTL: cfg.Worker.LeaseTTL,
 			})
 			if err != nil {
 				return err

@@ -194,7 +194,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	s.queue = asynq.NewClientFromRedisClient(rdb)
 	r, err := reaper.New(rdb, reaper.Config{
 		Interval: cfg.ReapInterval, LostBuilds: cfg.LostBuilds,
-		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger,
+		BuildTimeout: cfg.BuildTimeout, Logger: cfg.Logger, LeaseTTL: cfg.LeaseTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,13 @@ type Config struct {
 	// gone (a Redis that lost its last writes, a task dropped while Redis
 	// was away). Default DefaultTaskGone.
 	TaskGone time.Duration
+	// LeaseTTL is the workers' lease time to live (default
+	// tasks.DefaultLeaseTTL). While Redis has been up for less than it,
+	// no running build is taken for lost: leases that ran out while Redis
+	// was down or loading its data are renewed by live workers within a
+	// third of it, and only a worker that is really gone leaves its lease
+	// unrenewed past it.
+	LeaseTTL time.Duration
 }
 
 // DefaultHostGone is Config.HostGone's default: long enough for a host to
@@ -66,6 +74,7 @@ const DefaultTaskGone = 30 * time.Second
 // with "worker lost".
 type Reaper struct {
 	cfg   Config
+	rdb   redis.UniversalClient
 	store *builds.Store
 	queue *asynq.Client    // over rdb, which its owner closes
 	insp  *asynq.Inspector // over rdb too
@@ -75,6 +84,9 @@ type Reaper struct {
 	// seen is when each build was first seen in its current trouble (its
 	// host gone, its task gone), by build ID.
 	seen map[string]sighting
+	// runID is the run_id of the Redis server this reaper last judged
+	// leases on; a new one means Redis restarted.
+	runID string
 }
 
 // sighting is a build's trouble and when it was first seen.
@@ -100,7 +112,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*Reaper, error) {
 	if cfg.TaskGone <= 0 {
 		cfg.TaskGone = DefaultTaskGone
 	}
-	return &Reaper{cfg: cfg, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb),
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = tasks.DefaultLeaseTTL
+	}
+	return &Reaper{cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb),
 		insp: asynq.NewInspectorFromRedisClient(rdb), seen: map[string]sighting{}}, nil
 }
 
@@ -132,6 +147,13 @@ func (r *Reaper) Reap(ctx context.Context) error {
 	var errs []error
 	troubled := map[string]bool{}
 	var hosts map[string]bool // alive, read once a look, when needed
+	if up, ok := r.justRestarted(ctx); ok {
+		// Leases that ran out while Redis was down or loading are
+		// being renewed by their live workers now.
+		r.cfg.Logger.Info("Redis restarted moments ago; lost leases are judged once it has been up for the lease time",
+			"up", up, "lease_ttl", r.cfg.LeaseTTL)
+		ids = nil
+	}
 	for _, id := range ids {
 		holder, err := r.store.LeaseHolder(ctx, id)
 		if err != nil {
@@ -175,6 +197,44 @@ func (r *Reaper) Reap(ctx context.Context) error {
 	}
 	r.forgetExcept(troubled)
 	return errors.Join(errs...)
+}
+
+// justRestarted reports whether the Redis server restarted since this
+// reaper first saw it (its run_id changed) less than LeaseTTL ago, and
+// how long it has been up. A server this reaper has not seen restart, or
+// one that does not say (the embedded broker), is never "just restarted".
+func (r *Reaper) justRestarted(ctx context.Context) (time.Duration, bool) {
+	info, err := r.rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return 0, false
+	}
+	var runID string
+	up := time.Duration(-1)
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "run_id:"); ok {
+			runID = v
+		}
+		if v, ok := strings.CutPrefix(line, "uptime_in_seconds:"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				up = time.Duration(n) * time.Second
+			}
+		}
+	}
+	if runID == "" || up < 0 {
+		return 0, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.runID == "" || r.runID == runID {
+		r.runID = runID
+		return up, false
+	}
+	if up < r.cfg.LeaseTTL {
+		return up, true
+	}
+	r.runID = runID
+	return up, false
 }
 
 // lock takes the short per-build lock under which one reaper acts.
