@@ -89,7 +89,7 @@ func TestScheduleBuildsOnWorker(t *testing.T) {
 			built++
 		case r.Outcome == schedules.OutcomeSkipped && strings.HasPrefix(r.Reason, "previous build "+build+" still"):
 			whileRunning++
-		case r.Outcome == schedules.OutcomeSkipped && strings.Contains(r.Reason, "last success "+build+" is younger than rebuild_age 1h0m0s"):
+		case r.Outcome == schedules.OutcomeSkipped && strings.Contains(r.Reason, "last success build "+build+" is younger than rebuild_age 1h0m0s"):
 		default:
 			t.Errorf("unexpected run %+v", r)
 		}
