@@ -294,16 +294,7 @@ func (r *Reaper) reapOne(ctx context.Context, id string, lost func(context.Conte
 	if !requeue {
 		return errors.Join(r.store.EndLog(ctx, id, tasks.StateFailed), client.Notify(ctx, r.queue, r.store, b))
 	}
-	data, err := r.store.Payload(ctx, id)
-	if err == nil {
-		var p *tasks.Payload
-		if p, err = tasks.DecodePayload(data); err == nil {
-			var t *asynq.Task
-			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
-				_, err = r.queue.EnqueueContext(ctx, t)
-			}
-		}
-	}
+	err = r.enqueue(ctx, id, b.TaskID)
 	if err != nil {
 		_, uerr := r.store.Update(ctx, id, func(b *tasks.Build) error {
 			b.State, b.Finished = tasks.StateFailed, now
@@ -494,16 +485,7 @@ func (r *Reaper) requeueQueued(ctx context.Context, id, lost string) error {
 	if err != nil {
 		return fmt.Errorf("queue build %s again: %w", id, err)
 	}
-	data, err := r.store.Payload(ctx, id)
-	if err == nil {
-		var p *tasks.Payload
-		if p, err = tasks.DecodePayload(data); err == nil {
-			var t *asynq.Task
-			if t, err = tasks.NewBuildTask(p, b.TaskID, r.cfg.BuildTimeout); err == nil {
-				_, err = r.queue.EnqueueContext(ctx, t)
-			}
-		}
-	}
+	err = r.enqueue(ctx, id, b.TaskID)
 	if err != nil {
 		// The record names a task that does not exist: the next look
 		// finds it so and tries again.
@@ -511,6 +493,24 @@ func (r *Reaper) requeueQueued(ctx context.Context, id, lost string) error {
 	}
 	r.cfg.Logger.Warn("queued build's task was lost; queued again", "build", id, "lost_task", lost, "task", b.TaskID)
 	return nil
+}
+
+// enqueue queues build id again as task taskID, from its stored payload.
+func (r *Reaper) enqueue(ctx context.Context, id, taskID string) error {
+	data, err := r.store.Payload(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := tasks.DecodePayload(data)
+	if err != nil {
+		return err
+	}
+	t, err := tasks.NewBuildTask(p, taskID, r.cfg.BuildTimeout)
+	if err != nil {
+		return err
+	}
+	_, err = r.queue.EnqueueContext(ctx, t)
+	return err
 }
 
 // note adds the reaper's verdict to the build's log stream.
