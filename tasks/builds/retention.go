@@ -346,6 +346,7 @@ func (s *Store) Purge(ctx context.Context, id string) (*Purged, error) {
 			p.Del(ctx, key, rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id))
 			logDel = p.Del(ctx, LogKey(id))
 			p.ZRem(ctx, rediskey.Builds, id)
+			p.ZRem(ctx, rediskey.MailsDue, id)
 			p.SRem(ctx, rediskey.Running, id)
 			return nil
 		})

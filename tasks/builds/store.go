@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,6 +74,10 @@ func (s *Store) Create(ctx context.Context, b *tasks.Build, payload []byte) erro
 		p.ZAdd(ctx, rediskey.BuildsOf(b.Owner), redis.Z{Score: 0, Member: b.ID})
 		p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: b.ID})
 		p.HIncrBy(ctx, rediskey.CountByState, string(b.State), 1)
+		if b.State.Final() && b.Spec.Email != "" {
+			// A record written again after Redis lost it may have ended.
+			p.ZAdd(ctx, rediskey.MailsDue, redis.Z{Score: float64(time.Now().UnixMilli()), Member: b.ID})
+		}
 		if b.Schedule != "" {
 			p.ZAdd(ctx, rediskey.BuildsOfSchedule(b.Schedule), redis.Z{Score: 0, Member: b.ID})
 		}
@@ -102,6 +107,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 		p.Del(ctx, rediskey.Build(id), rediskey.Summary(id), rediskey.Payload(id), rediskey.Lease(id), LogKey(id))
 		p.ZRem(ctx, rediskey.Builds, id)
+		p.ZRem(ctx, rediskey.MailsDue, id)
 		p.SRem(ctx, rediskey.Running, id)
 		return nil
 	})
@@ -194,6 +200,12 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*tasks.Build) err
 				p.ZRem(ctx, keyState(was), id)
 				p.ZAdd(ctx, keyState(b.State), redis.Z{Score: 0, Member: id})
 			}
+			if !was.Final() && b.State.Final() && b.Spec.Email != "" {
+				// The completion mail is queued after this write, by
+				// its writer; until then the build is due one, so a
+				// writer that dies in between does not lose it.
+				p.ZAdd(ctx, rediskey.MailsDue, redis.Z{Score: float64(time.Now().UnixMilli()), Member: id})
+			}
 			return nil
 		})
 		out = b
@@ -234,6 +246,26 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// MailQueued records that the completion mail of build id is queued (or
+// that it has none to queue): the build is no longer due one.
+func (s *Store) MailQueued(ctx context.Context, id string) error {
+	if err := s.rdb.ZRem(ctx, rediskey.MailsDue, id).Err(); err != nil {
+		return fmt.Errorf("mark completion mail of build %s queued: %w", id, err)
+	}
+	return nil
+}
+
+// MailsDue returns up to limit builds that ended before before and whose
+// completion mail is not known to be queued, oldest first.
+func (s *Store) MailsDue(ctx context.Context, before time.Time, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, rediskey.MailsDue, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: limit}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list builds due a completion mail: %w", err)
+	}
+	return ids, nil
 }
 
 // ListOptions selects builds for List.

@@ -188,7 +188,9 @@ func (c *Client) undo(ctx context.Context, id string, mail bool, cause error) er
 
 // Notify queues the completion mail of a build that has ended, if it has
 // a recipient. The worker, the reaper and Cancel call it, after the final
-// state is stored; asynq's task ID makes a second call a no-op.
+// state is stored; asynq's task ID makes a second call a no-op. Once the
+// mail is queued, the build is no longer due one (builds.Store.MailsDue):
+// a caller that dies before that leaves the mail to the reaper.
 //
 // A member of a group has no completion mail of its own: its group's is
 // queued once every member has ended. Each member that ends reads its
@@ -198,6 +200,15 @@ func Notify(ctx context.Context, q *asynq.Client, store *builds.Store, b *tasks.
 	if b.Spec.Email == "" || !b.State.Final() {
 		return nil
 	}
+	if err := queueCompletion(ctx, q, store, b); err != nil {
+		return err
+	}
+	return store.MailQueued(ctx, b.ID)
+}
+
+// queueCompletion queues the completion mail of ended build b, or its
+// group's when b is the last of its group to end.
+func queueCompletion(ctx context.Context, q *asynq.Client, store *builds.Store, b *tasks.Build) error {
 	if b.Group == "" {
 		return EnqueueNotify(ctx, q, b.ID, tasks.MailFinished)
 	}

@@ -1,6 +1,8 @@
 // Package reaper finds builds marked running whose worker stopped renewing
 // its lease (killed, powered off, cut off from Redis) and queues them again
-// for another worker or fails them, as [worker] lost_builds says.
+// for another worker or fails them, as [worker] lost_builds says. It also
+// queues the completion mail of a build whose final state was stored by a
+// writer that died before queuing it.
 //
 // It sits under tasks, beside the build store and the queue client it works
 // through, because it belongs to the queue, not to any one process: every
@@ -59,7 +61,17 @@ type Config struct {
 	// third of it, and only a worker that is really gone leaves its lease
 	// unrenewed past it.
 	LeaseTTL time.Duration
+	// MailGrace is how long an ended build may stay due a completion
+	// mail before the reaper queues it: the writer of the final state
+	// queues it right after. Default DefaultMailGrace.
+	MailGrace time.Duration
 }
+
+// DefaultMailGrace is Config.MailGrace's default: far longer than the
+// moment between storing a final state and queuing its mail. A writer
+// still retrying after it (Redis away) does no harm: the second enqueue of
+// a mail is a no-op.
+const DefaultMailGrace = 30 * time.Second
 
 // DefaultHostGone is Config.HostGone's default: long enough for a host to
 // restart, short enough that nobody waits for a host that is gone.
@@ -115,6 +127,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Reaper, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = tasks.DefaultLeaseTTL
 	}
+	if cfg.MailGrace <= 0 {
+		cfg.MailGrace = DefaultMailGrace
+	}
 	return &Reaper{cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), queue: asynq.NewClientFromRedisClient(rdb),
 		insp: asynq.NewInspectorFromRedisClient(rdb), seen: map[string]sighting{}}, nil
 }
@@ -138,7 +153,8 @@ func (r *Reaper) Stop() { r.loop.Stop() }
 // Reap looks once at every running and queued build and deals with the
 // lost ones: running builds whose worker stopped renewing the lease,
 // builds waiting for a transfer retry whose host is gone or whose retry
-// task is, and queued builds whose task is gone.
+// task is, and queued builds whose task is gone. It also queues the
+// completion mails that ended builds are still due (checkMails).
 func (r *Reaper) Reap(ctx context.Context) error {
 	ids, err := r.store.Running(ctx)
 	if err != nil {
@@ -195,6 +211,9 @@ func (r *Reaper) Reap(ctx context.Context) error {
 	if err := r.checkQueued(ctx, troubled); err != nil {
 		errs = append(errs, err)
 	}
+	if err := r.checkMails(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	r.forgetExcept(troubled)
 	return errors.Join(errs...)
 }
@@ -235,6 +254,39 @@ func (r *Reaper) justRestarted(ctx context.Context) (time.Duration, bool) {
 	}
 	r.runID = runID
 	return up, false
+}
+
+// checkMails queues the completion mails of builds that ended more than
+// MailGrace ago without theirs being queued: the writer of the final state
+// died, or lost Redis, between that write and queuing the mail (the chaos
+// soak lost a mail so, seed 1795803070483203143). A mail queued or sent
+// meanwhile is not sent twice: the task ID and the notifier's ledger of
+// sent mails see to that.
+func (r *Reaper) checkMails(ctx context.Context) error {
+	ids, err := r.store.MailsDue(ctx, time.Now().Add(-r.cfg.MailGrace), 100)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		b, err := r.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, builds.ErrNotFound):
+			err = r.store.MailQueued(ctx, id)
+		case err == nil && !b.State.Final():
+			// Not ended (an older entry of a record written again):
+			// the write that ends it makes it due again.
+			err = r.store.MailQueued(ctx, id)
+		case err == nil:
+			if err = client.Notify(ctx, r.queue, r.store, b); err == nil {
+				r.cfg.Logger.Warn("queued the completion mail of a build that ended without it", "build", id, "state", b.State)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // lock takes the short per-build lock under which one reaper acts.

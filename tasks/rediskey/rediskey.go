@@ -106,6 +106,15 @@ func NotifySent(mail string) string { return "fbs:notify:sent:" + mail }
 // NotifySentTTL is how long a NotifySent key lives.
 const NotifySentTTL = 30 * 24 * time.Hour
 
+// MailsDue is a sorted set of the IDs of ended builds whose completion
+// mail is not known to be queued yet, scored by the Unix time in
+// milliseconds their final state was stored (tasks/builds adds an ID in
+// the transaction that stores the final state; tasks/client removes it
+// once the mail task is queued; the reaper queues the mail of an ID left
+// there, whose writer died or lost Redis in between). An ID leaves it
+// with its build.
+const MailsDue = "fbs:notify:due"
+
 // NotifyLock is a string: a random token of the run sending mail, taken
 // with SET NX and a TTL of the send timeout plus a minute, and deleted by
 // its holder (only if it still holds the token) once the send is over.

@@ -11,9 +11,8 @@
 // the end it checks the invariants of doc/reliability.md and prints them as
 // a table, with the figures measured on the way.
 //
-// The short run (FBS_CHAOS=1; off in the default `go test ./...` while
-// doc/reliability.md lists an open finding) is 50 s of load and
-// short faults (each kind once in the first half, then a few quick ones),
+// The short run (in the default `go test ./...` when run as root) is
+// 50 s of load and short faults (each kind once in the first half, then a few quick ones),
 // then at most 2 minutes for every build to end and its mails to arrive,
 // 2 to 3 minutes in all. The soak's processes run with short
 // retry, backoff and lease settings, set through their configuration
