@@ -415,58 +415,73 @@ func (s *soak) checkLogs(recs map[string]*tasks.Build) row {
 			}
 		}
 		for src, ls := range sources {
-			count := map[string]map[int]int{}
-			total := map[string]int{}
-			for _, l := range ls {
-				m := chaosLine.FindStringSubmatch(l)
-				if m == nil {
-					continue
-				}
-				i, _ := strconv.Atoi(m[2])
-				n, _ := strconv.Atoi(m[3])
-				if count[m[1]] == nil {
-					count[m[1]] = map[int]int{}
-				}
-				count[m[1]][i]++
-				total[m[1]] = n
-				if src == "stream" {
-					lines++
-				}
-			}
-			for tok, c := range count {
-				want := 0
-				for i := 1; c[i] > 0; i++ {
-					want = i
-				}
-				// A run that ended well wrote all its lines, and they are
-				// all published, unless its attempt was lost (a later run
-				// of the build exists): the lines it wrote while it could
-				// not reach Redis are refused once the reaper re-queued
-				// the build, leaving a prefix. The same holds for the
-				// last run when the reaper failed the build as lost
-				// instead of re-queuing it (lost twice): its attempt is
-				// over, and what it wrote after the verdict is refused.
-				if r := runs[tok]; r != nil && r.status == "0" && lastRun(runs, id) == tok && !lostLast {
-					want = total[tok]
-				}
-				for i := 1; i <= want || i <= len(c); i++ {
-					if c[i] != 1 && (i <= want || c[i] > 1) {
-						bad = append(bad, fmt.Sprintf("%s %s: line %d of run %s present %d times", id, src, i, tok, c[i]))
-						break
-					}
-				}
-			}
+			problems, n := lineProblems(id, src, ls, runs, lostLast)
+			bad = append(bad, problems...)
 			if src == "stream" {
-				for tok, r := range runs {
-					if r.build == id && r.status == "0" && lastRun(runs, id) == tok && !lostLast && count[tok] == nil {
-						bad = append(bad, fmt.Sprintf("%s %s: completed run %s has no lines", id, src, tok))
-					}
-				}
+				lines += n
 			}
 		}
 	}
 	return row{name: "every numbered log line exactly once in the stream and the staged log", held: len(bad) == 0,
 		detail: fmt.Sprintf("%d numbered lines in the streams; %d problems %v", lines, len(bad), first(bad, 3))}
+}
+
+// lineProblems checks the numbered lines ls of build id, read from src
+// ("stream" or "staged log"), against the tool's runs, and returns what is
+// wrong and how many numbered lines there are. Every run's lines are a
+// gap-free prefix, each line once; the build's last run, when it ended
+// well, has all its lines (a completed last run with none is a problem in
+// the stream). A run that did not end well, or an earlier run that ended
+// well but whose attempt was lost (a later run of the build exists), may
+// stop short: the lines it wrote while it could not reach Redis are refused
+// once the reaper re-queued the build. The same holds for the last run when
+// the reaper failed the build as lost instead of re-queuing it (lostLast,
+// lost twice): its attempt was over when it ended, and what it wrote after
+// the verdict was refused.
+func lineProblems(id, src string, ls []string, runs map[string]*toolRun, lostLast bool) ([]string, int) {
+	var bad []string
+	count := map[string]map[int]int{}
+	total := map[string]int{}
+	n := 0
+	for _, l := range ls {
+		m := chaosLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		i, _ := strconv.Atoi(m[2])
+		t, _ := strconv.Atoi(m[3])
+		if count[m[1]] == nil {
+			count[m[1]] = map[int]int{}
+		}
+		count[m[1]][i]++
+		total[m[1]] = t
+		n++
+	}
+	last := lastRun(runs, id)
+	whole := func(tok string) bool {
+		r := runs[tok]
+		return r != nil && r.status == "0" && tok == last && !lostLast
+	}
+	for _, tok := range slices.Sorted(maps.Keys(count)) {
+		c := count[tok]
+		upto := 0
+		for i := range c {
+			upto = max(upto, i)
+		}
+		if whole(tok) {
+			upto = max(upto, total[tok])
+		}
+		for i := 1; i <= upto; i++ {
+			if c[i] != 1 {
+				bad = append(bad, fmt.Sprintf("%s %s: line %d of run %s present %d times", id, src, i, tok, c[i]))
+				break
+			}
+		}
+	}
+	if src == "stream" && last != "" && whole(last) && count[last] == nil {
+		bad = append(bad, fmt.Sprintf("%s %s: completed run %s has no lines", id, src, last))
+	}
+	return bad, n
 }
 
 // checkMails checks that every build got exactly one submission and one
