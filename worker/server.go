@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -190,10 +191,11 @@ type Server struct {
 	mu sync.Mutex
 	// srv is the asynq server that takes tasks: of the build queues and
 	// this host's transfer retries, or of the transfer retries alone while
-	// the host is paused. A pause or resume stops its fetching and moves
+	// the worker is paused. A pause or resume stops its fetching and moves
 	// it to idle, where it finishes the tasks it runs, and starts the
-	// other kind. Shutdown ends them all.
-	srv *asynq.Server
+	// other kind. Idle servers whose tasks are done are shut down at the
+	// next switch (retireIdle); Shutdown ends the rest.
+	srv *taker
 	// srvPaused is whether srv serves a paused worker's queues.
 	srvPaused bool
 	// opPaused is the host's pause (fbs worker pause) as last seen, and
@@ -201,7 +203,11 @@ type Server struct {
 	// not): it serves the build queues when neither holds.
 	opPaused bool
 	lowSpace string
-	idle     []*asynq.Server
+	idle     []*taker
+	// retireAfter is how long an idle server is kept at least.
+	retireAfter time.Duration
+	// retiring are the shutdowns of idle servers under way.
+	retiring sync.WaitGroup
 	active   map[string]context.CancelCauseFunc
 	stopping chan struct{} // closed when Shutdown begins
 	now      chan struct{} // closed by HandBack: the drain ends at once
@@ -220,7 +226,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	s := &Server{
 		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger, metrics: metrics.NewRecorder(rdb),
 		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}),
-		now: make(chan struct{}),
+		now: make(chan struct{}), retireAfter: retireAfter,
 	}
 	s.queue = asynq.NewClientFromRedisClient(rdb)
 	r, err := reaper.New(rdb, reaper.Config{
@@ -317,16 +323,53 @@ func (s *Server) serve() error {
 		return nil
 	}
 	if s.srv != nil {
-		s.srv.Stop()
+		s.srv.srv.Stop()
+		s.srv.stopped = time.Now()
 		s.idle = append(s.idle, s.srv)
 		s.srv = nil
 	}
-	srv := s.newAsynq(s.queues(paused))
-	if err := srv.Start(s.mux); err != nil {
+	s.retireIdle()
+	t := &taker{srv: s.newAsynq(s.queues(paused))}
+	err := t.srv.Start(asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		t.running.Add(1)
+		defer t.running.Add(-1)
+		return s.mux.ProcessTask(ctx, task)
+	}))
+	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	s.srv, s.srvPaused = srv, paused
+	s.srv, s.srvPaused = t, paused
 	return nil
+}
+
+// taker is an asynq server taking tasks, with the count of its handlers
+// under way.
+type taker struct {
+	srv     *asynq.Server
+	running atomic.Int64
+	// stopped is when it stopped fetching; zero while it fetches.
+	stopped time.Time
+}
+
+// retireAfter is how long an idle server is kept at least: by then a task
+// it dequeued as it was stopped has long reached its handler.
+const retireAfter = 10 * time.Second
+
+// retireIdle shuts down the idle servers whose handlers all returned.
+// Each keeps goroutines that poll Redis and a connection of its own until
+// it is shut down, and a worker that pauses itself for space may switch
+// servers many times in its life. s.mu is held.
+func (s *Server) retireIdle() {
+	kept := s.idle[:0]
+	for _, t := range s.idle {
+		if t.running.Load() == 0 && time.Since(t.stopped) >= s.retireAfter {
+			s.retiring.Go(t.srv.Shutdown)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	clear(s.idle[len(kept):])
+	s.idle = kept
 }
 
 // isStopping reports whether Shutdown began.
@@ -395,9 +438,12 @@ func (s *Server) Shutdown() {
 		s.pause.Stop()
 		s.space.Stop()
 		s.mu.Lock()
-		srvs := s.idle
+		var srvs []*asynq.Server
+		for _, t := range s.idle {
+			srvs = append(srvs, t.srv)
+		}
 		if s.srv != nil {
-			srvs = append(srvs, s.srv)
+			srvs = append(srvs, s.srv.srv)
 		}
 		s.srv, s.idle = nil, nil
 		s.mu.Unlock()
@@ -413,6 +459,7 @@ func (s *Server) Shutdown() {
 			wg.Go(srv.Shutdown)
 		}
 		wg.Wait()
+		s.retiring.Wait()
 		s.stopLoops()
 		s.reaper.Stop()
 		s.beat.Stop()

@@ -79,8 +79,8 @@ exec xorriso "$@"
 }
 
 // worker starts a worker of host with its data dir in dataDir; cfg gives
-// the space settings.
-func (f *spaceFixture) worker(t *testing.T, host, dataDir string, cfg Config) (*Server, *lockedBuffer) {
+// the space settings, and tweaks change the server before it starts.
+func (f *spaceFixture) worker(t *testing.T, host, dataDir string, cfg Config, tweaks ...func(*Server)) (*Server, *lockedBuffer) {
 	t.Helper()
 	pipe, err := pipeline.New(pipeline.Config{DataDir: dataDir, ISODir: f.isoDir,
 		Staging: staging.Options{FileRoot: f.stagingDir}, Tools: builder.Tools{"xorriso": f.bin}})
@@ -94,6 +94,9 @@ func (f *spaceFixture) worker(t *testing.T, host, dataDir string, cfg Config) (*
 	srv, err := New(f.rdb.Client(), pipe, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, tweak := range tweaks {
+		tweak(srv)
 	}
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -330,5 +333,32 @@ func TestRanOutOfSpace(t *testing.T) {
 		if got := ranOutOfSpace(tc.err); got != tc.want {
 			t.Errorf("%s: ranOutOfSpace(%v) = %v; want %v", tc.name, tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestSelfPausesRetireIdleServers pauses and resumes a worker for space
+// again and again: each switch starts an asynq server and stops the one
+// before, which must then be shut down once its tasks are done, not kept
+// with its goroutines and Redis connection until the worker exits.
+func TestSelfPausesRetireIdleServers(t *testing.T) {
+	t.Parallel()
+	data := disktest.Mount(t, smallFS)
+	f := newSpaceFixture(t)
+	srv, _ := f.worker(t, "flip", data, Config{MinFree: minFree, SpaceCheckInterval: 20 * time.Millisecond},
+		func(s *Server) { s.retireAfter = 0 })
+	filler := filepath.Join(data, "filler")
+	for range 4 {
+		disktest.Fill(t, filler, minFree/2)
+		f.waitState(t, "flip", "paused: data dir low on space")
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		f.waitState(t, "flip", "running")
+	}
+	srv.mu.Lock()
+	idle := len(srv.idle)
+	srv.mu.Unlock()
+	if idle > 1 {
+		t.Errorf("%d idle asynq servers after 8 switches; want at most the last one", idle)
 	}
 }
