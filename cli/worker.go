@@ -67,7 +67,7 @@ func (a *app) startWorker(ctx context.Context, redisURL string, local bool) (*wo
 		Arch: cfg.Worker.Arch, Releases: cfg.Worker.Releases, Concurrency: cfg.Worker.Concurrency,
 		BuildTimeout: cfg.Worker.BuildTimeout, DrainTimeout: cfg.Worker.DrainTimeout,
 		LostBuilds: cfg.Worker.LostBuilds, TaskCheckInterval: cfg.Worker.PollInterval,
-		LeaseTTL: cfg.Worker.LeaseTTL, ReapInterval: cfg.Worker.ReapInterval,
+		LeaseTTL: cfg.Worker.LeaseTTL, ReapInterval: cfg.Worker.ReapInterval, MinFree: cfg.Worker.MinFree,
 		TransferRetryFor: cfg.Staging.RetryFor, TransferBackoff: cfg.Staging.RetryBackoff, TransferBackoffMax: cfg.Staging.RetryBackoffMax, Logger: a.logger,
 	}
 	pc, err := pipelineConfig(cfg, local)

@@ -19,7 +19,7 @@ func (a *app) newWorkersCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "workers",
-		Short: "List the live workers: host, version, arch, releases, build kinds and running builds",
+		Short: "List the live workers: host, version, arch, releases, running builds and whether they take builds",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withClient(cmd.Context(), func(c *client.Client) error {
@@ -37,10 +37,10 @@ func (a *app) newWorkersCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tVERSION\tARCH\tRELEASES\tBUILDS\tDRAINING")
+				fmt.Fprintln(tw, "ID\tVERSION\tARCH\tRELEASES\tBUILDS\tDRAINING\tSTATE")
 				for _, w := range ws {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.ID, w.Version, w.Arch, strings.Join(w.Releases, ","),
-						strings.Join(w.Builds, ","), w.Draining)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", w.ID, w.Version, w.Arch, strings.Join(w.Releases, ","),
+						strings.Join(w.Builds, ","), w.Draining, w.State())
 				}
 				return tw.Flush()
 			})

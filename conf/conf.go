@@ -159,6 +159,11 @@ type Worker struct {
 	// ReapInterval is how often reapers look for lost builds. Default 10s,
 	// at least 1s.
 	ReapInterval time.Duration
+	// MinFree is the free space, in bytes, the data dir's filesystem must
+	// have for the worker to take a build; below it the worker hands
+	// builds back and pauses itself until there is room again. Default
+	// 2 GiB; 0 turns the check off.
+	MinFree int64
 }
 
 // Listener is an HTTP server's section.

@@ -42,6 +42,7 @@ func defaults() *Config {
 			PollInterval: 600 * time.Millisecond,
 			LeaseTTL:     30 * time.Second,
 			ReapInterval: 10 * time.Second,
+			MinFree:      2 << 30,
 		},
 		Web: Web{Listener: Listener{Listen: "127.0.0.1:5000", BodyTimeout: time.Minute, MaxConnsPerIP: 64}, TokenMaxDays: 365,
 			Visibility: tasks.VisibilityPrivate, LinkTTL: 30 * 24 * time.Hour},
@@ -157,6 +158,7 @@ func TestLoadFiles(t *testing.T) {
 				PollInterval: 600 * time.Millisecond,
 				LeaseTTL:     30 * time.Second,
 				ReapInterval: 10 * time.Second,
+				MinFree:      512 << 20,
 			}
 			c.Web.Listener = Listener{Listen: "0.0.0.0:8080", PublicURL: "https://fbs.example.org/", BodyTimeout: 30 * time.Second}
 			c.Web.Visibility, c.Web.LinkTTL = tasks.VisibilityPublic, 7*24*time.Hour
@@ -238,17 +240,18 @@ func TestLoadErrors(t *testing.T) {
 			`testdata/bad/values.conf:9: [worker] drain_timeout: duration -1m0s must be positive`,
 			`testdata/bad/values.conf:10: [worker] lost_builds: "retry" is not one of requeue, fail`,
 			`testdata/bad/values.conf:11: [worker] data_dir: "relative/dir" is not an absolute path`,
-			`testdata/bad/values.conf:14: [web] listen: "5000" is not host:port: address 5000: missing port in address`,
-			`testdata/bad/values.conf:15: [web] public_url: "ftp://fbs.example.org" is not an http(s) URL`,
-			`testdata/bad/values.conf:18: [smtp] port: port 70000 is out of range 1-65535`,
-			`testdata/bad/values.conf:19: [smtp] tls: "ssl" is not one of none, starttls, tls`,
-			`testdata/bad/values.conf:20: [smtp] from: "not an address" is not a single mail address`,
-			`testdata/bad/values.conf:21: [smtp] username: a user name needs a password: set password_file or FBS_SMTP_PASSWORD`,
-			`testdata/bad/values.conf:24: [tools] lorax: "bin/lorax" is neither an absolute path nor a command name`,
+			`testdata/bad/values.conf:12: [worker] min_free: "2GB" is not a size (write e.g. 2GiB, 512MiB or 0: a whole number of B, KiB, MiB, GiB or TiB)`,
+			`testdata/bad/values.conf:15: [web] listen: "5000" is not host:port: address 5000: missing port in address`,
+			`testdata/bad/values.conf:16: [web] public_url: "ftp://fbs.example.org" is not an http(s) URL`,
+			`testdata/bad/values.conf:19: [smtp] port: port 70000 is out of range 1-65535`,
+			`testdata/bad/values.conf:20: [smtp] tls: "ssl" is not one of none, starttls, tls`,
+			`testdata/bad/values.conf:21: [smtp] from: "not an address" is not a single mail address`,
+			`testdata/bad/values.conf:22: [smtp] username: a user name needs a password: set password_file or FBS_SMTP_PASSWORD`,
+			`testdata/bad/values.conf:25: [tools] lorax: "bin/lorax" is neither an absolute path nor a command name`,
 		}},
 		{"testdata/bad/names.conf", userEnv, []string{
 			`testdata/bad/names.conf:1: stray: key stray is outside any section`,
-			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)`,
+			`testdata/bad/names.conf:3: [worker] concurency: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval, min_free)`,
 			`testdata/bad/names.conf:5: [worker] concurrency: set again (first on line 4)`,
 			`testdata/bad/names.conf:6: [webapp]: unknown section (known sections: redis, worker, web, monitor, smtp, staging, kickstarts, dvd, security, koji, releases, oidc, retention, schedules, tools)`,
 			`testdata/bad/names.conf:9: [tools] mkisofs: unknown key (known keys in [tools]: lorax, pungi, livemedia-creator, livecd-creator, xorriso, mkksiso, mcopy, implantisomd5, createrepo_c, koji, ksflatten, dnf)`,
@@ -597,6 +600,42 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse("empty", nil, nil); err != nil {
 		t.Errorf("Parse of no text: %v", err)
+	}
+}
+
+// TestSize reads and writes sizes such as [worker] min_free.
+func TestSize(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want int64
+		out  string // String of what was read; "" for an error
+	}{
+		{"0", 0, "0"},
+		{"2GiB", 2 << 30, "2GiB"},
+		{" 512 MiB ", 512 << 20, "512MiB"},
+		{"1536MiB", 1536 << 20, "1536MiB"},
+		{"1024KiB", 1 << 20, "1MiB"},
+		{"3TiB", 3 << 40, "3TiB"},
+		{"100", 100, "100B"},
+		{"100B", 100, "100B"},
+		{"2GB", 0, ""},
+		{"1.5GiB", 0, ""},
+		{"-1MiB", 0, ""},
+		{"GiB", 0, ""},
+		{"9000000TiB", 0, ""},
+	} {
+		var n int64
+		err := size{&n}.set(tt.in)
+		switch {
+		case tt.out == "" && err == nil:
+			t.Errorf("size %q: read as %d; want an error", tt.in, n)
+		case tt.out == "":
+		case err != nil:
+			t.Errorf("size %q: %v", tt.in, err)
+		case n != tt.want || size{&n}.String() != tt.out:
+			t.Errorf("size %q = %d, written %q; want %d, %q", tt.in, n, size{&n}.String(), tt.want, tt.out)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -47,6 +48,7 @@ func fields() []field {
 		{section: "worker", key: "poll_interval", bind: func(c *Config) value { return duration{&c.Worker.PollInterval} }, def: "600ms", check: positive},
 		{section: "worker", key: "lease_ttl", bind: func(c *Config) value { return duration{&c.Worker.LeaseTTL} }, def: tasks.DefaultLeaseTTL.String(), check: atLeastDuration(tasks.MinLeaseTTL)},
 		{section: "worker", key: "reap_interval", bind: func(c *Config) value { return duration{&c.Worker.ReapInterval} }, def: tasks.DefaultReapInterval.String(), check: atLeastDuration(tasks.MinReapInterval)},
+		{section: "worker", key: "min_free", bind: func(c *Config) value { return size{&c.Worker.MinFree} }, def: "2GiB"},
 
 		{section: "web", key: "listen", bind: func(c *Config) value { return str{&c.Web.Listen} }, def: "127.0.0.1:5000", check: hostPort},
 		{section: "web", key: "public_url", bind: func(c *Config) value { return str{&c.Web.PublicURL} }, check: httpURL},
@@ -166,6 +168,46 @@ func (v duration) set(s string) error {
 	return nil
 }
 func (v duration) String() string { return v.p.String() }
+
+// size is a number of bytes, with a binary unit or none: 0, 512MiB, 2GiB.
+type size struct{ p *int64 }
+
+// sizeUnits are the units size reads and writes, largest first.
+var sizeUnits = []struct {
+	name  string
+	bytes int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (v size) set(s string) error {
+	bad := fmt.Errorf("%q is not a size (write e.g. 2GiB, 512MiB or 0: a whole number of B, KiB, MiB, GiB or TiB)", s)
+	num, unit := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(num, u.name); ok {
+			num, unit = strings.TrimSpace(n), u.bytes
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return bad
+	}
+	*v.p = n * unit
+	return nil
+}
+
+// String writes the size in the largest unit that holds it whole.
+func (v size) String() string {
+	n := *v.p
+	if n == 0 {
+		return "0"
+	}
+	for _, u := range sizeUnits {
+		if n%u.bytes == 0 {
+			return strconv.FormatInt(n/u.bytes, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
 
 // lostPolicy is read once, here: a bad value is reported with its line.
 type lostPolicy struct{ p *tasks.LostPolicy }

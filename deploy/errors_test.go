@@ -92,7 +92,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "conf value", text: okHosts + "[conf]\nworker.drain_timeout = soon\n",
 			want: "deploy.conf:9: [conf] worker.drain_timeout: hosts h1, w1: \"soon\" is not a duration (write e.g. 6h, 90m or 1h30m)"},
 		{name: "conf unknown key", text: okHosts + "[conf w1]\nworker.concurency = 2\n",
-			want: "deploy.conf:9: [conf w1] worker.concurency: host w1: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval)"},
+			want: "deploy.conf:9: [conf w1] worker.concurency: host w1: unknown key (known keys in [worker]: arch, releases, concurrency, data_dir, iso_dir, build_timeout, drain_timeout, lost_builds, keep_builds, poll_interval, lease_ttl, reap_interval, min_free)"},
 		{name: "worker release not offered", text: "[host h1]\naddress = 198.18.0.1\nroles = redis, worker\nreleases = 40\n[conf]\nreleases.list = 41\n",
 			want: "deploy.conf:4: [host h1] releases: host h1: release 40 is not in [releases] list (41)"},
 		{name: "username without password", text: okHosts + "[conf]\nsmtp.username = fbs\n",

@@ -30,6 +30,13 @@ func TestStatusShowsStuckBuilds(t *testing.T) {
 	if err := f.store.Heartbeat(ctx, w, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// The aarch64 worker paused itself: its data dir is low on space.
+	const low = "data dir low on space (1.0 GiB free, min_free 2.0 GiB)"
+	w2 := &builds.WorkerInfo{ID: "w2/8", Host: "w2", PID: 8, Arch: "aarch64", Releases: []string{"41"}, Queues: []string{tasks.QueueName("aarch64", "41")},
+		Concurrency: 1, Heartbeat: time.Now().UTC(), LowSpace: low}
+	if err := f.store.Heartbeat(ctx, w2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	queued := func(sp tasks.Spec) *tasks.Build {
 		b := &tasks.Build{ID: tasks.NewBuildID(), Spec: sp, State: tasks.StateQueued, Queue: sp.Queue(), Created: time.Now().UTC()}
 		b.TaskID = b.ID
@@ -51,13 +58,13 @@ func TestStatusShowsStuckBuilds(t *testing.T) {
 	for _, s := range st.Stuck {
 		got[s.ID] = s.Reason
 	}
-	if len(got) != 2 || !strings.Contains(got[live.ID], "w1: "+lacks) || !strings.Contains(got[otherArch.ID], "no live worker serves aarch64 for Fedora 41") {
+	if len(got) != 2 || !strings.Contains(got[live.ID], "w1: "+lacks) || !strings.Contains(got[otherArch.ID], "no live worker serves aarch64 for Fedora 41 (queue build:aarch64:41; w2 paused: "+low+")") {
 		t.Errorf("stuck builds %+v; want the live build (tool missing) and the aarch64 one (no worker), not %s", st.Stuck, served.ID)
 	}
 
 	_, page := f.get(t, "/status")
 	page = html.UnescapeString(page)
-	for _, want := range []string{`id="stuck"`, live.ID, "w1: " + lacks, otherArch.ID, "no " + string(tasks.KindLiveMedia), "xorriso 1.5.6"} {
+	for _, want := range []string{`id="stuck"`, live.ID, "w1: " + lacks, otherArch.ID, "no " + string(tasks.KindLiveMedia), "xorriso 1.5.6", "w2 <span class=\"paused lowspace\">(paused: " + low + ")</span>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/status lacks %q:\n%s", want, page)
 		}

@@ -208,6 +208,10 @@ type Build struct {
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Events is a short human history: re-queues, hand-backs, cancels.
 	Events []string `json:"events,omitempty"`
+	// SpaceHandBacks counts the attempts handed back because the worker's
+	// data dir ran out of space; a build that keeps running out fails
+	// (worker.Config.SpaceHandBacks).
+	SpaceHandBacks int `json:"space_hand_backs,omitempty"`
 	// Schedule is the ID of the schedule that made this build; empty for a
 	// build someone submitted.
 	Schedule string `json:"schedule,omitempty"`

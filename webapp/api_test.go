@@ -550,7 +550,8 @@ func TestReleasesArchesWorkers(t *testing.T) {
 	f := setup(t, nil)
 	st := builds.NewStore(f.rdb)
 	w := &builds.WorkerInfo{ID: "h1/1", Host: "h1", PID: 1, Arch: "aarch64", Releases: []string{"41"},
-		Queues: []string{tasks.QueueName("aarch64", "41")}, Concurrency: 2, Started: time.Now(), Heartbeat: time.Now()}
+		Queues: []string{tasks.QueueName("aarch64", "41")}, Concurrency: 2, Started: time.Now(), Heartbeat: time.Now(),
+		LowSpace: "data dir low on space (1.0 GiB free, min_free 2.0 GiB)"}
 	if err := st.Heartbeat(context.Background(), w, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +573,8 @@ func TestReleasesArchesWorkers(t *testing.T) {
 	if len(arch.Arches) != len(tasks.Arches) || arch.Arches[1].Arch != "aarch64" || len(arch.Arches[1].Releases) != 1 || len(arch.Arches[0].Releases) != 0 {
 		t.Errorf("arches %+v", arch.Arches)
 	}
-	if len(ws.Workers) != 1 || ws.Workers[0].ID != "h1/1" || ws.Workers[0].Concurrency != 2 {
-		t.Errorf("workers %+v", ws.Workers)
+	if len(ws.Workers) != 1 || ws.Workers[0].ID != "h1/1" || ws.Workers[0].Concurrency != 2 ||
+		ws.Workers[0].State != "paused: "+w.LowSpace || ws.Workers[0].LowSpace != w.LowSpace || ws.Workers[0].Paused {
+		t.Errorf("workers %+v; want h1/1, paused for space", ws.Workers)
 	}
 }

@@ -216,10 +216,21 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 	now := time.Now().UTC()
 	state := tasks.StateSucceeded
 	var msg string
+	// noSpace is set when the data dir ran out of space: the build is
+	// handed back, or fails once it was handed back SpaceHandBacks times.
+	var noSpace *errNoSpace
 	switch {
 	case runErr == nil:
 	case errors.Is(runErr, errDrain):
 		state = tasks.StateQueued
+	case errors.As(runErr, &noSpace):
+		if n := r.rec.spaceHandBacks(); n >= cfg.SpaceHandBacks {
+			state = tasks.StateFailed
+			msg = fmt.Sprintf("%v; handed back %d times before for want of space: the image needs more room than the workers' data dirs had (min_free %s)",
+				noSpace, n, tasks.HumanSize(cfg.MinFree))
+		} else {
+			state = tasks.StateQueued
+		}
 	case errors.Is(runErr, errCancelled):
 		state = tasks.StateCancelled
 	case errors.Is(runErr, errLeaseLost):
@@ -238,13 +249,20 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 		state = tasks.StateFailed
 		msg = runErr.Error()
 	}
-	switch state {
-	case tasks.StateQueued:
+	switch {
+	case state == tasks.StateQueued && noSpace != nil:
+		r.closeLog("%v: build handed back to the queue for another worker", noSpace)
+	case state == tasks.StateQueued:
 		r.closeLog("worker %s is shutting down: build handed back to the queue", cfg.Host)
-	case tasks.StateFailed:
+	case state == tasks.StateFailed:
 		r.closeLog("build failed: %s", msg)
 	default:
 		r.closeLog("build %s", state)
+	}
+	if noSpace != nil {
+		// What it wrote is not worth keeping, and the space is wanted
+		// (before the build is queued again, which this host may take).
+		r.removeBuildDir()
 	}
 	// A build handed back goes on under a task of its own, queued here,
 	// not under this one: asynq would put this one back only at the end of
@@ -260,7 +278,12 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 		case tasks.StateQueued:
 			handedTo = fmt.Sprintf("%s-d%d", r.id, now.UnixNano())
 			b.TaskID = handedTo
-			b.Events = append(b.Events, fmt.Sprintf("%s: handed back by draining worker %s", now.Format(time.RFC3339), cfg.Host))
+			if noSpace != nil {
+				b.SpaceHandBacks++
+				b.Events = append(b.Events, fmt.Sprintf("%s: handed back by worker %s, whose data dir ran out of space (%d of %d)", now.Format(time.RFC3339), cfg.Host, b.SpaceHandBacks, cfg.SpaceHandBacks))
+			} else {
+				b.Events = append(b.Events, fmt.Sprintf("%s: handed back by draining worker %s", now.Format(time.RFC3339), cfg.Host))
+			}
 		case tasks.StateFailed:
 			b.Error, b.Tail, b.ToolError, b.Finished = msg, res.Tail, res.ToolError, now
 		default:
@@ -297,6 +320,14 @@ func (r *buildRun) finish(ctx context.Context, res *pipeline.Result, runErr erro
 		return fmt.Errorf("build %s %s: %w", r.id, state, asynq.SkipRetry)
 	}
 	return nil
+}
+
+// removeBuildDir removes the build's directory on this host: its log
+// (published by now), scratch space and images.
+func (r *buildRun) removeBuildDir() {
+	if err := os.RemoveAll(r.s.pipe.BuildDir(r.id)); err != nil {
+		r.s.log.Warn("remove build dir", "build", r.id, "err", err)
+	}
 }
 
 // handBack queues the build again under task taskID, which the record

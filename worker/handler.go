@@ -28,7 +28,12 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 	taskID, _ := asynq.GetTaskID(ctx)
 	var te *builder.ToolError
 	if err := s.pipe.Check(&p.Spec); errors.As(err, &te) {
-		return s.handBack(ctx, p, taskID, te)
+		return s.handBack(ctx, p, taskID, te.Error(), "build handed back: this host lacks its tool", "missing", te.Tool)
+	}
+	// A data dir low on space would fail the build within a second: it is
+	// other workers' to take, and this one pauses itself until it has room.
+	if low := s.space.look(ctx); low != "" {
+		return s.handBack(ctx, p, taskID, low, "build handed back: the data dir is low on space", "why", low)
 	}
 	holder := fmt.Sprintf("%s/%d/%s", s.cfg.Host, os.Getpid(), taskID)
 	b, err := s.takeBuild(ctx, p.ID, holder, s.claim(taskID))
@@ -57,7 +62,7 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 		s.mu.Unlock()
 	}()
 	if err := run.start(ctx); err != nil {
-		return run.finish(ctx, nil, err)
+		return run.finish(ctx, nil, s.spaceFailure(ctx, err))
 	}
 	if run.attempt > 1 {
 		run.log.Printf("attempt %d on %s", run.attempt, s.cfg.Host)
@@ -65,17 +70,29 @@ func (s *Server) processBuild(ctx context.Context, t *asynq.Task) error {
 		run.log.Printf("worker %s took the build", s.cfg.Host)
 	}
 	res, runErr := s.pipe.Run(run.work, p, run.log, run.observe(ctx))
-	return run.finish(ctx, res, run.workEnded(runErr))
+	return run.finish(ctx, res, s.spaceFailure(ctx, run.workEnded(runErr)))
 }
 
-// handBack gives a build whose tool this host lacks back to its queue, as
-// a new task that waits HandBackDelay (plus up to half again, so workers
+// spaceFailure returns err as an *errNoSpace when the build failed because
+// the data dir ran out of space, and pauses the worker for space; other
+// errors (and all with min_free 0) are returned as they are.
+func (s *Server) spaceFailure(ctx context.Context, err error) error {
+	if !s.space.on() || !ranOutOfSpace(err) {
+		return err
+	}
+	s.space.ranOut(ctx, err)
+	return &errNoSpace{host: s.cfg.Host, dir: s.pipe.DataDir(), err: err}
+}
+
+// handBack gives a build this host cannot run now back to its queue (it
+// lacks the tool, or its data dir is low on space: why says which), as a
+// new task that waits HandBackDelay (plus up to half again, so workers
 // lacking the same tool spread out) before any worker of the queue may
 // take it. The build is never claimed here: its attempt count, state and
 // log are untouched. The record names the new task, so a cancel deletes
 // it; a record that is no longer this task's (cancelled, re-queued) ends
-// the task instead.
-func (s *Server) handBack(ctx context.Context, p *tasks.Payload, taskID string, lack *builder.ToolError) error {
+// the task instead. msg and attrs are logged once it is handed back.
+func (s *Server) handBack(ctx context.Context, p *tasks.Payload, taskID, why, msg string, attrs ...any) error {
 	newID := fmt.Sprintf("%s-h%d", p.ID, time.Now().UnixNano())
 	_, err := s.store.Update(ctx, p.ID, func(b *tasks.Build) error {
 		if b.State != tasks.StateQueued || b.TaskID != taskID || b.CancelRequested {
@@ -106,7 +123,7 @@ func (s *Server) handBack(ctx context.Context, p *tasks.Payload, taskID string, 
 				return errNotOurs
 			}
 			b.State, b.Finished = tasks.StateFailed, now
-			b.Error = fmt.Sprintf("%s cannot run it (%v) and could not hand it back: %v", s.cfg.Host, lack, err)
+			b.Error = fmt.Sprintf("%s cannot run it (%s) and could not hand it back: %v", s.cfg.Host, why, err)
 			return nil
 		})
 		if uerr == nil {
@@ -115,7 +132,7 @@ func (s *Server) handBack(ctx context.Context, p *tasks.Payload, taskID string, 
 		}
 		return fmt.Errorf("hand back build %s: %w: %w", p.ID, err, asynq.SkipRetry)
 	}
-	s.log.Info("build handed back: this host lacks its tool", "build", p.ID, "kind", p.Spec.Kind(), "missing", lack.Tool, "retry_in", delay.Round(time.Millisecond))
+	s.log.Info(msg, append([]any{"build", p.ID, "kind", p.Spec.Kind(), "retry_in", delay.Round(time.Millisecond)}, attrs...)...)
 	return nil
 }
 

@@ -21,6 +21,7 @@ type heartbeat struct {
 	interval time.Duration
 	current  func() (ids []string, draining bool)
 	paused   func() bool
+	lowSpace func() string
 	loop     startstop.Loop
 }
 
@@ -33,6 +34,8 @@ type heartbeatParams struct {
 	current func() (ids []string, draining bool)
 	// paused reports whether the worker's host is paused.
 	paused func() bool
+	// lowSpace says why the worker paused itself for space, or "".
+	lowSpace func() string
 	// capabilities are the build kinds this worker can run or not.
 	capabilities []tasks.Capability
 }
@@ -41,7 +44,7 @@ func newHeartbeat(p heartbeatParams) *heartbeat {
 	pid := os.Getpid()
 	cfg := p.cfg
 	return &heartbeat{
-		store: p.store, interval: 5 * time.Second, current: p.current, paused: p.paused,
+		store: p.store, interval: 5 * time.Second, current: p.current, paused: p.paused, lowSpace: p.lowSpace,
 		info: builds.WorkerInfo{
 			ID: fmt.Sprintf("%s/%d", cfg.Host, pid), Host: cfg.Host, PID: pid, Arch: cfg.Arch,
 			Releases: cfg.Releases, Queues: cfg.Queues(), Concurrency: cfg.Concurrency,
@@ -68,6 +71,9 @@ func (h *heartbeat) beat(ctx context.Context) {
 	info.Builds, info.Draining, info.Heartbeat = ids, draining, time.Now().UTC()
 	if h.paused != nil {
 		info.Paused = h.paused()
+	}
+	if h.lowSpace != nil {
+		info.LowSpace = h.lowSpace()
 	}
 	_ = h.store.Heartbeat(ctx, &info, 3*h.interval)
 }

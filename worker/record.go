@@ -80,6 +80,13 @@ func (r *record) restore(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// spaceHandBacks is the record's count of hand-backs for space.
+func (r *record) spaceHandBacks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.b.SpaceHandBacks
+}
+
 func (r *record) id() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

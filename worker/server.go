@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -68,6 +69,20 @@ type Config struct {
 	// PauseCheckInterval is how often the worker looks whether its host
 	// was paused or resumed (fbs worker pause; default 1 s).
 	PauseCheckInterval time.Duration
+	// MinFree is the free space, in bytes, the data dir's filesystem must
+	// have for the worker to take a build ([worker] min_free). Below it,
+	// or once a build ran out of space there, the worker hands builds back
+	// and pauses itself until there is room again. 0 (the zero value, not
+	// the configuration's default) turns all this off: builds fail when the
+	// disk is full.
+	MinFree int64
+	// SpaceCheckInterval is how often a worker paused for space looks
+	// whether there is room again (default 5 s).
+	SpaceCheckInterval time.Duration
+	// SpaceHandBacks is how many times a build that ran out of space in
+	// the data dir is handed back; the next time it fails, as one that
+	// needs more room than the workers have (default 3).
+	SpaceHandBacks int
 	// LogMaxLen trims each build's log stream to about this many lines (0: keep all).
 	LogMaxLen int64
 	// Logger receives service logs (default slog.Default()).
@@ -132,6 +147,15 @@ func (c *Config) fill() error {
 	if c.PauseCheckInterval <= 0 {
 		c.PauseCheckInterval = time.Second
 	}
+	if c.MinFree < 0 {
+		return fmt.Errorf("worker: min_free %d is negative", c.MinFree)
+	}
+	if c.SpaceCheckInterval <= 0 {
+		c.SpaceCheckInterval = 5 * time.Second
+	}
+	if c.SpaceHandBacks <= 0 {
+		c.SpaceHandBacks = 3
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -157,6 +181,7 @@ type Server struct {
 	reaper *reaper.Reaper
 	beat   *heartbeat
 	pause  *pauseWatch
+	space  *spaceWatch
 	log    *slog.Logger
 	// metrics records how long each stage took, which the monitor's
 	// build page estimates running stages from.
@@ -166,11 +191,23 @@ type Server struct {
 	mu sync.Mutex
 	// srv is the asynq server that takes tasks: of the build queues and
 	// this host's transfer retries, or of the transfer retries alone while
-	// the host is paused. A pause or resume stops its fetching and moves
+	// the worker is paused. A pause or resume stops its fetching and moves
 	// it to idle, where it finishes the tasks it runs, and starts the
-	// other kind. Shutdown ends them all.
-	srv      *asynq.Server
-	idle     []*asynq.Server
+	// other kind. Idle servers whose tasks are done are shut down at the
+	// next switch (retireIdle); Shutdown ends the rest.
+	srv *taker
+	// srvPaused is whether srv serves a paused worker's queues.
+	srvPaused bool
+	// opPaused is the host's pause (fbs worker pause) as last seen, and
+	// lowSpace why the worker paused itself for space ("" when it did
+	// not): it serves the build queues when neither holds.
+	opPaused bool
+	lowSpace string
+	idle     []*taker
+	// retireAfter is how long an idle server is kept at least.
+	retireAfter time.Duration
+	// retiring are the shutdowns of idle servers under way.
+	retiring sync.WaitGroup
 	active   map[string]context.CancelCauseFunc
 	stopping chan struct{} // closed when Shutdown begins
 	now      chan struct{} // closed by HandBack: the drain ends at once
@@ -189,7 +226,7 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	s := &Server{
 		cfg: cfg, rdb: rdb, store: builds.NewStore(rdb), pipe: pipe, log: cfg.Logger, metrics: metrics.NewRecorder(rdb),
 		active: map[string]context.CancelCauseFunc{}, stopping: make(chan struct{}),
-		now: make(chan struct{}),
+		now: make(chan struct{}), retireAfter: retireAfter,
 	}
 	s.queue = asynq.NewClientFromRedisClient(rdb)
 	r, err := reaper.New(rdb, reaper.Config{
@@ -203,16 +240,19 @@ func New(rdb redis.UniversalClient, pipe *pipeline.Pipeline, cfg Config) (*Serve
 	s.mux = asynq.NewServeMux()
 	s.mux.HandleFunc(tasks.TypeBuild, s.processBuild)
 	s.mux.HandleFunc(tasks.TypeTransfer, s.processTransfer)
+	// The heartbeat says so at once, not at its next beat.
+	changed := func(ctx context.Context) { s.beat.beat(ctx) }
 	s.pause = newPauseWatch(pauseWatchParams{store: s.store, host: cfg.Host, interval: cfg.PauseCheckInterval,
-		serve: s.serve, logger: cfg.Logger,
-		// The heartbeat says so at once, not at its next beat.
-		changed: func(ctx context.Context) { s.beat.beat(ctx) }})
+		serve: s.setOperatorPause, logger: cfg.Logger, changed: changed})
+	s.space = newSpaceWatch(spaceWatchParams{dir: pipe.DataDir(), min: cfg.MinFree, interval: cfg.SpaceCheckInterval,
+		serve: s.setLowSpace, logger: cfg.Logger, changed: changed})
 	return s, nil
 }
 
 // queues returns the asynq queues with their priorities: the build
-// queues unless the host is paused, and always this host's transfer
-// retries (only it has those images, and their builds are running).
+// queues unless the worker is paused (by an operator or for space), and
+// always this host's transfer retries (only it has those images, and their
+// builds are running).
 func (s *Server) queues(paused bool) map[string]int {
 	queues := map[string]int{tasks.TransferQueue(s.cfg.Host): 2}
 	if !paused {
@@ -251,27 +291,85 @@ func (s *Server) newAsynq(queues map[string]int) *asynq.Server {
 	})
 }
 
-// serve makes the worker take tasks of the queues of a paused or a
-// running host: the server taking tasks so far stops fetching and
-// finishes what it runs (no build is handed back), and a new one starts.
-// It does nothing once Shutdown began.
-func (s *Server) serve(paused bool) error {
+// setOperatorPause makes the worker follow its host's pause (fbs worker
+// pause) as the pause watch sees it.
+func (s *Server) setOperatorPause(paused bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.opPaused = paused
+	return s.serve()
+}
+
+// setLowSpace pauses the worker for space, low saying why, or ends that
+// pause when low is "". An operator's pause stays as it is.
+func (s *Server) setLowSpace(low string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lowSpace = low
+	return s.serve()
+}
+
+// serve makes the worker take tasks of the queues of a paused or a
+// running worker, as opPaused and lowSpace say, unless it does already:
+// the server taking tasks so far stops fetching and finishes what it runs
+// (no build is handed back), and a new one starts. It does nothing once
+// Shutdown began. s.mu is held.
+func (s *Server) serve() error {
 	if s.isStopping() {
 		return nil
 	}
+	paused := s.opPaused || s.lowSpace != ""
+	if s.srv != nil && s.srvPaused == paused {
+		return nil
+	}
 	if s.srv != nil {
-		s.srv.Stop()
+		s.srv.srv.Stop()
+		s.srv.stopped = time.Now()
 		s.idle = append(s.idle, s.srv)
 		s.srv = nil
 	}
-	srv := s.newAsynq(s.queues(paused))
-	if err := srv.Start(s.mux); err != nil {
+	s.retireIdle()
+	t := &taker{srv: s.newAsynq(s.queues(paused))}
+	err := t.srv.Start(asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		t.running.Add(1)
+		defer t.running.Add(-1)
+		return s.mux.ProcessTask(ctx, task)
+	}))
+	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	s.srv = srv
+	s.srv, s.srvPaused = t, paused
 	return nil
+}
+
+// taker is an asynq server taking tasks, with the count of its handlers
+// under way.
+type taker struct {
+	srv     *asynq.Server
+	running atomic.Int64
+	// stopped is when it stopped fetching; zero while it fetches.
+	stopped time.Time
+}
+
+// retireAfter is how long an idle server is kept at least: by then a task
+// it dequeued as it was stopped has long reached its handler.
+const retireAfter = 10 * time.Second
+
+// retireIdle shuts down the idle servers whose handlers all returned.
+// Each keeps goroutines that poll Redis and a connection of its own until
+// it is shut down, and a worker that pauses itself for space may switch
+// servers many times in its life. s.mu is held.
+func (s *Server) retireIdle() {
+	kept := s.idle[:0]
+	for _, t := range s.idle {
+		if t.running.Load() == 0 && time.Since(t.stopped) >= s.retireAfter {
+			s.retiring.Go(t.srv.Shutdown)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	clear(s.idle[len(kept):])
+	s.idle = kept
 }
 
 // isStopping reports whether Shutdown began.
@@ -292,7 +390,22 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	if err := s.serve(paused != nil); err != nil {
+	// What this host can build is found once, before the first beat;
+	// each build is checked again when it is taken. The heartbeat is
+	// there before the first task, which may pause the worker for space.
+	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current, paused: s.pause.Paused,
+		lowSpace: s.space.Low, capabilities: s.pipe.Capabilities(ctx)})
+	s.mu.Lock()
+	s.opPaused = paused != nil
+	s.mu.Unlock()
+	// A worker low on space from the start takes nothing either.
+	s.space.Start(ctx)
+	s.mu.Lock()
+	s.lowSpace = s.space.Low()
+	err = s.serve()
+	s.mu.Unlock()
+	if err != nil {
+		s.space.Stop()
 		return err
 	}
 	if paused != nil {
@@ -303,10 +416,6 @@ func (s *Server) Start(ctx context.Context) error {
 	loops, cancel := context.WithCancel(ctx)
 	s.stopLoops = cancel
 	s.reaper.Start(loops)
-	// What this host can build is found once, before the first beat;
-	// each build is checked again when it is taken.
-	s.beat = newHeartbeat(heartbeatParams{store: s.store, cfg: &s.cfg, current: s.current, paused: s.pause.Paused,
-		capabilities: s.pipe.Capabilities(ctx)})
 	s.pause.Start(ctx, paused != nil)
 	s.beat.Start(ctx)
 	s.started = true
@@ -327,10 +436,14 @@ func (s *Server) Shutdown() {
 		// No pause or resume from here on: a resume would start taking
 		// tasks again.
 		s.pause.Stop()
+		s.space.Stop()
 		s.mu.Lock()
-		srvs := s.idle
+		var srvs []*asynq.Server
+		for _, t := range s.idle {
+			srvs = append(srvs, t.srv)
+		}
 		if s.srv != nil {
-			srvs = append(srvs, s.srv)
+			srvs = append(srvs, s.srv.srv)
 		}
 		s.srv, s.idle = nil, nil
 		s.mu.Unlock()
@@ -346,6 +459,7 @@ func (s *Server) Shutdown() {
 			wg.Go(srv.Shutdown)
 		}
 		wg.Wait()
+		s.retiring.Wait()
 		s.stopLoops()
 		s.reaper.Stop()
 		s.beat.Stop()

@@ -30,6 +30,10 @@ type WorkerInfo struct {
 	// Paused is set while the worker's host is paused (fbs worker pause):
 	// it finishes what it runs and takes nothing new.
 	Paused bool `json:"paused,omitempty"`
+	// LowSpace is set while the worker paused itself because its data dir
+	// is low on space, and says how low: it takes no builds until there is
+	// room again. It is the worker's own and leaves Paused alone.
+	LowSpace string `json:"low_space,omitempty"`
 	// Capabilities says, for every build kind, whether this worker can
 	// run it, with the tools and versions it found or the one it lacks.
 	// A worker of an older fbs has none and is taken to run every kind.
@@ -108,15 +112,36 @@ func (w *WorkerInfo) Runs(kind tasks.BuildKind) (bool, string) {
 	return false, "does not know " + string(kind) + " builds"
 }
 
+// State says in a few words whether the worker takes builds: "running",
+// "draining", "paused" (fbs worker pause), or "paused: " and why it
+// paused itself.
+func (w *WorkerInfo) State() string {
+	switch {
+	case w.Draining:
+		return "draining"
+	case w.Paused && w.LowSpace != "":
+		return "paused; " + w.LowSpace
+	case w.Paused:
+		return "paused"
+	case w.LowSpace != "":
+		return "paused: " + w.LowSpace
+	}
+	return "running"
+}
+
 // Unserved says why none of the live workers ws can take a build of kind
 // for arch and release, or returns "" when one can. Draining and paused
-// workers take nothing new.
+// workers take nothing new, nor do workers low on space.
 func Unserved(ws []*WorkerInfo, arch, release string, kind tasks.BuildKind) string {
 	queue := tasks.QueueName(arch, release)
-	var lacking []string
+	var lacking, held []string
 	serving := 0
 	for _, w := range ws {
-		if w.Draining || w.Paused || !slices.Contains(w.Queues, queue) {
+		if !slices.Contains(w.Queues, queue) {
+			continue
+		}
+		if st := w.State(); st != "running" {
+			held = append(held, w.Host+" "+st)
 			continue
 		}
 		serving++
@@ -127,7 +152,11 @@ func Unserved(ws []*WorkerInfo, arch, release string, kind tasks.BuildKind) stri
 		lacking = append(lacking, w.Host+": "+why)
 	}
 	if serving == 0 {
-		return fmt.Sprintf("no live worker serves %s for Fedora %s (queue %s)", arch, release, queue)
+		why := ""
+		if len(held) > 0 {
+			why = "; " + strings.Join(held, "; ")
+		}
+		return fmt.Sprintf("no live worker serves %s for Fedora %s (queue %s%s)", arch, release, queue, why)
 	}
 	return fmt.Sprintf("no live worker of %s can run %s builds (%s)", queue, kind, strings.Join(lacking, "; "))
 }

@@ -15,6 +15,7 @@ func TestUnserved(t *testing.T) {
 	noPungi := &builds.WorkerInfo{Host: "nopungi", Queues: q41, Capabilities: []tasks.Capability{{Kind: tasks.KindDVD, Missing: "pungi not found in PATH"}, {Kind: tasks.KindKSISO}}}
 	old := &builds.WorkerInfo{Host: "old", Queues: q41} // advertises nothing: runs every kind
 	draining := &builds.WorkerInfo{Host: "draining", Queues: q41, Draining: true}
+	low := &builds.WorkerInfo{Host: "low", Queues: q41, LowSpace: "data dir low on space (1.0 GiB free, min_free 2.0 GiB)"}
 	for _, tc := range []struct {
 		name    string
 		ws      []*builds.WorkerInfo
@@ -27,7 +28,10 @@ func TestUnserved(t *testing.T) {
 		{"kind not advertised", []*builds.WorkerInfo{noPungi}, "41", tasks.KindBoot, "nopungi: does not know boot builds"},
 		{"other kind served", []*builds.WorkerInfo{noPungi}, "41", tasks.KindKSISO, ""},
 		{"older worker", []*builds.WorkerInfo{old}, "41", tasks.KindLiveCD, ""},
-		{"only draining", []*builds.WorkerInfo{draining}, "41", tasks.KindKSISO, "no live worker serves x86_64 for Fedora 41"},
+		{"only draining", []*builds.WorkerInfo{draining}, "41", tasks.KindKSISO, "no live worker serves x86_64 for Fedora 41 (queue build:x86_64:41; draining draining)"},
+		{"only low on space", []*builds.WorkerInfo{low, draining}, "41", tasks.KindKSISO,
+			"no live worker serves x86_64 for Fedora 41 (queue build:x86_64:41; low paused: data dir low on space (1.0 GiB free, min_free 2.0 GiB); draining draining)"},
+		{"low on space and served", []*builds.WorkerInfo{low, full}, "41", tasks.KindKSISO, ""},
 		{"no worker of the release", []*builds.WorkerInfo{full}, "42", tasks.KindKSISO, "no live worker serves x86_64 for Fedora 42 (queue build:x86_64:42)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,5 +40,24 @@ func TestUnserved(t *testing.T) {
 				t.Errorf("Unserved = %q; want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestWorkerState(t *testing.T) {
+	t.Parallel()
+	const low = "data dir low on space (1.0 GiB free, min_free 2.0 GiB)"
+	for _, tc := range []struct {
+		w    builds.WorkerInfo
+		want string
+	}{
+		{builds.WorkerInfo{}, "running"},
+		{builds.WorkerInfo{Draining: true, Paused: true}, "draining"},
+		{builds.WorkerInfo{Paused: true}, "paused"},
+		{builds.WorkerInfo{Paused: true, LowSpace: low}, "paused; " + low},
+		{builds.WorkerInfo{LowSpace: low}, "paused: " + low},
+	} {
+		if got := tc.w.State(); got != tc.want {
+			t.Errorf("State of %+v = %q; want %q", tc.w, got, tc.want)
+		}
 	}
 }

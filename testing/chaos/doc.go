@@ -17,7 +17,8 @@
 // 2 to 3 minutes in all. The soak's processes run with short
 // retry, backoff and lease settings, set through their configuration
 // ([staging] retry_backoff and retry_backoff_max, [smtp] retry_backoff,
-// [worker] lease_ttl and reap_interval). It prints how long each phase
+// [worker] lease_ttl and reap_interval; [worker] min_free is 8MiB, as
+// chaos-w2's data dir is a 64 MiB tmpfs). It prints how long each phase
 // took. The long run takes -chaos.duration, and flags for throughput:
 //
 //	go test ./testing/chaos -run Soak -chaos.duration=1h -v -timeout 3h \

@@ -174,6 +174,9 @@ build_timeout = 10m
 poll_interval = 100ms
 lease_ttl = 5s
 reap_interval = 1s
+# chaos-w2's data dir is a 64 MiB tmpfs (the disk-full fault): the
+# default of 2GiB would keep it paused for want of space all along.
+min_free = 8MiB
 [staging]
 ssh_key = %s
 host_keys = %s

@@ -74,15 +74,23 @@ type Kickstart struct {
 
 // Worker is an entry of GET /api/v1/workers.
 type Worker struct {
-	ID          string    `json:"id"`
-	Host        string    `json:"host"`
-	Arch        string    `json:"arch"`
-	Releases    []string  `json:"releases"`
-	Concurrency int       `json:"concurrency"`
-	Running     int       `json:"running"`
-	Draining    bool      `json:"draining,omitempty"`
-	Started     time.Time `json:"started"`
-	Heartbeat   time.Time `json:"heartbeat"`
+	ID          string   `json:"id"`
+	Host        string   `json:"host"`
+	Arch        string   `json:"arch"`
+	Releases    []string `json:"releases"`
+	Concurrency int      `json:"concurrency"`
+	Running     int      `json:"running"`
+	Draining    bool     `json:"draining,omitempty"`
+	// Paused is set while its host is paused (fbs worker pause).
+	Paused bool `json:"paused,omitempty"`
+	// LowSpace is set while the worker paused itself because its data
+	// dir is low on space, and says how low.
+	LowSpace string `json:"low_space,omitempty"`
+	// State says whether it takes builds (builds.WorkerInfo.State):
+	// running, draining, paused, or "paused: " and why it paused itself.
+	State     string    `json:"state"`
+	Started   time.Time `json:"started"`
+	Heartbeat time.Time `json:"heartbeat"`
 	// Capabilities say, per build kind, whether the worker can run it:
 	// the tools with their versions, or the tool it lacks.
 	Capabilities []tasks.Capability `json:"capabilities,omitempty"`
@@ -91,7 +99,7 @@ type Worker struct {
 // WorkerFrom is the public view of a worker's heartbeat.
 func WorkerFrom(w *builds.WorkerInfo) Worker {
 	return Worker{ID: w.ID, Host: w.Host, Arch: w.Arch, Releases: w.Releases, Concurrency: w.Concurrency,
-		Running: len(w.Builds), Draining: w.Draining, Started: w.Started, Heartbeat: w.Heartbeat, Capabilities: w.Capabilities}
+		Running: len(w.Builds), Draining: w.Draining, Paused: w.Paused, LowSpace: w.LowSpace, State: w.State(), Started: w.Started, Heartbeat: w.Heartbeat, Capabilities: w.Capabilities}
 }
 
 // RestRequest is the original service's POST /rest body: config is the

@@ -120,6 +120,10 @@ func (p *Pipeline) Capabilities(ctx context.Context) []tasks.Capability {
 	return builder.Capabilities(ctx, p.cfg.Tools)
 }
 
+// DataDir is the worker's data dir, where builds run and images are
+// written.
+func (p *Pipeline) DataDir() string { return p.cfg.DataDir }
+
 // BuildDir is where build id keeps its log, scratch and images on this host.
 func (p *Pipeline) BuildDir(id string) string {
 	return filepath.Join(p.cfg.DataDir, "builds", id)
