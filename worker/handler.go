@@ -260,20 +260,16 @@ func (s *Server) transferTask(id string, attempt int, until time.Time) (*asynq.T
 		tasks.TransferTask{Host: s.cfg.Host, Attempt: attempt, Timeout: s.cfg.BuildTimeout, Delay: transferBackoff(s.cfg.TransferBackoff, s.cfg.TransferBackoffMax, 0)})
 }
 
-// notifyFinished queues the completion mail of build id. Redis being
-// briefly away must not lose the mail, so it tries for a while.
+// notifyFinished queues the completion mail of build id. It tries once:
+// storing the final state marked the build due a mail, and if Redis is
+// away now, this worker's reaper (or any other) queues it once Redis is
+// back (reaper.Config.MailGrace).
 func (s *Server) notifyFinished(ctx context.Context, id string) {
-	for i, wait := 0, time.Second; ; i, wait = i+1, wait*2 {
-		b, err := s.store.Get(ctx, id)
-		if err == nil {
-			if err = client.Notify(ctx, s.queue, s.store, b); err == nil {
-				return
-			}
-		}
-		if i == 6 {
-			s.log.Error("queue completion mail", "build", id, "err", err)
-			return
-		}
-		time.Sleep(wait)
+	b, err := s.store.Get(ctx, id)
+	if err == nil {
+		err = client.Notify(ctx, s.queue, s.store, b)
+	}
+	if err != nil {
+		s.log.Warn("queue completion mail; left to the reaper", "build", id, "err", err)
 	}
 }
